@@ -1,0 +1,172 @@
+"""The schema of a composed run config, and `validate_config`, which checks it up front.
+
+Hydra already rejects unknown group options (`model=foo`) and overrides of keys that do not
+exist. This catches the rest before anything is built or loaded: values out of range, wrong
+types, keys added with `+` that nothing reads, and settings that contradict each other.
+"""
+
+import importlib
+import inspect
+from typing import Annotated, Any, Literal, Union
+
+from omegaconf import DictConfig, OmegaConf
+from pydantic import (
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from reglab import data, models
+from reglab.config.base import Schema
+from reglab.config.errors import ConfigError, format_validation_error
+from reglab.regularizers.config import RegularizerConfig
+
+
+def _tagged_union(schemas: dict[str, type[Schema]]):
+    """One schema per group option, told apart by their `name` key."""
+    types = tuple(schemas.values())
+    if len(types) == 1:
+        return types[0]
+    return Annotated[Union[types], Field(discriminator="name")]  # noqa: UP007
+
+
+DatasetSchema = _tagged_union(data.SCHEMAS)
+ModelSchema = _tagged_union(models.SCHEMAS)
+
+PRECISIONS = ("64-true", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true")
+
+
+class HardwareConfig(Schema):
+    name: str
+    accelerator: Literal["cpu", "gpu", "cuda", "mps", "auto"]
+    devices: PositiveInt | Literal["auto"] | list[NonNegativeInt] = 1
+    precision: Literal[PRECISIONS] = "32-true"
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _precision_aliases(cls, value: Any) -> Any:
+        # Lightning accepts 32 / "32" / 16 for 32-true / 16-mixed.
+        return {"32": "32-true", "64": "64-true", "16": "16-mixed", "bf16": "bf16-mixed"}.get(
+            str(value), value
+        )
+
+
+class OptimizerConfig(Schema):
+    """Any torch optimizer, instantiated as a partial; its keyword arguments are checked."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    target: str = Field(alias="_target_")
+    partial: Literal[True] = Field(alias="_partial_")
+    lr: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _known_arguments(self):
+        extra = dict(self.model_extra or {})
+        if "weight_decay" in extra:
+            raise ValueError(
+                "optimizer.weight_decay is not used: set regularizer.weight_decay "
+                "(or choose regularizer=weight_decay), which decays weights but not biases"
+            )
+        module_name, _, class_name = self.target.rpartition(".")
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError, ValueError) as exc:
+            raise ValueError(f"optimizer._target_: cannot import {self.target!r}") from exc
+        params = inspect.signature(cls).parameters
+        allowed = [p for p in params if p not in ("self", "params")]
+        unknown = [k for k in extra if k not in params]
+        if unknown:
+            raise ValueError(
+                f"optimizer.{unknown[0]}: not an argument of {class_name}; "
+                f"allowed: {', '.join(allowed)}"
+            )
+        momentum = extra.get("momentum")
+        if momentum is not None and not 0 <= float(momentum) < 1:
+            raise ValueError(f"optimizer.momentum must lie in [0, 1), got {momentum}")
+        return self
+
+
+class TrainerConfig(Schema):
+    """Keyword arguments of lightning.Trainer (Lightning checks the rest when it is built)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    target: str = Field(alias="_target_")
+    max_epochs: PositiveInt
+
+
+class PathsConfig(Schema):
+    root_dir: str
+    data_dir: str
+    cache_dir: str
+    log_dir: str
+    output_dir: str
+
+
+class RunConfig(Schema):
+    task_name: str
+    seed: NonNegativeInt
+    test: bool = True
+    dataset: DatasetSchema
+    model: ModelSchema
+    regularizer: RegularizerConfig
+    optimizer: OptimizerConfig
+    hardware: HardwareConfig
+    trainer: TrainerConfig
+    callbacks: dict[str, dict | None] | None = None
+    logger: dict[str, dict | None] | None = None
+    paths: PathsConfig
+
+    @model_validator(mode="after")
+    def _dropout_matches_layers(self):
+        rates = self.regularizer.dropout
+        layers = getattr(self.model, "num_hidden_layers", None)
+        if isinstance(rates, list) and layers is not None and len(rates) != layers:
+            raise ValueError(
+                f"regularizer.dropout has {len(rates)} rates but model.hidden has {layers} "
+                f"layers: give one rate per hidden layer, or a single number for all"
+            )
+        return self
+
+
+def _allowed_keys(raw: dict) -> dict[str, list[str]]:
+    """For each section, the keys its schema knows (to list them next to a typo)."""
+
+    def fields(schema: type[Schema]) -> list[str]:
+        return [f.alias or name for name, f in schema.model_fields.items()]
+
+    allowed = {"": fields(RunConfig)}
+    for section, schemas in (("dataset", data.SCHEMAS), ("model", models.SCHEMAS)):
+        name = (raw.get(section) or {}).get("name")
+        if name in schemas:
+            allowed[section] = fields(schemas[name])
+    for section, schema in (
+        ("regularizer", RegularizerConfig),
+        ("hardware", HardwareConfig),
+        ("paths", PathsConfig),
+    ):
+        allowed[section] = fields(schema)
+    return allowed
+
+
+def to_plain_dict(cfg: DictConfig) -> dict:
+    """The resolved config as plain containers, without Hydra's own `hydra` node."""
+    return {
+        key: OmegaConf.to_container(cfg[key], resolve=True)
+        if OmegaConf.is_config(cfg[key])
+        else cfg[key]
+        for key in cfg
+        if key != "hydra"
+    }
+
+
+def validate_config(cfg: DictConfig | dict) -> RunConfig:
+    """Checks a composed config; raises ConfigError naming each bad key and what is allowed."""
+    raw = cfg if isinstance(cfg, dict) else to_plain_dict(cfg)
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, _allowed_keys(raw))) from None

@@ -1,0 +1,114 @@
+"""The LightningDataModule shared by every in-memory data set."""
+
+from dataclasses import dataclass
+from typing import Literal
+
+import lightning as L
+import torch
+
+from reglab.data.loader import TensorBatchLoader
+
+Task = Literal["classification", "regression"]
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What a model and the LightningModule need to know about a data set, before loading it."""
+
+    in_shape: tuple[int, ...]
+    num_outputs: int
+    task: Task
+    class_names: tuple[str, ...] = ()
+
+
+@dataclass
+class Splits:
+    """Train / validation / test tensors; images are uint8 (N, C, H, W)."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+    def to(self, device: torch.device) -> "Splits":
+        return Splits(*(t.to(device) for t in vars(self).values()))
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.x_train), "val": len(self.x_val), "test": len(self.x_test)}
+
+
+class InMemoryDataModule(L.LightningDataModule):
+    """Loads a whole data set once into tensors and serves batches by slicing.
+
+    Subclasses set `info` and implement `load_splits()`. Images stay uint8 until a batch
+    reaches the device, where `on_after_batch_transfer` converts and normalises it: 4x less
+    memory and host-to-device traffic than float tensors.
+    """
+
+    info: DataInfo
+
+    def __init__(
+        self,
+        batch_size: int,
+        eval_batch_size: int,
+        seed: int,
+        mean: tuple[float, ...] | None = None,
+        std: tuple[float, ...] | None = None,
+    ):
+        super().__init__()
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.seed = seed
+        self.splits: Splits | None = None
+        self._mean = None if mean is None else torch.tensor(mean).view(1, -1, 1, 1)
+        self._std = None if std is None else torch.tensor(std).view(1, -1, 1, 1)
+
+    def load_splits(self) -> Splits:
+        raise NotImplementedError
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits is not None:
+            return
+        splits = self.load_splits()
+        device = self._device()
+        if device.type != "cpu":  # keep the data set on the accelerator for the whole run
+            splits = splits.to(device)
+        self.splits = splits
+
+    def _device(self) -> torch.device:
+        trainer = getattr(self, "trainer", None)
+        return trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+
+    def train_dataloader(self) -> TensorBatchLoader:
+        s = self.splits
+        return TensorBatchLoader(
+            s.x_train, s.y_train, self.batch_size, shuffle=True, seed=self.seed
+        )
+
+    def val_dataloader(self) -> TensorBatchLoader:
+        return TensorBatchLoader(self.splits.x_val, self.splits.y_val, self.eval_batch_size)
+
+    def test_dataloader(self) -> TensorBatchLoader:
+        return TensorBatchLoader(self.splits.x_test, self.splits.y_test, self.eval_batch_size)
+
+    def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
+        # Our batches are (inputs, targets) tensors, mostly already on `device`; Lightning's
+        # generic walk over arbitrary collections costs more than that per step.
+        x, y = batch
+        return x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        x, y = batch
+        return self.prepare_inputs(x), y
+
+    def prepare_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 images -> float in [0, 1], then standardised when mean/std are set."""
+        if x.dtype != torch.uint8:
+            return x
+        x = x.float().div_(255.0)
+        if self._mean is not None:
+            mean, std = self._mean.to(x.device), self._std.to(x.device)
+            x = x.sub_(mean).div_(std)
+        return x

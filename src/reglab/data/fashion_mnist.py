@@ -1,0 +1,167 @@
+"""Fashion-MNIST (`dataset=fashion_mnist`), read from the official IDX files.
+
+The four files are looked up in `<data_dir>/FashionMNIST/raw/`, gzip-compressed as
+distributed or decompressed as torchvision leaves them. Reading the `.gz` directly writes
+nothing next to the data (data folders may be read-only) and costs about 0.3 s, so nothing
+is cached. When the files are missing and `download` is on, torchvision fetches them with its
+checksums into the data folder (or the cache folder when the data folder is read-only).
+"""
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import Field, NonNegativeInt, PositiveInt
+
+from reglab.config.base import Schema
+from reglab.data.base import DataInfo, InMemoryDataModule, Splits
+from reglab.data.errors import DatasetNotFoundError
+from reglab.data.idx import read_idx
+
+FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+# Training-set statistics on the [0, 1] scale.
+MEAN, STD = (0.2860,), (0.3530,)
+SUBDIR = Path("FashionMNIST") / "raw"
+
+
+class FashionMNISTConfig(Schema):
+    name: Literal["fashion_mnist"]
+    data_dir: str
+    cache_dir: str
+    batch_size: PositiveInt = 256
+    eval_batch_size: PositiveInt = 1024
+    val_size: NonNegativeInt = Field(default=5000, lt=60000)
+    split_seed: int = 0
+    normalize: bool = True
+    download: bool = True
+
+
+def _file(raw_dir: Path, stem: str) -> Path | None:
+    for name in (stem + ".gz", stem):
+        if (raw_dir / name).is_file():
+            return raw_dir / name
+    return None
+
+
+def find_files(*roots: Path) -> dict[str, Path] | None:
+    """The four files from the first root that has all of them, else None."""
+    for root in roots:
+        found = {key: _file(root / SUBDIR, stem) for key, stem in FILES.items()}
+        if all(found.values()):
+            return found
+    return None
+
+
+def download(root: Path) -> None:
+    """Fetches the official files with torchvision (URLs, mirrors and MD5 checks are its own)."""
+    from torchvision.datasets import FashionMNIST
+
+    root.mkdir(parents=True, exist_ok=True)
+    FashionMNIST(str(root), train=True, download=True)
+
+
+def _not_found(data_dir: Path, reason: str) -> DatasetNotFoundError:
+    names = ", ".join(f"{stem}[.gz]" for stem in FILES.values())
+    return DatasetNotFoundError(
+        f"Fashion-MNIST not found: looked in {data_dir / SUBDIR} for {names}. {reason}\n"
+        "Fix: put the official files there, or point reglab at a folder that has "
+        "FashionMNIST/raw/ inside with DATA_DIR=/path/to/data or paths.data_dir=/path/to/data "
+        "(and dataset.download=true with a network connection to fetch them)."
+    )
+
+
+def locate(cfg: FashionMNISTConfig) -> dict[str, Path]:
+    """Finds the files, downloading them when allowed; raises a DatasetNotFoundError."""
+    data_dir, cache_dir = Path(cfg.data_dir).expanduser(), Path(cfg.cache_dir).expanduser()
+    found = find_files(data_dir, cache_dir)
+    if found:
+        return found
+    if not cfg.download:
+        raise _not_found(data_dir, "Downloading is off (dataset.download=false).")
+    target = data_dir if _writable(data_dir) else cache_dir
+    try:
+        download(target)
+    except Exception as exc:  # torchvision raises RuntimeError/URLError/OSError variously
+        raise _not_found(data_dir, f"Download into {target} failed: {exc}") from exc
+    found = find_files(target)
+    if not found:
+        raise _not_found(data_dir, f"Download into {target} left no complete set of files.")
+    return found
+
+
+def _writable(path: Path) -> bool:
+    while not path.exists():
+        path = path.parent
+    return os.access(path, os.W_OK)
+
+
+def load_arrays(files: dict[str, Path]) -> dict[str, np.ndarray]:
+    arrays = {key: read_idx(path) for key, path in files.items()}
+    for split in ("train", "test"):
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) != len(labels):
+            raise ValueError(
+                f"Fashion-MNIST {split} files do not match: images {images.shape} "
+                f"({files[f'{split}_images']}), labels {labels.shape}"
+            )
+    return arrays
+
+
+def split_train_val(n: int, val_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seeded (train, val) index split of the official training set."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return order[val_size:], order[:val_size]
+
+
+class FashionMNISTDataModule(InMemoryDataModule):
+    info = DataInfo(
+        in_shape=(1, 28, 28), num_outputs=10, task="classification", class_names=CLASSES
+    )
+
+    def __init__(self, cfg: FashionMNISTConfig, seed: int):
+        super().__init__(
+            cfg.batch_size,
+            cfg.eval_batch_size,
+            seed,
+            mean=MEAN if cfg.normalize else None,
+            std=STD if cfg.normalize else None,
+        )
+        self.cfg = cfg
+
+    def load_splits(self) -> Splits:
+        arrays = load_arrays(locate(self.cfg))
+        images = torch.from_numpy(arrays["train_images"].copy()).unsqueeze(1)
+        labels = torch.from_numpy(arrays["train_labels"].astype(np.int64))
+        if self.cfg.val_size >= len(images):
+            raise ValueError(
+                f"dataset.val_size={self.cfg.val_size} leaves no training data "
+                f"({len(images)} training images)"
+            )
+        train_idx, val_idx = split_train_val(len(images), self.cfg.val_size, self.cfg.split_seed)
+        return Splits(
+            x_train=images[train_idx],
+            y_train=labels[train_idx],
+            x_val=images[val_idx],
+            y_val=labels[val_idx],
+            x_test=torch.from_numpy(arrays["test_images"].copy()).unsqueeze(1),
+            y_test=torch.from_numpy(arrays["test_labels"].astype(np.int64)),
+        )

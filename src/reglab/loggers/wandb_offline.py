@@ -1,0 +1,91 @@
+"""Reads back what an offline W&B run wrote (`run-<id>.wandb`), without a W&B server.
+
+wandb >= 0.19 no longer ships a Python reader for its transaction log. The format is a
+LevelDB-style log: a 7-byte file header (":W&B", magic 0xBEE1, version), then 32 KiB blocks
+of records, each with a 7-byte header (CRC32, length, type) and a protobuf `Record`.
+"""
+
+import json
+import struct
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FILE_HEADER = 7
+BLOCK = 32 * 1024
+RECORD_HEADER = 7
+FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
+
+
+class WandbLogFormatError(ValueError):
+    pass
+
+
+def _payloads(data: bytes):
+    if data[:4] != b":W&B":
+        raise WandbLogFormatError("not a W&B transaction log (missing ':W&B' header)")
+    pos, pending = FILE_HEADER, b""
+    while pos + RECORD_HEADER <= len(data):
+        left_in_block = BLOCK - pos % BLOCK
+        if left_in_block < RECORD_HEADER:  # block trailer padding
+            pos += left_in_block
+            continue
+        checksum, length, kind = struct.unpack("<IHB", data[pos : pos + RECORD_HEADER])
+        if kind == 0 and length == 0:  # zero padding up to the next block
+            pos += left_in_block
+            continue
+        payload = data[pos + RECORD_HEADER : pos + RECORD_HEADER + length]
+        if zlib.crc32(bytes([kind]) + payload) & 0xFFFFFFFF != checksum:
+            raise WandbLogFormatError(f"checksum mismatch at byte {pos}")
+        pos += RECORD_HEADER + length
+        if kind == FULL:
+            yield payload
+        elif kind == FIRST:
+            pending = payload
+        elif kind == MIDDLE:
+            pending += payload
+        elif kind == LAST:
+            yield pending + payload
+            pending = b""
+
+
+def _items(items) -> dict:
+    return {(item.key or "/".join(item.nested_key)): json.loads(item.value_json) for item in items}
+
+
+@dataclass
+class OfflineRun:
+    run_id: str = ""
+    name: str = ""
+    group: str = ""
+    config: dict = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+
+
+def read_offline_run(path: str | Path) -> OfflineRun:
+    """Parses a `run-<id>.wandb` file, or the offline-run folder that holds one."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    path = Path(path)
+    if path.is_dir():
+        path = next(path.glob("run-*.wandb"))
+    run = OfflineRun()
+    for payload in _payloads(path.read_bytes()):
+        record = pb.Record()
+        record.ParseFromString(payload)
+        kind = record.WhichOneof("record_type")
+        if kind == "run":
+            run.run_id, run.name, run.group = (
+                record.run.run_id,
+                record.run.display_name,
+                record.run.run_group,
+            )
+            run.config.update(_items(record.run.config.update))
+        elif kind == "config":
+            run.config.update(_items(record.config.update))
+        elif kind == "history":
+            run.history.append(_items(record.history.item))
+        elif kind == "summary":
+            run.summary.update(_items(record.summary.update))
+    return run

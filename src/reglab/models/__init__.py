@@ -1,0 +1,27 @@
+"""Models (config group `model`): plain `nn.Module`s built from a validated config."""
+
+from collections.abc import Sequence
+
+from torch import nn
+
+from reglab.models.mlp import MLP, MLPConfig, build_mlp
+from reglab.regularizers.dropout import DropoutImpl
+
+# One entry per `model=` option: its config schema and its builder.
+SCHEMAS = {"mlp": MLPConfig}
+_BUILDERS = {"mlp": build_mlp}
+ModelConfig = MLPConfig
+
+
+def build_model(
+    cfg: ModelConfig,
+    in_shape: Sequence[int],
+    num_outputs: int,
+    dropout: Sequence[float],
+    dropout_impl: DropoutImpl = "auto",
+) -> nn.Module:
+    """Builds the network for a data set's input shape and number of outputs."""
+    return _BUILDERS[cfg.name](cfg, in_shape, num_outputs, dropout, dropout_impl)
+
+
+__all__ = ["MLP", "SCHEMAS", "MLPConfig", "ModelConfig", "build_model"]

@@ -1,0 +1,1 @@
+"""What a run leaves on disk and on screen: plots, metrics.json, the summary table."""

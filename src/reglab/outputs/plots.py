@@ -1,0 +1,50 @@
+"""Learning curves: one panel per quantity, train vs validation, per epoch."""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt
+
+LABELS = {"loss": "loss", "acc": "accuracy", "penalty": "penalty"}
+
+
+def _quantities(rows: Sequence[dict]) -> list[str]:
+    """Quantities logged for train or val (loss first), skipping an all-zero penalty."""
+    names = []
+    for key in dict.fromkeys(k for row in rows for k in row):
+        stage, _, name = key.partition("/")
+        if stage not in ("train", "val") or name.endswith("_best") or name in names:
+            continue
+        if name == "penalty" and not any(row.get(key) for row in rows):
+            continue
+        names.append(name)
+    return sorted(names, key=lambda n: (n != "loss", n))
+
+
+def plot_curves(rows: Sequence[dict], path: str | Path, log_loss: bool = False) -> Path:
+    """Saves a figure of train/val curves from metrics.csv-style rows (one per epoch)."""
+    names = _quantities(rows)
+    fig, axes = plt.subplots(1, max(len(names), 1), figsize=(4.2 * max(len(names), 1), 3.4))
+    axes = [axes] if len(names) <= 1 else list(axes)
+    epochs = [row["epoch"] for row in rows]
+    for ax, name in zip(axes, names, strict=False):
+        for stage, style in (("train", "-"), ("val", "--")):
+            key = f"{stage}/{name}"
+            points = [(e, row[key]) for e, row in zip(epochs, rows, strict=True) if key in row]
+            if points:
+                xs, ys = zip(*points, strict=True)
+                ax.plot(xs, ys, style, marker="o", markersize=3, label=stage)
+        ax.set_xlabel("epoch")
+        ax.set_title(LABELS.get(name, name))
+        if name == "loss" and log_loss:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

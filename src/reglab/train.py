@@ -1,0 +1,152 @@
+"""`python train.py ...`: compose the config, validate it, train, test, write the results."""
+
+import logging
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import hydra
+import lightning as L
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ProgressBar
+from omegaconf import DictConfig
+
+from reglab.callbacks import build_callbacks
+from reglab.config import CONFIG_DIR, ConfigError, register_resolvers
+from reglab.config.schema import to_plain_dict, validate_config
+from reglab.data import DatasetNotFoundError, build_datamodule
+from reglab.lit import RegLabModule, task_for
+from reglab.loggers import build_loggers, finish_wandb
+from reglab.models import build_model
+from reglab.outputs.results import print_summary, write_metrics_json
+from reglab.regularizers import Regularization
+
+log = logging.getLogger("reglab")
+register_resolvers()
+
+
+def quiet_third_party() -> None:
+    """Drops third-party chatter that says nothing about the run."""
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+    warnings.filterwarnings("ignore", message=r".*Set a lower value for log_every_n_steps.*")
+
+    class _NoTips(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return "💡 Tip" not in record.getMessage()
+
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning_utilities.core.rank_zero"):
+        logging.getLogger(name).addFilter(_NoTips())
+
+
+CHOICE_GROUPS = ("dataset", "model", "regularizer", "optimizer", "hardware", "experiment")
+
+
+def group_choices(cfg: DictConfig, regularization: Regularization) -> dict[str, str]:
+    """The chosen option of each config group, e.g. {'regularizer': 'dropout+weight_decay'}.
+
+    The regularizer is named by what is switched on (Hydra does not record a list of options,
+    and `regularizer.l2=1e-3` switches one on without choosing an option).
+    """
+    choices = {"dataset": cfg.dataset.name, "model": cfg.model.name}
+    if HydraConfig.initialized():
+        for group in CHOICE_GROUPS:
+            value = HydraConfig.get().runtime.choices.get(group)
+            if isinstance(value, str):
+                choices[group] = value
+    choices["regularizer"] = regularization.name
+    return choices
+
+
+def run_config(cfg: DictConfig, choices: dict[str, str]) -> dict:
+    """The config as a plain nested dict for loggers, with the group choices as their own keys."""
+    return {"choices": choices, **to_plain_dict(cfg)}
+
+
+def sweep_group() -> str | None:
+    """Jobs of one multirun share a W&B group: the sweep folder's name."""
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        return Path(HydraConfig.get().sweep.dir).name
+    return None
+
+
+def run(cfg: DictConfig) -> dict:
+    """Trains and tests one configuration; returns what metrics.json holds."""
+    quiet_third_party()
+    settings = validate_config(cfg)  # before anything is built or loaded
+    output_dir = Path(settings.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    L.seed_everything(settings.seed, workers=True, verbose=False)
+
+    datamodule = build_datamodule(settings.dataset, seed=settings.seed)
+    info = datamodule.info
+    regularization = Regularization(settings.regularizer)
+    net = build_model(
+        settings.model,
+        info.in_shape,
+        info.num_outputs,
+        regularization.dropout_rates(settings.model.num_hidden_layers),
+        settings.regularizer.dropout_impl,
+    )
+    task = task_for(info)
+    module = RegLabModule(net, task, regularization, optimizer=instantiate(cfg.optimizer))
+
+    choices = group_choices(cfg, regularization)
+    run_name = "-".join(choices[g] for g in ("model", "regularizer", "dataset"))
+    loggers = build_loggers(cfg.get("logger"), run_config(cfg, choices), run_name, sweep_group())
+    callbacks = build_callbacks(cfg.get("callbacks"), task)
+    # Lightning adds a progress bar of its own unless told not to: `callbacks.progress_bar=null`
+    # must mean no bar.
+    show_bar = any(isinstance(c, ProgressBar) for c in callbacks)
+    trainer: L.Trainer = instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, enable_progress_bar=show_bar
+    )
+
+    record: dict = {"status": "failed", "choices": choices}
+    start = time.perf_counter()
+    try:
+        trainer.fit(module, datamodule=datamodule)
+        record["status"] = "interrupted" if trainer.interrupted else "completed"
+        record.update(_final_metrics(trainer))
+        if settings.test and not trainer.interrupted:
+            best = (
+                trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+            )
+            trainer.test(module, datamodule=datamodule, ckpt_path=best or None, verbose=False)
+            record.update(_final_metrics(trainer, prefix="test/"))
+            record["tested_checkpoint"] = best or "last weights"
+    finally:
+        record["epochs"] = trainer.current_epoch
+        record["wall_seconds"] = round(time.perf_counter() - start, 3)
+        write_metrics_json(output_dir / "metrics.json", record)
+        finish_wandb(exit_code=0 if record["status"] != "failed" else 1)
+    print_summary(record)
+    log.info("Results in %s", output_dir)
+    return record
+
+
+def _final_metrics(trainer: L.Trainer, prefix: str = "") -> dict:
+    return {
+        key: float(value)
+        for key, value in sorted(trainer.callback_metrics.items())
+        if key.startswith(prefix) and "/" in key
+    }
+
+
+@hydra.main(config_path=str(CONFIG_DIR), config_name="train", version_base="1.3")
+def main(cfg: DictConfig) -> float | None:
+    try:
+        record = run(cfg)
+    except (ConfigError, DatasetNotFoundError) as exc:
+        # Expected user errors: the message says what to fix; a traceback would bury it.
+        log.error("%s", exc)
+        sys.exit(1)
+    monitor = f"{task_for_monitor(record)}"
+    return record.get(monitor)
+
+
+def task_for_monitor(record: dict) -> str:
+    """The metric a sweeper optimises: the best validation value of the task's monitor."""
+    return next((k for k in record if k.startswith("val/") and k.endswith("_best")), "")

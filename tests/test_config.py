@@ -1,0 +1,95 @@
+"""Every option composes and validates; bad values stop the run with a message naming the key."""
+
+import pytest
+
+from reglab.config import CONFIG_DIR, ConfigError
+from reglab.config.schema import validate_config
+from reglab.train import run
+
+from .conftest import run_cli
+
+GROUPS = ["dataset", "model", "regularizer", "optimizer", "hardware", "logger", "callbacks"]
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize(
+    "override",
+    [f"{g}={o}" for g in GROUPS for o in options(g)]
+    + [f"experiment={o}" for o in options("experiment")]
+    + [f"debug={o}" for o in options("debug")],
+)
+def test_every_option_composes_and_validates(make_config, override):
+    settings = validate_config(make_config(override))
+    group, option = override.split("=")
+    if group in ("dataset", "model"):
+        assert getattr(settings, group).name == option
+
+
+def test_regularizers_compose_as_a_list(make_config):
+    settings = validate_config(make_config("regularizer=[dropout,weight_decay,l1]"))
+    assert settings.regularizer.dropout == [0.2, 0.5]
+    assert settings.regularizer.weight_decay == 5e-4
+    assert settings.regularizer.l1 == 1e-5
+    assert settings.regularizer.l2 == 0.0
+
+
+def test_default_regularizer_is_off(make_config):
+    reg = validate_config(make_config()).regularizer
+    assert (reg.dropout, reg.weight_decay, reg.l2, reg.l1) == (0.0, 0.0, 0.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("regularizer.dropout=1.5", "regularizer.dropout: Input should be less than 1"),
+        ("regularizer.dropout=[0.2,1.0]", "regularizer.dropout.1: Input should be less than 1"),
+        ("regularizer.dropout=-0.1", "greater than or equal to 0"),
+        ("regularizer.l2=-1", "regularizer.l2: Input should be greater than or equal to 0"),
+        ("regularizer.weight_decay=-0.1", "regularizer.weight_decay"),
+        ("regularizer.dropout=[0.1,0.2,0.3]", "regularizer.dropout has 3 rates but model.hidden"),
+        ("model.activation=swish", "model.activation: Input should be 'relu', 'sigmoid' or 'tanh'"),
+        ("model.init=xavierr", "model.init: Input should be 'default' or 'normal'"),
+        ("model.hidden=[]", "model.hidden"),
+        ("dataset.batch_size=abc", "dataset.batch_size: Input should be a valid integer"),
+        ("dataset.batch_size=0", "dataset.batch_size: Input should be greater than 0"),
+        ("+model.depth=3", "model.depth: unknown key; allowed keys in model: name, hidden"),
+        ("+regularizer.dropuot=0.3", "allowed keys in regularizer: dropout, dropout_impl,"),
+        ("regularizer.dropout_impl=fast", "'auto', 'torch' or 'scratch'"),
+        ("optimizer.lr=0", "optimizer.lr: Input should be greater than 0"),
+        ("+optimizer.weight_decay=0.1", "set regularizer.weight_decay"),
+        ("+optimizer.moment=0.9", "optimizer.moment: not an argument of SGD; allowed: lr,"),
+        ("optimizer.momentum=1.2", "optimizer.momentum must lie in [0, 1)"),
+        ("hardware.precision=8", "hardware.precision"),
+        ("trainer.max_epochs=0", "trainer.max_epochs: Input should be greater than 0"),
+        ("seed=-1", "seed: Input should be greater than or equal to 0"),
+    ],
+)
+def test_bad_values_name_the_key_and_what_is_allowed(make_config, override, expected):
+    with pytest.raises(ConfigError) as info:
+        validate_config(make_config(override))
+    assert expected in str(info.value)
+
+
+def test_validation_happens_before_data_is_loaded(make_config, tmp_path):
+    # The data folder does not exist and downloading is on: a config error must come first.
+    cfg = make_config("regularizer.dropout=1.5", f"paths.data_dir={tmp_path / 'nothing'}")
+    with pytest.raises(ConfigError, match=r"regularizer\.dropout"):
+        run(cfg)
+    assert not (tmp_path / "nothing").exists()
+
+
+def test_cli_reports_bad_value_without_traceback():
+    result = run_cli(["regularizer.dropout=1.5", "logger=csv"])
+    assert result.returncode == 1
+    assert "regularizer.dropout: Input should be less than 1" in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_unknown_option_lists_available_ones():
+    result = run_cli(["regularizer=dropuot"])
+    assert result.returncode != 0
+    assert "Available options in 'regularizer'" in result.stderr
+    assert "dropout" in result.stderr
