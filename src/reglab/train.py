@@ -96,7 +96,7 @@ def run(cfg: DictConfig) -> dict:
     choices = group_choices(cfg, regularization)
     run_name = "-".join(choices[g] for g in ("model", "regularizer", "dataset"))
     loggers = build_loggers(cfg.get("logger"), run_config(cfg, choices), run_name, sweep_group())
-    callbacks = build_callbacks(cfg.get("callbacks"), task)
+    callbacks = build_callbacks(cfg.get("callbacks"), task, info.val_is_test)
     # Lightning adds a progress bar of its own unless told not to: `callbacks.progress_bar=null`
     # must mean no bar.
     show_bar = any(isinstance(c, ProgressBar) for c in callbacks)
@@ -111,12 +111,10 @@ def run(cfg: DictConfig) -> dict:
         record["status"] = "interrupted" if trainer.interrupted else "completed"
         record.update(_final_metrics(trainer))
         if settings.test and not trainer.interrupted:
-            best = (
-                trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-            )
-            trainer.test(module, datamodule=datamodule, ckpt_path=best or None, verbose=False)
+            ckpt = _test_checkpoint(trainer, settings.test_ckpt, info.val_is_test)
+            trainer.test(module, datamodule=datamodule, ckpt_path=ckpt, verbose=False)
             record.update(_final_metrics(trainer, prefix="test/"))
-            record["tested_checkpoint"] = best or "last weights"
+            record["tested_checkpoint"] = ckpt or "last weights"
     finally:
         record["epochs"] = trainer.current_epoch
         record["wall_seconds"] = round(time.perf_counter() - start, 3)
@@ -125,6 +123,14 @@ def run(cfg: DictConfig) -> dict:
     print_summary(record)
     log.info("Results in %s", output_dir)
     return record
+
+
+def _test_checkpoint(trainer: L.Trainer, choice: str, val_is_test: bool) -> str | None:
+    """The checkpoint to test: the best one, or None for the weights in memory (the last)."""
+    if choice == "last" or (choice == "auto" and val_is_test):
+        return None
+    callback = trainer.checkpoint_callback
+    return (callback.best_model_path if callback else "") or None
 
 
 def _final_metrics(trainer: L.Trainer, prefix: str = "") -> dict:

@@ -7,15 +7,20 @@ class ConfigError(ValueError):
     """A configuration that would not run; raised before any data is loaded."""
 
 
-def _key(loc: tuple) -> str:
-    # pydantic puts the discriminator value (e.g. 'mlp') into the location of a tagged union:
-    # drop it, so the key reads as the user wrote it (model.hidden, not model.mlp.hidden).
+def _key(loc: tuple, tags: dict[str, str] | None = None) -> str:
+    """The dotted key as the user wrote it.
+
+    pydantic puts the chosen member of a tagged union into the location: our own "tag:..."
+    tags, and the `name` of a dataset/model option (dataset.toy1d.train_noise). Drop both.
+    """
     parts = [str(p) for p in loc if not (isinstance(p, str) and p.startswith("tag:"))]
+    if tags and len(parts) > 1 and tags.get(parts[0]) == parts[1]:
+        del parts[1]
     return ".".join(parts)
 
 
-def _describe(err: dict) -> str:
-    key = _key(err["loc"])
+def _describe(err: dict, tags: dict[str, str]) -> str:
+    key = _key(err["loc"], tags)
     kind = err["type"]
     given = err.get("input")
     if kind == "extra_forbidden":
@@ -32,13 +37,19 @@ def _describe(err: dict) -> str:
     return f"{key}: {err['msg']} (got {given!r})"
 
 
-def format_validation_error(exc: ValidationError, allowed_keys: dict[str, list[str]]) -> str:
-    """Turns a pydantic error into one line per problem, listing allowed keys for typos."""
+def format_validation_error(
+    exc: ValidationError, allowed_keys: dict[str, list[str]], tags: dict[str, str] | None = None
+) -> str:
+    """Turns a pydantic error into one line per problem, listing allowed keys for typos.
+
+    `tags` maps a section to its chosen option's name (e.g. {"dataset": "toy1d"}).
+    """
+    tags = tags or {}
     lines = []
     for err in exc.errors(include_url=False):
         if err["type"] == "extra_forbidden":
-            parent = _key(err["loc"][:-1])
+            parent = _key(err["loc"][:-1], tags)
             if parent in allowed_keys:
                 err = {**err, "ctx": {"allowed": ", ".join(allowed_keys[parent])}}
-        lines.append("  - " + _describe(err))
+        lines.append("  - " + _describe(err, tags))
     return "Invalid configuration:\n" + "\n".join(lines)

@@ -110,6 +110,7 @@ class RunConfig(Schema):
     task_name: str
     seed: NonNegativeInt
     test: bool = True
+    test_ckpt: Literal["auto", "best", "last"] = "auto"
     dataset: DatasetSchema
     model: ModelSchema
     regularizer: RegularizerConfig
@@ -124,7 +125,12 @@ class RunConfig(Schema):
     def _dropout_matches_layers(self):
         rates = self.regularizer.dropout
         layers = getattr(self.model, "num_hidden_layers", None)
-        if isinstance(rates, list) and layers is not None and len(rates) != layers:
+        if layers == 0 and (rates if isinstance(rates, (int, float)) else any(rates)):
+            raise ValueError(
+                f"regularizer.dropout is on but model={self.model.name} has no hidden layers "
+                "to drop units from: set regularizer.dropout=0 or choose model=mlp"
+            )
+        if isinstance(rates, list) and layers and len(rates) != layers:
             raise ValueError(
                 f"regularizer.dropout has {len(rates)} rates but model.hidden has {layers} "
                 f"layers: give one rate per hidden layer, or a single number for all"
@@ -169,4 +175,9 @@ def validate_config(cfg: DictConfig | dict) -> RunConfig:
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, _allowed_keys(raw))) from None
+        tags = {
+            section: raw[section].get("name")
+            for section in ("dataset", "model")
+            if isinstance(raw.get(section), dict)
+        }
+        raise ConfigError(format_validation_error(exc, _allowed_keys(raw), tags)) from None

@@ -19,6 +19,9 @@ class DataInfo:
     num_outputs: int
     task: Task
     class_names: tuple[str, ...] = ()
+    # d2l and the course validate on the test set: then the best-on-validation checkpoint
+    # would be chosen on test data, so the test uses the last weights (test_ckpt=auto).
+    val_is_test: bool = False
 
 
 @dataclass

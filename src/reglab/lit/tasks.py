@@ -41,7 +41,21 @@ class Classification(Task):
         return {"acc": MulticlassAccuracy(self.num_classes, average="micro", validate_args=False)}
 
 
+@dataclass(frozen=True, kw_only=True)
+class Regression(Task):
+    """Mean squared error; the best checkpoint has the lowest validation loss."""
+
+    name: str = "regression"
+    monitor: str = "val/loss"
+    mode: Literal["min", "max"] = "min"
+
+    def loss(self, outputs, targets):
+        return F.mse_loss(outputs, targets)
+
+
 def task_for(info: DataInfo) -> Task:
     if info.task == "classification":
         return Classification(num_classes=info.num_outputs)
+    if info.task == "regression":
+        return Regression()
     raise ValueError(f"no task for {info.task!r}")

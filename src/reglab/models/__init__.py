@@ -4,13 +4,14 @@ from collections.abc import Sequence
 
 from torch import nn
 
+from reglab.models.linear import Linear, LinearConfig, build_linear
 from reglab.models.mlp import MLP, MLPConfig, build_mlp
 from reglab.regularizers.dropout import DropoutImpl
 
 # One entry per `model=` option: its config schema and its builder.
-SCHEMAS = {"mlp": MLPConfig}
-_BUILDERS = {"mlp": build_mlp}
-ModelConfig = MLPConfig
+SCHEMAS = {"mlp": MLPConfig, "linear": LinearConfig}
+_BUILDERS = {"mlp": build_mlp, "linear": build_linear}
+ModelConfig = MLPConfig | LinearConfig
 
 
 def build_model(
@@ -24,4 +25,4 @@ def build_model(
     return _BUILDERS[cfg.name](cfg, in_shape, num_outputs, dropout, dropout_impl)
 
 
-__all__ = ["MLP", "SCHEMAS", "MLPConfig", "ModelConfig", "build_model"]
+__all__ = ["MLP", "SCHEMAS", "Linear", "LinearConfig", "MLPConfig", "ModelConfig", "build_model"]

@@ -30,13 +30,14 @@ def plot_curves(rows: Sequence[dict], path: str | Path, log_loss: bool = False) 
     fig, axes = plt.subplots(1, max(len(names), 1), figsize=(4.2 * max(len(names), 1), 3.4))
     axes = [axes] if len(names) <= 1 else list(axes)
     epochs = [row["epoch"] for row in rows]
+    marker = "o" if len(rows) <= 60 else None  # markers on 2,000 epochs are slow and unreadable
     for ax, name in zip(axes, names, strict=False):
         for stage, style in (("train", "-"), ("val", "--")):
             key = f"{stage}/{name}"
             points = [(e, row[key]) for e, row in zip(epochs, rows, strict=True) if key in row]
             if points:
                 xs, ys = zip(*points, strict=True)
-                ax.plot(xs, ys, style, marker="o", markersize=3, label=stage)
+                ax.plot(xs, ys, style, marker=marker, markersize=3, label=stage)
         ax.set_xlabel("epoch")
         ax.set_title(LABELS.get(name, name))
         if name == "loss" and log_loss:

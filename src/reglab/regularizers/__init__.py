@@ -42,6 +42,12 @@ class Regularization:
     def has_penalty(self) -> bool:
         return self.cfg.l2 > 0 or self.cfg.l1 > 0
 
+    @staticmethod
+    @torch.no_grad()
+    def weight_norm(net: nn.Module) -> torch.Tensor:
+        """||w||_2 over all weights (not biases), the quantity decay and l2 shrink."""
+        return torch.sqrt(sum(w.pow(2).sum() for w in weight_parameters(net)))
+
     def penalty(self, net: nn.Module) -> torch.Tensor:
         """The explicit term added to the data loss (a zero tensor when none is on)."""
         weights = list(weight_parameters(net))

@@ -1,0 +1,75 @@
+"""The jobs of a sweep folder, each with its overrides and what it wrote."""
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+
+@dataclass
+class Job:
+    path: Path
+    overrides: list[str]
+    metrics: dict = field(default_factory=dict)  # metrics.json; empty if the job never wrote it
+    rows: list[dict] = field(default_factory=list)  # metrics.csv
+    label: str = ""
+
+    @property
+    def status(self) -> str:
+        return self.metrics.get("status", "missing")
+
+    def artifact(self, name: str) -> dict | None:
+        path = self.path / name
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    @property
+    def task(self) -> str:
+        return (
+            "regression" if any("val/loss_best" in r for r in self.rows[-1:]) else "classification"
+        )
+
+
+def _read_rows(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with open(path) as f:
+        return [
+            {k: float(v) for k, v in row.items() if v not in ("", None)}
+            for row in csv.DictReader(f)
+        ]
+
+
+def load_jobs(sweep_dir: str | Path) -> list[Job]:
+    """Every job folder under `sweep_dir` (the ones with .hydra/overrides.yaml), in job order."""
+    sweep_dir = Path(sweep_dir)
+    jobs = []
+    for overrides_file in sweep_dir.glob("*/.hydra/overrides.yaml"):
+        path = overrides_file.parent.parent
+        metrics_file = path / "metrics.json"
+        jobs.append(
+            Job(
+                path=path,
+                overrides=yaml.safe_load(overrides_file.read_text()) or [],
+                metrics=json.loads(metrics_file.read_text()) if metrics_file.is_file() else {},
+                rows=_read_rows(path / "metrics.csv"),
+            )
+        )
+    jobs.sort(
+        key=lambda job: (
+            not job.path.name.isdigit(),
+            int(job.path.name) if job.path.name.isdigit() else 0,
+            job.path.name,
+        )
+    )
+    _label(jobs)
+    return jobs
+
+
+def _label(jobs: list[Job]) -> None:
+    """Labels each job by the overrides that differ between jobs (else its folder name)."""
+    common = set.intersection(*(set(j.overrides) for j in jobs)) if jobs else set()
+    for job in jobs:
+        differing = [o for o in job.overrides if o not in common]
+        job.label = ", ".join(o.lstrip("+") for o in differing) or job.path.name
