@@ -4,7 +4,8 @@
          decay 1e-2, 2,000 full-batch steps, test loss every 20 steps
          (`experiment=toy1d_weight_decay regularizer.weight_decay=0.01`)
   poly   d2l 4.4's right fit: 4 features, bias-free linear model, SGD lr 0.01, batch 10,
-         400 epochs of 10 steps, test loss every epoch (`experiment=poly_fit +case/poly_fit=right`)
+         400 epochs of 10 steps, test loss every 20 epochs as d2l
+         (`experiment=poly_fit +case/poly_fit=right`)
 
 (a) is the sum of reglab's per-epoch times (`epoch_s` in metrics.csv: training and
 validation, what Lightning runs per epoch); the whole run with start-up, test and plots is
@@ -120,7 +121,7 @@ def plain_time(workload: str, loop=plain_loop) -> float:
     x_test, y_test = features[100:, :4], labels[100:]
     net = nn.Sequential(nn.Linear(4, 1, bias=False))
     optimizer = torch.optim.SGD(net.parameters(), lr=0.01)
-    return loop(net, optimizer, x, y, x_test, y_test, 400, 10, 1)
+    return loop(net, optimizer, x, y, x_test, y_test, 400, 10, 20)
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
 """The regression track: generators, the linear model, and the classic experiments' results."""
 
+import csv
 import itertools
 import json
 import math
@@ -93,6 +94,9 @@ def test_poly_right_fit_recovers_the_true_weights(make_config, tmp_path):
     # a regression run: no accuracy; tested on the last weights (validation is the test set)
     assert "test/acc" not in record and record["tested_checkpoint"] == "last weights"
     assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == ["last.ckpt"]
+    # d2l evaluates every 20 epochs; metrics.csv has val values exactly on those epochs
+    rows = list(csv.DictReader((tmp_path / "run" / "metrics.csv").read_text().splitlines()))
+    assert [int(r["epoch"]) for r in rows if r["val/loss"]] == list(range(20, 401, 20))
 
 
 def test_poly_underfit_leaves_a_large_training_loss(make_config):
@@ -168,3 +172,30 @@ def test_multirun_experiment_writes_the_comparison(tmp_path):
     # the report can be rebuilt on demand
     (sweep / "comparison.png").unlink()
     assert {p.name for p in compare_jobs(jobs, sweep)} >= {"comparison.png"}
+
+
+def test_fused_steps_make_exactly_the_same_updates(make_config, tmp_path):
+    """batches_per_step=epoch (one Lightning step per epoch) == one step per minibatch."""
+    from reglab.config.compose import compose_config
+
+    weights = {}
+    for mode in ("epoch", "1"):
+        out = tmp_path / f"fused_{mode}"
+        cfg = compose_config(
+            [
+                "experiment=poly_fit",
+                "+case/poly_fit=overfit",
+                "trainer.max_epochs=30",
+                "regularizer=[l2,weight_decay]",
+                "optimizer.momentum=0.9",
+                f"dataset.batches_per_step={mode}",
+                "logger=csv",
+            ],
+            out,
+        )
+        record = run(cfg)
+        weights[mode] = json.loads((out / "weights.json").read_text())["learned"]
+        assert record["epochs"] == 30
+        rows = list(csv.DictReader((out / "metrics.csv").read_text().splitlines()))
+        assert [int(r["step"]) for r in rows][-1] == 30 * 10  # optimizer steps, not Lightning's
+    assert weights["epoch"] == weights["1"]

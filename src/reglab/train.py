@@ -91,7 +91,9 @@ def run(cfg: DictConfig) -> dict:
         settings.regularizer.dropout_impl,
     )
     task = task_for(info)
-    module = RegLabModule(net, task, regularization, optimizer=instantiate(cfg.optimizer))
+    module = RegLabModule(
+        net, task, regularization, optimizer=instantiate(cfg.optimizer), fused=datamodule.fused
+    )
 
     choices = group_choices(cfg, regularization)
     run_name = "-".join(choices[g] for g in ("model", "regularizer", "dataset"))

@@ -14,16 +14,23 @@ class EpochMetricsWriter(L.Callback):
 
     An epoch's row is completed at the start of the next epoch (or at the end of training):
     by then Lightning has published everything logged in any epoch-end hook, the module's
-    included. Rows are appended, so the file is complete after a crash and a run of 2,000
-    tiny epochs does not rewrite a growing file each epoch.
+    included. Rows are appended at most every `write_every_s` seconds and at the end (also
+    after a crash): a run of 2,000 tiny epochs neither rewrites a growing file nor opens it
+    2,000 times.
     """
 
-    def __init__(self, output_dir: str | Path, filename: str = "metrics.csv"):
+    def __init__(
+        self, output_dir: str | Path, filename: str = "metrics.csv", write_every_s: float = 1.0
+    ):
         self.output_dir = Path(output_dir)
         self.path = self.output_dir / filename
+        self.write_every_s = write_every_s
         self.rows: list[dict] = []
         self._columns: list[str] = []
+        self._unwritten: list[dict] = []
+        self._last_write = 0.0
         self._pending: dict | None = None
+        self._validated = False
         self._start = self._epoch_start = 0.0
 
     def on_fit_start(self, trainer, pl_module) -> None:
@@ -32,31 +39,42 @@ class EpochMetricsWriter(L.Callback):
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         self._flush(trainer)
         self._epoch_start = time.perf_counter()
+        self._validated = False
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        self._validated = not trainer.sanity_checking
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         now = time.perf_counter()
         self._pending = {
+            "validated": self._validated,
             "epoch": trainer.current_epoch + 1,
             "step": trainer.global_step,
             "epoch_s": round(now - self._epoch_start, 4),  # training + validation
             "elapsed_s": round(now - self._start, 3),
         }
 
-    def _flush(self, trainer) -> None:
-        if self._pending is None:
-            return
-        row, self._pending = self._pending, None
-        for key, value in sorted(trainer.callback_metrics.items()):
-            if key.startswith(("train/", "val/")):
-                row[key] = float(value)
-        self.rows.append(row)
-        if trainer.is_global_zero:
-            self._write(row)
+    def _flush(self, trainer, force: bool = False) -> None:
+        if self._pending is not None:
+            row, self._pending = self._pending, None
+            # val/ values stay in callback_metrics between validations: take them only from
+            # epochs that validated, so curves show when validation really ran.
+            stages = ("train/", "val/") if row.pop("validated") else ("train/",)
+            for key, value in sorted(trainer.callback_metrics.items()):
+                if key.startswith(stages):
+                    row[key] = float(value)
+            self.rows.append(row)
+            self._unwritten.append(row)
+        now = time.perf_counter()
+        due = force or now - self._last_write >= self.write_every_s
+        if self._unwritten and due and trainer.is_global_zero:
+            self._write(self._unwritten)
+            self._unwritten, self._last_write = [], now
 
-    def _write(self, row: dict) -> None:
-        new_columns = [k for k in row if k not in self._columns]
+    def _write(self, rows: list[dict]) -> None:
+        new_columns = [k for row in rows for k in row if k not in self._columns]
         if new_columns:  # rare (e.g. the first validation epoch): rewrite with all columns
-            self._columns += new_columns
+            self._columns += list(dict.fromkeys(new_columns))
             self.output_dir.mkdir(parents=True, exist_ok=True)
             with open(self.path, "w", newline="") as f:
                 writer = csv.DictWriter(f, fieldnames=self._columns)
@@ -64,10 +82,10 @@ class EpochMetricsWriter(L.Callback):
                 writer.writerows(self.rows)
             return
         with open(self.path, "a", newline="") as f:
-            csv.DictWriter(f, fieldnames=self._columns).writerow(row)
+            csv.DictWriter(f, fieldnames=self._columns).writerows(rows)
 
     def _finish(self, trainer, pl_module) -> None:
-        self._flush(trainer)
+        self._flush(trainer, force=True)
         if trainer.is_global_zero and self.rows:
             log_loss = getattr(getattr(pl_module, "task", None), "name", "") == "regression"
             plot_curves(self.rows, self.output_dir / "curves.png", log_loss=log_loss)

@@ -59,9 +59,11 @@ class InMemoryDataModule(L.LightningDataModule):
         seed: int,
         mean: tuple[float, ...] | None = None,
         std: tuple[float, ...] | None = None,
+        batches_per_step: int | str = 1,
     ):
         super().__init__()
         self.batch_size = batch_size
+        self.batches_per_step = batches_per_step
         self.eval_batch_size = eval_batch_size
         self.seed = seed
         self.splits: Splits | None = None
@@ -84,11 +86,19 @@ class InMemoryDataModule(L.LightningDataModule):
         trainer = getattr(self, "trainer", None)
         return trainer.strategy.root_device if trainer is not None else torch.device("cpu")
 
+    @property
+    def fused(self) -> bool:
+        """Whether a training step gets several batches (see `dataset.batches_per_step`)."""
+        return self.batches_per_step != 1
+
     def train_dataloader(self) -> TensorBatchLoader:
         s = self.splits
-        return TensorBatchLoader(
+        loader = TensorBatchLoader(
             s.x_train, s.y_train, self.batch_size, shuffle=True, seed=self.seed
         )
+        per_step = self.batches_per_step
+        loader.batches_per_item = loader.num_batches if per_step == "epoch" else int(per_step)
+        return loader
 
     def val_dataloader(self) -> TensorBatchLoader:
         return TensorBatchLoader(self.splits.x_val, self.splits.y_val, self.eval_batch_size)
@@ -97,12 +107,16 @@ class InMemoryDataModule(L.LightningDataModule):
         return TensorBatchLoader(self.splits.x_test, self.splits.y_test, self.eval_batch_size)
 
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
-        # Our batches are (inputs, targets) tensors, mostly already on `device`; Lightning's
-        # generic walk over arbitrary collections costs more than that per step.
+        # Our batches are (inputs, targets) tensors, mostly already on `device`, or a list of
+        # them (fused steps); Lightning's generic walk over collections costs more per step.
+        if isinstance(batch, list):
+            return [self.transfer_batch_to_device(b, device, dataloader_idx) for b in batch]
         x, y = batch
         return x.to(device, non_blocking=True), y.to(device, non_blocking=True)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        if isinstance(batch, list):
+            return [(self.prepare_inputs(x), y) for x, y in batch]
         x, y = batch
         return self.prepare_inputs(x), y
 

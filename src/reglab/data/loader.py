@@ -43,6 +43,7 @@ class TensorBatchLoader:
         shuffle: bool = False,
         seed: int = 0,
         drop_last: bool = False,
+        batches_per_item: int = 1,
     ):
         if len(inputs) != len(targets):
             raise ValueError(f"{len(inputs)} inputs but {len(targets)} targets")
@@ -50,16 +51,30 @@ class TensorBatchLoader:
         self.targets = targets
         self.batch_size = batch_size
         self.drop_last = drop_last
+        # >1: each item is a list of that many batches, for one fused Lightning step.
+        self.batches_per_item = batches_per_item
         self.sampler = EpochPermutation(len(inputs), seed, shuffle)
         self.batch_sampler = None  # read by Lightning's DataLoader checks
 
-    def __len__(self) -> int:
+    @property
+    def num_batches(self) -> int:
         n = len(self.inputs)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def __len__(self) -> int:
+        return -(-self.num_batches // self.batches_per_item)
+
+    def __iter__(self):
+        if self.batches_per_item == 1:
+            yield from self._batches()
+            return
+        batches = list(self._batches())
+        for i in range(0, len(batches), self.batches_per_item):
+            yield batches[i : i + self.batches_per_item]
+
+    def _batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         order = self.sampler.indices(self.inputs.device)
-        for i in range(len(self)):
+        for i in range(self.num_batches):
             start = i * self.batch_size
             if order is None:
                 end = start + self.batch_size

@@ -28,8 +28,11 @@ class RegLabModule(L.LightningModule):
         task: Task,
         regularization: Regularization,
         optimizer: OptimizerFactory,
+        fused: bool = False,
     ):
         super().__init__()
+        # fused: each training batch is a list of minibatches, stepped here one by one.
+        self.automatic_optimization = not fused
         self.net = net
         self.task = task
         self.regularization = regularization
@@ -58,13 +61,26 @@ class RegLabModule(L.LightningModule):
             metric.update(outputs.detach(), y)
         return loss
 
-    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+    def _training_loss(self, batch) -> torch.Tensor:
         loss = self._evaluate("train", batch)
         if self.regularization.has_penalty:
             penalty = self.regularization.penalty(self.net)
             loss = loss + penalty
             self.train_penalty.update(penalty.detach())
         return loss
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor | None:
+        if self.automatic_optimization:
+            return self._training_loss(batch)
+        # Fused: the same updates as one step per minibatch, through Lightning's optimizer
+        # wrapper, so precision, DDP and the optimizer-step hooks still apply.
+        optimizer = self.optimizers()
+        for minibatch in batch if isinstance(batch, list) else [batch]:
+            loss = self._training_loss(minibatch)
+            optimizer.zero_grad()
+            self.manual_backward(loss)
+            optimizer.step()
+        return None
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._evaluate("val", batch)

@@ -92,7 +92,8 @@ def plot_weight_histograms(jobs: list[Job], path: Path) -> Path | None:
         for job, w in weights:
             if layer in w:
                 ax.hist(w[layer].flatten().numpy(), bins=50, alpha=0.5, label=job.label)
-        ax.set_title(f"layer {layer}")
+        shape = "x".join(str(d) for d in weights[0][1][layer].shape)
+        ax.set_title(f"{layer} ({shape})")
         ax.set_yscale("log")
     axes[0][-1].legend(fontsize=7)
     return _save(fig, path)
