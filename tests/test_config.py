@@ -49,7 +49,7 @@ def test_default_regularizer_is_off(make_config):
         ("regularizer.dropout=-0.1", "greater than or equal to 0"),
         ("regularizer.l2=-1", "regularizer.l2: Input should be greater than or equal to 0"),
         ("regularizer.weight_decay=-0.1", "regularizer.weight_decay"),
-        ("regularizer.dropout=[0.1,0.2,0.3]", "regularizer.dropout has 3 rates but model.hidden"),
+        ("regularizer.dropout=[0.1,0.2,0.3]", "regularizer.dropout has 3 values but model.hidden"),
         ("model.activation=swish", "model.activation: Input should be 'relu', 'sigmoid' or 'tanh'"),
         ("model.init=xavierr", "model.init: Input should be 'default', 'normal' or 'unit_normal'"),
         ("model.hidden=[]", "model.hidden"),
@@ -58,6 +58,21 @@ def test_default_regularizer_is_off(make_config):
         ("+model.depth=3", "model.depth: unknown key; allowed keys in model: name, hidden"),
         ("+regularizer.dropuot=0.3", "allowed keys in regularizer: dropout, dropout_impl,"),
         ("regularizer.dropout_impl=fast", "'auto', 'torch' or 'scratch'"),
+        ("regularizer.dropout_placement=middle", "'after_activation' or 'before_activation'"),
+        ("regularizer.noise=-0.1", "regularizer.noise: Input should be greater than or equal to 0"),
+        ("regularizer.noise=[0.1]", "regularizer.noise has 1 values but model.hidden has 2"),
+        (
+            "regularizer=early_stopping regularizer.early_stopping.patience=0",
+            "regularizer.early_stopping.patience: Input should be greater than 0",
+        ),
+        (
+            "regularizer=lr_decay regularizer.lr_decay.schedule=linear",
+            "regularizer.lr_decay.schedule: Input should be 'step' or 'cosine'",
+        ),
+        (
+            "regularizer=lr_decay regularizer.lr_decay.gamma=2",
+            "regularizer.lr_decay.gamma: Input should be less than or equal to 1",
+        ),
         ("optimizer.lr=0", "optimizer.lr: Input should be greater than 0"),
         ("+optimizer.weight_decay=0.1", "set regularizer.weight_decay"),
         ("+optimizer.moment=0.9", "optimizer.moment: not an argument of SGD; allowed: lr,"),
@@ -69,7 +84,7 @@ def test_default_regularizer_is_off(make_config):
 )
 def test_bad_values_name_the_key_and_what_is_allowed(make_config, override, expected):
     with pytest.raises(ConfigError) as info:
-        validate_config(make_config(override))
+        validate_config(make_config(*override.split(" ")))
     assert expected in str(info.value)
 
 

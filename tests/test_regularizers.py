@@ -8,6 +8,7 @@ from reglab.models import MLP, build_model
 from reglab.models.mlp import MLPConfig
 from reglab.regularizers import Regularization, RegularizerConfig
 from reglab.regularizers.dropout import Dropout
+from reglab.regularizers.noise import GaussianNoise
 from reglab.regularizers.penalties import l1_penalty, l2_penalty
 
 
@@ -37,7 +38,7 @@ def test_dropout_rates_follow_the_hidden_layers_after_each_activation():
         MLPConfig(name="mlp", hidden=[32, 16]),
         (1, 4, 4),
         3,
-        reg(dropout=[0.2, 0.5]).dropout_rates(2),
+        reg(dropout=[0.2, 0.5]),
     )
     kinds = [type(m).__name__ for m in net.layers]
     assert kinds == ["Flatten", "Linear", "ReLU", "Dropout", "Linear", "ReLU", "Dropout", "Linear"]
@@ -114,7 +115,92 @@ def test_regularization_names_what_is_on():
 
 def test_normal_init_matches_d2l():
     torch.manual_seed(0)
-    net = build_model(MLPConfig(name="mlp", hidden=[512], init="normal"), (784,), 10, [0.0])
+    net = build_model(MLPConfig(name="mlp", hidden=[512], init="normal"), (784,), 10, reg())
     w = net.layers[1].weight
     assert abs(w.std().item() - 0.01) < 0.0005 and abs(w.mean().item()) < 0.0005
     assert torch.count_nonzero(net.layers[1].bias) == 0
+
+
+def layer_kinds(regularization: Regularization, hidden=(8, 8)) -> list[str]:
+    net = build_model(MLPConfig(name="mlp", hidden=list(hidden)), (4,), 2, regularization)
+    return [type(m).__name__ for m in net.layers]
+
+
+def test_dropout_placement_before_or_after_the_activation():
+    assert layer_kinds(reg(dropout=0.5), hidden=[8]) == [
+        "Flatten",
+        "Linear",
+        "ReLU",
+        "Dropout",
+        "Linear",
+    ]
+    assert layer_kinds(reg(dropout=0.5, dropout_placement="before_activation"), hidden=[8]) == [
+        "Flatten",
+        "Linear",
+        "Dropout",
+        "ReLU",
+        "Linear",
+    ]
+
+
+def test_dropout_before_activation_drops_pre_activations():
+    """Dropping pre-activations: a dropped unit reads relu(0) = 0, survivors are rescaled."""
+    torch.manual_seed(0)
+    net = build_model(
+        MLPConfig(name="mlp", hidden=[4000]),
+        (1,),
+        1,
+        reg(dropout=0.25, dropout_placement="before_activation"),
+    )
+    with torch.no_grad():
+        net.layers[1].weight.fill_(1.0)
+        net.layers[1].bias.zero_()
+    hidden = net.layers[:4].train()(torch.ones(1, 1))  # Flatten, Linear, Dropout, ReLU
+    assert abs((hidden == 0).float().mean().item() - 0.25) < 0.03
+    torch.testing.assert_close(hidden[hidden != 0], torch.full_like(hidden[hidden != 0], 4 / 3))
+
+
+def test_noise_is_zero_mean_with_the_right_std_and_absent_in_eval():
+    torch.manual_seed(0)
+    assert layer_kinds(reg(noise=0.1), hidden=[8]) == [
+        "Flatten",
+        "Linear",
+        "ReLU",
+        "GaussianNoise",
+        "Linear",
+    ]
+    assert layer_kinds(reg(noise=0.1, dropout=0.5), hidden=[8])[3:5] == ["GaussianNoise", "Dropout"]
+    noise = GaussianNoise(0.3)
+    x = torch.full((200_000,), 2.0)
+    y = noise.train()(x) - x
+    assert abs(y.mean().item()) < 0.003 and y.std().item() == pytest.approx(0.3, rel=0.01)
+    assert torch.equal(noise.eval()(x), x)
+    assert reg(noise=[0.1, 0.0]).name == "noise"
+    assert [
+        m.std
+        for m in build_model(
+            MLPConfig(name="mlp", hidden=[8, 8]), (4,), 2, reg(noise=[0.1, 0.2])
+        ).modules()
+        if isinstance(m, GaussianNoise)
+    ] == [0.1, 0.2]
+
+
+def test_lr_decay_schedules():
+    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    step = reg(lr_decay={"schedule": "step", "step_size": 2, "gamma": 0.5}).scheduler(optimizer, 10)
+    lrs = []
+    for _ in range(6):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        step.step()
+    assert lrs == [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
+    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    cosine = reg(lr_decay={"schedule": "cosine", "min_lr": 0.1}).scheduler(optimizer, 4)
+    assert isinstance(cosine, torch.optim.lr_scheduler.CosineAnnealingLR)
+    lrs = []
+    for _ in range(5):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        cosine.step()
+    assert lrs == pytest.approx([1.0, 0.8682, 0.55, 0.2318, 0.1], abs=1e-4)
+    assert reg().scheduler(optimizer, 4) is None

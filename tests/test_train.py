@@ -169,3 +169,48 @@ def test_d2l_dropout_mlp_reaches_85_percent_on_real_fashion_mnist(tmp_path):
         tmp_path / "run",
     )
     assert run(cfg)["test/acc"] >= 0.85
+
+
+def test_early_stopping_stops_on_a_plateau_and_tests_the_best_checkpoint(make_config, tmp_path):
+    # lr 1e-9: the validation loss moves by far less than min_delta, a plateau from epoch 1.
+    record = run(
+        make_config(
+            "logger=csv",
+            "regularizer=early_stopping",
+            "regularizer.early_stopping.patience=2",
+            "regularizer.early_stopping.min_delta=0.001",
+            "optimizer.lr=1e-9",
+            "trainer.max_epochs=10",
+        )
+    )
+    assert record["epochs"] == 3
+    stop = record["early_stopping"]
+    assert stop["stopped"] and stop["stopped_epoch"] == 3
+    assert "did not improve" in stop["reason"] and "val/loss" in stop["reason"]
+    assert record["tested_checkpoint"].endswith("best.ckpt")
+    assert record["choices"]["regularizer"] == "early_stopping"
+    assert len(read_csv(tmp_path / "run" / "metrics.csv")) == 3
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["dataset.batch_size=64", "dataset.val_size=100"],  # Lightning steps the schedule
+        ["dataset=poly", "model=linear", "optimizer.lr=0.01"],  # fused: reglab steps it
+    ],
+)
+def test_lr_decay_lowers_the_learning_rate_each_epoch(make_config, tmp_path, overrides):
+    run(
+        make_config(
+            *overrides,
+            "logger=csv",
+            "regularizer=lr_decay",
+            "regularizer.lr_decay.step_size=1",
+            "regularizer.lr_decay.gamma=0.5",
+            "trainer.max_epochs=3",
+            fast=False,
+        )
+    )
+    lrs = [row["train/lr"] for row in read_csv(tmp_path / "run" / "metrics.csv")]
+    start = lrs[0]
+    assert lrs == pytest.approx([start, start / 2, start / 4])

@@ -23,6 +23,7 @@ from reglab.loggers import build_loggers, finish_wandb
 from reglab.models import build_model
 from reglab.outputs.results import print_summary, write_metrics_json
 from reglab.regularizers import Regularization
+from reglab.regularizers.early_stopping import early_stopping_record
 
 log = logging.getLogger("reglab")
 register_resolvers()
@@ -83,13 +84,7 @@ def run(cfg: DictConfig) -> dict:
     datamodule = build_datamodule(settings.dataset, seed=settings.seed)
     info = datamodule.info
     regularization = Regularization(settings.regularizer)
-    net = build_model(
-        settings.model,
-        info.in_shape,
-        info.num_outputs,
-        regularization.dropout_rates(settings.model.num_hidden_layers),
-        settings.regularizer.dropout_impl,
-    )
+    net = build_model(settings.model, info.in_shape, info.num_outputs, regularization)
     task = task_for(info)
     module = RegLabModule(
         net, task, regularization, optimizer=instantiate(cfg.optimizer), fused=datamodule.fused
@@ -99,6 +94,7 @@ def run(cfg: DictConfig) -> dict:
     run_name = "-".join(choices[g] for g in ("model", "regularizer", "dataset"))
     loggers = build_loggers(cfg.get("logger"), run_config(cfg, choices), run_name, sweep_group())
     callbacks = build_callbacks(cfg.get("callbacks"), task, info.val_is_test)
+    callbacks += regularization.callbacks()
     # Lightning adds a progress bar of its own unless told not to: `callbacks.progress_bar=null`
     # must mean no bar.
     show_bar = any(isinstance(c, ProgressBar) for c in callbacks)
@@ -112,6 +108,8 @@ def run(cfg: DictConfig) -> dict:
         trainer.fit(module, datamodule=datamodule)
         record["status"] = "interrupted" if trainer.interrupted else "completed"
         record.update(_final_metrics(trainer))
+        if trainer.early_stopping_callback is not None:
+            record["early_stopping"] = early_stopping_record(trainer.early_stopping_callback)
         if settings.test and not trainer.interrupted:
             ckpt = _test_checkpoint(trainer, settings.test_ckpt, info.val_is_test)
             trainer.test(module, datamodule=datamodule, ckpt_path=ckpt, verbose=False)

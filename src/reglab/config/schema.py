@@ -123,18 +123,19 @@ class RunConfig(Schema):
 
     @model_validator(mode="after")
     def _dropout_matches_layers(self):
-        rates = self.regularizer.dropout
         layers = getattr(self.model, "num_hidden_layers", None)
-        if layers == 0 and (rates if isinstance(rates, (int, float)) else any(rates)):
-            raise ValueError(
-                f"regularizer.dropout is on but model={self.model.name} has no hidden layers "
-                "to drop units from: set regularizer.dropout=0 or choose model=mlp"
-            )
-        if isinstance(rates, list) and layers and len(rates) != layers:
-            raise ValueError(
-                f"regularizer.dropout has {len(rates)} rates but model.hidden has {layers} "
-                f"layers: give one rate per hidden layer, or a single number for all"
-            )
+        for key in ("dropout", "noise"):
+            values = getattr(self.regularizer, key)
+            if layers == 0 and (values if isinstance(values, (int, float)) else any(values)):
+                raise ValueError(
+                    f"regularizer.{key} is on but model={self.model.name} has no hidden layers "
+                    f"to apply it to: set regularizer.{key}=0 or choose model=mlp"
+                )
+            if isinstance(values, list) and layers and len(values) != layers:
+                raise ValueError(
+                    f"regularizer.{key} has {len(values)} values but model.hidden has {layers} "
+                    f"layers: give one per hidden layer, or a single number for all"
+                )
         return self
 
 

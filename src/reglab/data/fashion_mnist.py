@@ -16,6 +16,7 @@ import torch
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from reglab.config.base import Schema
+from reglab.config.errors import ConfigError
 from reglab.data.base import DataInfo, InMemoryDataModule, Splits
 from reglab.data.errors import DatasetNotFoundError
 from reglab.data.idx import read_idx
@@ -152,7 +153,7 @@ class FashionMNISTDataModule(InMemoryDataModule):
         images = torch.from_numpy(arrays["train_images"].copy()).unsqueeze(1)
         labels = torch.from_numpy(arrays["train_labels"].astype(np.int64))
         if self.cfg.val_size >= len(images):
-            raise ValueError(
+            raise ConfigError(
                 f"dataset.val_size={self.cfg.val_size} leaves no training data "
                 f"({len(images)} training images)"
             )

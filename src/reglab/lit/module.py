@@ -119,7 +119,14 @@ class RegLabModule(L.LightningModule):
         values["train/penalty"] = penalty if penalty is not None else torch.tensor(0.0)
         # ||w||_2 over all weights (d2l 4.5 reports it): weight decay's visible effect.
         values["train/w_norm"] = self.regularization.weight_norm(self.net)
+        optimizer = self.trainer.optimizers[0]
+        values["train/lr"] = torch.tensor(optimizer.param_groups[0]["lr"])  # this epoch's lr
         self._publish(values)
+        if not self.automatic_optimization:  # Lightning steps schedulers only when automatic
+            schedulers = self.lr_schedulers()
+            for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
+                if scheduler is not None:
+                    scheduler.step()
 
     def on_validation_epoch_end(self) -> None:
         values = self._epoch_values("val")
@@ -131,5 +138,12 @@ class RegLabModule(L.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._publish(self._epoch_values("test"))
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return self.optimizer_factory(self.regularization.parameter_groups(self.net))
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(self.regularization.parameter_groups(self.net))
+        scheduler = self.regularization.scheduler(optimizer, self.trainer.max_epochs)
+        if scheduler is None:
+            return optimizer
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"},
+        }

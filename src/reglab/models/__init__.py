@@ -6,7 +6,6 @@ from torch import nn
 
 from reglab.models.linear import Linear, LinearConfig, build_linear
 from reglab.models.mlp import MLP, MLPConfig, build_mlp
-from reglab.regularizers.dropout import DropoutImpl
 
 # One entry per `model=` option: its config schema and its builder.
 SCHEMAS = {"mlp": MLPConfig, "linear": LinearConfig}
@@ -15,14 +14,11 @@ ModelConfig = MLPConfig | LinearConfig
 
 
 def build_model(
-    cfg: ModelConfig,
-    in_shape: Sequence[int],
-    num_outputs: int,
-    dropout: Sequence[float],
-    dropout_impl: DropoutImpl = "auto",
+    cfg: ModelConfig, in_shape: Sequence[int], num_outputs: int, regularization
 ) -> nn.Module:
-    """Builds the network for a data set's input shape and number of outputs."""
-    return _BUILDERS[cfg.name](cfg, in_shape, num_outputs, dropout, dropout_impl)
+    """Builds the network for a data set's input shape and number of outputs; the
+    regularization supplies what goes around hidden activations (dropout, noise)."""
+    return _BUILDERS[cfg.name](cfg, in_shape, num_outputs, regularization)
 
 
 __all__ = ["MLP", "SCHEMAS", "Linear", "LinearConfig", "MLPConfig", "ModelConfig", "build_model"]

@@ -35,5 +35,5 @@ class Linear(nn.Module):
         return self.layers(x)
 
 
-def build_linear(cfg: LinearConfig, in_shape, num_outputs, dropout=(), dropout_impl="auto"):
+def build_linear(cfg: LinearConfig, in_shape, num_outputs, regularization=None):
     return initialize(Linear(in_shape, num_outputs, cfg.bias), cfg.init)

@@ -26,7 +26,12 @@ class MLPConfig(Schema):
 
 
 class MLP(nn.Module):
-    """A plain `nn.Module`; dropout rates come from the regularizer, one per hidden layer."""
+    """A plain `nn.Module`: [Linear -> pre -> activation -> post] per hidden layer -> Linear.
+
+    `around_activation` gives, per hidden layer, the modules before and after its activation
+    (dropout, noise: see `Regularization.hidden_modules`); `dropout` is a shorthand for rates
+    after each activation.
+    """
 
     def __init__(
         self,
@@ -36,17 +41,19 @@ class MLP(nn.Module):
         activation: str = "relu",
         dropout: Sequence[float] = (),
         dropout_impl: DropoutImpl = "auto",
+        around_activation: Sequence[tuple[list[nn.Module], list[nn.Module]]] | None = None,
     ):
         super().__init__()
-        dropout = list(dropout) or [0.0] * len(hidden)
-        if len(dropout) != len(hidden):
-            raise ValueError(f"{len(dropout)} dropout rates for {len(hidden)} hidden layers")
+        if around_activation is None:
+            rates = list(dropout) or [0.0] * len(hidden)
+            if len(rates) != len(hidden):
+                raise ValueError(f"{len(rates)} dropout rates for {len(hidden)} hidden layers")
+            # a zero-rate Dropout still costs a kernel per step: leave it out
+            around_activation = [([], [Dropout(r, dropout_impl)] if r > 0 else []) for r in rates]
         layers: list[nn.Module] = [nn.Flatten()]
         width = math.prod(in_shape)
-        for size, rate in zip(hidden, dropout, strict=True):
-            layers += [nn.Linear(width, size), ACTIVATIONS[activation]()]
-            if rate > 0:  # a zero-rate Dropout still costs a kernel per step
-                layers.append(Dropout(rate, dropout_impl))
+        for size, (pre, post) in zip(hidden, around_activation, strict=True):
+            layers += [nn.Linear(width, size), *pre, ACTIVATIONS[activation](), *post]
             width = size
         layers.append(nn.Linear(width, num_outputs))
         self.layers = nn.Sequential(*layers)
@@ -55,12 +62,7 @@ class MLP(nn.Module):
         return self.layers(x)
 
 
-def build_mlp(
-    cfg: MLPConfig,
-    in_shape: Sequence[int],
-    num_outputs: int,
-    dropout: Sequence[float],
-    dropout_impl: DropoutImpl = "auto",
-):
-    net = MLP(in_shape, num_outputs, cfg.hidden, cfg.activation, dropout, dropout_impl)
+def build_mlp(cfg: MLPConfig, in_shape: Sequence[int], num_outputs: int, regularization):
+    around = regularization.hidden_modules(cfg.num_hidden_layers)
+    net = MLP(in_shape, num_outputs, cfg.hidden, cfg.activation, around_activation=around)
     return initialize(net, cfg.init)

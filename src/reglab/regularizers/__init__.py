@@ -1,16 +1,22 @@
 """Regularizers (config group `regularizer`), one module each.
 
-`Regularization` gathers what the chosen options do to a run: dropout rates for the model,
-optimizer parameter groups (weight decay) and the explicit penalty added to the loss.
+`Regularization` gathers what the chosen options do to a run: the modules placed around each
+hidden activation (dropout, noise), optimizer parameter groups (weight decay), the explicit
+penalty added to the loss (l1, l2), a learning-rate schedule (lr_decay) and callbacks
+(early_stopping).
 """
 
 from dataclasses import dataclass
 
+import lightning as L
 import torch
 from torch import nn
 
 from reglab.regularizers.config import RegularizerConfig
-from reglab.regularizers.dropout import dropout_rates
+from reglab.regularizers.dropout import Dropout, dropout_rates, per_layer
+from reglab.regularizers.early_stopping import early_stopping_callback
+from reglab.regularizers.lr_decay import lr_scheduler
+from reglab.regularizers.noise import GaussianNoise
 from reglab.regularizers.penalties import l1_penalty, l2_penalty
 from reglab.regularizers.weight_decay import parameter_groups, weight_parameters
 
@@ -28,15 +34,40 @@ class Regularization:
     @property
     def name(self) -> str:
         """What is switched on, e.g. 'dropout+weight_decay', or 'none'."""
-        settings = self.cfg.model_dump(exclude={"dropout_impl"})
+        settings = self.cfg.model_dump(exclude=set(RegularizerConfig.SETTINGS))
         active = [key for key, value in settings.items() if _is_on(value)]
         return "+".join(active) or "none"
 
     def dropout_rates(self, num_layers: int) -> list[float]:
         return dropout_rates(self.cfg.dropout, num_layers)
 
+    def hidden_modules(self, num_layers: int) -> list[tuple[list[nn.Module], list[nn.Module]]]:
+        """For each hidden layer, the modules before and after its activation."""
+        rates = self.dropout_rates(num_layers)
+        stds = per_layer(self.cfg.noise, num_layers, "noise")
+        layers = []
+        for rate, std in zip(rates, stds, strict=True):
+            dropout = [Dropout(rate, self.cfg.dropout_impl)] if rate > 0 else []
+            noise = [GaussianNoise(std)] if std > 0 else []
+            if self.cfg.dropout_placement == "before_activation":
+                layers.append((dropout, noise))
+            else:
+                layers.append(([], noise + dropout))
+        return layers
+
     def parameter_groups(self, net: nn.Module) -> list[dict]:
         return parameter_groups(net, self.cfg.weight_decay)
+
+    def scheduler(self, optimizer: torch.optim.Optimizer, max_epochs: int):
+        """The lr_decay schedule (stepped once per epoch), or None."""
+        if self.cfg.lr_decay is None:
+            return None
+        return lr_scheduler(self.cfg.lr_decay, optimizer, max_epochs)
+
+    def callbacks(self) -> list[L.Callback]:
+        if self.cfg.early_stopping is None:
+            return []
+        return [early_stopping_callback(self.cfg.early_stopping)]
 
     @property
     def has_penalty(self) -> bool:

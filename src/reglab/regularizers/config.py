@@ -1,11 +1,13 @@
 """Schema of the `regularizer` node: every regularizer's keys, all off by default."""
 
-from typing import Annotated, Union
+from typing import Annotated, ClassVar, Union
 
 from pydantic import Discriminator, Field, NonNegativeFloat, Tag
 
 from reglab.config.base import Schema
-from reglab.regularizers.dropout import DropoutImpl
+from reglab.regularizers.dropout import DropoutImpl, DropoutPlacement
+from reglab.regularizers.early_stopping import EarlyStoppingConfig
+from reglab.regularizers.lr_decay import LRDecayConfig
 
 DropoutRate = Annotated[float, Field(ge=0.0, lt=1.0)]
 # A single rate or one per layer. The callable discriminator makes pydantic report errors of
@@ -17,12 +19,28 @@ DropoutRates = Annotated[
     ],
     Discriminator(lambda v: "tag:per_layer" if isinstance(v, (list, tuple)) else "tag:one"),
 ]
+NoiseStd = Annotated[float, Field(ge=0.0)]
+NoiseStds = Annotated[
+    Union[  # noqa: UP007
+        Annotated[NoiseStd, Tag("tag:one")],
+        Annotated[list[NoiseStd], Tag("tag:per_layer")],
+    ],
+    Discriminator(lambda v: "tag:per_layer" if isinstance(v, (list, tuple)) else "tag:one"),
+]
 
 
 class RegularizerConfig(Schema):
     # One rate per hidden layer, or a single rate for every layer; rates lie in [0, 1).
     dropout: DropoutRates = 0.0
     dropout_impl: DropoutImpl = "auto"
+    dropout_placement: DropoutPlacement = "after_activation"
+    # std of Gaussian noise added to each hidden activation in training, per layer or one
+    noise: NoiseStds = 0.0
     weight_decay: NonNegativeFloat = 0.0
     l2: NonNegativeFloat = 0.0
     l1: NonNegativeFloat = 0.0
+    early_stopping: EarlyStoppingConfig | None = None
+    lr_decay: LRDecayConfig | None = None
+
+    # Keys that say how a regularizer works rather than switching one on.
+    SETTINGS: ClassVar[frozenset[str]] = frozenset({"dropout_impl", "dropout_placement"})

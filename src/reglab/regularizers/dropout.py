@@ -18,16 +18,24 @@ from torch import nn
 from torch.nn import functional as F
 
 DropoutImpl = Literal["auto", "torch", "scratch"]
+# after_activation: Linear -> act -> Dropout (d2l 4.6); before_activation: Linear -> Dropout -> act
+# (the d2l exercise that drops pre-activations).
+DropoutPlacement = Literal["after_activation", "before_activation"]
+
+
+def per_layer(value: float | Sequence[float], num_layers: int, key: str = "dropout") -> list[float]:
+    """Expands a per-hidden-layer setting given as one number or one per layer."""
+    if isinstance(value, (int, float)):
+        return [float(value)] * num_layers
+    values = [float(v) for v in value]
+    if len(values) != num_layers:
+        raise ValueError(f"{len(values)} {key} values given for {num_layers} hidden layers")
+    return values
 
 
 def dropout_rates(rate: float | Sequence[float], num_layers: int) -> list[float]:
     """Expands `regularizer.dropout` into one rate per hidden layer."""
-    if isinstance(rate, (int, float)):
-        return [float(rate)] * num_layers
-    rates = [float(r) for r in rate]
-    if len(rates) != num_layers:
-        raise ValueError(f"{len(rates)} dropout rates given for {num_layers} hidden layers")
-    return rates
+    return per_layer(rate, num_layers, "dropout")
 
 
 class Dropout(nn.Module):
