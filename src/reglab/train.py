@@ -15,6 +15,7 @@ from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig
 
 from reglab.callbacks import build_callbacks
+from reglab.callbacks.divergence import DivergenceError
 from reglab.config import CONFIG_DIR, ConfigError, register_resolvers
 from reglab.config.schema import to_plain_dict, validate_config
 from reglab.data import DatasetNotFoundError, build_datamodule
@@ -115,6 +116,11 @@ def run(cfg: DictConfig) -> dict:
             trainer.test(module, datamodule=datamodule, ckpt_path=ckpt, verbose=False)
             record.update(_final_metrics(trainer, prefix="test/"))
             record["tested_checkpoint"] = ckpt or "last weights"
+    except DivergenceError as exc:
+        # A result, not a crash: a sweep goes on, and the report shows the job as diverged.
+        record.update(_final_metrics(trainer))
+        record.update(status="diverged", divergence=exc.record, message=str(exc))
+        log.error("%s", exc)
     finally:
         record["epochs"] = trainer.current_epoch
         record["wall_seconds"] = round(time.perf_counter() - start, 3)

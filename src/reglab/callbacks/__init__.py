@@ -27,7 +27,9 @@ def build_callbacks(
         params = inspect.signature(cls).parameters
         extra = {}
         if issubclass(cls, ModelCheckpoint) and val_is_test and node.get("monitor") is None:
-            extra["save_top_k"] = 0
+            # Unmonitored, top-1 keeps the most recent; named "last". (save_top_k=0 would
+            # save nothing: Lightning writes last.ckpt only alongside a top-k save.)
+            extra.update(save_top_k=1, filename="last", save_last=False)
         elif "monitor" in params and node.get("monitor") is None:
             extra["monitor"] = task.monitor
             if "mode" in params:

@@ -59,9 +59,9 @@ class EpochMetricsWriter(L.Callback):
             row, self._pending = self._pending, None
             # val/ values stay in callback_metrics between validations: take them only from
             # epochs that validated, so curves show when validation really ran.
-            stages = ("train/", "val/") if row.pop("validated") else ("train/",)
+            skip = ("test/",) if row.pop("validated") else ("test/", "val/")
             for key, value in sorted(trainer.callback_metrics.items()):
-                if key.startswith(stages):
+                if "/" in key and not key.startswith(skip):
                     row[key] = float(value)
             self.rows.append(row)
             self._unwritten.append(row)

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 from torchmetrics import MaxMetric, MeanMetric, MinMetric
 
+from reglab.lit.publish import publish
 from reglab.lit.tasks import Task
 from reglab.regularizers import Regularization
 
@@ -48,6 +49,7 @@ class RegLabModule(L.LightningModule):
         )
         self.train_penalty = MeanMetric(nan_strategy="disable")
         self.best_metric = MaxMetric() if task.mode == "max" else MinMetric()
+        self.last_loss: torch.Tensor | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -67,6 +69,7 @@ class RegLabModule(L.LightningModule):
             penalty = self.regularization.penalty(self.net)
             loss = loss + penalty
             self.train_penalty.update(penalty.detach())
+        self.last_loss = loss.detach()  # read by callbacks (divergence guard)
         return loss
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor | None:
@@ -97,20 +100,7 @@ class RegLabModule(L.LightningModule):
         return values
 
     def _publish(self, values: dict[str, torch.Tensor], prog_bar: tuple[str, ...] = ()) -> None:
-        """Hands epoch metrics to Lightning's consumers without `self.log`.
-
-        `self.log` costs about 1.5 ms a call (Lightning moves its result holder `.to(device)`
-        each time): several times a whole full-batch step on the 1-D toy set, and more than a
-        poly epoch's work. The values go where Lightning puts logged epoch metrics: the
-        loggers (at Lightning's step for epoch metrics) and `trainer.callback_metrics`, which
-        checkpointing, early stopping and metrics.csv read.
-        """
-        if self.trainer.sanity_checking:
-            return
-        values = {k: v.detach().float().cpu() for k, v in values.items()}
-        self.trainer.callback_metrics.update(values)
-        self.trainer.progress_bar_metrics.update({k: values[k] for k in prog_bar})
-        self.trainer._logger_connector.log_metrics(values)
+        publish(self.trainer, values, prog_bar)  # not self.log: see reglab.lit.publish
 
     def on_train_epoch_end(self) -> None:
         values = self._epoch_values("train")

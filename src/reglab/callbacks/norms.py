@@ -1,0 +1,44 @@
+"""Weight norms per layer each epoch, and the gradient norm every few steps."""
+
+import lightning as L
+import torch
+
+from reglab.lit.publish import publish
+from reglab.regularizers.weight_decay import WEIGHT_LAYERS
+
+
+def weight_layers(net: torch.nn.Module) -> dict[str, torch.nn.Module]:
+    """The layers with a weight matrix/kernel, by their name in the model."""
+    return {name: m for name, m in net.named_modules() if isinstance(m, WEIGHT_LAYERS)}
+
+
+class WeightNorms(L.Callback):
+    """Logs weights/norm/<layer> = ||W||_2 (Frobenius) of each layer at each epoch's end."""
+
+    @torch.no_grad()
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        net = getattr(pl_module, "net", pl_module)
+        values = {
+            f"weights/norm/{name}": torch.linalg.vector_norm(layer.weight)
+            for name, layer in weight_layers(net).items()
+        }
+        publish(trainer, values)
+
+
+class GradNorm(L.Callback):
+    """Logs train/grad_norm (L2 norm of all gradients) every `every_n_steps` optimizer steps."""
+
+    def __init__(self, every_n_steps: int = 50):
+        self.every_n_steps = max(1, every_n_steps)
+
+    @torch.no_grad()
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        if trainer.global_step % self.every_n_steps:
+            return
+        grads = [p.grad.norm() for p in pl_module.parameters() if p.grad is not None]
+        if grads:
+            norm = torch.linalg.vector_norm(torch.stack(grads))
+            # a step-level series: to the loggers at this step, not into the epoch's row
+            publish(
+                trainer, {"train/grad_norm": norm}, step=trainer.global_step, callback_metrics=False
+            )
