@@ -149,7 +149,7 @@ def bench_reglab(data_dir: Path | None, images, labels, epochs, extra: tuple[str
                 f"trainer.max_epochs={epochs}",
                 f"paths.data_dir={data_dir}",
                 f"paths.cache_dir={tmp}/cache",
-                "logger=csv",
+                *(() if any(e.startswith("logger=") for e in extra) else ("logger=csv",)),
                 "test=false",
                 "callbacks.progress_bar=null",
                 *extra,

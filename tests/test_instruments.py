@@ -72,3 +72,87 @@ def test_weight_and_grad_norms_reach_csv_and_wandb(make_config, tmp_path):
     assert all(g > 0 for g in grad_norms)
     last_norm = [h["weights/norm/layers.5"] for h in history if "weights/norm/layers.5" in h][-1]
     assert last_norm == pytest.approx(float(table[-1]["weights/norm/layers.5"]))
+
+
+def test_activation_stats_match_a_hand_computation():
+    from reglab.callbacks.activations import hidden_activation_stats
+    from reglab.models import build_model
+    from reglab.models.mlp import MLPConfig
+    from reglab.regularizers import Regularization, RegularizerConfig
+
+    torch.manual_seed(0)
+    net = build_model(
+        MLPConfig(name="mlp", hidden=[16, 8]),
+        (5,),
+        3,
+        Regularization(RegularizerConfig(dropout=0.5)),
+    ).eval()
+    x = torch.randn(64, 5)
+    h1 = torch.relu(x @ net.layers[1].weight.T + net.layers[1].bias)
+    h2 = torch.relu(h1 @ net.layers[4].weight.T + net.layers[4].bias)
+    stats = [v for pair in hidden_activation_stats(net, x) for v in pair]
+    expected = [v for h in (h1, h2) for v in (h.mean().item(), h.var(unbiased=False).item())]
+    assert stats == pytest.approx(expected, rel=1e-5)
+    # train mode: dropout zeroes half the units and doubles the rest, raising the variance
+    net.train()
+    assert hidden_activation_stats(net, x)[0][1] > 1.5 * expected[1]
+
+
+def test_instruments_do_not_change_the_run(make_config, tmp_path):
+    """Same seed, instruments on or off: the same numbers (their measurements restore the RNG)."""
+    from reglab.config.compose import compose_config
+
+    results = []
+    for callbacks in ("default", "instruments"):
+        cfg = compose_config(
+            [
+                "regularizer=[dropout,noise]",
+                f"callbacks={callbacks}",
+                "logger=csv",
+                "dataset.val_size=100",
+                "dataset.batch_size=64",
+                "trainer.max_epochs=2",
+            ],
+            tmp_path / callbacks,
+        )
+        record = run(cfg)
+        results.append(
+            {k: v for k, v in record.items() if k in ("train/loss", "val/loss", "test/acc")}
+        )
+    assert results[0] == results[1]
+    out = tmp_path / "instruments"
+    table = rows(out / "metrics.csv")
+    assert float(table[-1]["act/var/h1/train"]) > float(table[-1]["act/var/h1/eval"])
+    assert (out / "activation_stats.png").stat().st_size > 10_000
+
+
+def test_per_class_accuracy_table_chart_and_metrics(make_config, tmp_path):
+    record = run(make_config("callbacks=instruments", "trainer.max_epochs=2"))
+    out = tmp_path / "run"
+    table = rows(out / "per_class_accuracy.csv")
+    assert [r["class"] for r in table][:2] == ["T-shirt/top", "Trouser"] and len(table) == 10
+    assert sum(int(r["total"]) for r in table) == 200  # the whole test set
+    overall = sum(int(r["correct"]) for r in table) / 200
+    assert overall == pytest.approx(record["test/acc"])
+    assert record["test/class_acc/t_shirt_top"] == pytest.approx(float(table[0]["accuracy"]))
+    assert (out / "per_class_accuracy.png").read_bytes()[:4] == b"\x89PNG"
+    [wandb_dir] = sorted(out.glob("wandb/offline-run-*"))
+    history = read_offline_run(wandb_dir).history
+    tables = [h["test/per_class_accuracy"] for h in history if "test/per_class_accuracy" in h]
+    assert tables and tables[0]["_type"] == "table-file" and tables[0]["nrows"] == 10
+
+
+def test_histograms_reach_wandb_and_tensorboard(make_config, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run(make_config("callbacks=instruments", "logger=[wandb,tensorboard]", "trainer.max_epochs=2"))
+    out = tmp_path / "run"
+    [wandb_dir] = sorted(out.glob("wandb/offline-run-*"))
+    history = read_offline_run(wandb_dir).history
+    logged = [h for h in history if "hist/weights/layers.1" in h]
+    assert len(logged) == 2 and logged[0]["hist/weights/layers.1"]["_type"] == "histogram"
+    assert any("hist/grads/layers.5" in h for h in history)
+    events = EventAccumulator(str(out / "tensorboard"), size_guidance={"histograms": 0}).Reload()
+    tags = events.Tags()["histograms"]
+    assert {"hist/weights/layers.1", "hist/grads/layers.1"} <= set(tags)
+    assert len(events.Histograms("hist/weights/layers.1")) == 2

@@ -55,13 +55,17 @@ class RegLabModule(L.LightningModule):
         return self.net(x)
 
     def _evaluate(self, stage: str, batch) -> torch.Tensor:
+        loss, _ = self._evaluate_with_outputs(stage, batch)
+        return loss
+
+    def _evaluate_with_outputs(self, stage: str, batch) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = batch
         outputs = self.net(x)
         loss = self.task.loss(outputs, y)
         self._losses[f"{stage}_"].update(loss.detach(), weight=len(y))
         for metric in self._metrics[f"{stage}_"].values():
             metric.update(outputs.detach(), y)
-        return loss
+        return loss, outputs
 
     def _training_loss(self, batch) -> torch.Tensor:
         loss = self._evaluate("train", batch)
@@ -88,8 +92,10 @@ class RegLabModule(L.LightningModule):
     def validation_step(self, batch, batch_idx: int) -> None:
         self._evaluate("val", batch)
 
-    def test_step(self, batch, batch_idx: int) -> None:
-        self._evaluate("test", batch)
+    def test_step(self, batch, batch_idx: int) -> dict | None:
+        _, outputs = self._evaluate_with_outputs("test", batch)
+        # Predictions for per-class instruments (on_test_batch_end receives this).
+        return {"preds": outputs.argmax(1)} if self.task.name == "classification" else None
 
     def _epoch_values(self, stage: str) -> dict[str, torch.Tensor]:
         """The stage's epoch metrics (torchmetrics syncs them across ranks), then resets them."""

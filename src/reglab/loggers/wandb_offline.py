@@ -50,7 +50,16 @@ def _payloads(data: bytes):
 
 
 def _items(items) -> dict:
-    return {(item.key or "/".join(item.nested_key)): json.loads(item.value_json) for item in items}
+    """Key/value items; a nested value (a histogram, a table) arrives as one item per leaf
+    with its path in `nested_key`, and is rebuilt as a dict."""
+    out: dict = {}
+    for item in items:
+        path = [item.key] if item.key else list(item.nested_key)
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = json.loads(item.value_json)
+    return out
 
 
 @dataclass

@@ -1,0 +1,85 @@
+"""Per-class test accuracy (the PyTorch CIFAR-10 tutorial's per-class printout), as a table,
+a bar chart, metrics (test/class_acc/<class>) and, with W&B, a W&B table."""
+
+import csv
+import re
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from reglab.lit.publish import publish
+
+
+class PerClassAccuracy(L.Callback):
+    def __init__(self, output_dir: str | Path):
+        self.output_dir = Path(output_dir)
+        self._correct: torch.Tensor | None = None
+        self._total: torch.Tensor | None = None
+
+    def _names(self, trainer) -> list[str]:
+        info = trainer.datamodule.info
+        return list(info.class_names) or [str(i) for i in range(info.num_outputs)]
+
+    def on_test_epoch_start(self, trainer, pl_module) -> None:
+        self._correct = self._total = None
+
+    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
+        if not isinstance(outputs, dict) or "preds" not in outputs:
+            return  # not a classification run
+        n = trainer.datamodule.info.num_outputs
+        preds, target = outputs["preds"], batch[1]
+        correct = torch.bincount(target[preds == target], minlength=n)
+        total = torch.bincount(target, minlength=n)
+        self._correct = correct if self._correct is None else self._correct + correct
+        self._total = total if self._total is None else self._total + total
+
+    def on_test_epoch_end(self, trainer, pl_module) -> None:
+        if self._total is None:
+            return
+        correct = trainer.strategy.reduce(self._correct, reduce_op="sum")
+        total = trainer.strategy.reduce(self._total, reduce_op="sum")
+        accuracy = (correct.float() / total.clamp(min=1)).cpu().tolist()
+        rows = [
+            {"class": name, "accuracy": acc, "correct": int(c), "total": int(t)}
+            for name, acc, c, t in zip(self._names(trainer), accuracy, correct, total, strict=True)
+        ]
+        publish(trainer, {f"test/class_acc/{_key(r['class'])}": r["accuracy"] for r in rows})
+        if not trainer.is_global_zero:
+            return
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.output_dir / "per_class_accuracy.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        plot_per_class(rows, self.output_dir / "per_class_accuracy.png")
+        for logger in trainer.loggers:
+            if hasattr(logger, "log_table"):  # WandbLogger
+                logger.log_table(
+                    key="test/per_class_accuracy",
+                    columns=["class", "accuracy", "correct", "total"],
+                    data=[list(r.values()) for r in rows],
+                )
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]+", "_", name).strip("_").lower()
+
+
+def plot_per_class(rows: list[dict], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(max(5, 0.7 * len(rows)), 3.6))
+    bars = ax.bar([r["class"] for r in rows], [r["accuracy"] for r in rows], color="tab:blue")
+    ax.bar_label(bars, labels=[f"{r['accuracy']:.2f}" for r in rows], fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("test accuracy")
+    ax.set_title("per-class test accuracy")
+    ax.tick_params(axis="x", rotation=45)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
