@@ -1,5 +1,6 @@
 """`python train.py ...`: compose the config, validate it, train, test, write the results."""
 
+import json
 import logging
 import sys
 import time
@@ -80,6 +81,10 @@ def run(cfg: DictConfig) -> dict:
     settings = validate_config(cfg)  # before anything is built or loaded
     output_dir = Path(settings.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    finished = finished_job(output_dir)
+    if finished is not None:
+        log.info("Already finished in %s: skipped (resumed sweep)", output_dir)
+        return finished
     L.seed_everything(settings.seed, workers=True, verbose=False)
 
     datamodule = build_datamodule(settings.dataset, seed=settings.seed)
@@ -103,7 +108,7 @@ def run(cfg: DictConfig) -> dict:
         cfg.trainer, callbacks=callbacks, logger=loggers or False, enable_progress_bar=show_bar
     )
 
-    record: dict = {"status": "failed", "choices": choices}
+    record: dict = {"status": "failed", "choices": choices, "overrides": job_overrides()}
     start = time.perf_counter()
     try:
         trainer.fit(module, datamodule=datamodule)
@@ -121,6 +126,9 @@ def run(cfg: DictConfig) -> dict:
         record.update(_final_metrics(trainer))
         record.update(status="diverged", divergence=exc.record, message=str(exc))
         log.error("%s", exc)
+    except BaseException as exc:
+        record["error"] = f"{type(exc).__name__}: {exc}"
+        raise
     finally:
         record["epochs"] = trainer.current_epoch
         record["wall_seconds"] = round(time.perf_counter() - start, 3)
@@ -147,6 +155,37 @@ def _final_metrics(trainer: L.Trainer, prefix: str = "") -> dict:
     }
 
 
+def job_overrides() -> list[str]:
+    """This job's command-line overrides (what tells jobs of a sweep apart)."""
+    if not HydraConfig.initialized():
+        return []
+    return list(HydraConfig.get().overrides.task)
+
+
+def is_multirun() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def finished_job(output_dir: Path) -> dict | None:
+    """In a multirun, the record of this job if it already completed with the same overrides:
+    re-running a sweep into its folder resumes it instead of starting over."""
+    path = output_dir / "metrics.json"
+    if not is_multirun() or not path.is_file():
+        return None
+    record = json.loads(path.read_text())
+    if record.get("status") == "completed" and record.get("overrides") == job_overrides():
+        return record
+    return None
+
+
+def _record_failure(cfg: DictConfig, exc: BaseException) -> None:
+    """A job that failed before run() could write metrics.json still leaves one."""
+    path = Path(cfg.paths.output_dir) / "metrics.json"
+    if not path.is_file() or json.loads(path.read_text()).get("overrides") != job_overrides():
+        record = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        write_metrics_json(path, record | {"overrides": job_overrides()})
+
+
 @hydra.main(config_path=str(CONFIG_DIR), config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
     try:
@@ -154,7 +193,17 @@ def main(cfg: DictConfig) -> float | None:
     except (ConfigError, DatasetNotFoundError) as exc:
         # Expected user errors: the message says what to fix; a traceback would bury it.
         log.error("%s", exc)
-        sys.exit(1)
+        if not is_multirun():
+            sys.exit(1)
+        _record_failure(cfg, exc)
+        return None
+    except Exception as exc:
+        if not is_multirun():
+            raise
+        # One crashed job must not stop a sweep (Hydra would skip the report): record it.
+        log.exception("Job failed; the sweep goes on")
+        _record_failure(cfg, exc)
+        return None
     monitor = f"{task_for_monitor(record)}"
     return record.get(monitor)
 

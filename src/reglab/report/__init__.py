@@ -4,7 +4,8 @@
 every multirun (configs/hydra/default.yaml).
 """
 
+from reglab.report.build import build_report
 from reglab.report.compare import compare_jobs
 from reglab.report.jobs import Job, load_jobs
 
-__all__ = ["Job", "compare_jobs", "load_jobs"]
+__all__ = ["Job", "build_report", "compare_jobs", "load_jobs"]

@@ -11,12 +11,11 @@ log = logging.getLogger(__name__)
 
 class SweepReport(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        from reglab.report.compare import compare_jobs
-        from reglab.report.jobs import load_jobs
+        from reglab.report.build import build_report
 
         sweep_dir = Path(config.hydra.sweep.dir)
         try:
-            written = compare_jobs(load_jobs(sweep_dir), sweep_dir)
+            written = build_report(sweep_dir)
         except Exception:  # a report must never turn a finished sweep into a failure
             log.exception("reglab: could not build the sweep report in %s", sweep_dir)
             return

@@ -1,0 +1,59 @@
+"""Build a sweep's report: summary.csv/.md, figures, report.md (and the per-job comparison)."""
+
+import shlex
+from pathlib import Path
+
+import yaml
+
+from reglab.report.compare import compare_jobs
+from reglab.report.figures import plot_curves_by_config, plot_metric_vs_params
+from reglab.report.jobs import load_jobs
+from reglab.report.summary import primary_metric, summarize, write_summary
+
+
+def sweep_command(sweep_dir: Path) -> str | None:
+    """The command that ran the sweep, from the multirun.yaml Hydra saves."""
+    path = sweep_dir / "multirun.yaml"
+    if not path.is_file():
+        return None
+    overrides = (yaml.safe_load(path.read_text()) or {}).get("hydra", {}).get("overrides", {})
+    task = overrides.get("task") or []
+    return "python train.py -m " + " ".join(shlex.quote(o) for o in task)
+
+
+def build_report(sweep_dir: str | Path) -> list[Path]:
+    """Writes everything that applies into the sweep folder; returns the files written."""
+    sweep_dir = Path(sweep_dir)
+    jobs = load_jobs(sweep_dir)
+    if not jobs:
+        return []
+    summaries, swept = summarize(jobs)
+    written = write_summary(summaries, swept, sweep_dir)
+    metric, _ = primary_metric(summaries)
+    figures = plot_metric_vs_params(summaries, swept, metric, sweep_dir) if metric else []
+    curves = plot_curves_by_config(summaries, swept, sweep_dir / "curves_by_config.png")
+    figures += [curves] if curves else []
+    figures += compare_jobs(jobs, sweep_dir)
+    written += figures
+    lines = [f"# Sweep report: {sweep_dir.name}", ""]
+    command = sweep_command(sweep_dir)
+    if command:
+        lines += ["Command:", "", "```bash", command, "```", ""]
+    counts = {
+        st: sum(1 for j in jobs if j.status == st)
+        for st in ("completed", "failed", "diverged", "missing")
+    }
+    lines += [
+        f"{len(jobs)} jobs: " + ", ".join(f"{n} {st}" for st, n in counts.items() if n) + ".",
+        f"Sorted by {metric}." if metric else "",
+        "",
+        (sweep_dir / "summary.md").read_text(),
+    ]
+    for figure in figures:
+        if figure.suffix == ".png":
+            lines += [f"![{figure.stem}]({figure.name})", ""]
+        elif figure.suffix == ".md":
+            lines += [f"## {figure.stem}", "", figure.read_text(), ""]
+    report = sweep_dir / "report.md"
+    report.write_text("\n".join(lines) + "\n")
+    return [*written, report]

@@ -1,0 +1,117 @@
+"""Figures for a sweep summary: the metric against each swept parameter, learning curves."""
+
+import statistics
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from reglab.report.summary import ConfigSummary
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def plot_metric_vs_params(
+    summaries: list[ConfigSummary], swept: list[str], metric: str, out_dir: Path
+) -> list[Path]:
+    """metric_vs_<param>.png for each numeric swept parameter (a line per setting of the
+    others, error bars = std over seeds); metric_by_config.png, a bar per configuration."""
+    written = []
+    for param in swept:
+        points = [(s, _number(s.params.get(param))) for s in summaries]
+        if any(x is None for _, x in points):
+            continue  # categorical: see the bar chart
+        others = [k for k in swept if k != param]
+        lines: dict[str, list] = {}
+        for s, x in points:
+            stat = s.mean_std(metric)
+            if stat is not None:
+                label = ", ".join(f"{k}={s.params.get(k)}" for k in others) or metric
+                lines.setdefault(label, []).append((x, *stat))
+        if not lines:
+            continue
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for label, values in lines.items():
+            values.sort()
+            xs, ys, errs = zip(*values, strict=True)
+            ax.errorbar(xs, ys, yerr=errs, marker="o", capsize=3, label=label)
+        ax.set_xlabel(param)
+        ax.set_ylabel(f"{metric} (mean ± std over seeds)")
+        ax.grid(alpha=0.3)
+        if len(lines) > 1:
+            ax.legend(fontsize=7)
+        written.append(_save(fig, out_dir / f"{metric.replace('/', '_')}_vs_{_safe(param)}.png"))
+    bars = [(s, s.mean_std(metric)) for s in summaries]
+    bars = [(s, st) for s, st in bars if st is not None]
+    if bars:
+        fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(bars)), 4))
+        labels = [", ".join(f"{k}={s.params.get(k)}" for k in swept) or "defaults" for s, _ in bars]
+        ax.bar(
+            range(len(bars)),
+            [st[0] for _, st in bars],
+            yerr=[st[1] for _, st in bars],
+            capsize=3,
+            color="tab:blue",
+        )
+        ax.set_xticks(range(len(bars)), labels, rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel(metric)
+        low = min(st[0] - st[1] for _, st in bars)
+        high = max(st[0] + st[1] for _, st in bars)
+        ax.set_ylim(low - 0.1 * (high - low + 1e-9), high + 0.1 * (high - low + 1e-9))
+        ax.grid(alpha=0.3, axis="y")
+        written.append(_save(fig, out_dir / f"{metric.replace('/', '_')}_by_config.png"))
+    return written
+
+
+def plot_curves_by_config(
+    summaries: list[ConfigSummary], swept: list[str], path: Path
+) -> Path | None:
+    """Validation curve (accuracy, else loss) per configuration, averaged over its seeds."""
+    key = (
+        "val/acc"
+        if any("val/acc" in r for s in summaries for j in s.completed for r in j.rows)
+        else "val/loss"
+    )
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    drawn = False
+    for s in summaries:
+        per_epoch: dict[float, list[float]] = {}
+        for job in s.completed:
+            for row in job.rows:
+                if key in row:
+                    per_epoch.setdefault(row["epoch"], []).append(row[key])
+        if not per_epoch:
+            continue
+        epochs = sorted(per_epoch)
+        means = [statistics.fmean(per_epoch[e]) for e in epochs]
+        label = ", ".join(f"{k}={s.params.get(k)}" for k in swept) or "defaults"
+        ax.plot(epochs, means, label=f"{label} (n={len(s.completed)})")
+        drawn = True
+    if not drawn:
+        plt.close(fig)
+        return None
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"{key} (mean over seeds)")
+    if key == "val/loss":
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,152 @@
+"""One row per distinct configuration of a sweep: final metrics as mean ± std over seeds.
+
+A configuration is a job's overrides without `seed=...`. Jobs that failed or diverged are
+counted in their row's `failed` / `diverged` columns and left out of the means.
+"""
+
+import csv
+import math
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reglab.report.jobs import Job
+
+SEED_PREFIXES = ("seed=", "+seed=")
+# Final metrics worth summarising, when present (in this order).
+SUMMARY_KEYS = (
+    "test/acc",
+    "test/loss",
+    "val/acc_best",
+    "val/loss_best",
+    "train/acc",
+    "train/loss",
+    "train/w_norm",
+    "epochs",
+    "wall_seconds",
+)
+
+
+@dataclass
+class ConfigSummary:
+    overrides: tuple[str, ...]  # without the seed
+    jobs: list[Job] = field(default_factory=list)
+
+    @property
+    def completed(self) -> list[Job]:
+        return [j for j in self.jobs if j.status == "completed"]
+
+    def count(self, status: str) -> int:
+        return sum(1 for j in self.jobs if j.status == status)
+
+    def values(self, key: str) -> list[float]:
+        values = [j.metrics.get(key) for j in self.completed]
+        return [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+
+    def mean_std(self, key: str) -> tuple[float, float] | None:
+        values = self.values(key)
+        if not values:
+            return None
+        return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+    @property
+    def params(self) -> dict[str, str]:
+        return dict(o.lstrip("+").split("=", 1) for o in self.overrides if "=" in o)
+
+
+def config_key(job: Job) -> tuple[str, ...]:
+    return tuple(o for o in job.overrides if not o.startswith(SEED_PREFIXES))
+
+
+def summarize(jobs: list[Job]) -> tuple[list[ConfigSummary], list[str]]:
+    """(configurations sorted best first, the override keys that differ between them)."""
+    configs: dict[tuple[str, ...], ConfigSummary] = {}
+    for job in jobs:
+        configs.setdefault(config_key(job), ConfigSummary(config_key(job))).jobs.append(job)
+    summaries = list(configs.values())
+    swept = sorted(
+        {
+            k
+            for s in summaries
+            for k, v in s.params.items()
+            if len({t.params.get(k) for t in summaries}) > 1
+        }
+    )
+    metric, higher_is_better = primary_metric(summaries)
+
+    def order(s: ConfigSummary):
+        stat = s.mean_std(metric) if metric else None
+        if stat is None:
+            return (1, 0.0)
+        return (0, -stat[0] if higher_is_better else stat[0])
+
+    summaries.sort(key=order)
+    return summaries, swept
+
+
+def primary_metric(summaries: list[ConfigSummary]) -> tuple[str | None, bool]:
+    """What to sort by: test accuracy (higher first), else test/validation loss (lower first)."""
+    for key, higher in (
+        ("test/acc", True),
+        ("val/acc_best", True),
+        ("test/loss", False),
+        ("val/loss_best", False),
+        ("train/loss", False),
+    ):
+        if any(s.values(key) for s in summaries):
+            return key, higher
+    return None, True
+
+
+def metric_keys(summaries: list[ConfigSummary]) -> list[str]:
+    return [k for k in SUMMARY_KEYS if any(s.values(k) for s in summaries)]
+
+
+def write_summary(summaries: list[ConfigSummary], swept: list[str], out_dir: Path) -> list[Path]:
+    keys = metric_keys(summaries)
+    csv_path, md_path = out_dir / "summary.csv", out_dir / "summary.md"
+    with open(csv_path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(
+            [
+                *swept,
+                "seeds",
+                "failed",
+                "diverged",
+                *[f"{k}_{s}" for k in keys for s in ("mean", "std")],
+            ]
+        )
+        for s in summaries:
+            stats = [s.mean_std(k) for k in keys]
+            writer.writerow(
+                [
+                    *(s.params.get(k, "") for k in swept),
+                    len(s.completed),
+                    s.count("failed") + s.count("missing"),
+                    s.count("diverged"),
+                    *[v for st in stats for v in (st if st else ("", ""))],
+                ]
+            )
+    lines = ["| " + " | ".join([*(swept or ["configuration"]), "seeds", *keys]) + " |"]
+    lines.append("|" + "---|" * (max(len(swept), 1) + 1 + len(keys)))
+    for s in summaries:
+        label = [s.params.get(k, "") for k in swept] or [", ".join(s.overrides) or "(defaults)"]
+        seeds = str(len(s.completed))
+        problems = [
+            f"{s.count(st)} {st}" for st in ("failed", "diverged", "missing") if s.count(st)
+        ]
+        if problems:
+            seeds += " (" + ", ".join(problems) + ")"
+        cells = []
+        for k in keys:
+            stat = s.mean_std(k)
+            cells.append("—" if stat is None else _format(k, *stat, n=len(s.values(k))))
+        lines.append("| " + " | ".join([*label, seeds, *cells]) + " |")
+    md_path.write_text("\n".join(lines) + "\n")
+    return [csv_path, md_path]
+
+
+def _format(key: str, mean: float, std: float, n: int) -> str:
+    digits = 1 if key == "wall_seconds" else 0 if key == "epochs" else 4
+    text = f"{mean:.{digits}f}"
+    return text + (f" ± {std:.{digits}f}" if n > 1 else "")
