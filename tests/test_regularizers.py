@@ -204,3 +204,21 @@ def test_lr_decay_schedules():
         cosine.step()
     assert lrs == pytest.approx([1.0, 0.8682, 0.55, 0.2318, 0.1], abs=1e-4)
     assert reg().scheduler(optimizer, 4) is None
+
+
+@pytest.mark.parametrize(("activation", "same"), [("relu", True), ("tanh", False)])
+def test_dropout_placement_only_matters_for_non_homogeneous_activations(activation, same):
+    """relu(m * x / (1-p)) == m * relu(x) / (1-p) for a 0/1 mask m: with ReLU both
+    placements compute the same function (given the same masks); with tanh they do not."""
+    outputs = []
+    for placement in ("after_activation", "before_activation"):
+        torch.manual_seed(0)
+        net = build_model(
+            MLPConfig(name="mlp", hidden=[32, 32], activation=activation),
+            (8,),
+            3,
+            reg(dropout=0.5, dropout_placement=placement),
+        ).train()
+        torch.manual_seed(1)
+        outputs.append(net(torch.randn(16, 8)))
+    assert torch.allclose(outputs[0], outputs[1]) == same
