@@ -79,3 +79,26 @@ def _overrides(job) -> set[str]:
     import yaml
 
     return set(yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text()))
+
+
+def test_parallel_jobs_with_the_joblib_launcher(tmp_path):
+    sweep = tmp_path / "sweep"
+    result = run_cli(
+        [
+            "-m",
+            "hydra/launcher=joblib",
+            "hydra.launcher.n_jobs=2",
+            "regularizer=none,dropout",
+            "dataset.val_size=100",
+            "dataset.batch_size=64",
+            "trainer.max_epochs=1",
+            "logger=csv",
+            f"hydra.sweep.dir={sweep}",
+        ]
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Joblib.Parallel(n_jobs=2" in result.stdout + result.stderr
+    records = [json.loads((sweep / j / "metrics.json").read_text()) for j in ("0", "1")]
+    assert [r["choices"]["regularizer"] for r in records] == ["none", "dropout"]
+    assert all(r["status"] == "completed" for r in records)
+    assert "2 jobs: 2 completed" in (sweep / "report.md").read_text()

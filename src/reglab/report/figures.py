@@ -37,6 +37,9 @@ def plot_metric_vs_params(
                 lines.setdefault(label, []).append((x, *stat))
         if not lines:
             continue
+        lines = {label: v for label, v in lines.items() if len(v) > 1}  # a line, not a dot
+        if not lines:
+            continue
         fig, ax = plt.subplots(figsize=(6, 4))
         for label, values in lines.items():
             values.sort()

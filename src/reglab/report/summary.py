@@ -51,7 +51,19 @@ class ConfigSummary:
 
     @property
     def params(self) -> dict[str, str]:
-        return dict(o.lstrip("+").split("=", 1) for o in self.overrides if "=" in o)
+        """Override values by key; a list value `k=[a,b]` becomes `k[0]=a`, `k[1]=b`, so a
+        sweep over per-layer rates can be plotted against each layer's rate."""
+        params = {}
+        for override in self.overrides:
+            if "=" not in override:
+                continue
+            key, value = override.lstrip("+").split("=", 1)
+            if value.startswith("[") and value.endswith("]"):
+                for i, item in enumerate(value[1:-1].split(",")):
+                    params[f"{key}[{i}]"] = item.strip()
+            else:
+                params[key] = value
+        return params
 
 
 def config_key(job: Job) -> tuple[str, ...]:
