@@ -35,6 +35,23 @@ def resolve_mode(mode: str) -> str:
     return mode
 
 
+def sweep_locked_keys() -> set[str]:
+    """The parameter names of the W&B sweep this run belongs to (the agent passes them in
+    WANDB_SWEEP_PARAM_PATH); wandb locks those config keys for the run."""
+    path = os.environ.get("WANDB_SWEEP_PARAM_PATH")
+    if not path or not Path(path).is_file():
+        return set()
+    import yaml
+
+    return set(yaml.safe_load(Path(path).read_text()) or {})
+
+
+def without_locked(run_config: dict, locked: set[str]) -> dict:
+    """Moves our own sections whose names a sweep locked (e.g. `regularizer`, swept as a
+    group choice) to `<name>_config`: wandb would ignore them and warn "locked by sweep"."""
+    return {f"{k}_config" if k in locked else k: v for k, v in run_config.items()}
+
+
 def build_wandb_logger(
     options: dict, run_config: dict, run_name: str, group: str | None = None
 ) -> WandbLogger:
@@ -43,7 +60,8 @@ def build_wandb_logger(
     options["name"] = options.get("name") or run_name
     options["group"] = options.get("group") or group
     Path(options["save_dir"]).mkdir(parents=True, exist_ok=True)
-    logger = WandbLogger(mode=mode, config=run_config, **options)
+    config = without_locked(run_config, sweep_locked_keys())
+    logger = WandbLogger(mode=mode, config=config, **options)
     if mode == "offline":
         run_dir = Path(logger.experiment.dir).parent
         log.info(
