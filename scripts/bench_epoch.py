@@ -12,6 +12,7 @@ Fashion-MNIST under $DATA_DIR when it is there, otherwise random data of the sam
 The last line is `ratio_vs_plain=<a/b> speedup_vs_dataloader=<c/a>`.
 
     python scripts/bench_epoch.py --epochs 3
+    python scripts/bench_epoch.py --model lenet --dataset cifar10   (see bench_images.py)
 """
 
 import argparse
@@ -31,6 +32,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from reglab.data import fashion_mnist as fm  # noqa: E402
 from reglab.data.idx import write_idx  # noqa: E402
+from reglab.data.locate import split_train_val  # noqa: E402
 
 BATCH, LR, HIDDEN, DROPOUT, VAL = 256, 0.5, (256, 256), (0.2, 0.5), 5000
 
@@ -172,11 +174,23 @@ def main():
     )
     parser.add_argument("--workers", type=int, default=4, help="DataLoader workers for (c)")
     parser.add_argument("--skip-dataloader", action="store_true")
+    parser.add_argument(
+        "--model", choices=("mlp", "lenet"), default="mlp", help="lenet: see bench_images.py"
+    )
+    parser.add_argument("--dataset", choices=("fashion_mnist", "cifar10"), default=None)
+    parser.add_argument(
+        "--augment-only", action="store_true", help="(lenet/cifar10) time the augmentation alone"
+    )
     args = parser.parse_args()
+    if args.model == "lenet" or args.dataset == "cifar10":
+        import bench_images  # LeNet on CIFAR-10-shaped data with augmentation
+
+        bench_images.main(args)
+        return
 
     data_dir = Path(os.environ["DATA_DIR"]) if os.environ.get("DATA_DIR") else None
     images, labels, source = load_images(data_dir)
-    train_idx, val_idx = fm.split_train_val(len(images), VAL, seed=0)
+    train_idx, val_idx = split_train_val(len(images), VAL, seed=0)
     print(
         f"data: {source}; {len(train_idx)} train / {len(val_idx)} val; "
         f"torch threads {torch.get_num_threads()}; {args.rounds} rounds x {args.epochs} epochs"

@@ -43,9 +43,48 @@ def write_fashion_mnist(root: Path, n_train: int = 600, n_test: int = 200) -> Pa
     return root
 
 
+def write_cifar10(root: Path, per_batch: int = 40, n_test: int = 40) -> Path:
+    """The official cifar-10-batches-py pickles: `data` rows of 3072 bytes (R, G, B planes of
+    32x32) and `labels`; the class is a bright row band, learnable in one epoch."""
+    import pickle
+
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True, exist_ok=True)
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    for seed, name in enumerate(names):
+        n = n_test if name == "test_batch" else per_batch
+        rng = np.random.default_rng(100 + seed)
+        labels = rng.integers(0, 10, size=n)
+        images = rng.integers(0, 60, size=(n, 3, 32, 32)).astype(np.uint8)
+        for i, label in enumerate(labels):
+            images[i, :, 2 + 3 * int(label) : 4 + 3 * int(label), 4:28] = 230
+        entry = {"batch_label": name, "data": images.reshape(n, 3072), "labels": labels.tolist()}
+        with (folder / name).open("wb") as f:
+            pickle.dump(entry, f)
+    return root
+
+
+def write_image_folder(root: Path, per_class: int = 10) -> Path:
+    """Two class subfolders of JPEGs of different sizes: '1' reddish, '100' bluish."""
+    from PIL import Image
+
+    rng = np.random.default_rng(7)
+    for name, channel in (("1", 0), ("100", 2)):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 80, size=(24 + i, 48, 3)).astype(np.uint8)
+            pixels[..., channel] = 220
+            Image.fromarray(pixels).save(root / name / f"{name}_{i:02d}.jpg")
+    return root
+
+
 @pytest.fixture(scope="session")
 def fmnist_root(tmp_path_factory) -> Path:
-    return write_fashion_mnist(tmp_path_factory.mktemp("data"))
+    """The data folder of every test: Fashion-MNIST, CIFAR-10 and RMB_data, all small."""
+    root = write_fashion_mnist(tmp_path_factory.mktemp("data"))
+    write_cifar10(root)
+    write_image_folder(root / "RMB_data")
+    return root
 
 
 @pytest.fixture(autouse=True)

@@ -19,12 +19,13 @@ from reglab.callbacks import build_callbacks
 from reglab.callbacks.divergence import DivergenceError
 from reglab.config import CONFIG_DIR, ConfigError, register_resolvers
 from reglab.config.schema import to_plain_dict, validate_config
-from reglab.data import DatasetNotFoundError, build_datamodule
+from reglab.data import DatasetError, build_datamodule
 from reglab.lit import RegLabModule, task_for
 from reglab.loggers import build_loggers, finish_wandb
 from reglab.models import build_model
 from reglab.outputs.results import print_summary, write_metrics_json
 from reglab.regularizers import Regularization
+from reglab.regularizers.augment import check_images
 from reglab.regularizers.early_stopping import early_stopping_record
 
 log = logging.getLogger("reglab")
@@ -51,7 +52,8 @@ def group_choices(cfg: DictConfig, regularization: Regularization) -> dict[str, 
     """The chosen option of each config group, e.g. {'regularizer': 'dropout+weight_decay'}.
 
     The regularizer is named by what is switched on (Hydra does not record a list of options,
-    and `regularizer.l2=1e-3` switches one on without choosing an option).
+    and `regularizer.l2=1e-3` switches one on without choosing an option), normalization
+    layers included (`model.norm`, or `regularizer=batch_norm`).
     """
     choices = {"dataset": cfg.dataset.name, "model": cfg.model.name}
     if HydraConfig.initialized():
@@ -59,7 +61,11 @@ def group_choices(cfg: DictConfig, regularization: Regularization) -> dict[str, 
             value = HydraConfig.get().runtime.choices.get(group)
             if isinstance(value, str):
                 choices[group] = value
-    choices["regularizer"] = regularization.name
+    active = [] if regularization.name == "none" else [regularization.name]
+    norm = cfg.model.get("norm", "none")
+    if norm != "none":  # normalization layers count as a regularizer (regularizer=batch_norm)
+        active.append(f"{norm}_norm")
+    choices["regularizer"] = "+".join(active) or "none"
     return choices
 
 
@@ -90,6 +96,9 @@ def run(cfg: DictConfig) -> dict:
     datamodule = build_datamodule(settings.dataset, seed=settings.seed)
     info = datamodule.info
     regularization = Regularization(settings.regularizer)
+    if settings.regularizer.augment is not None:
+        check_images(settings.regularizer.augment, info.in_shape, settings.dataset.name)
+    datamodule.augment = regularization.augmentation(settings.seed)
     net = build_model(settings.model, info.in_shape, info.num_outputs, regularization)
     task = task_for(info)
     module = RegLabModule(
@@ -190,7 +199,7 @@ def _record_failure(cfg: DictConfig, exc: BaseException) -> None:
 def main(cfg: DictConfig) -> float | None:
     try:
         record = run(cfg)
-    except (ConfigError, DatasetNotFoundError) as exc:
+    except (ConfigError, DatasetError) as exc:
         # Expected user errors: the message says what to fix; a traceback would bury it.
         log.error("%s", exc)
         if not is_multirun():
@@ -204,10 +213,16 @@ def main(cfg: DictConfig) -> float | None:
         log.exception("Job failed; the sweep goes on")
         _record_failure(cfg, exc)
         return None
-    monitor = f"{task_for_monitor(record)}"
-    return record.get(monitor)
+    return optimized_value(record, cfg.get("optimized_metric"))
 
 
-def task_for_monitor(record: dict) -> str:
-    """The metric a sweeper optimises: the best validation value of the task's monitor."""
-    return next((k for k in record if k.startswith("val/") and k.endswith("_best")), "")
+def optimized_value(record: dict, metric: str | None) -> float | None:
+    """What a sweeper optimises: `optimized_metric` from metrics.json, by default the best
+    validation value of the task's monitor. None (a failed trial) when the run has no such
+    value, e.g. it diverged before validating."""
+    metric = metric or next((k for k in record if k.startswith("val/") and k.endswith("_best")), "")
+    if metric not in record:
+        numbers = sorted(k for k, v in record.items() if isinstance(v, float))
+        log.error("optimized_metric=%s is not in metrics.json; it has: %s", metric, numbers)
+        return None
+    return record[metric]

@@ -111,6 +111,7 @@ class RunConfig(Schema):
     seed: NonNegativeInt
     test: bool = True
     test_ckpt: Literal["auto", "best", "last"] = "auto"
+    optimized_metric: str | None = None
     dataset: DatasetSchema
     model: ModelSchema
     regularizer: RegularizerConfig

@@ -7,6 +7,7 @@ import lightning as L
 import torch
 
 from reglab.data.loader import TensorBatchLoader
+from reglab.regularizers.augment import BatchAugment
 
 Task = Literal["classification", "regression"]
 
@@ -69,6 +70,8 @@ class InMemoryDataModule(L.LightningDataModule):
         self.splits: Splits | None = None
         self._mean = None if mean is None else torch.tensor(mean).view(1, -1, 1, 1)
         self._std = None if std is None else torch.tensor(std).view(1, -1, 1, 1)
+        # training-batch augmentation (regularizer=augment), set by train.py
+        self.augment: BatchAugment | None = None
 
     def load_splits(self) -> Splits:
         raise NotImplementedError
@@ -115,16 +118,25 @@ class InMemoryDataModule(L.LightningDataModule):
         return x.to(device, non_blocking=True), y.to(device, non_blocking=True)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        augment = self._training_augment()
         if isinstance(batch, list):
-            return [(self.prepare_inputs(x), y) for x, y in batch]
+            return [(self.prepare_inputs(x, augment), y) for x, y in batch]
         x, y = batch
-        return self.prepare_inputs(x), y
+        return self.prepare_inputs(x, augment), y
 
-    def prepare_inputs(self, x: torch.Tensor) -> torch.Tensor:
-        """uint8 images -> float in [0, 1], then standardised when mean/std are set."""
+    def _training_augment(self) -> BatchAugment | None:
+        trainer = getattr(self, "trainer", None)
+        if self.augment is None or trainer is None or not trainer.training:
+            return None
+        self.augment.start(trainer.strategy.root_device, trainer.current_epoch, trainer.global_rank)
+        return self.augment
+
+    def prepare_inputs(self, x: torch.Tensor, augment: BatchAugment | None = None) -> torch.Tensor:
+        """uint8 images -> float in [0, 1] (augmented in training), then standardised when
+        mean/std are set."""
         if x.dtype != torch.uint8:
             return x
-        x = x.float().div_(255.0)
+        x = augment(x) if augment is not None else x.float().div_(255.0)
         if self._mean is not None:
             mean, std = self._mean.to(x.device), self._std.to(x.device)
             x = x.sub_(mean).div_(std)

@@ -7,7 +7,6 @@ is cached. When the files are missing and `download` is on, torchvision fetches 
 checksums into the data folder (or the cache folder when the data folder is read-only).
 """
 
-import os
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +19,7 @@ from reglab.config.errors import ConfigError
 from reglab.data.base import DataInfo, InMemoryDataModule, Splits
 from reglab.data.errors import DatasetNotFoundError
 from reglab.data.idx import read_idx
+from reglab.data.locate import locate_or_download, split_train_val
 
 FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -63,20 +63,16 @@ def _file(raw_dir: Path, stem: str) -> Path | None:
     return None
 
 
-def find_files(*roots: Path) -> dict[str, Path] | None:
-    """The four files from the first root that has all of them, else None."""
-    for root in roots:
-        found = {key: _file(root / SUBDIR, stem) for key, stem in FILES.items()}
-        if all(found.values()):
-            return found
-    return None
+def find_files(root: Path) -> dict[str, Path] | None:
+    """The four files under `root`, if all are there."""
+    found = {key: _file(root / SUBDIR, stem) for key, stem in FILES.items()}
+    return found if all(found.values()) else None
 
 
 def download(root: Path) -> None:
     """Fetches the official files with torchvision (URLs, mirrors and MD5 checks are its own)."""
     from torchvision.datasets import FashionMNIST
 
-    root.mkdir(parents=True, exist_ok=True)
     FashionMNIST(str(root), train=True, download=True)
 
 
@@ -93,26 +89,13 @@ def _not_found(data_dir: Path, reason: str) -> DatasetNotFoundError:
 def locate(cfg: FashionMNISTConfig) -> dict[str, Path]:
     """Finds the files, downloading them when allowed; raises a DatasetNotFoundError."""
     data_dir, cache_dir = Path(cfg.data_dir).expanduser(), Path(cfg.cache_dir).expanduser()
-    found = find_files(data_dir, cache_dir)
-    if found:
-        return found
-    if not cfg.download:
-        raise _not_found(data_dir, "Downloading is off (dataset.download=false).")
-    target = data_dir if _writable(data_dir) else cache_dir
-    try:
-        download(target)
-    except Exception as exc:  # torchvision raises RuntimeError/URLError/OSError variously
-        raise _not_found(data_dir, f"Download into {target} failed: {exc}") from exc
-    found = find_files(target)
-    if not found:
-        raise _not_found(data_dir, f"Download into {target} left no complete set of files.")
-    return found
-
-
-def _writable(path: Path) -> bool:
-    while not path.exists():
-        path = path.parent
-    return os.access(path, os.W_OK)
+    return locate_or_download(
+        find_files,
+        download if cfg.download else None,
+        data_dir,
+        cache_dir,
+        lambda reason: _not_found(data_dir, reason),
+    )
 
 
 def load_arrays(files: dict[str, Path]) -> dict[str, np.ndarray]:
@@ -125,12 +108,6 @@ def load_arrays(files: dict[str, Path]) -> dict[str, np.ndarray]:
                 f"({files[f'{split}_images']}), labels {labels.shape}"
             )
     return arrays
-
-
-def split_train_val(n: int, val_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Seeded (train, val) index split of the official training set."""
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    return order[val_size:], order[:val_size]
 
 
 class FashionMNISTDataModule(InMemoryDataModule):

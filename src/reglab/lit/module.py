@@ -50,6 +50,11 @@ class RegLabModule(L.LightningModule):
         self.train_penalty = MeanMetric(nan_strategy="disable")
         self.best_metric = MaxMetric() if task.mode == "max" else MinMetric()
         self.last_loss: torch.Tensor | None = None
+        # train/loss_max: the largest training-batch loss so far (the course's LeNet with its
+        # init spikes early; epoch means hide it). A running max per step is one kernel; the
+        # MaxMetric reduces it across ranks once per epoch.
+        self._step_loss_max: torch.Tensor | None = None
+        self.train_loss_max = MaxMetric(nan_strategy="disable")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -74,6 +79,10 @@ class RegLabModule(L.LightningModule):
             loss = loss + penalty
             self.train_penalty.update(penalty.detach())
         self.last_loss = loss.detach()  # read by callbacks (divergence guard)
+        previous = self._step_loss_max
+        self._step_loss_max = (
+            self.last_loss if previous is None else previous.maximum(loss.detach())
+        )
         return loss
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor | None:
@@ -117,6 +126,9 @@ class RegLabModule(L.LightningModule):
         values["train/w_norm"] = self.regularization.weight_norm(self.net)
         optimizer = self.trainer.optimizers[0]
         values["train/lr"] = torch.tensor(optimizer.param_groups[0]["lr"])  # this epoch's lr
+        if self._step_loss_max is not None:
+            self.train_loss_max.update(self._step_loss_max)
+            values["train/loss_max"] = self.train_loss_max.compute()
         self._publish(values)
         if not self.automatic_optimization:  # Lightning steps schedulers only when automatic
             schedulers = self.lr_schedulers()

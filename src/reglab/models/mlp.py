@@ -1,14 +1,15 @@
-"""Multilayer perceptron: Flatten -> [Linear -> activation -> Dropout] x L -> Linear."""
+"""Multilayer perceptron: Flatten -> [Linear -> [norm] -> activation -> Dropout] x L -> Linear."""
 
 import math
 from collections.abc import Sequence
 from typing import Literal
 
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, model_validator
 from torch import nn
 
 from reglab.config.base import Schema
 from reglab.models.init import InitScheme, initialize
+from reglab.models.norm import NormKind, dense_norm
 from reglab.regularizers.dropout import Dropout, DropoutImpl
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
@@ -18,11 +19,22 @@ class MLPConfig(Schema):
     name: Literal["mlp"]
     hidden: list[PositiveInt] = Field(default=[256, 256], min_length=1)
     activation: Literal["relu", "sigmoid", "tanh"] = "relu"
+    # after each hidden Linear, before its activation; instance norm needs conv layers
+    norm: Literal["none", "batch", "layer", "group"] = "none"
+    norm_groups: PositiveInt = 2
     init: InitScheme = "default"
 
     @property
     def num_hidden_layers(self) -> int:
         return len(self.hidden)
+
+    @model_validator(mode="after")
+    def _groups_divide(self):
+        if self.norm == "group" and any(size % self.norm_groups for size in self.hidden):
+            raise ValueError(
+                f"model.norm_groups={self.norm_groups} must divide every hidden width {self.hidden}"
+            )
+        return self
 
 
 class MLP(nn.Module):
@@ -42,6 +54,8 @@ class MLP(nn.Module):
         dropout: Sequence[float] = (),
         dropout_impl: DropoutImpl = "auto",
         around_activation: Sequence[tuple[list[nn.Module], list[nn.Module]]] | None = None,
+        norm: NormKind = "none",
+        norm_groups: int = 2,
     ):
         super().__init__()
         if around_activation is None:
@@ -53,7 +67,8 @@ class MLP(nn.Module):
         layers: list[nn.Module] = [nn.Flatten()]
         width = math.prod(in_shape)
         for size, (pre, post) in zip(hidden, around_activation, strict=True):
-            layers += [nn.Linear(width, size), *pre, ACTIVATIONS[activation](), *post]
+            norms = dense_norm(norm, size, norm_groups)
+            layers += [nn.Linear(width, size), *norms, *pre, ACTIVATIONS[activation](), *post]
             width = size
         layers.append(nn.Linear(width, num_outputs))
         self.layers = nn.Sequential(*layers)
@@ -64,5 +79,13 @@ class MLP(nn.Module):
 
 def build_mlp(cfg: MLPConfig, in_shape: Sequence[int], num_outputs: int, regularization):
     around = regularization.hidden_modules(cfg.num_hidden_layers)
-    net = MLP(in_shape, num_outputs, cfg.hidden, cfg.activation, around_activation=around)
+    net = MLP(
+        in_shape,
+        num_outputs,
+        cfg.hidden,
+        cfg.activation,
+        around_activation=around,
+        norm=cfg.norm,
+        norm_groups=cfg.norm_groups,
+    )
     return initialize(net, cfg.init)

@@ -2,8 +2,8 @@
 
 `Regularization` gathers what the chosen options do to a run: the modules placed around each
 hidden activation (dropout, noise), optimizer parameter groups (weight decay), the explicit
-penalty added to the loss (l1, l2), a learning-rate schedule (lr_decay) and callbacks
-(early_stopping).
+penalty added to the loss (l1, l2), a learning-rate schedule (lr_decay), callbacks
+(early_stopping) and the training-batch augmentation (augment).
 """
 
 from dataclasses import dataclass
@@ -12,6 +12,7 @@ import lightning as L
 import torch
 from torch import nn
 
+from reglab.regularizers.augment import BatchAugment
 from reglab.regularizers.config import RegularizerConfig
 from reglab.regularizers.dropout import Dropout, dropout_rates, per_layer
 from reglab.regularizers.early_stopping import early_stopping_callback
@@ -63,6 +64,10 @@ class Regularization:
         if self.cfg.lr_decay is None:
             return None
         return lr_scheduler(self.cfg.lr_decay, optimizer, max_epochs)
+
+    def augmentation(self, seed: int) -> BatchAugment | None:
+        """The training-batch augmentation the data module applies, or None."""
+        return None if self.cfg.augment is None else BatchAugment(self.cfg.augment, seed)
 
     def callbacks(self) -> list[L.Callback]:
         if self.cfg.early_stopping is None:

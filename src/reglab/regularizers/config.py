@@ -5,6 +5,7 @@ from typing import Annotated, ClassVar, Union
 from pydantic import Discriminator, Field, NonNegativeFloat, Tag
 
 from reglab.config.base import Schema
+from reglab.regularizers.augment import AugmentConfig
 from reglab.regularizers.dropout import DropoutImpl, DropoutPlacement
 from reglab.regularizers.early_stopping import EarlyStoppingConfig
 from reglab.regularizers.lr_decay import LRDecayConfig
@@ -41,6 +42,7 @@ class RegularizerConfig(Schema):
     l1: NonNegativeFloat = 0.0
     early_stopping: EarlyStoppingConfig | None = None
     lr_decay: LRDecayConfig | None = None
+    augment: AugmentConfig | None = None
 
     # Keys that say how a regularizer works rather than switching one on.
     SETTINGS: ClassVar[frozenset[str]] = frozenset({"dropout_impl", "dropout_placement"})

@@ -9,6 +9,14 @@ from reglab.report.build import build_report
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reglab.report", description=__doc__)
     parser.add_argument("sweep_dir", help="a multirun folder (one subfolder per job)")
+    parser.add_argument(
+        "--wandb-report",
+        metavar="ENTITY/PROJECT",
+        help="also build a W&B Report of the sweep's runs (wandb-workspaces)",
+    )
+    parser.add_argument(
+        "--save", action="store_true", help="publish the W&B Report (needs W&B credentials)"
+    )
     args = parser.parse_args(argv)
     written = build_report(args.sweep_dir)
     if not written:
@@ -16,6 +24,20 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for path in written:
         print(path)
+    if args.wandb_report:
+        from reglab.report.wandb_report import build_wandb_report, describe
+
+        report = build_wandb_report(args.sweep_dir, args.wandb_report)
+        print("\n".join(describe(report)))
+        if not args.save:
+            print("Not saved: add --save to publish it.")
+        else:
+            try:
+                report.save()
+            except Exception as exc:  # no credentials or no network: say so, briefly
+                print(f"Could not save the W&B Report: {exc}", file=sys.stderr)
+                return 1
+            print(f"Saved: {report.url}")
     return 0
 
 

@@ -8,36 +8,39 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
 
+from reglab.report.figures import save_figure
 from reglab.report.jobs import Job
 
 
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
 def plot_learning_curves(jobs: list[Job], path: Path) -> Path | None:
-    """Train and validation loss per epoch, one line per job (log scale for regression)."""
+    """Train and validation loss per epoch, one line per job (log scale for regression, or
+    when the losses span more than three decades)."""
     jobs = [j for j in jobs if j.rows]
     if not jobs:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    losses = []
     for ax, stage in zip(axes, ("train", "val"), strict=True):
         for job in jobs:
             points = [(r["epoch"], r[f"{stage}/loss"]) for r in job.rows if f"{stage}/loss" in r]
             if points:
                 ax.plot(*zip(*points, strict=True), label=job.label)
+                losses += [loss for _, loss in points]
         ax.set_title(
             f"{stage} loss" + (" (= test)" if stage == "val" and _val_is_test(jobs) else "")
         )
         ax.set_xlabel("epoch")
-        if jobs[0].task == "regression":
+        if jobs[0].task == "regression" or _spans_decades(losses):
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
+
+
+def _spans_decades(values: list[float]) -> bool:
+    """A loss that exploded in one job flattens the others on a linear axis."""
+    finite = [v for v in values if v > 0 and v < float("inf")]
+    return bool(finite) and max(finite) / min(finite) > 1e3
 
 
 def _val_is_test(jobs: list[Job]) -> bool:
@@ -64,7 +67,7 @@ def plot_fits(jobs: list[Job], path: Path) -> Path | None:
     ax.set_ylabel("y")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def layer_weights(job: Job) -> dict[str, torch.Tensor]:
@@ -96,7 +99,7 @@ def plot_weight_histograms(jobs: list[Job], path: Path) -> Path | None:
         ax.set_title(f"{layer} ({shape})")
         ax.set_yscale("log")
     axes[0][-1].legend(fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def weights_table(jobs: list[Job], path: Path) -> Path | None:

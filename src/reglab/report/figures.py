@@ -1,6 +1,7 @@
 """Figures for a sweep summary: the metric against each swept parameter, learning curves."""
 
 import statistics
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -50,7 +51,9 @@ def plot_metric_vs_params(
         ax.grid(alpha=0.3)
         if len(lines) > 1:
             ax.legend(fontsize=7)
-        written.append(_save(fig, out_dir / f"{metric.replace('/', '_')}_vs_{_safe(param)}.png"))
+        written.append(
+            save_figure(fig, out_dir / f"{metric.replace('/', '_')}_vs_{_safe(param)}.png")
+        )
     bars = [(s, s.mean_std(metric)) for s in summaries]
     bars = [(s, st) for s, st in bars if st is not None]
     if bars:
@@ -69,7 +72,7 @@ def plot_metric_vs_params(
         high = max(st[0] + st[1] for _, st in bars)
         ax.set_ylim(low - 0.1 * (high - low + 1e-9), high + 0.1 * (high - low + 1e-9))
         ax.grid(alpha=0.3, axis="y")
-        written.append(_save(fig, out_dir / f"{metric.replace('/', '_')}_by_config.png"))
+        written.append(save_figure(fig, out_dir / f"{metric.replace('/', '_')}_by_config.png"))
     return written
 
 
@@ -106,15 +109,18 @@ def plot_curves_by_config(
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
 
 
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+def save_figure(fig, path: Path) -> Path:
+    # Long legends can defeat tight_layout; bbox_inches="tight" still keeps them on the page.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Tight layout not applied")
+        fig.tight_layout()
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path

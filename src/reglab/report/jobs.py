@@ -71,5 +71,15 @@ def _label(jobs: list[Job]) -> None:
     """Labels each job by the overrides that differ between jobs (else its folder name)."""
     common = set.intersection(*(set(j.overrides) for j in jobs)) if jobs else set()
     for job in jobs:
-        differing = [o for o in job.overrides if o not in common]
-        job.label = ", ".join(o.lstrip("+") for o in differing) or job.path.name
+        differing = [_short(o.lstrip("+")) for o in job.overrides if o not in common]
+        job.label = ", ".join(differing) or job.path.name
+
+
+def _short(override: str) -> str:
+    """`k=0.35006976901` -> `k=0.3501`: searched values stay readable in legends."""
+    key, _, value = override.partition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        return override
+    return f"{key}={number:.4g}" if len(value) > 8 and "." in value else override

@@ -19,8 +19,10 @@ SUMMARY_KEYS = (
     "test/loss",
     "val/acc_best",
     "val/loss_best",
+    "val/acc",  # final epoch
     "train/acc",
     "train/loss",
+    "train/loss_max",  # largest training-batch loss of the run
     "train/w_norm",
     "epochs",
     "wall_seconds",
@@ -159,6 +161,8 @@ def write_summary(summaries: list[ConfigSummary], swept: list[str], out_dir: Pat
 
 
 def _format(key: str, mean: float, std: float, n: int) -> str:
+    if abs(mean) >= 1e5:  # exploded losses and norms: 1.0196e+14, not 15 digits
+        return f"{mean:.4g}" + (f" ± {std:.2g}" if n > 1 else "")
     digits = 1 if key == "wall_seconds" else 0 if key == "epochs" else 4
     text = f"{mean:.{digits}f}"
     return text + (f" ± {std:.{digits}f}" if n > 1 else "")

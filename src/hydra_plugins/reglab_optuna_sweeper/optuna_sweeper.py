@@ -1,0 +1,136 @@
+"""A Hydra sweeper on today's Optuna (ask/tell API).
+
+Why not hydra-optuna-sweeper: its last release (1.3.0) pins optuna<3 and is built on
+distribution classes Optuna has since removed, so it cannot be installed beside a current
+Optuna. This one keeps its configuration (direction, n_trials, n_jobs, sampler, storage,
+params in Hydra's sweep syntax) and hands each batch of trials to whatever launcher is
+configured (basic, joblib, submitit, ...).
+"""
+
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import optuna
+from hydra.core.plugins import Plugins
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf
+from optuna.trial import TrialState
+
+from reglab.search.results import write_results
+from reglab.search.space import format_value, parse_search_space
+
+log = logging.getLogger(__name__)
+
+SAMPLERS = ("tpe", "random", "grid")
+DIRECTIONS = ("maximize", "minimize")
+
+
+class OptunaSweeper(Sweeper):
+    def __init__(
+        self,
+        direction: str,
+        n_trials: int,
+        n_jobs: int,
+        sampler: str,
+        seed: int | None,
+        storage: str | None,
+        study_name: str | None,
+        params: dict | None,
+    ) -> None:
+        if direction not in DIRECTIONS:
+            raise ValueError(f"hydra.sweeper.direction={direction!r}: allowed {DIRECTIONS}")
+        if sampler not in SAMPLERS:
+            raise ValueError(f"hydra.sweeper.sampler={sampler!r}: allowed {SAMPLERS}")
+        if n_trials < 1 or n_jobs < 1:
+            raise ValueError("hydra.sweeper.n_trials and hydra.sweeper.n_jobs must be >= 1")
+        self.direction, self.n_trials, self.n_jobs = direction, n_trials, n_jobs
+        self.sampler_name, self.seed = sampler, seed
+        self.storage, self.study_name = storage, study_name
+        self.params = {key: format_value(v) for key, v in (params or {}).items()}
+
+    def setup(
+        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+    ) -> None:
+        self.config = config
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
+
+    def _sampler(self, space) -> optuna.samplers.BaseSampler:
+        if self.sampler_name == "random":
+            return optuna.samplers.RandomSampler(seed=self.seed)
+        if self.sampler_name == "grid":
+            grid = {}
+            for key, dist in space.distributions.items():
+                if not isinstance(dist, optuna.distributions.CategoricalDistribution):
+                    if getattr(dist, "step", None) is None:
+                        raise ValueError(f"sampler=grid needs choices or range() for {key}")
+                    n = round((dist.high - dist.low) / dist.step) + 1
+                    grid[key] = [dist.low + i * dist.step for i in range(n)]
+                else:
+                    grid[key] = list(dist.choices)
+            self.n_trials = min(self.n_trials, math.prod(len(v) for v in grid.values()))
+            return _AskTellGrid(grid, seed=self.seed)
+        return optuna.samplers.TPESampler(seed=self.seed)
+
+    def sweep(self, arguments: list[str]) -> list:
+        space = parse_search_space([f"{k}={v}" for k, v in self.params.items()] + arguments)
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.create_study(
+            study_name=self.study_name or sweep_dir.name,
+            storage=self.storage,
+            sampler=self._sampler(space),
+            direction=self.direction,
+            load_if_exists=True,
+        )
+        done = sum(t.state in (TrialState.COMPLETE, TrialState.FAIL) for t in study.trials)
+        if done:
+            log.info("Study %s already has %d trials: going on from there", study.study_name, done)
+        returns = []
+        while done < self.n_trials:
+            batch = [
+                study.ask(space.distributions)
+                for _ in range(min(self.n_jobs, self.n_trials - done))
+            ]
+            overrides = [tuple(space.overrides(trial.params)) for trial in batch]
+            results = self.launcher.launch(overrides, initial_job_idx=batch[0].number)
+            for trial, result in zip(batch, results, strict=True):
+                value = _objective(result)
+                if value is None:
+                    study.tell(trial, state=TrialState.FAIL)
+                    log.warning("Trial %d gave no value: marked failed", trial.number)
+                else:
+                    study.tell(trial, value)
+            returns.append(results)
+            done += len(batch)
+        write_results(study, space, sweep_dir)
+        return returns
+
+
+class _AskTellGrid(optuna.samplers.GridSampler):
+    """GridSampler calls study.stop() when the grid is used up, which Optuna only allows
+    inside study.optimize(); with ask/tell the sweeper stops itself (n_trials <= grid size)."""
+
+    def after_trial(self, study, trial, state, values) -> None:
+        pass
+
+
+def _objective(result) -> float | None:
+    """The job's return value as a number, or None for a failed job (Hydra raises on access)."""
+    try:
+        value = result.return_value
+    except Exception:
+        return None
+    if value is None or isinstance(value, bool):
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+__all__: Sequence[str] = ["OptunaSweeper"]

@@ -1,0 +1,132 @@
+"""CIFAR-10 (`dataset=cifar10`), read from the official `cifar-10-batches-py` pickles.
+
+45,000 train / 5,000 validation (seeded split of the official training batches) / the official
+10,000 test images. The pickles are read directly (a `data` array of 3072-byte rows: R, G, B
+planes of 32x32; `labels`), not through torchvision's dataset class, whose MD5 check of every
+file would reject anything but the official archive. Downloading goes through torchvision
+(URL and archive checksum are its own).
+"""
+
+import pickle
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import Field, NonNegativeInt, PositiveInt
+
+from reglab.config.base import Schema
+from reglab.config.errors import ConfigError
+from reglab.data.base import DataInfo, InMemoryDataModule, Splits
+from reglab.data.errors import DatasetNotFoundError
+from reglab.data.locate import locate_or_download, split_train_val
+
+FOLDER = "cifar-10-batches-py"
+TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
+TEST_FILE = "test_batch"
+CLASSES = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
+# Training-set statistics on the [0, 1] scale.
+MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+
+
+class CIFAR10Config(Schema):
+    name: Literal["cifar10"]
+    data_dir: str
+    cache_dir: str
+    batch_size: PositiveInt = 128
+    eval_batch_size: PositiveInt = 1000
+    val_size: NonNegativeInt = Field(default=5000, lt=50000)
+    split_seed: int = 0
+    normalize: bool = True
+    download: bool = True
+
+
+def find_files(root: Path) -> dict[str, Path] | None:
+    folder = root / FOLDER
+    files = {name: folder / name for name in (*TRAIN_FILES, TEST_FILE)}
+    return files if all(p.is_file() for p in files.values()) else None
+
+
+def download(root: Path) -> None:
+    from torchvision.datasets import CIFAR10
+
+    CIFAR10(str(root), train=True, download=True)
+
+
+def _not_found(data_dir: Path, reason: str) -> DatasetNotFoundError:
+    names = ", ".join((*TRAIN_FILES, TEST_FILE))
+    return DatasetNotFoundError(
+        f"CIFAR-10 not found: looked in {data_dir / FOLDER} for {names}. {reason}\n"
+        "Fix: extract the official cifar-10-python.tar.gz there, or point reglab at a folder "
+        f"that has {FOLDER}/ inside with DATA_DIR=/path/to/data or paths.data_dir=... "
+        "(and dataset.download=true with a network connection to fetch it)."
+    )
+
+
+def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(images uint8 (N, 3, 32, 32), labels int64) from one official pickle file."""
+    try:
+        with path.open("rb") as f:
+            entry = pickle.load(f, encoding="latin1")
+        data = np.asarray(entry["data"], dtype=np.uint8)
+        labels = np.asarray(entry.get("labels", entry.get("fine_labels")), dtype=np.int64)
+    except Exception as exc:
+        raise ValueError(f"{path} is not a CIFAR-10 batch file: {exc}") from exc
+    if data.ndim != 2 or data.shape[1] != 3072 or len(data) != len(labels):
+        raise ValueError(f"{path}: expected data rows of 3072 bytes and one label per row")
+    return data.reshape(-1, 3, 32, 32), labels
+
+
+class CIFAR10DataModule(InMemoryDataModule):
+    info = DataInfo(
+        in_shape=(3, 32, 32), num_outputs=10, task="classification", class_names=CLASSES
+    )
+
+    def __init__(self, cfg: CIFAR10Config, seed: int):
+        super().__init__(
+            cfg.batch_size,
+            cfg.eval_batch_size,
+            seed,
+            mean=MEAN if cfg.normalize else None,
+            std=STD if cfg.normalize else None,
+        )
+        self.cfg = cfg
+
+    def load_splits(self) -> Splits:
+        data_dir = Path(self.cfg.data_dir).expanduser()
+        files = locate_or_download(
+            find_files,
+            download if self.cfg.download else None,
+            data_dir,
+            Path(self.cfg.cache_dir).expanduser(),
+            lambda reason: _not_found(data_dir, reason),
+        )
+        train = [read_batch(files[name]) for name in TRAIN_FILES]
+        images = torch.from_numpy(np.concatenate([x for x, _ in train]))
+        labels = torch.from_numpy(np.concatenate([y for _, y in train]))
+        if self.cfg.val_size >= len(images):
+            raise ConfigError(
+                f"dataset.val_size={self.cfg.val_size} leaves no training data "
+                f"({len(images)} training images)"
+            )
+        train_idx, val_idx = split_train_val(len(images), self.cfg.val_size, self.cfg.split_seed)
+        x_test, y_test = read_batch(files[TEST_FILE])
+        return Splits(
+            x_train=images[train_idx],
+            y_train=labels[train_idx],
+            x_val=images[val_idx],
+            y_val=labels[val_idx],
+            x_test=torch.from_numpy(x_test),
+            y_test=torch.from_numpy(y_test),
+        )
