@@ -16,6 +16,6 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 # shellcheck disable=SC2086
 .venv/bin/python -m pip install -q --disable-pip-version-check $TORCH_PINS
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev,cluster]"
 echo "$want" > $stamp
 echo "reglab: environment ready in .venv"

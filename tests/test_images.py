@@ -408,3 +408,30 @@ def test_norm_is_named_in_the_run_choices(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     record = json.loads((out / "metrics.json").read_text())
     assert record["choices"]["regularizer"] == "dropout+batch_norm"
+
+
+@pytest.mark.slow
+def test_rmb_bn_on_the_real_banknotes(tmp_path):
+    """The course's comparison on ../shared/data/RMB_data (200 photos), end to end."""
+    import os
+    from pathlib import Path
+
+    from .conftest import REPO
+
+    real = Path(os.environ.get("REGLAB_REAL_DATA_DIR", str(REPO.parent / "shared" / "data")))
+    if not (real / "RMB_data" / "100").is_dir():
+        pytest.skip(f"RMB_data not found in {real}")
+    sweep = tmp_path / "sweep"
+    result = run_cli(
+        ["-m", "experiment=rmb_bn", "logger=csv", f"hydra.sweep.dir={sweep}"],
+        env={"DATA_DIR": str(real)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = {}
+    for job in (p for p in sweep.iterdir() if p.name.isdigit()):
+        record = json.loads((job / "metrics.json").read_text())
+        (case,) = [o for o in record["overrides"] if o.startswith("+case/")]
+        records[case.split("=")[1]] = record
+    assert records["lenet"]["val/acc"] >= 0.8 and records["lenet_bn"]["val/acc"] >= 0.8
+    course = records["lenet_course_init"]
+    assert course["status"] == "diverged" or course["train/loss_max"] > 1e6

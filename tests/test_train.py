@@ -214,3 +214,31 @@ def test_lr_decay_lowers_the_learning_rate_each_epoch(make_config, tmp_path, ove
     lrs = [row["train/lr"] for row in read_csv(tmp_path / "run" / "metrics.csv")]
     start = lrs[0]
     assert lrs == pytest.approx([start, start / 2, start / 4])
+
+
+def test_hardware_compile_wraps_the_inner_model(make_config, tmp_path, monkeypatch):
+    """hardware.compile=true hands the nn.Module to torch.compile (the real compile is in the
+    slow test below: it needs a C++ toolchain and ~20 s)."""
+    import torch
+
+    compiled = []
+
+    def fake_compile(net, *args, **kwargs):
+        compiled.append(type(net).__name__)
+        return net
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    record = run(make_config("hardware.compile=true", "logger=csv"))
+    assert compiled == ["MLP"] and record["status"] == "completed"
+
+
+@pytest.mark.slow
+def test_hardware_compile_really_compiles(make_config):
+
+    record = run(make_config("hardware.compile=true", "logger=csv"))
+    assert record["status"] == "completed" and record["test/acc"] > 0.5
+
+
+def test_bf16_mixed_precision_runs_on_cpu(make_config):
+    record = run(make_config("hardware.precision=bf16-mixed", "logger=csv"))
+    assert record["status"] == "completed" and record["test/acc"] > 0.3

@@ -9,14 +9,16 @@ from pathlib import Path
 
 import hydra
 import lightning as L
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ProgressBar
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from reglab.callbacks import build_callbacks
 from reglab.callbacks.divergence import DivergenceError
+from reglab.callbacks.seeding import EpochSeeding
 from reglab.config import CONFIG_DIR, ConfigError, register_resolvers
 from reglab.config.schema import to_plain_dict, validate_config
 from reglab.data import DatasetError, build_datamodule
@@ -24,9 +26,11 @@ from reglab.lit import RegLabModule, task_for
 from reglab.loggers import build_loggers, finish_wandb
 from reglab.models import build_model
 from reglab.outputs.results import print_summary, write_metrics_json
+from reglab.outputs.writable import describe, disk_error
 from reglab.regularizers import Regularization
 from reglab.regularizers.augment import check_images
 from reglab.regularizers.early_stopping import early_stopping_record
+from reglab.resume import resume_point
 
 log = logging.getLogger("reglab")
 register_resolvers()
@@ -91,6 +95,15 @@ def run(cfg: DictConfig) -> dict:
     if finished is not None:
         log.info("Already finished in %s: skipped (resumed sweep)", output_dir)
         return finished
+    resume = resume_point(
+        settings.resume, settings.ckpt_path, output_dir, job_overrides(), is_multirun()
+    )
+    if resume is not None:
+        if resume.run_dir != output_dir:  # continue in the run's own folder
+            OmegaConf.update(cfg, "paths.output_dir", str(resume.run_dir))
+            log.info("Resuming %s (this invocation's log: %s)", resume.run_dir, output_dir)
+            output_dir = resume.run_dir
+        log.info("Continuing from %s", resume.ckpt)
     L.seed_everything(settings.seed, workers=True, verbose=False)
 
     datamodule = build_datamodule(settings.dataset, seed=settings.seed)
@@ -100,6 +113,8 @@ def run(cfg: DictConfig) -> dict:
         check_images(settings.regularizer.augment, info.in_shape, settings.dataset.name)
     datamodule.augment = regularization.augmentation(settings.seed)
     net = build_model(settings.model, info.in_shape, info.num_outputs, regularization)
+    if settings.hardware.compile:  # the inner nn.Module; Lightning's loop stays eager
+        net = torch.compile(net)
     task = task_for(info)
     module = RegLabModule(
         net, task, regularization, optimizer=instantiate(cfg.optimizer), fused=datamodule.fused
@@ -107,9 +122,16 @@ def run(cfg: DictConfig) -> dict:
 
     choices = group_choices(cfg, regularization)
     run_name = "-".join(choices[g] for g in ("model", "regularizer", "dataset"))
-    loggers = build_loggers(cfg.get("logger"), run_config(cfg, choices), run_name, sweep_group())
+    loggers = build_loggers(
+        cfg.get("logger"),
+        run_config(cfg, choices),
+        run_name,
+        sweep_group(),
+        output_dir / "wandb_id",
+    )
     callbacks = build_callbacks(cfg.get("callbacks"), task, info.val_is_test)
     callbacks += regularization.callbacks()
+    callbacks.append(EpochSeeding(settings.seed))
     # Lightning adds a progress bar of its own unless told not to: `callbacks.progress_bar=null`
     # must mean no bar.
     show_bar = any(isinstance(c, ProgressBar) for c in callbacks)
@@ -120,7 +142,7 @@ def run(cfg: DictConfig) -> dict:
     record: dict = {"status": "failed", "choices": choices, "overrides": job_overrides()}
     start = time.perf_counter()
     try:
-        trainer.fit(module, datamodule=datamodule)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume and str(resume.ckpt))
         record["status"] = "interrupted" if trainer.interrupted else "completed"
         record.update(_final_metrics(trainer))
         if trainer.early_stopping_callback is not None:
@@ -136,13 +158,21 @@ def run(cfg: DictConfig) -> dict:
         record.update(status="diverged", divergence=exc.record, message=str(exc))
         log.error("%s", exc)
     except BaseException as exc:
-        record["error"] = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)) and trainer.interrupted:
+            # Ctrl-C: Lightning ran on_exception (on_exception.ckpt), then exits
+            record.update(_final_metrics(trainer), status="interrupted")
+            log.warning("Interrupted: checkpoints and metrics so far are in %s", output_dir)
+        else:
+            record["error"] = f"{type(exc).__name__}: {exc}"
         raise
     finally:
-        record["epochs"] = trainer.current_epoch
+        record["epochs"] = int(trainer.callback_metrics.get("epochs", trainer.current_epoch))
         record["wall_seconds"] = round(time.perf_counter() - start, 3)
-        write_metrics_json(output_dir / "metrics.json", record)
-        finish_wandb(exit_code=0 if record["status"] != "failed" else 1)
+        try:
+            write_metrics_json(output_dir / "metrics.json", record)
+        except OSError as exc:  # a full disk must not hide the error that got us here
+            log.error("Could not write metrics.json: %s", exc)
+        finish_wandb(exit_code=0 if record["status"] in ("completed", "diverged") else 1)
     print_summary(record)
     log.info("Results in %s", output_dir)
     return record
@@ -192,7 +222,10 @@ def _record_failure(cfg: DictConfig, exc: BaseException) -> None:
     path = Path(cfg.paths.output_dir) / "metrics.json"
     if not path.is_file() or json.loads(path.read_text()).get("overrides") != job_overrides():
         record = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
-        write_metrics_json(path, record | {"overrides": job_overrides()})
+        try:
+            write_metrics_json(path, record | {"overrides": job_overrides()})
+        except OSError as write_error:
+            log.error("Could not record the failure in %s: %s", path, write_error)
 
 
 @hydra.main(config_path=str(CONFIG_DIR), config_name="train", version_base="1.3")
@@ -207,6 +240,13 @@ def main(cfg: DictConfig) -> float | None:
         _record_failure(cfg, exc)
         return None
     except Exception as exc:
+        full_disk = disk_error(exc)
+        if full_disk is not None:  # a full or read-only disk: say so, not a deep traceback
+            log.error("%s", describe(full_disk))
+            if not is_multirun():
+                sys.exit(1)
+            _record_failure(cfg, exc)
+            return None
         if not is_multirun():
             raise
         # One crashed job must not stop a sweep (Hydra would skip the report): record it.

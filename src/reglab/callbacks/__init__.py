@@ -26,11 +26,14 @@ def build_callbacks(
         cls = get_class(node._target_)
         params = inspect.signature(cls).parameters
         extra = {}
+        if issubclass(cls, ModelCheckpoint) and node.get("filename") == "last":
+            # Unmonitored top-1 keeps the most recent epoch. (Lightning's save_last writes
+            # last.ckpt only when a monitored top-k save happens, i.e. when the best improves.)
+            callbacks.append(instantiate(node))
+            continue
         if issubclass(cls, ModelCheckpoint) and val_is_test and node.get("monitor") is None:
-            # Unmonitored, top-1 keeps the most recent; named "last". (save_top_k=0 would
-            # save nothing: Lightning writes last.ckpt only alongside a top-k save.)
-            extra.update(save_top_k=1, filename="last", save_last=False)
-        elif "monitor" in params and node.get("monitor") is None:
+            continue  # a "best" checkpoint would be chosen on test data: last.ckpt only
+        if "monitor" in params and node.get("monitor") is None:
             extra["monitor"] = task.monitor
             if "mode" in params:
                 extra["mode"] = task.mode

@@ -32,9 +32,28 @@ class EpochMetricsWriter(L.Callback):
         self._pending: dict | None = None
         self._validated = False
         self._start = self._epoch_start = 0.0
+        self._trainer = None
+        self._rewrite = False
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        self._trainer = trainer
 
     def on_fit_start(self, trainer, pl_module) -> None:
-        self._start = time.perf_counter()
+        # a resumed run goes on from the elapsed time its checkpoint recorded
+        elapsed = self.rows[-1]["elapsed_s"] if self.rows else 0.0
+        self._start = time.perf_counter() - elapsed
+
+    # Checkpoints carry the rows so far: a resumed run rewrites metrics.csv from them, dropping
+    # rows of epochs after the checkpoint that a killed run may have written.
+    def state_dict(self) -> dict:
+        if self._trainer is not None:  # checkpoints are saved after the epoch's metrics are in
+            self._complete_pending(self._trainer)
+        return {"rows": list(self.rows), "columns": list(self._columns)}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.rows = list(state_dict["rows"])
+        self._columns = list(state_dict["columns"])
+        self._unwritten, self._pending, self._rewrite = [], None, True
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         self._flush(trainer)
@@ -54,7 +73,7 @@ class EpochMetricsWriter(L.Callback):
             "elapsed_s": round(now - self._start, 3),
         }
 
-    def _flush(self, trainer, force: bool = False) -> None:
+    def _complete_pending(self, trainer) -> None:
         if self._pending is not None:
             row, self._pending = self._pending, None
             # val/ values stay in callback_metrics between validations: take them only from
@@ -65,6 +84,9 @@ class EpochMetricsWriter(L.Callback):
                     row[key] = float(value)
             self.rows.append(row)
             self._unwritten.append(row)
+
+    def _flush(self, trainer, force: bool = False) -> None:
+        self._complete_pending(trainer)
         now = time.perf_counter()
         due = force or now - self._last_write >= self.write_every_s
         if self._unwritten and due and trainer.is_global_zero:
@@ -72,9 +94,17 @@ class EpochMetricsWriter(L.Callback):
             self._unwritten, self._last_write = [], now
 
     def _write(self, rows: list[dict]) -> None:
+        try:
+            self._write_rows(rows)
+        except OSError as exc:  # a full disk surfaces at close, without the file's name
+            exc.filename = exc.filename or str(self.path)
+            raise
+
+    def _write_rows(self, rows: list[dict]) -> None:
         new_columns = [k for row in rows for k in row if k not in self._columns]
-        if new_columns:  # rare (e.g. the first validation epoch): rewrite with all columns
+        if new_columns or self._rewrite:  # rare (the first validation epoch, a resume)
             self._columns += list(dict.fromkeys(new_columns))
+            self._rewrite = False
             self.output_dir.mkdir(parents=True, exist_ok=True)
             with open(self.path, "w", newline="") as f:
                 writer = csv.DictWriter(f, fieldnames=self._columns)

@@ -45,6 +45,21 @@ class HardwareConfig(Schema):
     accelerator: Literal["cpu", "gpu", "cuda", "mps", "auto"]
     devices: PositiveInt | Literal["auto"] | list[NonNegativeInt] = 1
     precision: Literal[PRECISIONS] = "32-true"
+    # auto: one device; ddp_spawn: one process per device, started by this job's process
+    # (see configs/hardware/ddp.yaml for why not Lightning's script-relaunching `ddp`)
+    strategy: Literal["auto", "ddp_spawn", "ddp"] = "auto"
+    compile: bool = False  # torch.compile the inner nn.Module
+    # torch.use_deterministic_algorithms: on by default on CPU, so a resumed run matches
+    deterministic: bool = False
+
+    @model_validator(mode="after")
+    def _devices_for_strategy(self):
+        if self.strategy == "auto" and isinstance(self.devices, int) and self.devices > 1:
+            raise ValueError(
+                f"hardware.devices={self.devices} needs a multi-process strategy: "
+                "hardware=ddp (GPUs) or hardware=ddp_cpu, or hardware.strategy=ddp_spawn"
+            )
+        return self
 
     @field_validator("precision", mode="before")
     @classmethod
@@ -112,6 +127,8 @@ class RunConfig(Schema):
     test: bool = True
     test_ckpt: Literal["auto", "best", "last"] = "auto"
     optimized_metric: str | None = None
+    resume: bool = False
+    ckpt_path: str | None = None
     dataset: DatasetSchema
     model: ModelSchema
     regularizer: RegularizerConfig
@@ -121,6 +138,20 @@ class RunConfig(Schema):
     callbacks: dict[str, dict | None] | None = None
     logger: dict[str, dict | None] | None = None
     paths: PathsConfig
+
+    @model_validator(mode="after")
+    def _batch_divides_among_processes(self):
+        devices = self.hardware.devices
+        processes = len(devices) if isinstance(devices, list) else devices
+        batch = getattr(self.dataset, "batch_size", None)
+        multi = self.hardware.strategy != "auto" and isinstance(processes, int)
+        if multi and batch and batch % processes:
+            raise ValueError(
+                f"dataset.batch_size={batch} is the global batch and must divide evenly "
+                f"among hardware.devices={processes} processes: e.g. "
+                f"dataset.batch_size={batch - batch % processes or processes}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _dropout_matches_layers(self):

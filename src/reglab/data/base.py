@@ -94,20 +94,40 @@ class InMemoryDataModule(L.LightningDataModule):
         """Whether a training step gets several batches (see `dataset.batches_per_step`)."""
         return self.batches_per_step != 1
 
+    def _rank(self) -> tuple[int, int]:
+        trainer = getattr(self, "trainer", None)
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
+    def _shard(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """This rank's contiguous part of an evaluation split (torchmetrics sums them up)."""
+        rank, world = self._rank()
+        if world == 1:
+            return x, y
+        return x.tensor_split(world)[rank], y.tensor_split(world)[rank]
+
     def train_dataloader(self) -> TensorBatchLoader:
         s = self.splits
+        rank, world = self._rank()
         loader = TensorBatchLoader(
-            s.x_train, s.y_train, self.batch_size, shuffle=True, seed=self.seed
+            s.x_train,
+            s.y_train,
+            self.batch_size,
+            shuffle=True,
+            seed=self.seed,
+            rank=rank,
+            world_size=world,
         )
         per_step = self.batches_per_step
         loader.batches_per_item = loader.num_batches if per_step == "epoch" else int(per_step)
         return loader
 
     def val_dataloader(self) -> TensorBatchLoader:
-        return TensorBatchLoader(self.splits.x_val, self.splits.y_val, self.eval_batch_size)
+        x, y = self._shard(self.splits.x_val, self.splits.y_val)
+        return TensorBatchLoader(x, y, self.eval_batch_size)
 
     def test_dataloader(self) -> TensorBatchLoader:
-        return TensorBatchLoader(self.splits.x_test, self.splits.y_test, self.eval_batch_size)
+        x, y = self._shard(self.splits.x_test, self.splits.y_test)
+        return TensorBatchLoader(x, y, self.eval_batch_size)
 
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
         # Our batches are (inputs, targets) tensors, mostly already on `device`, or a list of

@@ -44,6 +44,8 @@ class TensorBatchLoader:
         seed: int = 0,
         drop_last: bool = False,
         batches_per_item: int = 1,
+        rank: int = 0,
+        world_size: int = 1,
     ):
         if len(inputs) != len(targets):
             raise ValueError(f"{len(inputs)} inputs but {len(targets)} targets")
@@ -54,12 +56,23 @@ class TensorBatchLoader:
         # >1: each item is a list of that many batches, for one fused Lightning step.
         self.batches_per_item = batches_per_item
         self.sampler = EpochPermutation(len(inputs), seed, shuffle)
+        # DDP: every rank draws the same epoch order and takes its share of each global batch,
+        # so a step of W ranks sees the samples one process would see in that step.
+        if batch_size % world_size:
+            raise ValueError(
+                f"dataset.batch_size={batch_size} is the global batch: it must divide evenly "
+                f"among the {world_size} processes (e.g. {batch_size - batch_size % world_size})"
+            )
+        self.rank, self.world_size = rank, world_size
         self.batch_sampler = None  # read by Lightning's DataLoader checks
 
     @property
     def num_batches(self) -> int:
         n = len(self.inputs)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        full, rest = divmod(n, self.batch_size)
+        # a last batch too small to give every rank a sample is dropped (DDP needs all to step)
+        keep_rest = rest and not self.drop_last and rest >= self.world_size
+        return full + bool(keep_rest)
 
     def __len__(self) -> int:
         return -(-self.num_batches // self.batches_per_item)
@@ -76,9 +89,15 @@ class TensorBatchLoader:
         order = self.sampler.indices(self.inputs.device)
         for i in range(self.num_batches):
             start = i * self.batch_size
-            if order is None:
+            if order is None and self.world_size == 1:
                 end = start + self.batch_size
                 yield self.inputs[start:end], self.targets[start:end]
+                continue
+            if order is None:
+                idx = torch.arange(start, min(start + self.batch_size, len(self.inputs)))
+                idx = idx.to(self.inputs.device)
             else:
                 idx = order[start : start + self.batch_size]
-                yield self.inputs[idx], self.targets[idx]
+            if self.world_size > 1:
+                idx = idx.tensor_split(self.world_size)[self.rank]
+            yield self.inputs[idx], self.targets[idx]

@@ -5,10 +5,11 @@ from collections.abc import Callable, Iterable
 import lightning as L
 import torch
 from torch import nn
-from torchmetrics import MaxMetric, MeanMetric, MinMetric
+from torchmetrics import MaxMetric, MinMetric
 
 from reglab.lit.publish import publish
 from reglab.lit.tasks import Task
+from reglab.lit.weighted_mean import WeightedMean
 from reglab.regularizers import Regularization
 
 OptimizerFactory = Callable[[Iterable], torch.optim.Optimizer]
@@ -42,12 +43,10 @@ class RegLabModule(L.LightningModule):
         self._metrics = nn.ModuleDict(
             {f"{stage}_": nn.ModuleDict(task.metrics()) for stage in STAGES}
         )
-        # nan_strategy="disable": a NaN loss must show in the epoch mean, and skipping the
-        # per-step NaN scan saves time.
-        self._losses = nn.ModuleDict(
-            {f"{stage}_": MeanMetric(nan_strategy="disable") for stage in STAGES}
-        )
-        self.train_penalty = MeanMetric(nan_strategy="disable")
+        # Losses are averaged over samples (batches weighted by size); a NaN loss shows in the
+        # epoch mean (see WeightedMean for why not MeanMetric).
+        self._losses = nn.ModuleDict({f"{stage}_": WeightedMean() for stage in STAGES})
+        self.train_penalty = WeightedMean()
         self.best_metric = MaxMetric() if task.mode == "max" else MinMetric()
         self.last_loss: torch.Tensor | None = None
         # train/loss_max: the largest training-batch loss so far (the course's LeNet with its
@@ -55,6 +54,9 @@ class RegLabModule(L.LightningModule):
         # MaxMetric reduces it across ranks once per epoch.
         self._step_loss_max: torch.Tensor | None = None
         self.train_loss_max = MaxMetric(nan_strategy="disable")
+        # running over the whole run: saved in checkpoints, so a resumed run goes on from them
+        self.best_metric.persistent(True)
+        self.train_loss_max.persistent(True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -126,6 +128,9 @@ class RegLabModule(L.LightningModule):
         values["train/w_norm"] = self.regularization.weight_norm(self.net)
         optimizer = self.trainer.optimizers[0]
         values["train/lr"] = torch.tensor(optimizer.param_groups[0]["lr"])  # this epoch's lr
+        # epochs run, for metrics.json: with ddp_spawn only callback_metrics reach the main
+        # process (not the loop's counters); a key without "/" is not logged anywhere
+        self.trainer.callback_metrics["epochs"] = torch.tensor(float(self.current_epoch + 1))
         if self._step_loss_max is not None:
             self.train_loss_max.update(self._step_loss_max)
             values["train/loss_max"] = self.train_loss_max.compute()

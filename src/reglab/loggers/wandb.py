@@ -3,6 +3,7 @@
 import logging
 import netrc
 import os
+import time
 from pathlib import Path
 
 from lightning.pytorch.loggers import WandbLogger
@@ -53,7 +54,11 @@ def without_locked(run_config: dict, locked: set[str]) -> dict:
 
 
 def build_wandb_logger(
-    options: dict, run_config: dict, run_name: str, group: str | None = None
+    options: dict,
+    run_config: dict,
+    run_name: str,
+    group: str | None = None,
+    id_file: Path | None = None,
 ) -> WandbLogger:
     options = {k: v for k, v in options.items() if not k.startswith("_")}
     mode = resolve_mode(options.pop("mode", "auto"))
@@ -61,7 +66,14 @@ def build_wandb_logger(
     options["group"] = options.get("group") or group
     Path(options["save_dir"]).mkdir(parents=True, exist_ok=True)
     config = without_locked(run_config, sweep_locked_keys())
+    resuming = id_file is not None and id_file.is_file()
+    if resuming:  # a resumed run: the same W&B run
+        options.update(id=id_file.read_text().strip(), resume="allow")
     logger = WandbLogger(mode=mode, config=config, **options)
+    run = _start(logger, options.get("id") if resuming else None)
+    if id_file is not None:
+        id_file.parent.mkdir(parents=True, exist_ok=True)
+        id_file.write_text(run.id + "\n")
     if mode == "offline":
         run_dir = Path(logger.experiment.dir).parent
         log.info(
@@ -70,6 +82,22 @@ def build_wandb_logger(
             run_dir,
         )
     return logger
+
+
+def _start(logger: WandbLogger, resumed_id: str | None, wait_s: float = 60.0):
+    """Starts the W&B run. A killed run's W&B service outlives it for a few seconds and keeps
+    its run id "in use": a resumed run waits for it to let go instead of failing."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return logger.experiment
+        except Exception as exc:
+            if resumed_id is None or "in use" not in str(exc) or time.monotonic() > deadline:
+                raise
+            log.info(
+                "W&B run %s is still held by the killed run's W&B service: waiting", resumed_id
+            )
+            time.sleep(2)
 
 
 def finish_wandb(exit_code: int = 0) -> None:

@@ -1,0 +1,24 @@
+"""checkpoints/on_exception.ckpt when a run stops on an exception, Ctrl-C included.
+
+Not Lightning's OnExceptionCheckpoint: with it among the callbacks, Lightning turns
+`fit(ckpt_path=None)` into `ckpt_path="last"` and silently continues from whatever last.ckpt
+the folder holds. Resuming is reglab's explicit `resume=true`.
+"""
+
+import logging
+from pathlib import Path
+
+import lightning as L
+
+log = logging.getLogger("reglab")
+
+
+class ExceptionCheckpoint(L.Callback):
+    def __init__(self, dirpath: str | Path, filename: str = "on_exception"):
+        self.path = Path(dirpath) / f"{filename}.ckpt"
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        try:
+            trainer.save_checkpoint(self.path)
+        except Exception as exc:  # e.g. the disk is full: keep the original error in view
+            log.warning("Could not save %s: %s", self.path, exc)

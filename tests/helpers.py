@@ -1,0 +1,20 @@
+"""Callbacks the tests inject with `+callbacks.<name>._target_=tests.helpers.<Class>`."""
+
+import os
+import signal
+from pathlib import Path
+
+import lightning as L
+
+
+class KillAt(L.Callback):
+    """Sends `signal` to its own process at the start of epoch `epoch` (0-based: epoch=2 is
+    after the second epoch's checkpoint), once: the marker file keeps a resumed run alive."""
+
+    def __init__(self, epoch: int, marker: str, signal: str = "SIGKILL"):
+        self.epoch, self.marker, self.signal = epoch, Path(marker), signal
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        if trainer.current_epoch == self.epoch and not self.marker.exists():
+            self.marker.touch()
+            os.kill(os.getpid(), getattr(signal, self.signal))
