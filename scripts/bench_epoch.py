@@ -57,9 +57,9 @@ def d2l_mlp() -> nn.Module:
     return nn.Sequential(*layers, nn.Linear(width, 10))
 
 
-def train_epochs(net, train_batches, val_batches, epochs: int) -> list[float]:
+def train_epochs(net, train_batches, val_batches, epochs: int, **sgd) -> list[float]:
     """The reference loop; `*_batches()` yield (float inputs, labels). Returns epoch seconds."""
-    optimizer = torch.optim.SGD(net.parameters(), lr=LR)
+    optimizer = torch.optim.SGD(net.parameters(), **({"lr": LR} | sgd))
     loss_fn = nn.CrossEntropyLoss()
     times = []
     for epoch in range(epochs):

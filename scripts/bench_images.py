@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
+from bench_epoch import train_epochs  # the same reference loop as the MLP bench
 
 from reglab.data import cifar10
 from reglab.models.lenet import LeNet
@@ -47,26 +47,6 @@ def _normalize(x: torch.Tensor) -> torch.Tensor:
     return (x - mean) / std
 
 
-def train_epochs(net, train_batches, val_batches, epochs: int) -> list[float]:
-    optimizer = torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM)
-    loss_fn = nn.CrossEntropyLoss()
-    times = []
-    for epoch in range(epochs):
-        start = time.perf_counter()
-        net.train()
-        for x, y in train_batches(epoch):
-            loss = loss_fn(net(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        net.eval()
-        with torch.no_grad():
-            for x, y in val_batches():
-                (net(x).argmax(1) == y).sum().item()
-        times.append(time.perf_counter() - start)
-    return times
-
-
 def bench_plain(images, labels, epochs):
     x_train, y_train = images[:TRAIN], labels[:TRAIN]
     x_val, y_val = images[TRAIN:], labels[TRAIN:]
@@ -84,7 +64,9 @@ def bench_plain(images, labels, epochs):
             yield _normalize(x_val[i : i + 1000].float() / 255), y_val[i : i + 1000]
 
     torch.manual_seed(0)
-    return train_epochs(LeNet((3, 32, 32), 10), train_batches, val_batches, epochs)
+    return train_epochs(
+        LeNet((3, 32, 32), 10), train_batches, val_batches, epochs, lr=LR, momentum=MOMENTUM
+    )
 
 
 class PILImages(torch.utils.data.Dataset):
@@ -128,7 +110,9 @@ def bench_dataloader(images, labels, epochs, workers):
         return DataLoader(val_set, 1000, num_workers=workers)
 
     torch.manual_seed(0)
-    return train_epochs(LeNet((3, 32, 32), 10), train_batches, val_batches, epochs)
+    return train_epochs(
+        LeNet((3, 32, 32), 10), train_batches, val_batches, epochs, lr=LR, momentum=MOMENTUM
+    )
 
 
 def write_pickles(root: Path, images, labels) -> None:

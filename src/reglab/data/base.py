@@ -6,7 +6,9 @@ from typing import Literal
 import lightning as L
 import torch
 
+from reglab.config.errors import ConfigError
 from reglab.data.loader import TensorBatchLoader
+from reglab.data.locate import split_train_val
 from reglab.regularizers.augment import BatchAugment
 
 Task = Literal["classification", "regression"]
@@ -41,6 +43,26 @@ class Splits:
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.x_train), "val": len(self.x_val), "test": len(self.x_test)}
+
+
+def official_splits(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    x_test: torch.Tensor,
+    y_test: torch.Tensor,
+    val_size: int,
+    split_seed: int,
+) -> Splits:
+    """An official train/test pair, with `val_size` training images held out for validation
+    (seeded by `split_seed` only, so the split does not move with `seed`)."""
+    if val_size >= len(images):
+        raise ConfigError(
+            f"dataset.val_size={val_size} leaves no training data ({len(images)} training images)"
+        )
+    train_idx, val_idx = split_train_val(len(images), val_size, split_seed)
+    return Splits(
+        images[train_idx], labels[train_idx], images[val_idx], labels[val_idx], x_test, y_test
+    )
 
 
 class InMemoryDataModule(L.LightningDataModule):
@@ -161,3 +183,21 @@ class InMemoryDataModule(L.LightningDataModule):
             mean, std = self._mean.to(x.device), self._std.to(x.device)
             x = x.sub_(mean).div_(std)
         return x
+
+
+class ImageDataModule(InMemoryDataModule):
+    """An image data set whose config has batch_size, eval_batch_size and normalize; MEAN and
+    STD (per channel, on the [0, 1] scale) standardise it when normalize is on."""
+
+    MEAN: tuple[float, ...]
+    STD: tuple[float, ...]
+
+    def __init__(self, cfg, seed: int):
+        super().__init__(
+            cfg.batch_size,
+            cfg.eval_batch_size,
+            seed,
+            mean=self.MEAN if cfg.normalize else None,
+            std=self.STD if cfg.normalize else None,
+        )
+        self.cfg = cfg

@@ -16,10 +16,9 @@ import torch
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from reglab.config.base import Schema
-from reglab.config.errors import ConfigError
-from reglab.data.base import DataInfo, InMemoryDataModule, Splits
+from reglab.data.base import DataInfo, ImageDataModule, Splits, official_splits
 from reglab.data.errors import DatasetNotFoundError
-from reglab.data.locate import locate_or_download, split_train_val
+from reglab.data.locate import locate_or_download
 
 FOLDER = "cifar-10-batches-py"
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -88,20 +87,12 @@ def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return data.reshape(-1, 3, 32, 32), labels
 
 
-class CIFAR10DataModule(InMemoryDataModule):
+class CIFAR10DataModule(ImageDataModule):
     info = DataInfo(
         in_shape=(3, 32, 32), num_outputs=10, task="classification", class_names=CLASSES
     )
 
-    def __init__(self, cfg: CIFAR10Config, seed: int):
-        super().__init__(
-            cfg.batch_size,
-            cfg.eval_batch_size,
-            seed,
-            mean=MEAN if cfg.normalize else None,
-            std=STD if cfg.normalize else None,
-        )
-        self.cfg = cfg
+    MEAN, STD = MEAN, STD  # the training-set statistics above
 
     def load_splits(self) -> Splits:
         data_dir = Path(self.cfg.data_dir).expanduser()
@@ -115,18 +106,12 @@ class CIFAR10DataModule(InMemoryDataModule):
         train = [read_batch(files[name]) for name in TRAIN_FILES]
         images = torch.from_numpy(np.concatenate([x for x, _ in train]))
         labels = torch.from_numpy(np.concatenate([y for _, y in train]))
-        if self.cfg.val_size >= len(images):
-            raise ConfigError(
-                f"dataset.val_size={self.cfg.val_size} leaves no training data "
-                f"({len(images)} training images)"
-            )
-        train_idx, val_idx = split_train_val(len(images), self.cfg.val_size, self.cfg.split_seed)
         x_test, y_test = read_batch(files[TEST_FILE])
-        return Splits(
-            x_train=images[train_idx],
-            y_train=labels[train_idx],
-            x_val=images[val_idx],
-            y_val=labels[val_idx],
-            x_test=torch.from_numpy(x_test),
-            y_test=torch.from_numpy(y_test),
+        return official_splits(
+            images,
+            labels,
+            torch.from_numpy(x_test),
+            torch.from_numpy(y_test),
+            self.cfg.val_size,
+            self.cfg.split_seed,
         )

@@ -15,11 +15,10 @@ import torch
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from reglab.config.base import Schema
-from reglab.config.errors import ConfigError
-from reglab.data.base import DataInfo, InMemoryDataModule, Splits
+from reglab.data.base import DataInfo, ImageDataModule, Splits, official_splits
 from reglab.data.errors import DatasetNotFoundError
 from reglab.data.idx import read_idx
-from reglab.data.locate import locate_or_download, split_train_val
+from reglab.data.locate import locate_or_download
 
 FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -110,36 +109,22 @@ def load_arrays(files: dict[str, Path]) -> dict[str, np.ndarray]:
     return arrays
 
 
-class FashionMNISTDataModule(InMemoryDataModule):
+class FashionMNISTDataModule(ImageDataModule):
     info = DataInfo(
         in_shape=(1, 28, 28), num_outputs=10, task="classification", class_names=CLASSES
     )
 
-    def __init__(self, cfg: FashionMNISTConfig, seed: int):
-        super().__init__(
-            cfg.batch_size,
-            cfg.eval_batch_size,
-            seed,
-            mean=MEAN if cfg.normalize else None,
-            std=STD if cfg.normalize else None,
-        )
-        self.cfg = cfg
+    MEAN, STD = MEAN, STD  # the training-set statistics above
 
     def load_splits(self) -> Splits:
         arrays = load_arrays(locate(self.cfg))
         images = torch.from_numpy(arrays["train_images"].copy()).unsqueeze(1)
         labels = torch.from_numpy(arrays["train_labels"].astype(np.int64))
-        if self.cfg.val_size >= len(images):
-            raise ConfigError(
-                f"dataset.val_size={self.cfg.val_size} leaves no training data "
-                f"({len(images)} training images)"
-            )
-        train_idx, val_idx = split_train_val(len(images), self.cfg.val_size, self.cfg.split_seed)
-        return Splits(
-            x_train=images[train_idx],
-            y_train=labels[train_idx],
-            x_val=images[val_idx],
-            y_val=labels[val_idx],
-            x_test=torch.from_numpy(arrays["test_images"].copy()).unsqueeze(1),
-            y_test=torch.from_numpy(arrays["test_labels"].astype(np.int64)),
+        return official_splits(
+            images,
+            labels,
+            torch.from_numpy(arrays["test_images"].copy()).unsqueeze(1),
+            torch.from_numpy(arrays["test_labels"].astype(np.int64)),
+            self.cfg.val_size,
+            self.cfg.split_seed,
         )

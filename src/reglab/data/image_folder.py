@@ -23,7 +23,7 @@ import torch
 from pydantic import Field, PositiveInt, model_validator
 
 from reglab.config.base import Schema
-from reglab.data.base import DataInfo, InMemoryDataModule, Splits
+from reglab.data.base import DataInfo, ImageDataModule, Splits
 from reglab.data.errors import BadDataFileError, DatasetNotFoundError
 
 log = logging.getLogger(__name__)
@@ -166,16 +166,11 @@ def split_per_class(labels: torch.Tensor, train: float, val: float, seed: int):
     return tuple(torch.cat(p) for p in parts)
 
 
-class ImageFolderDataModule(InMemoryDataModule):
+class ImageFolderDataModule(ImageDataModule):
+    MEAN, STD = IMAGENET_MEAN, IMAGENET_STD
+
     def __init__(self, cfg: ImageFolderConfig, seed: int):
-        super().__init__(
-            cfg.batch_size,
-            cfg.eval_batch_size,
-            seed,
-            mean=IMAGENET_MEAN if cfg.normalize else None,
-            std=IMAGENET_STD if cfg.normalize else None,
-        )
-        self.cfg = cfg
+        super().__init__(cfg, seed)
         classes = tuple(f.name for f in class_folders(Path(cfg.root).expanduser()))
         size = cfg.image_size
         self.info = DataInfo(

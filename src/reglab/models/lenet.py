@@ -17,7 +17,7 @@ from torch import nn
 from reglab.config.base import Schema
 from reglab.models.init import InitScheme, initialize
 from reglab.models.mlp import ACTIVATIONS
-from reglab.models.norm import NormKind, conv_norm, dense_norm
+from reglab.models.norm import NormKind, check_groups, conv_norm, dense_norm
 
 POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
 
@@ -38,13 +38,8 @@ class LeNetConfig(Schema):
 
     @model_validator(mode="after")
     def _groups_divide(self):
-        if self.norm == "group":
-            sizes = [*self.channels, self.hidden[0]]
-            if any(size % self.norm_groups for size in sizes):
-                raise ValueError(
-                    f"model.norm_groups={self.norm_groups} must divide the channels "
-                    f"{self.channels} and fc1's width {self.hidden[0]}: e.g. 1 or 2"
-                )
+        sizes = [*self.channels, self.hidden[0]]
+        check_groups(self.norm, self.norm_groups, sizes, "the channels and fc1's width")
         return self
 
 

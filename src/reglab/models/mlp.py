@@ -9,7 +9,7 @@ from torch import nn
 
 from reglab.config.base import Schema
 from reglab.models.init import InitScheme, initialize
-from reglab.models.norm import NormKind, dense_norm
+from reglab.models.norm import NormKind, check_groups, dense_norm
 from reglab.regularizers.dropout import Dropout, DropoutImpl
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
@@ -30,10 +30,7 @@ class MLPConfig(Schema):
 
     @model_validator(mode="after")
     def _groups_divide(self):
-        if self.norm == "group" and any(size % self.norm_groups for size in self.hidden):
-            raise ValueError(
-                f"model.norm_groups={self.norm_groups} must divide every hidden width {self.hidden}"
-            )
+        check_groups(self.norm, self.norm_groups, self.hidden, "every hidden width")
         return self
 
 

@@ -37,3 +37,9 @@ def dense_norm(kind: NormKind, features: int, groups: int) -> list[nn.Module]:
     if kind == "group":
         return [nn.GroupNorm(groups, features)]
     raise ValueError("instance norm needs feature maps (conv layers)")
+
+
+def check_groups(norm: str, groups: int, sizes: list[int], what: str) -> None:
+    """GroupNorm needs `groups` to divide every normalised width."""
+    if norm == "group" and any(size % groups for size in sizes):
+        raise ValueError(f"model.norm_groups={groups} must divide {what} {sizes}")
