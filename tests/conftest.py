@@ -119,7 +119,9 @@ def run_cli(args: list[str], env: dict | None = None, timeout: int = 300, cwd: P
     return subprocess.run(
         [sys.executable, str(REPO / "train.py"), *args],
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        # Not WANDB_SERVICE: a W&B run started in this pytest process would make every child
+        # share its wandb-core service (wandb sets the variable), unlike a user's commands.
+        env={k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"} | (env or {}),
         capture_output=True,
         text=True,
         timeout=timeout,
