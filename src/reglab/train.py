@@ -17,6 +17,7 @@ from lightning.pytorch.callbacks import ProgressBar
 from omegaconf import DictConfig, OmegaConf
 
 from reglab.callbacks import build_callbacks
+from reglab.callbacks.distributed import ProcessGroupTeardown
 from reglab.callbacks.divergence import DivergenceError
 from reglab.callbacks.seeding import EpochSeeding
 from reglab.config import CONFIG_DIR, ConfigError, register_resolvers
@@ -131,7 +132,7 @@ def run(cfg: DictConfig) -> dict:
     )
     callbacks = build_callbacks(cfg.get("callbacks"), task, info.val_is_test)
     callbacks += regularization.callbacks()
-    callbacks.append(EpochSeeding(settings.seed))
+    callbacks += [EpochSeeding(settings.seed), ProcessGroupTeardown()]
     # Lightning adds a progress bar of its own unless told not to: `callbacks.progress_bar=null`
     # must mean no bar.
     show_bar = any(isinstance(c, ProgressBar) for c in callbacks)
