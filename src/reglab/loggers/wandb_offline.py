@@ -7,6 +7,7 @@ of records, each with a 7-byte header (CRC32, length, type) and a protobuf `Reco
 
 import json
 import struct
+import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,15 +73,35 @@ class OfflineRun:
     summary: dict = field(default_factory=dict)
 
 
-def read_offline_run(path: str | Path) -> OfflineRun:
-    """Parses a `run-<id>.wandb` file, or the offline-run folder that holds one."""
-    from wandb.proto import wandb_internal_pb2 as pb
+def read_offline_run(path: str | Path, wait_s: float = 30.0) -> OfflineRun:
+    """Parses a `run-<id>.wandb` file, or the offline-run folder that holds one.
 
+    wandb-core writes the file from its own process: `wandb.finish()` can return before the
+    last block is on disk (seen on a loaded machine: an empty run). Until the run's `exit`
+    record is there, the file is read again, for up to `wait_s` seconds.
+    """
     path = Path(path)
     if path.is_dir():
         path = next(path.glob("run-*.wandb"))
-    run = OfflineRun()
-    for payload in _payloads(path.read_bytes()):
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            run, finished = _parse(path.read_bytes())
+        except WandbLogFormatError:
+            if time.monotonic() > deadline:
+                raise
+            finished = False
+        if finished or time.monotonic() > deadline:
+            return run
+        time.sleep(0.2)
+
+
+def _parse(data: bytes) -> tuple[OfflineRun, bool]:
+    """The run as far as it is written, and whether its `exit` record is there."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    run, finished = OfflineRun(), False
+    for payload in _payloads(data):
         record = pb.Record()
         record.ParseFromString(payload)
         kind = record.WhichOneof("record_type")
@@ -97,4 +118,6 @@ def read_offline_run(path: str | Path) -> OfflineRun:
             run.history.append(_items(record.history.item))
         elif kind == "summary":
             run.summary.update(_items(record.summary.update))
-    return run
+        elif kind == "exit":
+            finished = True
+    return run, finished
