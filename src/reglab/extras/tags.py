@@ -73,5 +73,6 @@ class EnforceTags(Callback):
         if tags is None:
             return _no_answer()
         # The sweeper reads the task overrides after this callback: every job gets the tags.
-        with read_write(config), open_dict(config):
-            config.hydra.overrides.task.append(tags_override(tags))
+        task = config.hydra.overrides.task
+        with read_write(task):  # Hydra's own node is read-only
+            task.append(tags_override(tags))
