@@ -2,7 +2,9 @@
 
 wandb ships the reader: `wandb leet inspect --json <run>` prints each record of the run's
 transaction log as one JSON line (run, config, history, summary, artifact, ...). This wraps
-it; reglab parses no protobufs itself.
+it; reglab parses no protobufs itself. The command joins the path of a nested value (a
+histogram, a table) with dots (`hist/weights/layers.1.bins`); every such W&B value has a
+`_type` leaf, which tells where its path ends, so it is rebuilt as one dict.
 """
 
 import json
@@ -43,6 +45,18 @@ def read_records(path: str | Path) -> list[dict]:
     return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
 
 
+def _nest(items: dict) -> dict:
+    """`{"h.1._type": "histogram", "h.1.bins": [...]}` -> `{"h.1": {"_type": ..., "bins": ...}}`."""
+    roots = sorted((k[: -len("._type")] for k in items if k.endswith("._type")), key=len)
+    out = dict(items)
+    for root in reversed(roots):  # the deepest first: a table inside a dict stays whole
+        prefix = root + "."
+        value = {k[len(prefix) :]: out.pop(k) for k in list(out) if k.startswith(prefix)}
+        if value:
+            out[root] = value
+    return out
+
+
 def _artifact(record: dict) -> dict:
     metadata = record.get("metadata") or "{}"
     return {
@@ -76,9 +90,9 @@ def read_offline_run(path: str | Path) -> OfflineRun:
         elif kind == "config":
             run.config.update(body.get("update", {}))
         elif kind == "history":
-            run.history.append(body.get("item", {}))
+            run.history.append(_nest(body.get("item", {})))
         elif kind == "summary":
-            run.summary.update(body.get("update", {}))
+            run.summary.update(_nest(body.get("update", {})))
         elif kind == "artifact":
             run.artifacts.append(_artifact(body))
     return run
