@@ -61,7 +61,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     assert len(segments) == 2
 
     # Nothing left to resume now: a clear message, no traceback.
-    again = run_cli([*RUN, *_killer(tmp_path), "resume=true"])
+    again = run_main([*RUN, *_killer(tmp_path), "resume=true"])
     assert again.returncode == 1
     assert "completed; nothing to resume" in again.stdout + again.stderr
 

@@ -110,7 +110,7 @@ def test_two_runs_started_together_get_their_own_folders(tmp_path):
     command = [
         sys.executable,
         str(REPO / "train.py"),
-        "debug=fast",
+        "debug=limit",
         "logger=csv",
         "dataset.val_size=100",
     ]
