@@ -121,11 +121,28 @@ def run_cli(args: list[str], env: dict | None = None, timeout: int = 300, cwd: P
         cwd=cwd,
         # Not WANDB_SERVICE: a W&B run started in this pytest process would make every child
         # share its wandb-core service (wandb sets the variable), unlike a user's commands.
-        env={k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"} | (env or {}),
+        env={k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"}
+        # Launcher workers (submitit, Ray) import reglab by name: this checkout's, not
+        # whichever copy the environment has installed.
+        | {
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")])
+            )
+        }
+        | (env or {}),
         capture_output=True,
         text=True,
         timeout=timeout,
+        # Ctrl-C as in a user's terminal, even if something in this process ignores SIGINT
+        # (a child inherits an ignored signal)
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_main(args: list[str], env: dict | None = None):
