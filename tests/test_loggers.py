@@ -6,6 +6,8 @@ logger's own reader (MlflowClient, TensorBoard's EventAccumulator, `wandb leet i
 
 import json
 import re
+import shlex
+import sys
 
 import pytest
 import torch
@@ -53,7 +55,7 @@ def test_metrics_json_has_tags_and_provenance(all_loggers):
     origin = record["provenance"]
     assert re.fullmatch(r"[0-9a-f]{40}", origin["git"]["commit"])  # the tests run in a checkout
     assert isinstance(origin["git"]["dirty"], bool)
-    assert "pytest" in origin["command"]  # this process's command line
+    assert origin["command"] == shlex.join(sys.orig_argv)  # this process's command line
     import hydra
     import lightning
 
