@@ -79,11 +79,11 @@ def run(cfg: DictConfig) -> dict:
     settings = validate_config(cfg)  # before anything is built or loaded
     output_dir = Path(settings.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    start_extras(cfg, settings.extras, output_dir)  # config tree, quiet libraries
     finished = finished_job(output_dir)
     if finished is not None:
         log.info("Already finished in %s: skipped (resumed sweep)", output_dir)
         return finished
+    start_extras(cfg, settings.extras, output_dir)  # config tree, quiet libraries
     resume = resume_point(
         settings.resume, settings.ckpt_path, output_dir, job_overrides(), is_multirun()
     )
