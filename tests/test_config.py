@@ -6,7 +6,7 @@ from reglab.config import CONFIG_DIR, ConfigError
 from reglab.config.schema import validate_config
 from reglab.train import run
 
-from .conftest import run_cli
+from .conftest import run_cli, run_main
 
 GROUPS = ["dataset", "model", "regularizer", "optimizer", "hardware", "logger", "callbacks"]
 
@@ -109,7 +109,7 @@ def test_cli_reports_bad_value_without_traceback():
 
 
 def test_cli_unknown_option_lists_available_ones():
-    result = run_cli(["regularizer=dropuot"])
+    result = run_main(["regularizer=dropuot"])
     assert result.returncode != 0
     assert "Available options in 'regularizer'" in result.stderr
     assert "dropout" in result.stderr

@@ -25,7 +25,7 @@ from reglab.regularizers.augment import (
     random_grayscale,
 )
 
-from .conftest import FAST, run_cli, write_image_folder
+from .conftest import FAST, run_main, write_image_folder
 
 
 def settings(make_config, *overrides):
@@ -142,7 +142,7 @@ def test_rmb_bad_file_error_or_skip(make_config, tmp_path):
 
 
 def test_rmb_missing_folder_is_a_clear_error(make_config, tmp_path):
-    result = run_cli(["dataset=rmb", f"dataset.root={tmp_path}/nowhere", "logger=csv"])
+    result = run_main(["dataset=rmb", f"dataset.root={tmp_path}/nowhere", "logger=csv"])
     assert result.returncode == 1
     assert f"Image folder not found: {tmp_path}/nowhere" in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
@@ -315,10 +315,10 @@ def test_augmentation_applies_to_training_batches_only(make_config):
 
 
 def test_augment_needs_images_and_rgb_for_grayscale(tmp_path):
-    result = run_cli([*FAST, "regularizer=augment", "regularizer.augment.grayscale=0.5"])
+    result = run_main([*FAST, "regularizer=augment", "regularizer.augment.grayscale=0.5"])
     assert result.returncode == 1
     assert "regularizer.augment.grayscale=0.5 needs RGB images" in result.stdout + result.stderr
-    result = run_cli(["dataset=toy1d", "model=mlp", "regularizer=augment", "trainer.max_epochs=1"])
+    result = run_main(["dataset=toy1d", "model=mlp", "regularizer=augment", "trainer.max_epochs=1"])
     assert result.returncode == 1
     assert "regularizer.augment needs an image data set" in result.stdout + result.stderr
 
@@ -328,7 +328,7 @@ def test_augment_needs_images_and_rgb_for_grayscale(tmp_path):
 
 def test_rmb_bn_experiment_runs_all_three(tmp_path):
     sweep = tmp_path / "sweep"
-    result = run_cli(
+    result = run_main(
         [
             "-m",
             "experiment=rmb_bn",
@@ -362,7 +362,7 @@ def test_rmb_bn_experiment_runs_all_three(tmp_path):
 
 def test_cifar10_dropout_experiment_with_per_class_accuracy(tmp_path):
     sweep = tmp_path / "sweep"
-    result = run_cli(
+    result = run_main(
         [
             "-m",
             "experiment=cifar10_dropout",
@@ -396,7 +396,7 @@ def test_norm_regularizer_options_compose(make_config, norm):
 
 def test_norm_is_named_in_the_run_choices(tmp_path):
     out = tmp_path / "run"
-    result = run_cli(
+    result = run_main(
         [
             *FAST,
             "model=lenet",
@@ -422,7 +422,7 @@ def test_rmb_bn_on_the_real_banknotes(tmp_path):
     if not (real / "RMB_data" / "100").is_dir():
         pytest.skip(f"RMB_data not found in {real}")
     sweep = tmp_path / "sweep"
-    result = run_cli(
+    result = run_main(
         ["-m", "experiment=rmb_bn", "logger=csv", f"hydra.sweep.dir={sweep}"],
         env={"DATA_DIR": str(real)},
     )

@@ -10,7 +10,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 
 from reglab.search.space import SearchSpaceError, parse_search_space
 
-from .conftest import FAST, run_cli
+from .conftest import FAST, run_main
 
 
 def test_search_space_from_hydra_sweep_syntax():
@@ -52,7 +52,7 @@ def test_search_space_errors(overrides, message):
 
 
 def _search(tmp_path, n_trials: int, *extra: str):
-    return run_cli(
+    return run_main(
         [
             "hparams_search=dropout_weight_decay",
             *FAST,
@@ -102,7 +102,7 @@ def test_tiny_search_end_to_end_and_resume(tmp_path):
 
     # The best trial's command runs once, as a single run.
     best = shlex.split(results["best_command"])[2:]
-    single = run_cli([*best, f"hydra.run.dir={tmp_path / 'best'}"])
+    single = run_main([*best, f"hydra.run.dir={tmp_path / 'best'}"])
     assert single.returncode == 0, single.stderr[-3000:]
     assert json.loads((tmp_path / "best" / "metrics.json").read_text())["status"] == "completed"
 

@@ -7,7 +7,7 @@ import signal
 
 import torch
 
-from .conftest import FAST, run_cli
+from .conftest import FAST, run_cli, run_main
 
 RUN = [*FAST, "trainer.max_epochs=4", "regularizer=dropout"]  # dropout: RNG state matters
 
@@ -61,17 +61,17 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     assert len(segments) == 2
 
     # Nothing left to resume now: a clear message, no traceback.
-    again = run_cli([*RUN, *_killer(tmp_path), "resume=true"])
+    again = run_main([*RUN, *_killer(tmp_path), "resume=true"])
     assert again.returncode == 1
     assert "completed; nothing to resume" in again.stdout + again.stderr
 
 
 def test_resume_without_a_run_says_what_it_looked_for(tmp_path):
-    result = run_cli([*RUN, "resume=true"])
+    result = run_main([*RUN, "resume=true"])
     assert result.returncode == 1
     output = result.stdout + result.stderr
     assert "resume=true: no run with the overrides" in output and "ckpt_path=" in output
-    result = run_cli([*RUN, f"ckpt_path={tmp_path}/nope.ckpt"])
+    result = run_main([*RUN, f"ckpt_path={tmp_path}/nope.ckpt"])
     assert result.returncode == 1 and "no such file" in result.stdout + result.stderr
 
 
@@ -96,12 +96,12 @@ def test_unwritable_output_folder_is_one_clear_line(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     for target in (f"hydra.run.dir={blocker}/run", f"hydra.run.dir={blocker}/sub/run"):
-        result = run_cli([*FAST, "logger=csv", target])
+        result = run_main([*FAST, "logger=csv", target])
         assert result.returncode == 1
         assert "Traceback" not in result.stderr
         assert f"Cannot write {blocker}" in result.stderr
         assert "not a folder" in result.stderr and "paths.log_dir" in result.stderr
-    result = run_cli(["-m", *FAST, "seed=0,1", "logger=csv", f"hydra.sweep.dir={blocker}/s"])
+    result = run_main(["-m", *FAST, "seed=0,1", "logger=csv", f"hydra.sweep.dir={blocker}/s"])
     assert result.returncode == 1 and f"Cannot write {blocker}" in result.stderr
 
 
@@ -109,7 +109,7 @@ def test_full_disk_is_one_clear_line(tmp_path):
     out = tmp_path / "run"
     out.mkdir()
     (out / "metrics.csv").symlink_to("/dev/full")  # every write to it: ENOSPC
-    result = run_cli([*FAST, "logger=csv", f"hydra.run.dir={out}"])
+    result = run_main([*FAST, "logger=csv", f"hydra.run.dir={out}"])
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     output = result.stdout + result.stderr

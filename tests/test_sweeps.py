@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from .conftest import run_cli
+from .conftest import run_cli, run_main
 
 SWEEP = [
     "-m",
@@ -15,12 +15,13 @@ SWEEP = [
     "dataset.batch_size=64",
     "trainer.max_epochs=1",
     "logger=csv",
+    "tags=[nightly]",  # shown in the summary
 ]
 
 
 def test_sweep_summary_report_failures_and_resume(tmp_path):
     sweep = tmp_path / "sweep"
-    first = run_cli([*SWEEP, f"hydra.sweep.dir={sweep}"])
+    first = run_main([*SWEEP, f"hydra.sweep.dir={sweep}"])
     assert first.returncode == 0, first.stderr[-3000:]
 
     statuses = {}
@@ -49,6 +50,7 @@ def test_sweep_summary_report_failures_and_resume(tmp_path):
 
     summary_md = (sweep / "summary.md").read_text()
     assert "±" in summary_md and "2 failed" in summary_md
+    assert summary_md.startswith("Tags: nightly\n")
     report = (sweep / "report.md").read_text()
     assert "python train.py -m regularizer.dropout=0.0,0.3,1.5 seed=0,1" in report
     assert "6 jobs: 4 completed, 2 failed" in report
@@ -67,7 +69,7 @@ def test_sweep_summary_report_failures_and_resume(tmp_path):
         for j, s in statuses.items()
         if s == "completed"
     }
-    again = run_cli([*SWEEP, f"hydra.sweep.dir={sweep}"])
+    again = run_main([*SWEEP, f"hydra.sweep.dir={sweep}"])
     assert again.returncode == 0, again.stderr[-3000:]
     assert (again.stdout + again.stderr).count("Already finished") == 4
     for job, mtime in finished.items():

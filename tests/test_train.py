@@ -12,7 +12,7 @@ import pytest
 from reglab.loggers.wandb_offline import read_offline_run
 from reglab.train import run
 
-from .conftest import REPO, run_cli
+from .conftest import REPO, run_main
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -97,7 +97,7 @@ def test_weight_decay_reaches_the_optimizer_weights_only(make_config, monkeypatc
 
 
 def test_missing_data_stops_with_a_clear_error(tmp_path):
-    result = run_cli(
+    result = run_main(
         ["logger=csv", f"paths.data_dir={tmp_path / 'none'}", "dataset.download=false"]
     )
     assert result.returncode == 1
@@ -110,7 +110,7 @@ def test_two_runs_started_together_get_their_own_folders(tmp_path):
     command = [
         sys.executable,
         str(REPO / "train.py"),
-        "debug=fast",
+        "debug=limit",
         "logger=csv",
         "dataset.val_size=100",
     ]
@@ -124,7 +124,7 @@ def test_two_runs_started_together_get_their_own_folders(tmp_path):
 
 def test_multirun_gives_each_job_its_own_folder_and_wandb_run(tmp_path):
     sweep = tmp_path / "sweep"
-    result = run_cli(
+    result = run_main(
         [
             "-m",
             "regularizer=none,dropout",

@@ -5,7 +5,7 @@ import wandb_workspaces.reports.v2 as wr
 from reglab.report.__main__ import main as report_main
 from reglab.report.wandb_report import build_wandb_report, config_key
 
-from .conftest import FAST, run_cli
+from .conftest import FAST, run_main
 
 
 def test_config_keys_of_swept_overrides():
@@ -17,7 +17,7 @@ def test_config_keys_of_swept_overrides():
 
 def test_report_of_a_tiny_sweep(tmp_path, capsys, monkeypatch):
     sweep = tmp_path / "sweep"
-    result = run_cli(
+    result = run_main(
         ["-m", "regularizer=none,dropout", *FAST, "logger=csv", f"hydra.sweep.dir={sweep}"]
     )
     assert result.returncode == 0, result.stderr[-3000:]

@@ -4,7 +4,6 @@ import json
 import logging
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import hydra
@@ -23,8 +22,9 @@ from reglab.callbacks.seeding import EpochSeeding
 from reglab.config import CONFIG_DIR, ConfigError, register_resolvers
 from reglab.config.schema import to_plain_dict, validate_config
 from reglab.data import DatasetError, build_datamodule
+from reglab.extras import provenance, start_extras
 from reglab.lit import RegLabModule, task_for
-from reglab.loggers import build_loggers, finish_wandb
+from reglab.loggers import build_loggers, finish_wandb, log_final_metrics
 from reglab.models import build_model
 from reglab.outputs.results import print_summary, write_metrics_json
 from reglab.outputs.writable import describe, disk_error
@@ -35,19 +35,6 @@ from reglab.resume import resume_point
 
 log = logging.getLogger("reglab")
 register_resolvers()
-
-
-def quiet_third_party() -> None:
-    """Drops third-party chatter that says nothing about the run."""
-    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
-    warnings.filterwarnings("ignore", message=r".*Set a lower value for log_every_n_steps.*")
-
-    class _NoTips(logging.Filter):
-        def filter(self, record: logging.LogRecord) -> bool:
-            return "💡 Tip" not in record.getMessage()
-
-    for name in ("lightning.pytorch.utilities.rank_zero", "lightning_utilities.core.rank_zero"):
-        logging.getLogger(name).addFilter(_NoTips())
 
 
 CHOICE_GROUPS = ("dataset", "model", "regularizer", "optimizer", "hardware", "experiment")
@@ -74,9 +61,10 @@ def group_choices(cfg: DictConfig, regularization: Regularization) -> dict[str, 
     return choices
 
 
-def run_config(cfg: DictConfig, choices: dict[str, str]) -> dict:
-    """The config as a plain nested dict for loggers, with the group choices as their own keys."""
-    return {"choices": choices, **to_plain_dict(cfg)}
+def run_config(cfg: DictConfig, choices: dict[str, str], origin: dict | None = None) -> dict:
+    """The config as a plain nested dict for loggers, with the group choices as their own keys
+    and the provenance (git commit, command, versions)."""
+    return {"choices": choices, **({"provenance": origin} if origin else {}), **to_plain_dict(cfg)}
 
 
 def sweep_group() -> str | None:
@@ -88,7 +76,6 @@ def sweep_group() -> str | None:
 
 def run(cfg: DictConfig) -> dict:
     """Trains and tests one configuration; returns what metrics.json holds."""
-    quiet_third_party()
     settings = validate_config(cfg)  # before anything is built or loaded
     output_dir = Path(settings.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -96,6 +83,7 @@ def run(cfg: DictConfig) -> dict:
     if finished is not None:
         log.info("Already finished in %s: skipped (resumed sweep)", output_dir)
         return finished
+    start_extras(cfg, settings.extras, output_dir)  # config tree, quiet libraries
     resume = resume_point(
         settings.resume, settings.ckpt_path, output_dir, job_overrides(), is_multirun()
     )
@@ -123,12 +111,15 @@ def run(cfg: DictConfig) -> dict:
 
     choices = group_choices(cfg, regularization)
     run_name = "-".join(choices[g] for g in ("model", "regularizer", "dataset"))
+    origin = provenance()
+    logged_config = run_config(cfg, choices, origin)
     loggers = build_loggers(
         cfg.get("logger"),
-        run_config(cfg, choices),
+        logged_config,
         run_name,
         sweep_group(),
         output_dir / "wandb_id",
+        tags=settings.tags,
     )
     callbacks = build_callbacks(cfg.get("callbacks"), task, info.val_is_test)
     callbacks += regularization.callbacks()
@@ -141,6 +132,7 @@ def run(cfg: DictConfig) -> dict:
     )
 
     record: dict = {"status": "failed", "choices": choices, "overrides": job_overrides()}
+    record.update(tags=list(settings.tags), provenance=origin)
     start = time.perf_counter()
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume and str(resume.ckpt))
@@ -153,6 +145,7 @@ def run(cfg: DictConfig) -> dict:
             trainer.test(module, datamodule=datamodule, ckpt_path=ckpt, verbose=False)
             record.update(_final_metrics(trainer, prefix="test/"))
             record["tested_checkpoint"] = ckpt or "last weights"
+        log_final_metrics(loggers, logged_config, record)  # MLflow, TensorBoard hparams
     except DivergenceError as exc:
         # A result, not a crash: a sweep goes on, and the report shows the job as diverged.
         record.update(_final_metrics(trainer))

@@ -6,6 +6,7 @@ Gradients are those of the first optimizer step of each logged epoch.
 
 import lightning as L
 import torch
+from lightning.pytorch.loggers import WandbLogger
 
 from reglab.callbacks.norms import weight_layers
 
@@ -55,7 +56,7 @@ def _log_histograms(logger, series: dict[str, torch.Tensor], step: int) -> None:
     if hasattr(experiment, "add_histogram"):  # TensorBoard SummaryWriter
         for tag, values in series.items():
             experiment.add_histogram(tag, values, global_step=step)
-    elif type(logger).__name__ == "WandbLogger":
+    elif isinstance(logger, WandbLogger):  # reglab's subclass too
         import wandb
 
         experiment.log(

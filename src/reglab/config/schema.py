@@ -23,6 +23,7 @@ from pydantic import (
 from reglab import data, models
 from reglab.config.base import Schema
 from reglab.config.errors import ConfigError, format_validation_error
+from reglab.extras.config import ExtrasConfig
 from reglab.regularizers.config import RegularizerConfig
 
 
@@ -138,6 +139,10 @@ class RunConfig(Schema):
     callbacks: dict[str, dict | None] | None = None
     logger: dict[str, dict | None] | None = None
     paths: PathsConfig
+    tags: list[str] = Field(
+        default_factory=list
+    )  # to every logger, metrics.json and the sweep summary
+    extras: ExtrasConfig = ExtrasConfig()
 
     @model_validator(mode="after")
     def _batch_divides_among_processes(self):
@@ -186,6 +191,7 @@ def _allowed_keys(raw: dict) -> dict[str, list[str]]:
         ("regularizer", RegularizerConfig),
         ("hardware", HardwareConfig),
         ("paths", PathsConfig),
+        ("extras", ExtrasConfig),
     ):
         allowed[section] = fields(schema)
     return allowed

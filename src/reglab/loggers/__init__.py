@@ -1,11 +1,13 @@
-"""Lightning loggers (config group `logger`): CSV always, W&B online or offline."""
+"""Lightning loggers (config group `logger`): CSV always; W&B, TensorBoard, MLflow on demand."""
 
+import math
 from pathlib import Path
 
 from hydra.utils import instantiate
-from lightning.pytorch.loggers import Logger
+from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
+from reglab.loggers.mlflow import build_mlflow_logger, is_mlflow_node
 from reglab.loggers.wandb import build_wandb_logger, finish_wandb, is_wandb_node
 
 
@@ -15,18 +17,47 @@ def build_loggers(
     run_name: str,
     group: str | None = None,
     id_file: Path | None = None,
+    tags: list[str] = (),
 ) -> list[Logger]:
-    """`id_file`: where the W&B run id is kept; a resumed run continues the run it names."""
+    """`id_file`: where the W&B run id is kept; a resumed run continues the run it names.
+    `tags` reach every logger; so does `run_config` (W&B config, MLflow params, TensorBoard
+    hparams)."""
     loggers = []
     for node in (nodes or {}).values():
         if node is None:
             continue
         if is_wandb_node(node):
             options = OmegaConf.to_container(node, resolve=True)
-            loggers.append(build_wandb_logger(options, run_config, run_name, group, id_file))
+            loggers.append(
+                build_wandb_logger(options, run_config, run_name, group, id_file, list(tags))
+            )
+        elif is_mlflow_node(node):
+            options = OmegaConf.to_container(node, resolve=True)
+            loggers.append(build_mlflow_logger(options, run_name, list(tags)))
         else:
             loggers.append(instantiate(node))
+    for logger in loggers:
+        if not isinstance(logger, WandbLogger):  # W&B got the config when its run started
+            logger.log_hyperparams(run_config)
     return loggers
 
 
-__all__ = ["build_loggers", "finish_wandb"]
+def log_final_metrics(loggers: list[Logger], run_config: dict, record: dict) -> None:
+    """The run's final numbers (metrics.json's) to every logger that keeps a run summary:
+    MLflow as metrics at the last step, TensorBoard as the hparams table's metrics."""
+    final = {
+        k: float(v)
+        for k, v in record.items()
+        if "/" in k and isinstance(v, (int, float)) and math.isfinite(v)
+    }
+    if not final:
+        return
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.log_hyperparams(run_config, metrics={f"final/{k}": v for k, v in final.items()})
+        elif not isinstance(logger, WandbLogger):  # W&B's summary has them already
+            logger.log_metrics({f"final/{k}": v for k, v in final.items()})
+        logger.save()
+
+
+__all__ = ["build_loggers", "finish_wandb", "log_final_metrics"]

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from lightning.pytorch.loggers import WandbLogger
 
+from reglab.loggers.wandb_artifacts import CheckpointArtifactsWandbLogger
+
 log = logging.getLogger(__name__)
 
 
@@ -59,17 +61,23 @@ def build_wandb_logger(
     run_name: str,
     group: str | None = None,
     id_file: Path | None = None,
+    tags: list[str] = (),
 ) -> WandbLogger:
     options = {k: v for k, v in options.items() if not k.startswith("_")}
     mode = resolve_mode(options.pop("mode", "auto"))
+    upload_checkpoints = options.pop("log_model", False)
     options["name"] = options.get("name") or run_name
     options["group"] = options.get("group") or group
+    # the run's `tags` join the logger's own (logger.wandb.tags), in order, once each
+    options["tags"] = list(dict.fromkeys([*(options.get("tags") or []), *tags]))
     Path(options["save_dir"]).mkdir(parents=True, exist_ok=True)
     config = without_locked(run_config, sweep_locked_keys())
     resuming = id_file is not None and id_file.is_file()
     if resuming:  # a resumed run: the same W&B run
         options.update(id=id_file.read_text().strip(), resume="allow")
-    logger = WandbLogger(mode=mode, config=config, **options)
+    logger = CheckpointArtifactsWandbLogger(
+        mode=mode, config=config, upload_checkpoints=upload_checkpoints, **options
+    )
     run = _start(logger, options.get("id") if resuming else None)
     if id_file is not None:
         id_file.parent.mkdir(parents=True, exist_ok=True)

@@ -1,66 +1,22 @@
 """Reads back what an offline W&B run wrote (`run-<id>.wandb`), without a W&B server.
 
-wandb >= 0.19 no longer ships a Python reader for its transaction log. The format is a
-LevelDB-style log: a 7-byte file header (":W&B", magic 0xBEE1, version), then 32 KiB blocks
-of records, each with a 7-byte header (CRC32, length, type) and a protobuf `Record`.
+wandb ships the reader: `wandb leet inspect --json <run>` prints each record of the run's
+transaction log as one JSON line (run, config, history, summary, artifact, ...). This wraps
+it; reglab parses no protobufs itself. The command joins the path of a nested value (a
+histogram, a table) with dots (`hist/weights/layers.1.bins`); every such W&B value has a
+`_type` leaf, which tells where its path ends, so it is rebuilt as one dict.
 """
 
 import json
-import struct
+import subprocess
+import sys
 import time
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-
-FILE_HEADER = 7
-BLOCK = 32 * 1024
-RECORD_HEADER = 7
-FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
 
 
 class WandbLogFormatError(ValueError):
     pass
-
-
-def _payloads(data: bytes):
-    if data[:4] != b":W&B":
-        raise WandbLogFormatError("not a W&B transaction log (missing ':W&B' header)")
-    pos, pending = FILE_HEADER, b""
-    while pos + RECORD_HEADER <= len(data):
-        left_in_block = BLOCK - pos % BLOCK
-        if left_in_block < RECORD_HEADER:  # block trailer padding
-            pos += left_in_block
-            continue
-        checksum, length, kind = struct.unpack("<IHB", data[pos : pos + RECORD_HEADER])
-        if kind == 0 and length == 0:  # zero padding up to the next block
-            pos += left_in_block
-            continue
-        payload = data[pos + RECORD_HEADER : pos + RECORD_HEADER + length]
-        if zlib.crc32(bytes([kind]) + payload) & 0xFFFFFFFF != checksum:
-            raise WandbLogFormatError(f"checksum mismatch at byte {pos}")
-        pos += RECORD_HEADER + length
-        if kind == FULL:
-            yield payload
-        elif kind == FIRST:
-            pending = payload
-        elif kind == MIDDLE:
-            pending += payload
-        elif kind == LAST:
-            yield pending + payload
-            pending = b""
-
-
-def _items(items) -> dict:
-    """Key/value items; a nested value (a histogram, a table) arrives as one item per leaf
-    with its path in `nested_key`, and is rebuilt as a dict."""
-    out: dict = {}
-    for item in items:
-        path = [item.key] if item.key else list(item.nested_key)
-        node = out
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-        node[path[-1]] = json.loads(item.value_json)
-    return out
 
 
 @dataclass
@@ -68,56 +24,94 @@ class OfflineRun:
     run_id: str = ""
     name: str = ""
     group: str = ""
+    job_type: str = ""
+    tags: list[str] = field(default_factory=list)
     config: dict = field(default_factory=dict)
     history: list[dict] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
+    # one entry per logged artifact version: name, type, aliases, metadata, files
+    artifacts: list[dict] = field(default_factory=list)
 
 
-def read_offline_run(path: str | Path, wait_s: float = 30.0) -> OfflineRun:
-    """Parses a `run-<id>.wandb` file, or the offline-run folder that holds one.
+def read_records(path: str | Path) -> list[dict]:
+    """Every record of an offline run (a `run-<id>.wandb` file or the folder holding one)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "wandb", "leet", "inspect", "--json", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        raise WandbLogFormatError(f"wandb leet inspect {path}: {result.stderr.strip()}")
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
 
-    wandb-core writes the file from its own process: `wandb.finish()` can return before the
-    last block is on disk (seen on a loaded machine: an empty run). Until the run's `exit`
-    record is there, the file is read again, for up to `wait_s` seconds.
-    """
-    path = Path(path)
-    if path.is_dir():
-        path = next(path.glob("run-*.wandb"))
+
+def _nest(items: dict) -> dict:
+    """`{"h.1._type": "histogram", "h.1.bins": [...]}` -> `{"h.1": {"_type": ..., "bins": ...}}`."""
+    roots = sorted((k[: -len("._type")] for k in items if k.endswith("._type")), key=len)
+    out = dict(items)
+    for root in reversed(roots):  # the deepest first: a table inside a dict stays whole
+        prefix = root + "."
+        value = {k[len(prefix) :]: out.pop(k) for k in list(out) if k.startswith(prefix)}
+        if value:
+            out[root] = value
+    return out
+
+
+def _artifact(record: dict) -> dict:
+    metadata = record.get("metadata") or "{}"
+    return {
+        "name": record.get("name", ""),
+        "type": record.get("type", ""),
+        "aliases": list(record.get("aliases", [])),
+        "metadata": json.loads(metadata) if isinstance(metadata, str) else metadata,
+        "files": [
+            {"path": c.get("path"), "size": int(c.get("size", 0))}
+            for c in (record.get("manifest") or {}).get("contents", [])
+        ],
+    }
+
+
+def _finished_records(path: Path, wait_s: float = 30.0) -> list[dict]:
+    """The records once the run's `exit` record is on disk. wandb-core writes the file from
+    its own process, and `wandb.finish()` can return before the last block is written (seen
+    on a loaded machine: a run without its name); a killed run never gets one, so after
+    `wait_s` what is there is returned."""
     deadline = time.monotonic() + wait_s
     while True:
         try:
-            run, finished = _parse(path.read_bytes())
+            records = read_records(path)
         except WandbLogFormatError:
             if time.monotonic() > deadline:
                 raise
-            finished = False
-        if finished or time.monotonic() > deadline:
-            return run
-        time.sleep(0.2)
+            records = []
+        if any(r.get("type") == "exit" for r in records) or time.monotonic() > deadline:
+            return records
+        time.sleep(0.5)
 
 
-def _parse(data: bytes) -> tuple[OfflineRun, bool]:
-    """The run as far as it is written, and whether its `exit` record is there."""
-    from wandb.proto import wandb_internal_pb2 as pb
-
-    run, finished = OfflineRun(), False
-    for payload in _payloads(data):
-        record = pb.Record()
-        record.ParseFromString(payload)
-        kind = record.WhichOneof("record_type")
+def read_offline_run(path: str | Path) -> OfflineRun:
+    """Parses a `run-<id>.wandb` file, or the offline-run folder that holds one."""
+    path = Path(path)
+    if path.is_dir():
+        path = next(path.glob("run-*.wandb"))
+    run = OfflineRun()
+    for record in _finished_records(path):
+        kind = record.get("type")
+        body = record.get(kind) or {}
         if kind == "run":
-            run.run_id, run.name, run.group = (
-                record.run.run_id,
-                record.run.display_name,
-                record.run.run_group,
-            )
-            run.config.update(_items(record.run.config.update))
+            run.run_id = body.get("run_id", "")
+            run.name = body.get("display_name", "")
+            run.group = body.get("run_group", "")
+            run.job_type = body.get("job_type", "")
+            run.tags = list(body.get("tags", []))
+            run.config.update((body.get("config") or {}).get("update", {}))
         elif kind == "config":
-            run.config.update(_items(record.config.update))
+            run.config.update(body.get("update", {}))
         elif kind == "history":
-            run.history.append(_items(record.history.item))
+            run.history.append(_nest(body.get("item", {})))
         elif kind == "summary":
-            run.summary.update(_items(record.summary.update))
-        elif kind == "exit":
-            finished = True
-    return run, finished
+            run.summary.update(_nest(body.get("update", {})))
+        elif kind == "artifact":
+            run.artifacts.append(_artifact(body))
+    return run

@@ -116,6 +116,12 @@ def metric_keys(summaries: list[ConfigSummary]) -> list[str]:
     return [k for k in SUMMARY_KEYS if any(s.values(k) for s in summaries)]
 
 
+def sweep_tags(summaries: list[ConfigSummary]) -> list[str]:
+    """The `tags` of the sweep's jobs (metrics.json), each once, in first-seen order."""
+    tags = [t for s in summaries for j in s.jobs for t in j.metrics.get("tags") or []]
+    return list(dict.fromkeys(tags))
+
+
 def write_summary(summaries: list[ConfigSummary], swept: list[str], out_dir: Path) -> list[Path]:
     keys = metric_keys(summaries)
     csv_path, md_path = out_dir / "summary.csv", out_dir / "summary.md"
@@ -141,7 +147,8 @@ def write_summary(summaries: list[ConfigSummary], swept: list[str], out_dir: Pat
                     *[v for st in stats for v in (st if st else ("", ""))],
                 ]
             )
-    lines = ["| " + " | ".join([*(swept or ["configuration"]), "seeds", *keys]) + " |"]
+    lines = [f"Tags: {', '.join(tags)}", ""] if (tags := sweep_tags(summaries)) else []
+    lines.append("| " + " | ".join([*(swept or ["configuration"]), "seeds", *keys]) + " |")
     lines.append("|" + "---|" * (max(len(swept), 1) + 1 + len(keys)))
     for s in summaries:
         label = [s.params.get(k, "") for k in swept] or [", ".join(s.overrides) or "(defaults)"]
