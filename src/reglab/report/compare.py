@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from reglab.models.roles import state_dict_weights_by_role
+from reglab.outputs.atomic import write_text
 from reglab.report.figures import save_figure
 from reglab.report.jobs import Job
 
@@ -126,7 +127,7 @@ def weights_table(jobs: list[Job], path: Path) -> Path | None:
         true = ", ".join(f"{v:.3f}" for v in r["true"][:n])
         more = ", ..." if len(r["learned"]) > n else ""
         lines.append(f"| {job.label} | {learned}{more} | {true}{more} | {error:.3f} |")
-    path.write_text("\n".join(lines) + "\n")
+    write_text(path, "\n".join(lines) + "\n")
     return path
 
 
