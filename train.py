@@ -6,7 +6,11 @@ from pathlib import Path
 # Runs from a checkout without installing the package (scripts/setup.sh installs it anyway).
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
-from reglab.train import main
-
 if __name__ == "__main__":
-    main()
+    try:
+        from reglab.train import main
+
+        main()
+    except KeyboardInterrupt:  # Ctrl-C while importing or composing: nothing has started
+        print("Interrupted during start-up, before the first epoch: nothing was trained.")
+        sys.exit(1)

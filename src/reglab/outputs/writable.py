@@ -71,16 +71,16 @@ class OutputDirCheck(Callback):
         folder = Path(folder)
         try:
             if folder.exists() and not folder.is_dir():
-                raise NotADirectoryError(errno.ENOTDIR, "a file, not a folder", str(folder))
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder))
             check_writable(folder.parent)
         except OSError as exc:  # any reason: /proc/x, a file in the way, a full disk
-            exc.filename = exc.filename or str(folder.parent)
+            if not exc.filename or ".reglab-write-check-" in str(exc.filename):
+                exc.filename = str(folder)  # the folder asked for, not our probe file
             self._stop(describe(exc))
 
     @staticmethod
     def _stop(message: str) -> None:
-        log.error("%s", message)
-        print(message, file=sys.stderr)
+        print(message, file=sys.stderr)  # (Hydra's console log would print it a second time)
         sys.exit(1)
 
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
