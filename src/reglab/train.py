@@ -126,6 +126,8 @@ def run(cfg: DictConfig) -> dict:
             output_dir = resume.run_dir
         else:
             log.info("Continuing from %s", resume.ckpt)
+    if resume is None:
+        set_aside_old_checkpoints(output_dir / "checkpoints")
     L.seed_everything(settings.seed, workers=True, verbose=False)
 
     datamodule = build_datamodule(settings.dataset, seed=settings.seed)
@@ -250,6 +252,19 @@ def finished_job(output_dir: Path) -> dict | None:
     if sorted(record.get("overrides") or []) == sorted(job_overrides()):
         return record
     return None
+
+
+def set_aside_old_checkpoints(folder: Path) -> None:
+    """A fresh start in a folder where an unfinished run left checkpoints (a failed sweep job
+    run again, an explicit hydra.run.dir): its checkpoints move to checkpoints_previous/,
+    so they are neither mixed with the new ones (Lightning would write best-v1.ckpt) nor
+    lost (resume=true would have continued from them)."""
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return
+    previous = folder.with_name("checkpoints_previous")
+    shutil.rmtree(previous, ignore_errors=True)
+    folder.rename(previous)
+    log.warning("Starting afresh: the checkpoints already in %s moved to %s", folder, previous)
 
 
 def remove_unstarted_run(output_dir: Path) -> None:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import lightning as L
 
+from reglab.outputs.writable import DISK_ERRNOS, disk_error
+
 log = logging.getLogger("reglab")
 
 
@@ -21,4 +23,6 @@ class ExceptionCheckpoint(L.Callback):
         try:
             trainer.save_checkpoint(self.path)
         except Exception as exc:  # e.g. the disk is full: keep the original error in view
-            log.warning("Could not save %s: %s", self.path, exc)
+            full = disk_error(exc)
+            reason = DISK_ERRNOS[full.errno] if full is not None else exc
+            log.warning("Could not save %s: %s", self.path, reason)

@@ -17,6 +17,8 @@ from typing import Any
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
+from reglab.outputs.writable import disk_error
+
 log = logging.getLogger("reglab")
 
 
@@ -36,8 +38,9 @@ def atomic_write(path: str | Path, write: Callable[[io.BufferedWriter], None]) -
         os.replace(tmp, path)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError) and not exc.filename:
-            exc.filename = str(path)  # say which file could not be written
+        full = disk_error(exc)  # also when torch.save wrapped it in a RuntimeError
+        if full is not None and not full.filename:
+            full.filename = str(path)  # say which file could not be written
         raise
     return path
 
