@@ -306,6 +306,9 @@ def main(cfg: DictConfig) -> float | None:
 
 def handle_run(cfg: DictConfig) -> float | None:
     """Runs one job; a user error or a full disk ends it with one message, not a traceback."""
+    # A full disk fails every write to train.log too: stdlib logging would print a
+    # "--- Logging error ---" traceback per log call, burying the one line that says why.
+    logging.raiseExceptions = False
     try:
         record = run(cfg)
     except (ConfigError, DatasetError) as exc:
