@@ -10,7 +10,7 @@ from pathlib import Path
 
 import lightning as L
 
-from reglab.outputs.writable import DISK_ERRNOS, disk_error
+from reglab.outputs.writable import disk_error
 
 log = logging.getLogger("reglab")
 
@@ -23,6 +23,7 @@ class ExceptionCheckpoint(L.Callback):
         try:
             trainer.save_checkpoint(self.path)
         except Exception as exc:  # e.g. the disk is full: keep the original error in view
-            full = disk_error(exc)
-            reason = DISK_ERRNOS[full.errno] if full is not None else exc
-            log.warning("Could not save %s: %s", self.path, reason)
+            if disk_error(exc) is not None:  # the run's own error says so, once
+                log.debug("Could not save %s: %s", self.path, exc)
+                return
+            log.warning("Could not save %s: %s", self.path, exc)
