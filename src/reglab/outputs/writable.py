@@ -20,6 +20,7 @@ DISK_ERRNOS = {
     errno.EACCES: "permission denied",
     errno.EPERM: "operation not permitted",
     errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EFBIG: "the file is larger than this process may write (ulimit -f) or the disk holds",
 }
 FIX = (
     "Fix: free space, or write elsewhere with paths.log_dir=/path (or REGLAB_LOG_DIR), "
