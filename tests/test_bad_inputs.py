@@ -65,7 +65,7 @@ def test_bad_input_in_process(
     overrides = [o.format(**paths) for o in overrides]
     size = [] if "dataset=rmb" in overrides else FAST
     out = tmp_path / "run"
-    cfg = compose_config([*size, "logger=csv", *overrides], out)
+    cfg = compose_config([*size, *overrides], out)  # the default logger: W&B (offline)
     with caplog.at_level(logging.INFO), pytest.raises(SystemExit) as stop:
         handle_run(cfg)
     assert stop.value.code == 1

@@ -1,0 +1,43 @@
+"""Runs that say only what matters: no validation split without Lightning's warnings, no
+optimized_metric error outside a search, threads shared among parallel processes."""
+
+import logging
+import warnings
+
+from reglab.config.compose import compose_config
+from reglab.train import handle_run
+
+from .conftest import FAST
+
+
+def test_no_validation_split_trains_quietly(tmp_path, caplog):
+    out = tmp_path / "run"
+    cfg = compose_config([*FAST, "dataset.val_size=0", "trainer.max_epochs=2", "logger=csv"], out)
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.INFO):
+        warnings.simplefilter("always")
+        value = handle_run(cfg)
+    messages = [str(w.message) for w in caught] + [r.getMessage() for r in caplog.records]
+    for noise in ("across ranks is zero", "could not find the monitored key", "optimized_metric"):
+        assert not any(noise in m for m in messages), noise
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert value is None  # nothing to optimise, and nothing to complain about
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["last.ckpt"]
+    import json
+
+    record = json.loads((out / "metrics.json").read_text())
+    assert record["status"] == "completed" and record["tested_checkpoint"] == "last weights"
+    assert "test/acc" in record and not any(k.startswith("val/") for k in record)
+
+
+def test_threads_are_shared_among_parallel_processes(tmp_path, monkeypatch):
+    import reglab.threads as threads
+
+    monkeypatch.setattr(threads, "available_cores", lambda: 8)
+    compose_config(["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"], tmp_path / "run")
+    assert threads.parallel_jobs() == 2
+    assert threads.threads_per_process(None, processes_per_job=1) == 4
+    assert threads.threads_per_process(None, processes_per_job=2) == 2  # ddp_cpu ranks
+    assert threads.threads_per_process(3, processes_per_job=2) == 3  # hardware.threads wins
+    compose_config([], tmp_path / "run")
+    assert threads.parallel_jobs() == 1
+    assert threads.threads_per_process(None, processes_per_job=1) == 8
