@@ -126,8 +126,6 @@ def run(cfg: DictConfig) -> dict:
             output_dir = resume.run_dir
         else:
             log.info("Continuing from %s", resume.ckpt)
-    if resume is None:
-        set_aside_old_checkpoints(output_dir / "checkpoints")
     L.seed_everything(settings.seed, workers=True, verbose=False)
 
     datamodule = build_datamodule(settings.dataset, seed=settings.seed)
@@ -136,6 +134,8 @@ def run(cfg: DictConfig) -> dict:
     check_monitors(settings, cfg, task)  # a monitor naming no metric: now, not after an epoch
     validation = has_validation_split(settings.dataset)
     datamodule.setup("fit")  # find and read the data before a W&B run or checkpoint exists
+    if resume is None:
+        set_aside_old_checkpoints(output_dir / "checkpoints")
     regularization = Regularization(settings.regularizer)
     if settings.regularizer.augment is not None:
         check_images(settings.regularizer.augment, info.in_shape, settings.dataset.name)
