@@ -95,6 +95,9 @@ def run_case(args: list[str], env: dict, workdir: Path) -> tuple[int, str]:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            # Ctrl-C as from a terminal, also when this script runs in the background
+            # (where the shell ignores SIGINT, and children inherit that)
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         time.sleep(2.0)
         proc.send_signal(signal.SIGINT)
