@@ -309,13 +309,14 @@ def handle_run(cfg: DictConfig) -> float | None:
     # A full disk fails every write to train.log too: stdlib logging would print a
     # "--- Logging error ---" traceback per log call, burying the one line that says why.
     logging.raiseExceptions = False
+    own_dir = Path(cfg.paths.output_dir)  # run() may switch to a resumed run's folder
     try:
         record = run(cfg)
     except (ConfigError, DatasetError) as exc:
         # Expected user errors: the message says what to fix; a traceback would bury it.
         log.error("%s", exc)
         if not is_multirun():
-            remove_unstarted_run(Path(cfg.paths.output_dir))
+            remove_unstarted_run(own_dir)
             sys.exit(1)
         _record_failure(cfg, exc)
         return None
