@@ -41,3 +41,42 @@ def test_threads_are_shared_among_parallel_processes(tmp_path, monkeypatch):
     compose_config([], tmp_path / "run")
     assert threads.parallel_jobs() == 1
     assert threads.threads_per_process(None, processes_per_job=1) == 8
+
+
+def test_one_epoch_series_are_drawn_with_markers(tmp_path, monkeypatch):
+    """A sweep of 1 epoch has one point per curve: a line without markers draws nothing."""
+    from pathlib import Path
+
+    from reglab.callbacks import activations
+    from reglab.report import compare, figures
+    from reglab.report.jobs import Job
+    from reglab.report.summary import ConfigSummary
+
+    drawn = []
+
+    def keep(fig, path):
+        drawn.append(fig)
+        return Path(path)
+
+    monkeypatch.setattr(figures, "save_figure", keep)
+    monkeypatch.setattr(compare, "save_figure", keep)
+    rows = [{"epoch": 1.0, "train/loss": 0.5, "val/loss": 0.6, "val/acc": 0.8}]
+    jobs = [
+        Job(tmp_path / str(i), [f"seed={i}"], {"status": "completed"}, rows, f"seed={i}")
+        for i in range(2)
+    ]
+    compare.plot_learning_curves(jobs, tmp_path / "comparison.png")
+    figures.plot_curves_by_config([ConfigSummary(("x=1",), jobs)], ["x"], tmp_path / "c.png")
+    history = [
+        {
+            "epoch": 1,
+            **{f"act/{s}/hidden_1/{m}": 1.0 for s in ("mean", "var") for m in ("train", "eval")},
+        }
+    ]
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(plt, "close", lambda fig: drawn.append(fig))  # keep it to look at
+    activations.plot_activation_stats(history, tmp_path / "activation_stats.png")
+    lines = [line for fig in drawn for ax in fig.axes for line in ax.get_lines()]
+    assert len(lines) >= 2 + 2 + 1 + 4
+    assert all(line.get_marker() not in (None, "None", "") for line in lines)
