@@ -1,10 +1,8 @@
 """Weights & Biases: online with credentials, offline without, one W&B run per job."""
 
-import contextlib
 import logging
 import netrc
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -92,8 +90,7 @@ def _start(logger: WandbLogger, resumed_id: str | None, wait_s: float = 60.0):
     deadline = time.monotonic() + wait_s
     while True:
         try:
-            with contextlib.redirect_stderr(_WithoutLightningsAnonymousWarning(sys.stderr)):
-                return logger.experiment
+            return logger.experiment
         except Exception as exc:
             if resumed_id is None or "in use" not in str(exc) or time.monotonic() > deadline:
                 raise
@@ -101,22 +98,6 @@ def _start(logger: WandbLogger, resumed_id: str | None, wait_s: float = 60.0):
                 "W&B run %s is still held by the killed run's W&B service: waiting", resumed_id
             )
             time.sleep(2)
-
-
-class _WithoutLightningsAnonymousWarning:
-    """stderr without wandb's "The anonymous setting has no effect" warning, which every run
-    got because Lightning's WandbLogger always passes `anonymous` to wandb.init."""
-
-    def __init__(self, stream):
-        self._stream = stream
-
-    def write(self, text: str) -> int:
-        if "anonymous setting has no effect" in text:
-            return len(text)
-        return self._stream.write(text)
-
-    def __getattr__(self, name: str):
-        return getattr(self._stream, name)
 
 
 def finish_wandb(exit_code: int = 0) -> None:
