@@ -80,3 +80,18 @@ def test_one_epoch_series_are_drawn_with_markers(tmp_path, monkeypatch):
     lines = [line for fig in drawn for ax in fig.axes for line in ax.get_lines()]
     assert len(lines) >= 2 + 2 + 1 + 4
     assert all(line.get_marker() not in (None, "None", "") for line in lines)
+
+
+def test_only_wandbs_anonymous_warning_is_dropped(monkeypatch):
+    import wandb
+
+    from reglab.loggers.wandb import _without_anonymous_warning
+
+    shown = []
+    monkeypatch.setattr(wandb, "termwarn", lambda string, **kwargs: shown.append(string))
+    recorder = wandb.termwarn
+    with _without_anonymous_warning():
+        wandb.termwarn("The anonymous setting has no effect and will be removed", repeat=False)
+        wandb.termwarn("something that matters")
+    assert shown == ["something that matters"]
+    assert wandb.termwarn is recorder  # restored
