@@ -17,4 +17,9 @@ class KillAt(L.Callback):
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         if trainer.current_epoch == self.epoch and not self.marker.exists():
             self.marker.touch()
+            if self.signal == "SIGINT":
+                # Ctrl-C as from a terminal, even when the parent process ignored SIGINT
+                # (children inherit SIG_IGN, e.g. after Lightning handled a KeyboardInterrupt
+                # in the pytest process)
+                signal.signal(signal.SIGINT, signal.default_int_handler)
             os.kill(os.getpid(), getattr(signal, self.signal))

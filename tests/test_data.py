@@ -41,7 +41,7 @@ def test_idx_rejects_bad_files(tmp_path):
     with pytest.raises(IDXFormatError, match="10 bytes"):
         read_idx(tmp_path / "short")
     (tmp_path / "x.gz").write_bytes(b"not gzip")
-    with pytest.raises(IDXFormatError, match="cannot read"):
+    with pytest.raises(IDXFormatError, match="Cannot read"):
         read_idx(tmp_path / "x.gz")
 
 

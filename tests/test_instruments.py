@@ -63,15 +63,15 @@ def test_weight_and_grad_norms_reach_csv_and_wandb(make_config, tmp_path):
     )
     out = tmp_path / "run"
     table = rows(out / "metrics.csv")
-    for layer in ("layers.1", "layers.3", "layers.5"):
+    for layer in ("hidden_1", "hidden_2", "output"):
         assert all(float(r[f"weights/norm/{layer}"]) > 0 for r in table)
     [wandb_dir] = sorted(out.glob("wandb/offline-run-*"))
     history = read_offline_run(wandb_dir).history
     grad_norms = [h["train/grad_norm"] for h in history if "train/grad_norm" in h]
     assert len(grad_norms) == 8  # 16 optimizer steps over 2 epochs, every 2nd one
     assert all(g > 0 for g in grad_norms)
-    last_norm = [h["weights/norm/layers.5"] for h in history if "weights/norm/layers.5" in h][-1]
-    assert last_norm == pytest.approx(float(table[-1]["weights/norm/layers.5"]))
+    last_norm = [h["weights/norm/output"] for h in history if "weights/norm/output" in h][-1]
+    assert last_norm == pytest.approx(float(table[-1]["weights/norm/output"]))
 
 
 def test_activation_stats_match_a_hand_computation():
@@ -90,12 +90,14 @@ def test_activation_stats_match_a_hand_computation():
     x = torch.randn(64, 5)
     h1 = torch.relu(x @ net.layers[1].weight.T + net.layers[1].bias)
     h2 = torch.relu(h1 @ net.layers[4].weight.T + net.layers[4].bias)
-    stats = [v for pair in hidden_activation_stats(net, x) for v in pair]
+    by_layer = hidden_activation_stats(net, x)
+    assert list(by_layer) == ["hidden_1", "hidden_2"]
+    stats = [v for pair in by_layer.values() for v in pair]
     expected = [v for h in (h1, h2) for v in (h.mean().item(), h.var(unbiased=False).item())]
     assert stats == pytest.approx(expected, rel=1e-5)
     # train mode: dropout zeroes half the units and doubles the rest, raising the variance
     net.train()
-    assert hidden_activation_stats(net, x)[0][1] > 1.5 * expected[1]
+    assert hidden_activation_stats(net, x)["hidden_1"][1] > 1.5 * expected[1]
 
 
 def test_instruments_do_not_change_the_run(make_config, tmp_path):
@@ -122,7 +124,7 @@ def test_instruments_do_not_change_the_run(make_config, tmp_path):
     assert results[0] == results[1]
     out = tmp_path / "instruments"
     table = rows(out / "metrics.csv")
-    assert float(table[-1]["act/var/h1/train"]) > float(table[-1]["act/var/h1/eval"])
+    assert float(table[-1]["act/var/hidden_1/train"]) > float(table[-1]["act/var/hidden_1/eval"])
     assert (out / "activation_stats.png").stat().st_size > 10_000
 
 
@@ -149,10 +151,10 @@ def test_histograms_reach_wandb_and_tensorboard(make_config, tmp_path):
     out = tmp_path / "run"
     [wandb_dir] = sorted(out.glob("wandb/offline-run-*"))
     history = read_offline_run(wandb_dir).history
-    logged = [h for h in history if "hist/weights/layers.1" in h]
-    assert len(logged) == 2 and logged[0]["hist/weights/layers.1"]["_type"] == "histogram"
-    assert any("hist/grads/layers.5" in h for h in history)
+    logged = [h for h in history if "hist/weights/hidden_1" in h]
+    assert len(logged) == 2 and logged[0]["hist/weights/hidden_1"]["_type"] == "histogram"
+    assert any("hist/grads/output" in h for h in history)
     events = EventAccumulator(str(out / "tensorboard"), size_guidance={"histograms": 0}).Reload()
     tags = events.Tags()["histograms"]
-    assert {"hist/weights/layers.1", "hist/grads/layers.1"} <= set(tags)
-    assert len(events.Histograms("hist/weights/layers.1")) == 2
+    assert {"hist/weights/hidden_1", "hist/grads/hidden_1"} <= set(tags)
+    assert len(events.Histograms("hist/weights/hidden_1")) == 2

@@ -108,12 +108,11 @@ def test_tiny_search_end_to_end_and_resume(tmp_path):
 
 
 def test_failed_trials_are_marked_failed(tmp_path):
-    # The metric does not exist: every trial gives no value, the search still ends.
+    # The metric does not exist: every trial stops before training, the search still ends
+    # (and exits non-zero after its report, since its jobs failed).
     result = _search(tmp_path, 2, "optimized_metric=val/nonexistent")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert (
-        "optimized_metric=val/nonexistent is not in metrics.json" in result.stdout + result.stderr
-    )
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "optimized_metric=val/nonexistent: not a metric" in result.stdout + result.stderr
     results = yaml.safe_load((tmp_path / "search" / "optimization_results.yaml").read_text())
     assert results["failed"] == 2 and "best_value" not in results
 

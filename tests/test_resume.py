@@ -106,14 +106,24 @@ def test_unwritable_output_folder_is_one_clear_line(tmp_path):
 
 
 def test_full_disk_is_one_clear_line(tmp_path):
+    # Results are written atomically (a temporary file renamed over the target), so a
+    # /dev/full symlink no longer catches a write: a file size limit does (EFBIG), without
+    # root. The checkpoint (~1 MB) is over the limit; metrics.json is not.
+    import shlex
+    import subprocess
+    import sys
+
+    from .conftest import REPO
+
     out = tmp_path / "run"
-    out.mkdir()
-    (out / "metrics.csv").symlink_to("/dev/full")  # every write to it: ENOSPC
-    result = run_main([*FAST, "logger=csv", f"hydra.run.dir={out}"])
+    args = [sys.executable, str(REPO / "train.py"), *FAST, "logger=csv", f"hydra.run.dir={out}"]
+    script = f"trap '' XFSZ; ulimit -f 600; exec {shlex.join(args)}"
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     output = result.stdout + result.stderr
-    assert f"Cannot write {out / 'metrics.csv'}: the disk is full" in output
+    assert f"Cannot write {out / 'checkpoints'}" in output and "ulimit -f" in output
+    assert not list(out.rglob("*.tmp"))  # the half-written checkpoint was removed
     assert json.loads((out / "metrics.json").read_text())["status"] == "failed"
 
 

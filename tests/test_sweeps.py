@@ -22,7 +22,8 @@ SWEEP = [
 def test_sweep_summary_report_failures_and_resume(tmp_path):
     sweep = tmp_path / "sweep"
     first = run_main([*SWEEP, f"hydra.sweep.dir={sweep}"])
-    assert first.returncode == 0, first.stderr[-3000:]
+    assert first.returncode == 1, first.stderr[-3000:]  # after the report: 2 jobs failed
+    assert "2 of 6 jobs failed" in first.stderr
 
     statuses = {}
     for job in sorted(p for p in sweep.iterdir() if p.name.isdigit()):
@@ -70,7 +71,7 @@ def test_sweep_summary_report_failures_and_resume(tmp_path):
         if s == "completed"
     }
     again = run_main([*SWEEP, f"hydra.sweep.dir={sweep}"])
-    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.returncode == 1, again.stderr[-3000:]
     assert (again.stdout + again.stderr).count("Already finished") == 4
     for job, mtime in finished.items():
         assert (sweep / job / "metrics.json").stat().st_mtime_ns == mtime

@@ -1,19 +1,24 @@
 """Which checkpoint a run continues from: `resume=true` or `ckpt_path=...`.
 
 `python train.py <same overrides> resume=true` finds the most recent earlier run with the same
-overrides that did not complete (killed, interrupted, crashed) and continues it from its
-`checkpoints/last.ckpt`, in its own folder. In a multirun, each job continues from the
-checkpoint in its own job folder, when there is one. `ckpt_path=<file>` continues from that
-checkpoint (in the folder it belongs to when it sits in a run's `checkpoints/`).
+overrides (in any order) that did not complete (killed, interrupted, crashed) and continues
+it from its `checkpoints/last.ckpt`, in its own folder. A run folder given explicitly
+(`hydra.run.dir=X`) that holds an unfinished run is the one resumed. In a multirun, each job
+continues from the checkpoint in its own job folder, when there is one.
+
+`ckpt_path=<file>` continues from that checkpoint: in the folder of the run it belongs to when
+that run did not complete; otherwise (a completed run, or a file outside any run) in this
+invocation's new folder, which records where it started (`init_from`). A completed run's
+files are never rewritten.
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from reglab.config import ConfigError
+from reglab.outputs.atomic import read_json
 
 RESUME_KEYS = ("resume", "ckpt_path")
 
@@ -22,35 +27,55 @@ RESUME_KEYS = ("resume", "ckpt_path")
 class ResumePoint:
     run_dir: Path
     ckpt: Path
+    # set when training starts from another run's checkpoint in a new folder
+    init_from: str | None = None
 
 
 def without_resume(overrides: list[str]) -> list[str]:
-    return [o for o in overrides if o.lstrip("+~").split("=", 1)[0] not in RESUME_KEYS]
+    """The overrides that define a run, as a sorted list: their order on the command line
+    does not change the run (`seed=6 trainer.max_epochs=5` = `trainer.max_epochs=5 seed=6`)."""
+    return sorted(o for o in overrides if o.lstrip("+~").split("=", 1)[0] not in RESUME_KEYS)
 
 
 def _overrides(run_dir: Path) -> list[str] | None:
     path = run_dir / ".hydra" / "overrides.yaml"
-    return yaml.safe_load(path.read_text()) if path.is_file() else None
+    try:
+        return (yaml.safe_load(path.read_text()) or []) if path.is_file() else None
+    except (OSError, yaml.YAMLError):
+        return None
 
 
-def _status(run_dir: Path) -> str | None:
-    path = run_dir / "metrics.json"
-    return json.loads(path.read_text()).get("status") if path.is_file() else None
+def run_status(run_dir: Path) -> str | None:
+    """metrics.json's status; None when there is none or it cannot be read (not completed)."""
+    record = read_json(run_dir / "metrics.json")
+    return record.get("status") if record else None
+
+
+def _last_active(run_dir: Path) -> float:
+    """When the run last wrote something we rely on (its last checkpoint, else its folder)."""
+    times = [run_dir.stat().st_mtime]
+    for name in ("checkpoints/last.ckpt", "metrics.json"):
+        if (run_dir / name).is_file():
+            times.append((run_dir / name).stat().st_mtime)
+    return max(times)
 
 
 def find_unfinished_run(runs_dir: Path, current: Path, overrides: list[str]) -> Path:
-    """The newest run folder next to `current` with the same overrides and a last.ckpt."""
+    """The most recently active run folder next to `current` with the same overrides."""
     wanted = without_resume(overrides)
     same = [
         d
-        for d in sorted(runs_dir.iterdir(), reverse=True)  # folder names start with the time
+        for d in runs_dir.iterdir()
         if d.is_dir()
         and d != current
-        and without_resume(_overrides(d) or []) == wanted
         and _overrides(d) is not None
+        and without_resume(_overrides(d)) == wanted
     ]
+    # by time, not by name: folder names sort by start time, but a resumed run's activity
+    # is later than a run started after it
+    same.sort(key=lambda d: (_last_active(d), d.name), reverse=True)
     for run_dir in same:
-        if _status(run_dir) == "completed":
+        if run_status(run_dir) == "completed":
             raise ConfigError(
                 f"resume=true: the latest run with these overrides, {run_dir}, completed; "
                 "nothing to resume (drop resume=true to start a new run)"
@@ -63,19 +88,37 @@ def find_unfinished_run(runs_dir: Path, current: Path, overrides: list[str]) -> 
     )
 
 
+def _run_of(ckpt: Path) -> Path | None:
+    """The run folder a checkpoint belongs to (…/<run>/checkpoints/x.ckpt), if any."""
+    run_dir = ckpt.parent.parent
+    in_run = ckpt.parent.name == "checkpoints" and (run_dir / ".hydra").is_dir()
+    return run_dir if in_run else None
+
+
 def resume_point(
     resume: bool, ckpt_path: str | None, output_dir: Path, overrides: list[str], multirun: bool
 ) -> ResumePoint | None:
+    output_dir = Path(output_dir)
     if ckpt_path:
         ckpt = Path(ckpt_path).expanduser().resolve()
         if not ckpt.is_file():
             raise ConfigError(f"ckpt_path={ckpt_path}: no such file")
-        in_run = ckpt.parent.name == "checkpoints" and (ckpt.parent.parent / ".hydra").is_dir()
-        return ResumePoint(ckpt.parent.parent if in_run else output_dir, ckpt)
+        run_dir = _run_of(ckpt)
+        if run_dir is not None and run_status(run_dir) != "completed":
+            return ResumePoint(run_dir, ckpt)  # an unfinished run goes on in its folder
+        # a completed run's files stay as they are: train on in this run's own folder
+        return ResumePoint(output_dir, ckpt, init_from=str(ckpt))
     if not resume:
         return None
+    here = output_dir / "checkpoints" / "last.ckpt"
     if multirun:
-        ckpt = output_dir / "checkpoints" / "last.ckpt"
-        return ResumePoint(output_dir, ckpt) if ckpt.is_file() else None
+        return ResumePoint(output_dir, here) if here.is_file() else None
+    if here.is_file():  # hydra.run.dir=X, X holds a run: X is the run to resume
+        if run_status(output_dir) == "completed":
+            raise ConfigError(
+                f"resume=true: {output_dir} holds a completed run; nothing to resume (choose "
+                "another hydra.run.dir, or drop resume=true)"
+            )
+        return ResumePoint(output_dir, here)
     run_dir = find_unfinished_run(output_dir.parent, output_dir, overrides)
     return ResumePoint(run_dir, run_dir / "checkpoints" / "last.ckpt")

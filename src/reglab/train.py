@@ -1,7 +1,7 @@
 """`python train.py ...`: compose the config, validate it, train, test, write the results."""
 
-import json
 import logging
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -20,18 +20,21 @@ from reglab.callbacks.distributed import ProcessGroupTeardown
 from reglab.callbacks.divergence import DivergenceError
 from reglab.callbacks.seeding import EpochSeeding
 from reglab.config import CONFIG_DIR, ConfigError, register_resolvers
+from reglab.config.checks import check_hardware, check_monitors, has_validation_split
 from reglab.config.schema import to_plain_dict, validate_config
 from reglab.data import DatasetError, build_datamodule
 from reglab.extras import provenance, start_extras
 from reglab.lit import RegLabModule, task_for
 from reglab.loggers import build_loggers, finish_wandb, log_final_metrics
 from reglab.models import build_model
+from reglab.outputs.atomic import AtomicCheckpointIO, read_json
 from reglab.outputs.results import print_summary, write_metrics_json
 from reglab.outputs.writable import describe, disk_error
 from reglab.regularizers import Regularization
 from reglab.regularizers.augment import check_images
 from reglab.regularizers.early_stopping import early_stopping_record
 from reglab.resume import resume_point
+from reglab.threads import configure_threads
 
 log = logging.getLogger("reglab")
 register_resolvers()
@@ -61,10 +64,19 @@ def group_choices(cfg: DictConfig, regularization: Regularization) -> dict[str, 
     return choices
 
 
-def run_config(cfg: DictConfig, choices: dict[str, str], origin: dict | None = None) -> dict:
-    """The config as a plain nested dict for loggers, with the group choices as their own keys
-    and the provenance (git commit, command, versions)."""
-    return {"choices": choices, **({"provenance": origin} if origin else {}), **to_plain_dict(cfg)}
+def run_config(
+    cfg: DictConfig,
+    choices: dict[str, str],
+    origin: dict | None = None,
+    init_from: str | None = None,
+) -> dict:
+    """The config as a plain nested dict for loggers, with the group choices as their own keys,
+    the provenance (git commit, command, versions) and `init_from` (the checkpoint of another
+    run this one started from)."""
+    extra = {"provenance": origin} if origin else {}
+    if init_from:
+        extra["init_from"] = init_from
+    return {"choices": choices, **extra, **to_plain_dict(cfg)}
 
 
 def sweep_group() -> str | None:
@@ -77,6 +89,9 @@ def sweep_group() -> str | None:
 def run(cfg: DictConfig) -> dict:
     """Trains and tests one configuration; returns what metrics.json holds."""
     settings = validate_config(cfg)  # before anything is built or loaded
+    check_hardware(settings.hardware)
+    processes = settings.hardware.devices if settings.hardware.accelerator == "cpu" else 1
+    configure_threads(settings.hardware.threads, processes if isinstance(processes, int) else 1)
     output_dir = Path(settings.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     finished = finished_job(output_dir)
@@ -88,15 +103,26 @@ def run(cfg: DictConfig) -> dict:
         settings.resume, settings.ckpt_path, output_dir, job_overrides(), is_multirun()
     )
     if resume is not None:
-        if resume.run_dir != output_dir:  # continue in the run's own folder
+        if resume.init_from:
+            log.info(
+                "Training on from %s (a finished run's checkpoint) in %s", resume.ckpt, output_dir
+            )
+        elif resume.run_dir != output_dir:  # continue in the run's own folder
             OmegaConf.update(cfg, "paths.output_dir", str(resume.run_dir))
             log.info("Resuming %s (this invocation's log: %s)", resume.run_dir, output_dir)
             output_dir = resume.run_dir
-        log.info("Continuing from %s", resume.ckpt)
+        else:
+            log.info("Continuing from %s", resume.ckpt)
     L.seed_everything(settings.seed, workers=True, verbose=False)
 
     datamodule = build_datamodule(settings.dataset, seed=settings.seed)
     info = datamodule.info
+    task = task_for(info)
+    check_monitors(settings, cfg, task)  # a monitor naming no metric: now, not after an epoch
+    validation = has_validation_split(settings.dataset)
+    datamodule.setup("fit")  # find and read the data before a W&B run or checkpoint exists
+    if resume is None:
+        set_aside_old_checkpoints(output_dir / "checkpoints")
     regularization = Regularization(settings.regularizer)
     if settings.regularizer.augment is not None:
         check_images(settings.regularizer.augment, info.in_shape, settings.dataset.name)
@@ -104,7 +130,6 @@ def run(cfg: DictConfig) -> dict:
     net = build_model(settings.model, info.in_shape, info.num_outputs, regularization)
     if settings.hardware.compile:  # the inner nn.Module; Lightning's loop stays eager
         net = torch.compile(net)
-    task = task_for(info)
     module = RegLabModule(
         net, task, regularization, optimizer=instantiate(cfg.optimizer), fused=datamodule.fused
     )
@@ -112,7 +137,7 @@ def run(cfg: DictConfig) -> dict:
     choices = group_choices(cfg, regularization)
     run_name = "-".join(choices[g] for g in ("model", "regularizer", "dataset"))
     origin = provenance()
-    logged_config = run_config(cfg, choices, origin)
+    logged_config = run_config(cfg, choices, origin, resume and resume.init_from)
     loggers = build_loggers(
         cfg.get("logger"),
         logged_config,
@@ -121,18 +146,27 @@ def run(cfg: DictConfig) -> dict:
         output_dir / "wandb_id",
         tags=settings.tags,
     )
-    callbacks = build_callbacks(cfg.get("callbacks"), task, info.val_is_test)
+    # without a validation split there is no "best" checkpoint: last.ckpt only
+    callbacks = build_callbacks(cfg.get("callbacks"), task, info.val_is_test or not validation)
     callbacks += regularization.callbacks()
     callbacks += [EpochSeeding(settings.seed), ProcessGroupTeardown()]
     # Lightning adds a progress bar of its own unless told not to: `callbacks.progress_bar=null`
     # must mean no bar.
     show_bar = any(isinstance(c, ProgressBar) for c in callbacks)
+    no_validation = {} if validation else {"limit_val_batches": 0}  # no loop, no warnings
     trainer: L.Trainer = instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, enable_progress_bar=show_bar
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=loggers or False,
+        enable_progress_bar=show_bar,
+        plugins=[AtomicCheckpointIO()],  # a full disk never leaves half a checkpoint
+        **no_validation,
     )
 
     record: dict = {"status": "failed", "choices": choices, "overrides": job_overrides()}
     record.update(tags=list(settings.tags), provenance=origin)
+    if resume is not None and resume.init_from:
+        record["init_from"] = resume.init_from
     start = time.perf_counter()
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume and str(resume.ckpt))
@@ -141,7 +175,7 @@ def run(cfg: DictConfig) -> dict:
         if trainer.early_stopping_callback is not None:
             record["early_stopping"] = early_stopping_record(trainer.early_stopping_callback)
         if settings.test and not trainer.interrupted:
-            ckpt = _test_checkpoint(trainer, settings.test_ckpt, info.val_is_test)
+            ckpt = _test_checkpoint(trainer, settings.test_ckpt, info.val_is_test or not validation)
             trainer.test(module, datamodule=datamodule, ckpt_path=ckpt, verbose=False)
             record.update(_final_metrics(trainer, prefix="test/"))
             record["tested_checkpoint"] = ckpt or "last weights"
@@ -202,19 +236,55 @@ def is_multirun() -> bool:
 def finished_job(output_dir: Path) -> dict | None:
     """In a multirun, the record of this job if it already completed with the same overrides:
     re-running a sweep into its folder resumes it instead of starting over."""
-    path = output_dir / "metrics.json"
-    if not is_multirun() or not path.is_file():
+    if not is_multirun():
         return None
-    record = json.loads(path.read_text())
-    if record.get("status") == "completed" and record.get("overrides") == job_overrides():
+    record = read_json(output_dir / "metrics.json")  # unreadable: not completed, run again
+    if not record or record.get("status") != "completed":
+        return None
+    if sorted(record.get("overrides") or []) == sorted(job_overrides()):
         return record
     return None
+
+
+def set_aside_old_checkpoints(folder: Path) -> None:
+    """A fresh start in a folder where an unfinished run left checkpoints (a failed sweep job
+    run again, an explicit hydra.run.dir): its checkpoints move to checkpoints_previous/,
+    so they are neither mixed with the new ones (Lightning would write best-v1.ckpt) nor
+    lost (resume=true would have continued from them)."""
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return
+    previous = folder.with_name("checkpoints_previous")
+    shutil.rmtree(previous, ignore_errors=True)
+    folder.rename(previous)
+    log.warning("Starting afresh: the checkpoints already in %s moved to %s", folder, previous)
+
+
+def remove_unstarted_run(output_dir: Path) -> None:
+    """A run stopped by a config or data error leaves no folder: Hydra made it (its .hydra/
+    and train.log) before reglab could check anything, and the config tree was printed into
+    it. Only such a folder is removed."""
+    if not output_dir.is_dir():
+        return
+    entries = {p.name for p in output_dir.iterdir()}
+    if entries <= {".hydra", "train.log", "config_tree.log"}:
+        shutil.rmtree(output_dir, ignore_errors=True)
+
+
+def _record_interrupted(cfg: DictConfig) -> None:
+    path = Path(cfg.paths.output_dir) / "metrics.json"
+    if read_json(path) is None:
+        record = {"status": "interrupted", "epochs": 0, "overrides": job_overrides()}
+        try:
+            write_metrics_json(path, record)
+        except OSError as exc:
+            log.error("Could not write %s: %s", path, exc)
 
 
 def _record_failure(cfg: DictConfig, exc: BaseException) -> None:
     """A job that failed before run() could write metrics.json still leaves one."""
     path = Path(cfg.paths.output_dir) / "metrics.json"
-    if not path.is_file() or json.loads(path.read_text()).get("overrides") != job_overrides():
+    previous = read_json(path)
+    if not previous or previous.get("overrides") != job_overrides():
         record = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
         try:
             write_metrics_json(path, record | {"overrides": job_overrides()})
@@ -224,15 +294,30 @@ def _record_failure(cfg: DictConfig, exc: BaseException) -> None:
 
 @hydra.main(config_path=str(CONFIG_DIR), config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
+    return handle_run(cfg)
+
+
+def handle_run(cfg: DictConfig) -> float | None:
+    """Runs one job; a user error or a full disk ends it with one message, not a traceback."""
+    # A full disk fails every write to train.log too: stdlib logging would print a
+    # "--- Logging error ---" traceback per log call, burying the one line that says why.
+    logging.raiseExceptions = False
+    own_dir = Path(cfg.paths.output_dir)  # run() may switch to a resumed run's folder
     try:
         record = run(cfg)
     except (ConfigError, DatasetError) as exc:
         # Expected user errors: the message says what to fix; a traceback would bury it.
         log.error("%s", exc)
         if not is_multirun():
+            remove_unstarted_run(own_dir)
             sys.exit(1)
         _record_failure(cfg, exc)
         return None
+    except KeyboardInterrupt:
+        # Ctrl-C before training started (Lightning handles it during training)
+        log.warning("Interrupted during start-up, before the first epoch: nothing was trained")
+        _record_interrupted(cfg)
+        sys.exit(1)
     except Exception as exc:
         full_disk = disk_error(exc)
         if full_disk is not None:  # a full or read-only disk: say so, not a deep traceback
@@ -254,7 +339,10 @@ def optimized_value(record: dict, metric: str | None) -> float | None:
     """What a sweeper optimises: `optimized_metric` from metrics.json, by default the best
     validation value of the task's monitor. None (a failed trial) when the run has no such
     value, e.g. it diverged before validating."""
-    metric = metric or next((k for k in record if k.startswith("val/") and k.endswith("_best")), "")
+    default = next((k for k in record if k.startswith("val/") and k.endswith("_best")), "")
+    if metric is None and not is_multirun():
+        return record.get(default)  # one run: nothing optimises it, nothing to complain about
+    metric = metric or default
     if metric not in record:
         numbers = sorted(k for k, v in record.items() if isinstance(v, float))
         log.error("optimized_metric=%s is not in metrics.json; it has: %s", metric, numbers)

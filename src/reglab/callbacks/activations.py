@@ -18,10 +18,13 @@ from reglab.lit.publish import publish
 
 
 @torch.no_grad()
-def hidden_activation_stats(net: nn.Module, x: torch.Tensor) -> list[tuple[float, float]]:
-    """(mean, variance) of each hidden layer's activations for inputs x, in net's mode."""
+def hidden_activation_stats(net: nn.Module, x: torch.Tensor) -> dict[str, tuple[float, float]]:
+    """{role key: (mean, variance)} of each hidden layer's activations for inputs x, in net's
+    mode. A layer's activations are captured as the input of the weight layer after it."""
     captured: list[torch.Tensor] = []
-    layers = list(weight_layers(net).values())[1:]  # the first weight layer reads the input
+    named = list(weight_layers(net).items())
+    producers = [name for name, _ in named[:-1]]  # the layer whose output each input is
+    layers = [layer for _, layer in named[1:]]  # the first weight layer reads the input
     hooks = [
         layer.register_forward_pre_hook(lambda m, args: captured.append(args[0]))
         for layer in layers
@@ -31,7 +34,10 @@ def hidden_activation_stats(net: nn.Module, x: torch.Tensor) -> list[tuple[float
     finally:
         for hook in hooks:
             hook.remove()
-    return [(float(a.mean()), float(a.var(unbiased=False))) for a in captured]
+    return {
+        name: (float(a.mean()), float(a.var(unbiased=False)))
+        for name, a in zip(producers, captured, strict=True)
+    }
 
 
 class ActivationStats(L.Callback):
@@ -58,9 +64,9 @@ class ActivationStats(L.Callback):
         try:
             for mode in ("train", "eval"):
                 net.train(mode == "train")
-                for i, (mean, var) in enumerate(hidden_activation_stats(net, self._batch), 1):
-                    values[f"act/mean/h{i}/{mode}"] = mean
-                    values[f"act/var/h{i}/{mode}"] = var
+                for layer, (mean, var) in hidden_activation_stats(net, self._batch).items():
+                    values[f"act/mean/{layer}/{mode}"] = mean
+                    values[f"act/var/{layer}/{mode}"] = var
         finally:
             net.train(was_training)
             torch.set_rng_state(rng)
@@ -80,7 +86,8 @@ def plot_activation_stats(history: list[dict], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    layers = sorted({k.split("/")[2] for k in history[0] if k.startswith("act/var/")})
+    # in forward order (hidden_1, hidden_2, ...), as first logged
+    layers = list(dict.fromkeys(k.split("/")[2] for k in history[0] if k.startswith("act/var/")))
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     epochs = [h["epoch"] for h in history]
     for ax, stat in zip(axes, ("var", "mean"), strict=True):
@@ -90,7 +97,8 @@ def plot_activation_stats(history: list[dict], path: Path) -> Path:
                     epochs,
                     [h[f"act/{stat}/{layer}/{mode}"] for h in history],
                     style,
-                    label=f"{layer} {mode}",
+                    marker="o" if len(epochs) < 30 else None,  # one epoch: still a visible point
+                    label=f"{layer.replace('_', ' ')} {mode}",
                 )
         ax.set_title(f"activation {'variance' if stat == 'var' else 'mean'} per hidden layer")
         ax.set_xlabel("epoch")

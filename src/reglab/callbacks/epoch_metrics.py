@@ -1,11 +1,13 @@
 """Writes metrics.csv (one row per epoch) as training goes, and curves.png at the end."""
 
 import csv
+import io
 import time
 from pathlib import Path
 
 import lightning as L
 
+from reglab.outputs.atomic import write_text
 from reglab.outputs.plots import plot_curves
 
 
@@ -101,18 +103,16 @@ class EpochMetricsWriter(L.Callback):
             raise
 
     def _write_rows(self, rows: list[dict]) -> None:
+        # The whole file, atomically (at most once a second): a full disk leaves the previous
+        # metrics.csv whole, never a half-written row.
         new_columns = [k for row in rows for k in row if k not in self._columns]
-        if new_columns or self._rewrite:  # rare (the first validation epoch, a resume)
-            self._columns += list(dict.fromkeys(new_columns))
-            self._rewrite = False
-            self.output_dir.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=self._columns)
-                writer.writeheader()
-                writer.writerows(self.rows)
-            return
-        with open(self.path, "a", newline="") as f:
-            csv.DictWriter(f, fieldnames=self._columns).writerows(rows)
+        self._columns += list(dict.fromkeys(new_columns))
+        self._rewrite = False
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=self._columns)
+        writer.writeheader()
+        writer.writerows(self.rows)
+        write_text(self.path, text.getvalue())
 
     def _finish(self, trainer, pl_module) -> None:
         self._flush(trainer, force=True)

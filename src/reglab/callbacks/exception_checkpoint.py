@@ -10,6 +10,8 @@ from pathlib import Path
 
 import lightning as L
 
+from reglab.outputs.writable import disk_error
+
 log = logging.getLogger("reglab")
 
 
@@ -21,4 +23,7 @@ class ExceptionCheckpoint(L.Callback):
         try:
             trainer.save_checkpoint(self.path)
         except Exception as exc:  # e.g. the disk is full: keep the original error in view
+            if disk_error(exc) is not None:  # the run's own error says so, once
+                log.debug("Could not save %s: %s", self.path, exc)
+                return
             log.warning("Could not save %s: %s", self.path, exc)

@@ -4,16 +4,18 @@ import lightning as L
 import torch
 
 from reglab.lit.publish import publish
-from reglab.regularizers.weight_decay import WEIGHT_LAYERS
+from reglab.models.roles import key, weight_layers_by_role
 
 
 def weight_layers(net: torch.nn.Module) -> dict[str, torch.nn.Module]:
-    """The layers with a weight matrix/kernel, by their name in the model."""
-    return {name: m for name, m in net.named_modules() if isinstance(m, WEIGHT_LAYERS)}
+    """The layers with a weight matrix/kernel, by role key (`hidden_1`, ..., `output`): the
+    same name means the same layer in every job, whatever dropout or norms sit between."""
+    return {key(role): m for role, m in weight_layers_by_role(net).items()}
 
 
 class WeightNorms(L.Callback):
-    """Logs weights/norm/<layer> = ||W||_2 (Frobenius) of each layer at each epoch's end."""
+    """Logs weights/norm/<role> (e.g. weights/norm/hidden_1) = ||W||_2 (Frobenius) of each
+    layer at each epoch's end."""
 
     @torch.no_grad()
     def on_train_epoch_end(self, trainer, pl_module) -> None:

@@ -52,6 +52,9 @@ class HardwareConfig(Schema):
     compile: bool = False  # torch.compile the inner nn.Module
     # torch.use_deterministic_algorithms: on by default on CPU, so a resumed run matches
     deterministic: bool = False
+    # CPU threads per process; None = this machine's cores divided among the processes that
+    # share them (parallel joblib jobs, DDP ranks on the CPU): see reglab/threads.py
+    threads: PositiveInt | None = None
 
     @model_validator(mode="after")
     def _devices_for_strategy(self):
@@ -106,12 +109,35 @@ class OptimizerConfig(Schema):
         return self
 
 
+# Trainer arguments reglab sets itself when it builds the Trainer.
+TRAINER_ARGS_SET_BY_REGLAB = ("callbacks", "logger", "enable_progress_bar", "plugins")
+
+
 class TrainerConfig(Schema):
-    """Keyword arguments of lightning.Trainer (Lightning checks the rest when it is built)."""
+    """Keyword arguments of lightning.Trainer, checked against its signature."""
 
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
     target: str = Field(alias="_target_")
     max_epochs: PositiveInt
+
+    @model_validator(mode="after")
+    def _known_arguments(self):
+        import difflib
+
+        from lightning.pytorch import Trainer
+
+        params = [p for p in inspect.signature(Trainer.__init__).parameters if p != "self"]
+        for key in self.model_extra or {}:
+            if key in TRAINER_ARGS_SET_BY_REGLAB:
+                raise ValueError(f"trainer.{key}: set by reglab; configure it through its group")
+            if key not in params:
+                guess = difflib.get_close_matches(key, params, n=1)
+                hint = f"did you mean trainer.{guess[0]}? " if guess else ""
+                raise ValueError(
+                    f"trainer.{key}: not an argument of lightning's Trainer; {hint}allowed: "
+                    + ", ".join(p for p in params if p not in TRAINER_ARGS_SET_BY_REGLAB)
+                )
+        return self
 
 
 class PathsConfig(Schema):

@@ -99,13 +99,13 @@ class InMemoryDataModule(L.LightningDataModule):
         raise NotImplementedError
 
     def setup(self, stage: str | None = None) -> None:
-        if self.splits is not None:
-            return
-        splits = self.load_splits()
+        # train.py calls this once before the Trainer exists (the data are found and read
+        # before any output is created); Lightning calls it again on the training device.
+        if self.splits is None:
+            self.splits = self.load_splits()
         device = self._device()
-        if device.type != "cpu":  # keep the data set on the accelerator for the whole run
-            splits = splits.to(device)
-        self.splits = splits
+        if self.splits.x_train.device != device:  # the data set stays on the accelerator
+            self.splits = self.splits.to(device)
 
     def _device(self) -> torch.device:
         trainer = getattr(self, "trainer", None)

@@ -17,7 +17,7 @@ from pydantic import Field, NonNegativeInt, PositiveInt
 
 from reglab.config.base import Schema
 from reglab.data.base import DataInfo, ImageDataModule, Splits, official_splits
-from reglab.data.errors import DatasetNotFoundError
+from reglab.data.errors import BadDataFileError, DatasetNotFoundError, check_labels
 from reglab.data.locate import locate_or_download
 
 FOLDER = "cifar-10-batches-py"
@@ -81,9 +81,10 @@ def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         data = np.asarray(entry["data"], dtype=np.uint8)
         labels = np.asarray(entry.get("labels", entry.get("fine_labels")), dtype=np.int64)
     except Exception as exc:
-        raise ValueError(f"{path} is not a CIFAR-10 batch file: {exc}") from exc
+        raise BadDataFileError(f"{path} is not a CIFAR-10 batch file: {exc}") from exc
     if data.ndim != 2 or data.shape[1] != 3072 or len(data) != len(labels):
-        raise ValueError(f"{path}: expected data rows of 3072 bytes and one label per row")
+        raise BadDataFileError(f"{path}: expected data rows of 3072 bytes and one label per row")
+    check_labels(labels, 10, path)
     return data.reshape(-1, 3, 32, 32), labels
 
 

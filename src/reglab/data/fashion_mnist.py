@@ -16,7 +16,7 @@ from pydantic import Field, NonNegativeInt, PositiveInt
 
 from reglab.config.base import Schema
 from reglab.data.base import DataInfo, ImageDataModule, Splits, official_splits
-from reglab.data.errors import DatasetNotFoundError
+from reglab.data.errors import BadDataFileError, DatasetNotFoundError, check_labels
 from reglab.data.idx import read_idx
 from reglab.data.locate import locate_or_download
 
@@ -101,8 +101,9 @@ def load_arrays(files: dict[str, Path]) -> dict[str, np.ndarray]:
     arrays = {key: read_idx(path) for key, path in files.items()}
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        check_labels(labels, len(CLASSES), files[f"{split}_labels"])
         if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) != len(labels):
-            raise ValueError(
+            raise BadDataFileError(
                 f"Fashion-MNIST {split} files do not match: images {images.shape} "
                 f"({files[f'{split}_images']}), labels {labels.shape}"
             )

@@ -71,6 +71,27 @@ def class_folders(root: Path) -> list[Path]:
     return folders
 
 
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def image_classes(root: Path) -> list[Path]:
+    """The class folders that hold files: classes are counted from what is there, so an
+    empty folder does not become a class no image can teach (which would report a perfect
+    accuracy on the others). Fewer than two such classes stop the run, naming the folders."""
+    folders = class_folders(root)
+    empty = [f for f in folders if not _files(f)]
+    if len(folders) - len(empty) < 2:
+        raise BadDataFileError(
+            f"{root}: an image classification data set needs at least two class folders with "
+            f"images; empty: {', '.join(str(f) for f in empty)}. Fix: add images to them, or "
+            "point dataset.root at another folder."
+        )
+    for folder in empty:
+        log.warning("%s holds no files: left out of the classes", folder)
+    return [f for f in folders if f not in empty]
+
+
 def listing(folders: list[Path]) -> list[tuple[int, Path]]:
     """(class index, file) for every file in the class folders, hidden files left out."""
     return [
@@ -115,14 +136,15 @@ def decode_all(files, size: int, on_bad_file: str) -> tuple[torch.Tensor, torch.
             continue
         labels.append(label)
     if not images:
-        raise BadDataFileError("No readable images in the class folders.")
+        folders = sorted({str(path.parent) for _, path in files})
+        raise BadDataFileError(f"No readable images in the class folders {', '.join(folders)}.")
     return torch.from_numpy(np.stack(images)), torch.tensor(labels, dtype=torch.int64), skipped
 
 
 def load_images(cfg: ImageFolderConfig) -> dict:
     """{'images', 'labels', 'classes', 'skipped', 'cache'}, from the cache when it is current."""
     root = Path(cfg.root).expanduser().resolve()
-    folders = class_folders(root)
+    folders = image_classes(root)
     files = listing(folders)
     key = fingerprint(root, files, cfg.image_size)
     cache = Path(cfg.cache_dir).expanduser() / "image_folder" / f"{root.name}-{key}.pt"
@@ -130,6 +152,12 @@ def load_images(cfg: ImageFolderConfig) -> dict:
         entry = torch.load(cache, weights_only=True)
         return entry | {"cache": str(cache), "cache_hit": True}
     images, labels, skipped = decode_all(files, cfg.image_size, cfg.on_bad_file)
+    unreadable = [f for i, f in enumerate(folders) if not bool((labels == i).any())]
+    if unreadable:  # every file of a class was skipped (dataset.on_bad_file=skip)
+        raise BadDataFileError(
+            f"No readable images in {', '.join(str(f) for f in unreadable)}: every class "
+            "needs images. Fix: add readable images, or remove the folder."
+        )
     entry = {
         "images": images,
         "labels": labels,
@@ -171,7 +199,7 @@ class ImageFolderDataModule(ImageDataModule):
 
     def __init__(self, cfg: ImageFolderConfig, seed: int):
         super().__init__(cfg, seed)
-        classes = tuple(f.name for f in class_folders(Path(cfg.root).expanduser()))
+        classes = tuple(f.name for f in image_classes(Path(cfg.root).expanduser().resolve()))
         size = cfg.image_size
         self.info = DataInfo(
             in_shape=(3, size, size),
@@ -193,11 +221,22 @@ class ImageFolderDataModule(ImageDataModule):
         train, val, test = split_per_class(
             labels, self.cfg.train_fraction, self.cfg.val_fraction, self.cfg.split_seed
         )
-        for name, part in (("validation", val), ("test", test)):
+        classes = entry["classes"]
+        for name, part in (("training", train), ("validation", val), ("test", test)):
             if len(part) == 0:
                 raise BadDataFileError(
                     f"The {name} split of {self.cfg.root} is empty ({len(images)} images): add "
                     "images or change dataset.train_fraction / dataset.val_fraction."
+                )
+            missing = [c for i, c in enumerate(classes) if not bool((labels[part] == i).any())]
+            if missing:  # accuracy on a split without a class says nothing about that class
+                counts = {c: int((labels == i).sum()) for i, c in enumerate(classes)}
+                where = [f"{c} ({counts[c]} images in {self.cfg.root}/{c})" for c in missing]
+                raise BadDataFileError(
+                    f"The {name} split of {self.cfg.root} has no image of class "
+                    f"{', '.join(where)}"
+                    ": add images to that folder or change dataset.train_fraction / "
+                    "dataset.val_fraction."
                 )
         return Splits(
             images[train], labels[train], images[val], labels[val], images[test], labels[test]

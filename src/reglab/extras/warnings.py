@@ -18,6 +18,8 @@ KNOWN_WARNINGS = (
     (r".*GPU available but not used.*", Warning),
     # SLURM detection when a job is started by hand on a cluster node
     (r".*The `srun` command is available on your system but is not used.*", Warning),
+    # ckpt_path of a finished run, trained on in a new folder: the new run keeps its own best
+    (r".*The dirpath has changed from.*", Warning),
     # SQLAlchemy deprecation inside MLflow's own store code
     (r".*``noload`` loader strategy is deprecated.*", Warning),
 )
@@ -25,13 +27,19 @@ KNOWN_WARNINGS = (
 
 class _NoTips(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return "💡 Tip" not in record.getMessage()
+        message = record.getMessage()
+        # reglab's checkpoints are its own: loading them fully is intended
+        return "💡 Tip" not in message and "`weights_only` was not set" not in message
 
 
 def silence_known_warnings() -> None:
     for message, category in KNOWN_WARNINGS:
         warnings.filterwarnings("ignore", message=message, category=category)
-    for name in ("lightning.pytorch.utilities.rank_zero", "lightning_utilities.core.rank_zero"):
+    for name in (
+        "lightning.pytorch.utilities.rank_zero",
+        "lightning_utilities.core.rank_zero",
+        "lightning.pytorch.trainer.connectors.checkpoint_connector",
+    ):
         logger = logging.getLogger(name)
         if not any(isinstance(f, _NoTips) for f in logger.filters):
             logger.addFilter(_NoTips())

@@ -1,5 +1,6 @@
 """Weights & Biases: online with credentials, offline without, one W&B run per job."""
 
+import contextlib
 import logging
 import netrc
 import os
@@ -98,7 +99,8 @@ def _start(logger: WandbLogger, resumed_id: str | None, wait_s: float = 60.0):
     deadline = time.monotonic() + wait_s
     while True:
         try:
-            return logger.experiment
+            with _without_anonymous_warning():
+                return logger.experiment
         except Exception as exc:
             if resumed_id is None or "in use" not in str(exc) or time.monotonic() > deadline:
                 raise
@@ -106,6 +108,26 @@ def _start(logger: WandbLogger, resumed_id: str | None, wait_s: float = 60.0):
                 "W&B run %s is still held by the killed run's W&B service: waiting", resumed_id
             )
             time.sleep(2)
+
+
+@contextlib.contextmanager
+def _without_anonymous_warning():
+    """wandb warns "The anonymous setting has no effect" on every run, because Lightning's
+    WandbLogger always passes `anonymous` to wandb.init: noise reglab causes. Only that
+    message is dropped (wandb's console capture and its other warnings are untouched)."""
+    import wandb
+
+    original = wandb.termwarn
+
+    def termwarn(string, *args, **kwargs):
+        if "anonymous setting has no effect" not in str(string):
+            original(string, *args, **kwargs)
+
+    wandb.termwarn = termwarn
+    try:
+        yield
+    finally:
+        wandb.termwarn = original
 
 
 def finish_wandb(exit_code: int = 0) -> None:

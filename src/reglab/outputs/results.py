@@ -7,6 +7,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from reglab.outputs.atomic import write_text
+
 
 def _clean(value):
     if isinstance(value, dict):
@@ -21,10 +23,9 @@ def _clean(value):
 
 
 def write_metrics_json(path: str | Path, record: dict) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({k: _clean(v) for k, v in record.items()}, indent=2) + "\n")
-    return path
+    """Written atomically: a reader sees the old record or the new one, never half of one."""
+    text = json.dumps({k: _clean(v) for k, v in record.items()}, indent=2) + "\n"
+    return write_text(path, text)
 
 
 def print_summary(record: dict, console: Console | None = None) -> None:

@@ -20,6 +20,7 @@ DISK_ERRNOS = {
     errno.EACCES: "permission denied",
     errno.EPERM: "operation not permitted",
     errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EFBIG: "the file is larger than this process may write (ulimit -f) or the disk holds",
 }
 FIX = (
     "Fix: free space, or write elsewhere with paths.log_dir=/path (or REGLAB_LOG_DIR), "
@@ -41,7 +42,15 @@ def disk_error(exc: BaseException) -> OSError | None:
 
 def describe(exc: OSError) -> str:
     where = f" {exc.filename}" if exc.filename else ""
-    return f"Cannot write{where}: {DISK_ERRNOS[exc.errno]} ({exc.strerror}). {FIX}"
+    reason = DISK_ERRNOS.get(exc.errno, "it cannot be created there")
+    return f"Cannot write{where}: {reason} ({exc.strerror}). {FIX}"
+
+
+def _completed_run(folder: Path) -> bool:
+    from reglab.outputs.atomic import read_json
+
+    record = read_json(folder / "metrics.json")
+    return bool(record) and record.get("status") == "completed"
 
 
 def check_writable(folder: Path) -> None:
@@ -60,18 +69,29 @@ class OutputDirCheck(Callback):
     (The folder's own name carries the start time, so its parent is what can be checked.)"""
 
     def _check(self, folder: str) -> None:
-        parent = Path(folder).parent
+        folder = Path(folder)
         try:
-            check_writable(parent)
-        except OSError as exc:
-            if exc.errno not in DISK_ERRNOS:
-                raise
-            exc.filename = exc.filename or str(parent)
-            log.error("%s", describe(exc))
-            print(describe(exc), file=sys.stderr)
-            sys.exit(1)
+            if folder.exists() and not folder.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder))
+            check_writable(folder.parent)
+        except OSError as exc:  # any reason: /proc/x, a file in the way, a full disk
+            if not exc.filename or ".reglab-write-check-" in str(exc.filename):
+                exc.filename = str(folder)  # the folder asked for, not our probe file
+            self._stop(describe(exc))
+
+    @staticmethod
+    def _stop(message: str) -> None:
+        print(message, file=sys.stderr)  # (Hydra's console log would print it a second time)
+        sys.exit(1)
 
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        folder = Path(config.hydra.run.dir)
+        if _completed_run(folder):  # Hydra would rewrite its .hydra/ and train.log
+            self._stop(
+                f"{folder} holds a completed run; its files are never rewritten. Fix: choose "
+                "another hydra.run.dir (to train on from its checkpoint, keep the default "
+                f"folder and give ckpt_path={folder}/checkpoints/last.ckpt)"
+            )
         self._check(config.hydra.run.dir)
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import yaml
 
+from reglab.outputs.atomic import write_text
 from reglab.report.compare import compare_jobs
 from reglab.report.figures import plot_curves_by_config, plot_metric_vs_params
 from reglab.report.jobs import load_jobs
@@ -55,5 +56,5 @@ def build_report(sweep_dir: str | Path) -> list[Path]:
         elif figure.suffix == ".md":
             lines += [f"## {figure.stem}", "", figure.read_text(), ""]
     report = sweep_dir / "report.md"
-    report.write_text("\n".join(lines) + "\n")
+    write_text(report, "\n".join(lines) + "\n")
     return [*written, report]

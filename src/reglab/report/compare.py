@@ -1,5 +1,6 @@
 """Figures that put a sweep's jobs side by side."""
 
+import logging
 from pathlib import Path
 
 import matplotlib
@@ -8,8 +9,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
 
+from reglab.models.roles import state_dict_weights_by_role
+from reglab.outputs.atomic import write_text
 from reglab.report.figures import save_figure
 from reglab.report.jobs import Job
+
+log = logging.getLogger(__name__)
 
 
 def plot_learning_curves(jobs: list[Job], path: Path) -> Path | None:
@@ -24,7 +29,9 @@ def plot_learning_curves(jobs: list[Job], path: Path) -> Path | None:
         for job in jobs:
             points = [(r["epoch"], r[f"{stage}/loss"]) for r in job.rows if f"{stage}/loss" in r]
             if points:
-                ax.plot(*zip(*points, strict=True), label=job.label)
+                # markers when there are few points: a 1-epoch series is one point
+                marker = "o" if len(points) < 30 else None
+                ax.plot(*zip(*points, strict=True), marker=marker, label=job.label)
                 losses += [loss for _, loss in points]
         ax.set_title(
             f"{stage} loss" + (" (= test)" if stage == "val" and _val_is_test(jobs) else "")
@@ -71,16 +78,17 @@ def plot_fits(jobs: list[Job], path: Path) -> Path | None:
 
 
 def layer_weights(job: Job) -> dict[str, torch.Tensor]:
-    """The weight matrices of the job's last checkpoint, by layer name."""
+    """The weight matrices of the job's last checkpoint, by role ("hidden 1", ..., "output"):
+    panels must compare the same layer across jobs, whatever dropout modules shift."""
     ckpt = job.path / "checkpoints" / "last.ckpt"
     if not ckpt.is_file():
         return {}
-    state = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
-    return {
-        name.removeprefix("net.").removesuffix(".weight"): tensor
-        for name, tensor in state.items()
-        if name.startswith("net.") and name.endswith(".weight") and tensor.dim() >= 2
-    }
+    try:
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
+    except Exception as exc:  # a truncated checkpoint (full disk): leave the job out
+        log.warning("Cannot read %s (%s): left out of the weight histograms", ckpt, exc)
+        return {}
+    return state_dict_weights_by_role(state)
 
 
 def plot_weight_histograms(jobs: list[Job], path: Path) -> Path | None:
@@ -89,13 +97,16 @@ def plot_weight_histograms(jobs: list[Job], path: Path) -> Path | None:
     weights = [(job, w) for job, w in weights if w]
     if not weights:
         return None
-    layers = list(weights[0][1])
+    layers = list(dict.fromkeys(layer for _, w in weights for layer in w))
     fig, axes = plt.subplots(1, len(layers), figsize=(3.6 * len(layers), 3.2), squeeze=False)
     for ax, layer in zip(axes[0], layers, strict=True):
         for job, w in weights:
             if layer in w:
                 ax.hist(w[layer].flatten().numpy(), bins=50, alpha=0.5, label=job.label)
-        shape = "x".join(str(d) for d in weights[0][1][layer].shape)
+        shapes = sorted(
+            {"x".join(str(d) for d in w[layer].shape) for _, w in weights if layer in w}
+        )
+        shape = " / ".join(shapes)
         ax.set_title(f"{layer} ({shape})")
         ax.set_yscale("log")
     axes[0][-1].legend(fontsize=7)
@@ -116,7 +127,7 @@ def weights_table(jobs: list[Job], path: Path) -> Path | None:
         true = ", ".join(f"{v:.3f}" for v in r["true"][:n])
         more = ", ..." if len(r["learned"]) > n else ""
         lines.append(f"| {job.label} | {learned}{more} | {true}{more} | {error:.3f} |")
-    path.write_text("\n".join(lines) + "\n")
+    write_text(path, "\n".join(lines) + "\n")
     return path
 
 

@@ -98,7 +98,8 @@ def plot_curves_by_config(
         epochs = sorted(per_epoch)
         means = [statistics.fmean(per_epoch[e]) for e in epochs]
         label = ", ".join(f"{k}={s.params.get(k)}" for k in swept) or "defaults"
-        ax.plot(epochs, means, label=f"{label} (n={len(s.completed)})")
+        marker = "o" if len(epochs) < 30 else None  # a 1-epoch curve is one point: show it
+        ax.plot(epochs, means, marker=marker, label=f"{label} (n={len(s.completed)})")
         drawn = True
     if not drawn:
         plt.close(fig)

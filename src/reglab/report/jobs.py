@@ -1,11 +1,12 @@
 """The jobs of a sweep folder, each with its overrides and what it wrote."""
 
 import csv
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+
+from reglab.outputs.atomic import read_json
 
 
 @dataclass
@@ -22,7 +23,7 @@ class Job:
 
     def artifact(self, name: str) -> dict | None:
         path = self.path / name
-        return json.loads(path.read_text()) if path.is_file() else None
+        return read_json(path)
 
     @property
     def task(self) -> str:
@@ -52,7 +53,8 @@ def load_jobs(sweep_dir: str | Path) -> list[Job]:
             Job(
                 path=path,
                 overrides=yaml.safe_load(overrides_file.read_text()) or [],
-                metrics=json.loads(metrics_file.read_text()) if metrics_file.is_file() else {},
+                # unreadable (a full disk before atomic writes): the job counts as missing
+                metrics=read_json(metrics_file) or {},
                 rows=_read_rows(path / "metrics.csv"),
             )
         )

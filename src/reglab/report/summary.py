@@ -5,11 +5,13 @@ counted in their row's `failed` / `diverged` columns and left out of the means.
 """
 
 import csv
+import io
 import math
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reglab.outputs.atomic import write_text
 from reglab.report.jobs import Job
 
 SEED_PREFIXES = ("seed=", "+seed=")
@@ -125,28 +127,29 @@ def sweep_tags(summaries: list[ConfigSummary]) -> list[str]:
 def write_summary(summaries: list[ConfigSummary], swept: list[str], out_dir: Path) -> list[Path]:
     keys = metric_keys(summaries)
     csv_path, md_path = out_dir / "summary.csv", out_dir / "summary.md"
-    with open(csv_path, "w", newline="") as f:
-        writer = csv.writer(f)
+    table = io.StringIO(newline="")
+    writer = csv.writer(table)
+    writer.writerow(
+        [
+            *swept,
+            "seeds",
+            "failed",
+            "diverged",
+            *[f"{k}_{s}" for k in keys for s in ("mean", "std")],
+        ]
+    )
+    for s in summaries:
+        stats = [s.mean_std(k) for k in keys]
         writer.writerow(
             [
-                *swept,
-                "seeds",
-                "failed",
-                "diverged",
-                *[f"{k}_{s}" for k in keys for s in ("mean", "std")],
+                *(s.params.get(k, "") for k in swept),
+                len(s.completed),
+                s.count("failed") + s.count("missing"),
+                s.count("diverged"),
+                *[v for st in stats for v in (st if st else ("", ""))],
             ]
         )
-        for s in summaries:
-            stats = [s.mean_std(k) for k in keys]
-            writer.writerow(
-                [
-                    *(s.params.get(k, "") for k in swept),
-                    len(s.completed),
-                    s.count("failed") + s.count("missing"),
-                    s.count("diverged"),
-                    *[v for st in stats for v in (st if st else ("", ""))],
-                ]
-            )
+    write_text(csv_path, table.getvalue())
     lines = [f"Tags: {', '.join(tags)}", ""] if (tags := sweep_tags(summaries)) else []
     lines.append("| " + " | ".join([*(swept or ["configuration"]), "seeds", *keys]) + " |")
     lines.append("|" + "---|" * (max(len(swept), 1) + 1 + len(keys)))
@@ -163,7 +166,7 @@ def write_summary(summaries: list[ConfigSummary], swept: list[str], out_dir: Pat
             stat = s.mean_std(k)
             cells.append("—" if stat is None else _format(k, *stat, n=len(s.values(k))))
         lines.append("| " + " | ".join([*label, seeds, *cells]) + " |")
-    md_path.write_text("\n".join(lines) + "\n")
+    write_text(md_path, "\n".join(lines) + "\n")
     return [csv_path, md_path]
 
 

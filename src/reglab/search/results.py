@@ -1,6 +1,7 @@
 """What an Optuna search leaves in its sweep folder: the best trial and every trial."""
 
 import csv
+import io
 import shlex
 from pathlib import Path
 
@@ -8,17 +9,19 @@ import optuna
 import yaml
 from optuna.trial import TrialState
 
+from reglab.outputs.atomic import write_text
 from reglab.search.space import SearchSpace
 
 
 def write_results(study: optuna.Study, space: SearchSpace, sweep_dir: Path) -> dict:
     trials = study.trials
     keys = list(space.distributions)
-    with (sweep_dir / "trials.csv").open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["trial", "state", "value", *keys])
-        for t in trials:
-            writer.writerow([t.number, t.state.name, t.value, *(t.params.get(k) for k in keys)])
+    table = io.StringIO(newline="")
+    writer = csv.writer(table)
+    writer.writerow(["trial", "state", "value", *keys])
+    for t in trials:
+        writer.writerow([t.number, t.state.name, t.value, *(t.params.get(k) for k in keys)])
+    write_text(sweep_dir / "trials.csv", table.getvalue())
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     results: dict = {
         "study": study.study_name,
@@ -38,5 +41,5 @@ def write_results(study: optuna.Study, space: SearchSpace, sweep_dir: Path) -> d
                 ["python", "train.py", *space.overrides(best.params), "hydra.mode=RUN"]
             ),
         }
-    (sweep_dir / "optimization_results.yaml").write_text(yaml.safe_dump(results, sort_keys=False))
+    write_text(sweep_dir / "optimization_results.yaml", yaml.safe_dump(results, sort_keys=False))
     return results

@@ -1,0 +1,147 @@
+"""Runs reglab on bad inputs, as a user would, and prints what each one answers.
+
+    .venv/bin/python scripts/bad_inputs_table.py [--only NAME ...] > table.md
+
+Each case is a real `python train.py ...` launch on small generated data (a copy of it made
+bad where the case needs it). The table has the exit code, whether a traceback was printed,
+and the message. tests/test_bad_inputs.py asserts the same cases.
+"""
+
+import argparse
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "src"))
+
+from tests.bad_data import make_bad_data  # noqa: E402
+
+FAST = ["dataset.batch_size=64", "trainer.max_epochs=1", "logger=csv"]
+FMNIST = ["dataset.val_size=100"]  # the image-folder data set has no val_size
+
+
+def cases(d: Path) -> list[tuple[str, list[str], dict]]:
+    """(case, train.py arguments, environment) for every bad input."""
+    rmb = ["dataset=rmb", "model=lenet"]
+    return [
+        ("typo in a trainer key", ["trainer.max_epoch=1"], {}),
+        ("unknown trainer key, added", ["+trainer.max_epoch=1"], {}),
+        (
+            "early-stopping monitor not logged",
+            ["regularizer=early_stopping", "regularizer.early_stopping.monitor=val/accuracy"],
+            {},
+        ),
+        ("optimized_metric not logged", ["optimized_metric=val/nonexistent"], {}),
+        ("truncated .gz", [], {"DATA_DIR": str(d / "truncated")}),
+        ("label out of range (12)", [], {"DATA_DIR": str(d / "label12")}),
+        ("hydra.run.dir=/proc/x", ["hydra.run.dir=/proc/x"], {}),
+        ("paths.log_dir=/proc/x", ["paths.log_dir=/proc/x"], {}),
+        ("hydra.sweep.dir=/proc/x", ["-m", "seed=0,1", "hydra.sweep.dir=/proc/x"], {}),
+        ("run folder is a file", [f"hydra.run.dir={d / 'a_file'}"], {}),
+        ("hardware=gpu without a GPU", ["hardware=gpu"], {}),
+        ("second class folder empty", [*rmb, f"dataset.root={d / 'one_empty'}"], {}),
+        ("both class folders empty", [*rmb, f"dataset.root={d / 'both_empty'}"], {}),
+        ("a split without a class", [*rmb, f"dataset.root={d / 'too_few'}"], {}),
+        ("completed run folder given", [f"hydra.run.dir={d / 'completed'}"], {}),
+        (
+            "resume=true, folder holds a completed run",
+            [f"hydra.run.dir={d / 'completed'}", "resume=true"],
+            {},
+        ),
+        ("test_ckpt=best without validation", ["dataset.val_size=0", "test_ckpt=best"], {}),
+        ("multirun with failed jobs", ["-m", "regularizer.dropout=0.3,1.5"], {}),
+        # these worked before the hardening; kept so they stay working
+        ("value out of range", ["regularizer.dropout=1.5"], {}),
+        ("unknown key added", ["+model.depth=3"], {}),
+        ("unknown option", ["regularizer=dropuot"], {}),
+        ("resume=true without a run", ["resume=true"], {}),
+        ("ckpt_path missing", ["ckpt_path=/nonexistent.ckpt"], {}),
+        ("data folder missing", [], {"DATA_DIR": str(d / "nowhere")}),
+        ("image folder missing", [*rmb, "dataset.root=/nonexistent"], {}),
+        ("corrupt image", [*rmb, f"dataset.root={d / 'corrupt_image'}"], {}),
+        ("Ctrl-C during start-up", ["SIGINT"], {}),
+    ]
+
+
+def message(output: str) -> str:
+    """The lines a user reads: errors and what follows them, without log prefixes."""
+    lines = [re.sub(r"^\[[^\]]*\]\[[^\]]*\]\[\w+\] - ", "", line) for line in output.splitlines()]
+    lines = [line for line in lines if line.strip() and not line.startswith("wandb:")]
+    keep = [
+        line
+        for line in lines
+        if not line.startswith(("Results in", "reglab: sweep report"))
+        and re.search(r"error|cannot|invalid|not |no |interrupted|failed|fix|  - ", line, re.I)
+    ]
+    shown = (keep or lines[-2:])[:3]
+    shown += [line for line in lines if "jobs failed" in line and line not in shown]
+    return " / ".join(line.strip() for line in shown)
+
+
+def run_case(args: list[str], env: dict, workdir: Path) -> tuple[int, str]:
+    env = {**os.environ, "REGLAB_LOG_DIR": str(workdir / "logs"), **env}
+    env.pop("WANDB_SERVICE", None)
+    if args == ["SIGINT"]:  # Ctrl-C two seconds in: importing, composing or loading
+        proc = subprocess.Popen(
+            [sys.executable, str(REPO / "train.py"), *FAST, *FMNIST],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            # Ctrl-C as from a terminal, also when this script runs in the background
+            # (where the shell ignores SIGINT, and children inherit that)
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        time.sleep(2.0)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+        return proc.returncode, out
+    flags = [a for a in args if a.startswith("-")]  # -m goes before the overrides
+    rest = [a for a in args if not a.startswith("-")]
+    sizes = [] if "dataset=rmb" in rest else FMNIST
+    result = subprocess.run(
+        [sys.executable, str(REPO / "train.py"), *flags, *FAST, *sizes, *rest],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", nargs="*", help="case names (substrings) to run")
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        make_bad_data(d)
+        os.environ.setdefault("DATA_DIR", str(d / "good"))
+        os.environ["DATA_DIR"] = str(d / "good")
+        os.environ.setdefault("WANDB_MODE", "offline")
+        print("| case | command | exit | traceback | message now |")
+        print("|---|---|---|---|---|")
+        for name, args, env in cases(d):
+            if options.only and not any(o in name for o in options.only):
+                continue
+            work = d / "work" / re.sub(r"\W+", "_", name)
+            work.mkdir(parents=True)
+            rc, out = run_case(args, env, work)
+            shown = " ".join(args).replace(str(d), "<tmp>")
+            shown += "".join(f" ({k}=<{Path(v).name}>)" for k, v in env.items())
+            text = message(out).replace(str(d), "<tmp>").replace("|", "\\|")
+            print(
+                f"| {name} | `{shown}` | {rc} | {'yes' if 'Traceback' in out else 'no'} | {text} |"
+            )
+            sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""Every bad input gives one message that names the key or file, a non-zero exit, no
+traceback, and (where it applies) no run folder. One table; most cases run in-process
+(`handle_run` on a composed config, as `python train.py` does), a few through the CLI."""
+
+import logging
+
+import pytest
+import torch
+
+from reglab.config.compose import compose_config
+from reglab.train import handle_run
+
+from .bad_data import make_bad_data
+from .conftest import FAST, run_cli
+
+
+@pytest.fixture(scope="module")
+def bad(tmp_path_factory):
+    return make_bad_data(tmp_path_factory.mktemp("bad"))
+
+
+RMB = ["dataset=rmb", "model=lenet", "dataset.batch_size=8", "trainer.max_epochs=1"]
+
+# (case, overrides, data folder (a key of make_bad_data) or None, text the message must hold)
+IN_PROCESS = [
+    ("unknown trainer key", ["+trainer.max_epoch=1"], None, "trainer.max_epochs?"),
+    (
+        "early-stopping monitor",
+        ["regularizer=early_stopping", "regularizer.early_stopping.monitor=val/accuracy"],
+        None,
+        "regularizer.early_stopping.monitor=val/accuracy: not a metric this run logs; did you "
+        "mean val/acc?",
+    ),
+    ("checkpoint monitor", ["+callbacks.model_checkpoint.monitor=val/f1"], None, "val/f1"),
+    ("optimized_metric", ["optimized_metric=val/nope"], None, "optimized_metric=val/nope"),
+    ("test_ckpt=best, no validation", ["dataset.val_size=0", "test_ckpt=best"], None, "val_size"),
+    ("truncated .gz", [], "truncated", "train-images-idx3-ubyte.gz"),
+    ("label 12", [], "label12", "train-labels-idx1-ubyte.gz: 1 label(s) outside"),
+    ("one class folder empty", [*RMB, "dataset.root={one_empty}"], None, "one_empty/100"),
+    ("both class folders empty", [*RMB, "dataset.root={both_empty}"], None, "both_empty/1,"),
+    ("a split without a class", [*RMB, "dataset.root={too_few}"], None, "too_few/100"),
+    ("corrupt image", [*RMB, "dataset.root={corrupt_image}"], None, "broken.jpg"),
+    ("image folder missing", [*RMB, "dataset.root={nowhere}"], None, "nowhere"),
+    ("data missing", ["dataset.download=false"], "nowhere", "nowhere/FashionMNIST/raw"),
+    # these worked before; they stay in the table
+    ("value out of range", ["regularizer.dropout=1.5"], None, "regularizer.dropout"),
+    ("unknown key", ["+model.depth=3"], None, "model.depth: unknown key"),
+    ("resume without a run", ["resume=true"], None, "resume=true: no run"),
+    ("ckpt_path missing", ["ckpt_path=/nonexistent.ckpt"], None, "/nonexistent.ckpt"),
+]
+if not torch.cuda.is_available():
+    IN_PROCESS.append(("hardware=gpu, no GPU", ["hardware=gpu"], None, "no GPU found"))
+
+
+@pytest.mark.parametrize(
+    "overrides,data,expected", [c[1:] for c in IN_PROCESS], ids=[c[0] for c in IN_PROCESS]
+)
+def test_bad_input_in_process(
+    overrides, data, expected, bad, tmp_path, monkeypatch, caplog, capsys
+):
+    if data is not None:
+        monkeypatch.setenv("DATA_DIR", str(bad.get(data, tmp_path / data)))
+    paths = {name: str(path) for name, path in bad.items()}
+    paths["nowhere"] = str(tmp_path / "nowhere")
+    overrides = [o.format(**paths) for o in overrides]
+    size = [] if "dataset=rmb" in overrides else FAST
+    out = tmp_path / "run"
+    cfg = compose_config([*size, *overrides], out)  # the default logger: W&B (offline)
+    with caplog.at_level(logging.INFO), pytest.raises(SystemExit) as stop:
+        handle_run(cfg)
+    assert stop.value.code == 1
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors and all(r.exc_info is None for r in errors)  # a message, not a traceback
+    text = "\n".join(r.getMessage() for r in errors)
+    assert expected in text, text
+    assert "Traceback" not in capsys.readouterr().err
+    assert not out.exists()  # nothing created: no run folder, no W&B run, no checkpoint
+
+
+def test_ctrl_c_during_start_up_is_a_clean_interrupted_exit(make_config, monkeypatch, tmp_path):
+    import reglab.train
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(reglab.train, "build_datamodule", interrupted)
+    with pytest.raises(SystemExit) as stop:
+        handle_run(make_config("logger=csv"))
+    assert stop.value.code == 1
+    import json
+
+    record = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert record["status"] == "interrupted" and record["epochs"] == 0
+
+
+# Cases only the real command line shows: Hydra's own errors, its output folders.
+CLI = [
+    ("trainer key typo", ["trainer.max_epoch=1"], "trainer.max_epoch"),
+    ("run folder in /proc", ["hydra.run.dir=/proc/x"], "Cannot write /proc/x"),
+    ("log folder in /proc", ["paths.log_dir=/proc/x"], "Cannot write /proc/x"),
+    ("sweep folder in /proc", ["-m", "seed=0,1", "hydra.sweep.dir=/proc/x"], "/proc/x"),
+    ("completed run folder", ["hydra.run.dir={completed}"], "holds a completed run"),
+]
+
+
+@pytest.mark.parametrize("args,expected", [c[1:] for c in CLI], ids=[c[0] for c in CLI])
+def test_bad_input_on_the_command_line(args, expected, bad, tmp_path):
+    completed = bad["completed"]
+    before = {p: p.read_bytes() for p in completed.rglob("*") if p.is_file()}
+    args = [a.format(completed=completed) for a in args]
+    flags = [a for a in args if a.startswith("-")]
+    result = run_cli([*flags, *FAST, "logger=csv", *(a for a in args if a not in flags)])
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-2000:]
+    assert "Traceback" not in output
+    assert expected in output
+    assert not (tmp_path / "logs").exists()  # no run folder was made
+    assert {p: p.read_bytes() for p in completed.rglob("*") if p.is_file()} == before
