@@ -109,7 +109,8 @@ def test_training_on_from_a_completed_run_leaves_it_byte_identical(tmp_path):
     assert json.loads((second / "metrics.json").read_text())["init_from"] == str(ckpt)
     assert _snapshot(first) == before  # not one byte of the completed run changed
     # the W&B config records it too
-    assert run_config(compose_config([], second), {}, str(ckpt))["init_from"] == str(ckpt)
+    record_config = run_config(compose_config([], second), {}, init_from=str(ckpt))
+    assert record_config["init_from"] == str(ckpt)
 
 
 def test_resume_true_with_an_explicit_killed_run_folder(tmp_path):
