@@ -23,6 +23,7 @@ from reglab.callbacks.seeding import EpochSeeding
 from reglab.config import CONFIG_DIR, ConfigError, register_resolvers
 from reglab.config.schema import to_plain_dict, validate_config
 from reglab.data import DatasetError, build_datamodule
+from reglab.data.protocol import apply_protocol
 from reglab.lit import RegLabModule, task_for
 from reglab.loggers import build_loggers, finish_wandb
 from reglab.models import build_model
@@ -50,7 +51,15 @@ def quiet_third_party() -> None:
         logging.getLogger(name).addFilter(_NoTips())
 
 
-CHOICE_GROUPS = ("dataset", "model", "regularizer", "optimizer", "hardware", "experiment")
+CHOICE_GROUPS = (
+    "dataset",
+    "model",
+    "regularizer",
+    "optimizer",
+    "hardware",
+    "experiment",
+    "protocol",
+)
 
 
 def group_choices(cfg: DictConfig, regularization: Regularization) -> dict[str, str]:
@@ -108,6 +117,7 @@ def run(cfg: DictConfig) -> dict:
     L.seed_everything(settings.seed, workers=True, verbose=False)
 
     datamodule = build_datamodule(settings.dataset, seed=settings.seed)
+    apply_protocol(datamodule, settings.protocol)
     info = datamodule.info
     regularization = Regularization(settings.regularizer)
     if settings.regularizer.augment is not None:

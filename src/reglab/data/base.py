@@ -1,5 +1,6 @@
 """The LightningDataModule shared by every in-memory data set."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -94,6 +95,8 @@ class InMemoryDataModule(L.LightningDataModule):
         self._std = None if std is None else torch.tensor(std).view(1, -1, 1, 1)
         # training-batch augmentation (regularizer=augment), set by train.py
         self.augment: BatchAugment | None = None
+        # what the evaluation protocol does to the loaded splits (reglab.data.protocol)
+        self.split_transform: Callable[[Splits], Splits] | None = None
 
     def load_splits(self) -> Splits:
         raise NotImplementedError
@@ -102,6 +105,8 @@ class InMemoryDataModule(L.LightningDataModule):
         if self.splits is not None:
             return
         splits = self.load_splits()
+        if self.split_transform is not None:
+            splits = self.split_transform(splits)
         device = self._device()
         if device.type != "cpu":  # keep the data set on the accelerator for the whole run
             splits = splits.to(device)
