@@ -77,7 +77,9 @@ def test_one_rate_for_all_and_zero_rate_leaves_a_plain_linear():
     assert type(layers[0]) is nn.Linear
     assert isinstance(layers[2], DropConnectLinear) and layers[2].p == 0.3
     with pytest.raises(ValueError, match="3 dropconnect rates for 2 hidden layers"):
-        apply_dropconnect(nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2), nn.Linear(2, 1)), [0.1] * 3)
+        apply_dropconnect(
+            nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2), nn.Linear(2, 1)), [0.1] * 3
+        )
 
 
 def test_lenet_fc_layers_get_dropconnect():
@@ -91,7 +93,9 @@ def test_dropconnect_rates_must_match_the_hidden_layers(make_config):
     from reglab.config.errors import ConfigError
     from reglab.config.schema import validate_config
 
-    with pytest.raises(ConfigError, match="regularizer.dropconnect has 3 values"):
-        validate_config(make_config("regularizer=dropconnect", "regularizer.dropconnect=[0.1,0.2,0.3]"))
-    with pytest.raises(ConfigError, match="regularizer.dropconnect"):
+    with pytest.raises(ConfigError, match=r"regularizer\.dropconnect has 3 values"):
+        validate_config(
+            make_config("regularizer=dropconnect", "regularizer.dropconnect=[0.1,0.2,0.3]")
+        )
+    with pytest.raises(ConfigError, match=r"regularizer\.dropconnect"):
         validate_config(make_config("regularizer.dropconnect=1.0"))

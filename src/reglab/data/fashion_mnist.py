@@ -64,6 +64,7 @@ class FashionMNISTConfig(Schema):
                 f"left after dataset.val_size={self.val_size}: use at most {left}, or null for all"
             )
         return self
+
     split_seed: int = 0
     normalize: bool = True
     download: bool = True

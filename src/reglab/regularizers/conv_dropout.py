@@ -37,8 +37,6 @@ class ConvDropout(nn.Module):
         return f"p={self.p}, mode={self.mode}"
 
 
-def conv_dropout_modules(
-    rates: Sequence[float], mode: ConvDropoutMode
-) -> list[list[nn.Module]]:
+def conv_dropout_modules(rates: Sequence[float], mode: ConvDropoutMode) -> list[list[nn.Module]]:
     """Per conv layer, the modules to put between the conv (and its norm) and its activation."""
     return [[ConvDropout(rate, mode)] if rate > 0 else [] for rate in rates]
