@@ -107,10 +107,11 @@ def test_early_stopping_report_marks_the_stop(tmp_path):
     sweep = tmp_path / "sweep"
     rows = [{"epoch": e, "val/loss": abs(e - 4) + 1.0, "test_curve/loss": abs(e - 5) + 1.0,
              "val/acc": 0.5, "test_curve/acc": 0.6} for e in range(1, 9)]  # fmt: skip
-    make_job(sweep, 0, "early_stopping", ["+case/early_stopping=early_stopping", "seed=0"],
-             {"epochs": 8, "test/acc": 0.61, "test_curve/acc": 0.6, "val/acc_best": 0.5}, rows)  # fmt: skip
-    make_job(sweep, 1, "early_stopping", ["+case/early_stopping=none", "seed=0"],
-             {"epochs": 8, "test/acc": 0.62, "test_curve/acc": 0.6, "val/acc_best": 0.5}, rows)  # fmt: skip
+    for num, (case, test_acc) in enumerate((("early_stopping", 0.61), ("none", 0.62))):
+        metrics = {"epochs": 8, "test/acc": test_acc, "test_curve/acc": 0.6, "val/acc_best": 0.5}
+        make_job(
+            sweep, num, "early_stopping", [f"+case/early_stopping={case}", "seed=0"], metrics, rows
+        )
     build_report(sweep)
     text = (sweep / "early_stopping.md").read_text()
     assert "| early_stopping | 1 | 8.0 ± 0.0 | 4.0 ± 0.0 | 0.6100 ± 0.0000 |" in text
