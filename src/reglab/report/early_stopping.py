@@ -1,5 +1,6 @@
-"""experiment=early_stopping: validation and test curves per epoch, the epoch where early
-stopping stopped (and the epoch of the checkpoint it kept) marked; the test accuracy of the
+"""experiment=early_stopping: training, validation and test curves per epoch (the gap between
+training and the others is the overfitting), the epoch where early stopping stopped (and the
+epoch of the checkpoint it kept) marked; the test accuracy of the
 chosen checkpoint against training on to the end."""
 
 from pathlib import Path
@@ -14,9 +15,10 @@ from reglab.report.topics import by_case, fmt, mean_std, save_png, series, write
 
 
 def best_epoch(job: Job) -> int | None:
-    """The epoch of the best val/loss (the checkpoint early stopping's test uses)."""
-    losses = series(job, "val/loss")
-    return min(losses, key=lambda p: p[1])[0] if losses else None
+    """The epoch of the checkpoint the test uses: the best by the task's monitor (val/acc,
+    the first epoch that reached the maximum), whatever early stopping watches."""
+    accs = series(job, "val/acc")
+    return max(accs, key=lambda p: (p[1], -p[0]))[0] if accs else None
 
 
 def report(jobs: list[Job], sweep_dir: Path) -> list[Path]:
@@ -38,6 +40,7 @@ def report(jobs: list[Job], sweep_dir: Path) -> list[Path]:
                 if job is None:
                     continue
                 for key, color in (
+                    (f"train/{metric}", "tab:gray"),
                     (f"val/{metric}", "tab:blue"),
                     (f"test_curve/{metric}", "tab:red"),
                 ):
@@ -56,7 +59,13 @@ def report(jobs: list[Job], sweep_dir: Path) -> list[Path]:
                     ax.axvline(epoch, color="k", lw=1, label=f"stopped (epoch {int(epoch)})")
                 best = best_epoch(job)
                 if best:
-                    ax.axvline(best, color="tab:green", lw=1, ls="--", label=f"kept (epoch {best})")
+                    ax.axvline(
+                        best,
+                        color="tab:green",
+                        lw=1,
+                        ls="--",
+                        label=f"tested checkpoint (epoch {best})",
+                    )
             ax.set_xlabel("epoch")
             ax.set_title(f"seed {i}: {metric}")
             ax.grid(alpha=0.3)
@@ -67,7 +76,7 @@ def report(jobs: list[Job], sweep_dir: Path) -> list[Path]:
         return fmt(mean_std(j.metrics.get(key) for j in js))
 
     lines = [
-        "| configuration | seeds | epochs run | epoch kept (best val/loss) | test acc (tested "
+        "| configuration | seeds | epochs run | tested checkpoint's epoch (best val/acc) | test acc (tested "
         "checkpoint) | test acc at the last epoch | best val acc |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -81,9 +90,9 @@ def report(jobs: list[Job], sweep_dir: Path) -> list[Path]:
     if full:
         lines += [
             "",
-            "Without early stopping the test still uses the best-val/acc checkpoint "
-            "(test_ckpt=auto); 'test acc at the last epoch' is the last weights' test accuracy "
-            "(test_curve/acc of the last epoch).",
+            "Early stopping watches val/loss; the test uses the best checkpoint by val/acc up to "
+            "the stop (test_ckpt=auto), and so does the run without early stopping over all its "
+            "epochs. 'test acc at the last epoch' is the last weights' (test_curve/acc).",
         ]
     md = write_text(sweep_dir / "early_stopping.md", "\n".join(lines) + "\n")
     return [md, figure]
