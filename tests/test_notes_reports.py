@@ -105,8 +105,10 @@ def test_dropout_variance_report_one_figure_per_configuration(tmp_path):
 
 def test_early_stopping_report_marks_the_stop(tmp_path):
     sweep = tmp_path / "sweep"
+    # val/acc peaks first at epoch 4 (the tested checkpoint), again at 6 (not better)
     rows = [{"epoch": e, "val/loss": abs(e - 4) + 1.0, "test_curve/loss": abs(e - 5) + 1.0,
-             "val/acc": 0.6 if e in (4, 6) else 0.5, "test_curve/acc": 0.6} for e in range(1, 9)]  # fmt: skip
+             "val/acc": 0.6 if e in (4, 6) else 0.5, "test_curve/acc": 0.6}
+            for e in range(1, 9)]  # fmt: skip
     for num, (case, test_acc) in enumerate((("early_stopping", 0.61), ("none", 0.62))):
         metrics = {"epochs": 8, "test/acc": test_acc, "test_curve/acc": 0.6, "val/acc_best": 0.5}
         make_job(

@@ -76,8 +76,8 @@ def report(jobs: list[Job], sweep_dir: Path) -> list[Path]:
         return fmt(mean_std(j.metrics.get(key) for j in js))
 
     lines = [
-        "| configuration | seeds | epochs run | tested checkpoint's epoch (best val/acc) | test acc (tested "
-        "checkpoint) | test acc at the last epoch | best val acc |",
+        "| configuration | seeds | epochs run | tested checkpoint's epoch (best val/acc) "
+        "| test acc (tested checkpoint) | test acc at the last epoch | best val acc |",
         "|---|---|---|---|---|---|---|",
     ]
     for case, js in (("early_stopping", stopped), ("none", full)):
