@@ -99,3 +99,19 @@ def test_dropconnect_rates_must_match_the_hidden_layers(make_config):
         )
     with pytest.raises(ConfigError, match=r"regularizer\.dropconnect"):
         validate_config(make_config("regularizer.dropconnect=1.0"))
+
+
+def test_dropout_table_has_a_dropconnect_row_and_keeps_the_before_activation_row(make_config):
+    import yaml
+
+    from reglab.config import CONFIG_DIR
+    from reglab.config.schema import validate_config
+
+    experiment = yaml.safe_load((CONFIG_DIR / "experiment" / "dropout_table.yaml").read_text())
+    cases = experiment["hydra"]["sweeper"]["params"]["+case/dropout_table"].split(",")
+    assert "dropconnect" in cases and "dropout_before_activation" in cases and len(cases) == 8
+    settings = validate_config(
+        make_config("experiment=dropout_table", "+case/dropout_table=dropconnect", fast=False)
+    )
+    assert settings.regularizer.dropconnect == [0.2, 0.5]
+    assert settings.regularizer.dropout == 0.0
