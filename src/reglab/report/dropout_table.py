@@ -53,7 +53,9 @@ def last_epochs_spread(job: Job, key: str) -> tuple[float, float, float, float] 
 
 
 def protocol_of(jobs: list[Job]) -> str:
-    names = {j.metrics.get("choices", {}).get("protocol", "default") for j in jobs}
+    names = {
+        j.metrics["choices"].get("protocol", "default") for j in jobs if "choices" in j.metrics
+    }
     return ", ".join(sorted(names))
 
 
