@@ -59,6 +59,19 @@ def protocol_of(jobs: list[Job]) -> str:
     return ", ".join(sorted(names))
 
 
+def epochs_of(jobs: list[Job]) -> str:
+    return ", ".join(
+        str(e)
+        for e in sorted(
+            {
+                int(j.metrics["epochs"])
+                for j in jobs
+                if j.status == "completed" and "epochs" in j.metrics
+            }
+        )
+    )
+
+
 def table(groups: dict[str, list[Job]]) -> tuple[list[str], str]:
     first = next(iter(groups.values()))[0]
     key, what = epoch_test_key(first)
@@ -175,7 +188,8 @@ def report(jobs: list[Job], sweep_dir: Path) -> list[Path]:
         return []
     lines, note = table(groups)
     text = [
-        f"Protocol: {protocol_of(list(jobs))}. Test accuracy: mean ± std over seeds; {note}",
+        f"Protocol: {protocol_of(list(jobs))}; epochs: {epochs_of(list(jobs))}. "
+        f"Test accuracy: mean ± std over seeds; {note}",
         "",
         *lines,
         "",
