@@ -8,7 +8,16 @@ from reglab.train import run
 
 from .conftest import run_cli, run_main
 
-GROUPS = ["dataset", "model", "regularizer", "optimizer", "hardware", "logger", "callbacks"]
+GROUPS = [
+    "dataset",
+    "model",
+    "regularizer",
+    "optimizer",
+    "hardware",
+    "logger",
+    "callbacks",
+    "protocol",
+]
 
 
 def options(group: str) -> list[str]:
@@ -22,8 +31,10 @@ def options(group: str) -> list[str]:
     + [f"debug={o}" for o in options("debug")],
 )
 def test_every_option_composes_and_validates(make_config, override):
-    # instance norm needs conv layers: the default MLP refuses it (tested in test_images)
-    extra = ["model=lenet"] if override == "regularizer=instance_norm" else []
+    # instance norm and conv dropout need conv layers: the default MLP refuses them (tested in
+    # test_images, test_conv_dropout)
+    conv_only = ("regularizer=instance_norm", "regularizer=conv_dropout")
+    extra = ["model=lenet"] if override in conv_only else []
     settings = validate_config(make_config(*extra, override, fast=False))
     group, option = override.split("=")
     if group in ("dataset", "model"):

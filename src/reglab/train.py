@@ -23,6 +23,7 @@ from reglab.config import CONFIG_DIR, ConfigError, register_resolvers
 from reglab.config.checks import check_hardware, check_monitors, has_validation_split
 from reglab.config.schema import to_plain_dict, validate_config
 from reglab.data import DatasetError, build_datamodule
+from reglab.data.protocol import apply_protocol
 from reglab.extras import provenance, start_extras
 from reglab.lit import RegLabModule, task_for
 from reglab.loggers import build_loggers, finish_wandb, log_final_metrics
@@ -40,7 +41,15 @@ log = logging.getLogger("reglab")
 register_resolvers()
 
 
-CHOICE_GROUPS = ("dataset", "model", "regularizer", "optimizer", "hardware", "experiment")
+CHOICE_GROUPS = (
+    "dataset",
+    "model",
+    "regularizer",
+    "optimizer",
+    "hardware",
+    "experiment",
+    "protocol",
+)
 
 
 def group_choices(cfg: DictConfig, regularization: Regularization) -> dict[str, str]:
@@ -116,6 +125,7 @@ def run(cfg: DictConfig) -> dict:
     L.seed_everything(settings.seed, workers=True, verbose=False)
 
     datamodule = build_datamodule(settings.dataset, seed=settings.seed)
+    apply_protocol(datamodule, settings.protocol)
     info = datamodule.info
     task = task_for(info)
     check_monitors(settings, cfg, task)  # a monitor naming no metric: now, not after an epoch

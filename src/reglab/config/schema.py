@@ -23,6 +23,7 @@ from pydantic import (
 from reglab import data, models
 from reglab.config.base import Schema
 from reglab.config.errors import ConfigError, format_validation_error
+from reglab.data.protocol import ProtocolConfig
 from reglab.extras.config import ExtrasConfig
 from reglab.regularizers.config import RegularizerConfig
 
@@ -169,6 +170,18 @@ class RunConfig(Schema):
         default_factory=list
     )  # to every logger, metrics.json and the sweep summary
     extras: ExtrasConfig = ExtrasConfig()
+    protocol: ProtocolConfig = ProtocolConfig()
+
+    @model_validator(mode="after")
+    def _no_selection_on_test(self):
+        es = self.regularizer.early_stopping
+        if self.protocol.name == "d2l" and es is not None and es.monitor.startswith("val/"):
+            raise ValueError(
+                f"regularizer.early_stopping monitors {es.monitor}, but under protocol=d2l the "
+                "validation split is the test set: early stopping would select on test data. "
+                "Use protocol=default with early stopping"
+            )
+        return self
 
     @model_validator(mode="after")
     def _batch_divides_among_processes(self):
@@ -185,9 +198,26 @@ class RunConfig(Schema):
         return self
 
     @model_validator(mode="after")
+    def _conv_dropout_has_convs(self):
+        rates = self.regularizer.conv_dropout
+        convs = getattr(self.model, "channels", None)
+        on = rates > 0 if isinstance(rates, (int, float)) else any(rates)
+        if on and convs is None:
+            raise ValueError(
+                f"regularizer.conv_dropout is on but model={self.model.name} has no conv layers: "
+                "set regularizer.conv_dropout=0 or choose model=lenet"
+            )
+        if isinstance(rates, list) and convs is not None and len(rates) != len(convs):
+            raise ValueError(
+                f"regularizer.conv_dropout has {len(rates)} values but model.channels has "
+                f"{len(convs)} conv layers: give one per conv layer, or a single number for all"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _dropout_matches_layers(self):
         layers = getattr(self.model, "num_hidden_layers", None)
-        for key in ("dropout", "noise"):
+        for key in ("dropout", "noise", "dropconnect"):
             values = getattr(self.regularizer, key)
             if layers == 0 and (values if isinstance(values, (int, float)) else any(values)):
                 raise ValueError(
@@ -218,6 +248,7 @@ def _allowed_keys(raw: dict) -> dict[str, list[str]]:
         ("hardware", HardwareConfig),
         ("paths", PathsConfig),
         ("extras", ExtrasConfig),
+        ("protocol", ProtocolConfig),
     ):
         allowed[section] = fields(schema)
     return allowed

@@ -1,5 +1,6 @@
 """The LightningDataModule shared by every in-memory data set."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -94,6 +95,8 @@ class InMemoryDataModule(L.LightningDataModule):
         self._std = None if std is None else torch.tensor(std).view(1, -1, 1, 1)
         # training-batch augmentation (regularizer=augment), set by train.py
         self.augment: BatchAugment | None = None
+        # what the evaluation protocol does to the loaded splits (reglab.data.protocol)
+        self.split_transform: Callable[[Splits], Splits] | None = None
 
     def load_splits(self) -> Splits:
         raise NotImplementedError
@@ -102,7 +105,10 @@ class InMemoryDataModule(L.LightningDataModule):
         # train.py calls this once before the Trainer exists (the data are found and read
         # before any output is created); Lightning calls it again on the training device.
         if self.splits is None:
-            self.splits = self.load_splits()
+            splits = self.load_splits()
+            if self.split_transform is not None:
+                splits = self.split_transform(splits)
+            self.splits = splits
         device = self._device()
         if self.splits.x_train.device != device:  # the data set stays on the accelerator
             self.splits = self.splits.to(device)

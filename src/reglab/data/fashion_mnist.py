@@ -12,9 +12,10 @@ from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import Field, NonNegativeInt, PositiveInt
+from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 
 from reglab.config.base import Schema
+from reglab.config.errors import ConfigError
 from reglab.data.base import DataInfo, ImageDataModule, Splits, official_splits
 from reglab.data.errors import BadDataFileError, DatasetNotFoundError, check_labels
 from reglab.data.idx import read_idx
@@ -50,6 +51,20 @@ class FashionMNISTConfig(Schema):
     batch_size: PositiveInt = 256
     eval_batch_size: PositiveInt = 1024
     val_size: NonNegativeInt = Field(default=5000, lt=60000)
+    # train on only this many of the training split's images (a seeded random subset, by
+    # split_seed): a small training set overfits visibly (the early-stopping note). null = all
+    train_size: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _train_size_fits(self):
+        left = 60000 - self.val_size
+        if self.train_size is not None and self.train_size > left:
+            raise ValueError(
+                f"dataset.train_size={self.train_size} is more than the {left} training images "
+                f"left after dataset.val_size={self.val_size}: use at most {left}, or null for all"
+            )
+        return self
+
     split_seed: int = 0
     normalize: bool = True
     download: bool = True
@@ -121,7 +136,7 @@ class FashionMNISTDataModule(ImageDataModule):
         arrays = load_arrays(locate(self.cfg))
         images = torch.from_numpy(arrays["train_images"].copy()).unsqueeze(1)
         labels = torch.from_numpy(arrays["train_labels"].astype(np.int64))
-        return official_splits(
+        splits = official_splits(
             images,
             labels,
             torch.from_numpy(arrays["test_images"].copy()).unsqueeze(1),
@@ -129,3 +144,19 @@ class FashionMNISTDataModule(ImageDataModule):
             self.cfg.val_size,
             self.cfg.split_seed,
         )
+        return training_subset(splits, self.cfg.train_size)
+
+
+def training_subset(splits: Splits, train_size: int | None) -> Splits:
+    """The first `train_size` images of the training split (already a seeded permutation of
+    the official training set, so a random subset that does not move with `seed`)."""
+    if train_size is None:
+        return splits
+    available = len(splits.x_train)
+    if train_size > available:
+        raise ConfigError(
+            f"dataset.train_size={train_size} is more than the {available} training images "
+            f"left after dataset.val_size: use at most {available}, or null for all"
+        )
+    splits.x_train, splits.y_train = splits.x_train[:train_size], splits.y_train[:train_size]
+    return splits

@@ -1,6 +1,7 @@
 """LeNet-5 (`model=lenet`) and the course's LeNet-BN (`model=lenet_bn`).
 
-conv 5x5 (6) -> [norm] -> act -> pool -> conv 5x5 (16) -> [norm] -> act -> pool
+conv 5x5 (6) -> [norm] -> [conv dropout] -> act -> pool -> conv 5x5 (16) -> [norm]
+-> [conv dropout] -> act -> pool
 -> fc 120 -> [norm] -> act -> [dropout] -> fc 84 -> act -> [dropout] -> fc classes
 
 The first conv is padded by 2 on 28x28 inputs (d2l 6.6), so both 1x28x28 and 3x32x32 inputs
@@ -64,19 +65,24 @@ class LeNet(nn.Module):
         norm: NormKind = "none",
         norm_groups: int = 2,
         around_activation: Sequence[tuple[list[nn.Module], list[nn.Module]]] | None = None,
+        after_conv: Sequence[list[nn.Module]] | None = None,
     ):
         super().__init__()
         if len(in_shape) != 3:
             raise ValueError(f"LeNet takes images (C, H, W), not inputs of shape {in_shape}")
         act = ACTIVATIONS[activation]
         c1, c2 = channels
+        # conv dropout: after each conv (and its norm), before its activation and pooling
+        drop1, drop2 = after_conv or ([], [])
         self.features = nn.Sequential(
             nn.Conv2d(in_shape[0], c1, 5, padding=_first_padding(in_shape)),
             *conv_norm(norm, c1, norm_groups),
+            *drop1,
             act(),
             POOLS[pool](2),
             nn.Conv2d(c1, c2, 5),
             *conv_norm(norm, c2, norm_groups),
+            *drop2,
             act(),
             POOLS[pool](2),
             nn.Flatten(),
@@ -108,5 +114,7 @@ def build_lenet(cfg: LeNetConfig, in_shape: Sequence[int], num_outputs: int, reg
         cfg.norm,
         cfg.norm_groups,
         around_activation=regularization.hidden_modules(cfg.num_hidden_layers),
+        after_conv=regularization.conv_modules(len(cfg.channels)),
     )
+    regularization.apply_dropconnect(net.classifier, cfg.num_hidden_layers)
     return initialize(net, cfg.init)

@@ -85,4 +85,5 @@ def build_mlp(cfg: MLPConfig, in_shape: Sequence[int], num_outputs: int, regular
         norm=cfg.norm,
         norm_groups=cfg.norm_groups,
     )
+    regularization.apply_dropconnect(net.layers, cfg.num_hidden_layers)
     return initialize(net, cfg.init)

@@ -14,6 +14,8 @@ from torch import nn
 
 from reglab.regularizers.augment import BatchAugment
 from reglab.regularizers.config import RegularizerConfig
+from reglab.regularizers.conv_dropout import conv_dropout_modules
+from reglab.regularizers.dropconnect import apply_dropconnect
 from reglab.regularizers.dropout import Dropout, dropout_rates, per_layer
 from reglab.regularizers.early_stopping import early_stopping_callback
 from reglab.regularizers.lr_decay import lr_scheduler
@@ -55,6 +57,16 @@ class Regularization:
             else:
                 layers.append(([], noise + dropout))
         return layers
+
+    def apply_dropconnect(self, layers: nn.Sequential, num_layers: int) -> nn.Sequential:
+        """DropConnect on the Linear layers of the hidden layers in `layers` (if it is on)."""
+        rates = per_layer(self.cfg.dropconnect, num_layers, "dropconnect")
+        return apply_dropconnect(layers, rates) if any(rates) else layers
+
+    def conv_modules(self, num_convs: int) -> list[list[nn.Module]]:
+        """For each conv layer, the modules between it (and its norm) and its activation."""
+        rates = per_layer(self.cfg.conv_dropout, num_convs, "conv_dropout")
+        return conv_dropout_modules(rates, self.cfg.conv_dropout_mode)
 
     def parameter_groups(self, net: nn.Module) -> list[dict]:
         return parameter_groups(net, self.cfg.weight_decay)

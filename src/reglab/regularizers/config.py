@@ -6,6 +6,7 @@ from pydantic import Discriminator, Field, NonNegativeFloat, Tag
 
 from reglab.config.base import Schema
 from reglab.regularizers.augment import AugmentConfig
+from reglab.regularizers.conv_dropout import ConvDropoutMode
 from reglab.regularizers.dropout import DropoutImpl, DropoutPlacement
 from reglab.regularizers.early_stopping import EarlyStoppingConfig
 from reglab.regularizers.lr_decay import LRDecayConfig
@@ -35,6 +36,11 @@ class RegularizerConfig(Schema):
     dropout: DropoutRates = 0.0
     dropout_impl: DropoutImpl = "auto"
     dropout_placement: DropoutPlacement = "after_activation"
+    # DropConnect: a 0/1 mask over each hidden layer's weight matrix per training step
+    dropconnect: DropoutRates = 0.0
+    # dropout after each conv (before its activation and pooling), per conv layer or one
+    conv_dropout: DropoutRates = 0.0
+    conv_dropout_mode: ConvDropoutMode = "element"
     # std of Gaussian noise added to each hidden activation in training, per layer or one
     noise: NoiseStds = 0.0
     weight_decay: NonNegativeFloat = 0.0
@@ -45,4 +51,6 @@ class RegularizerConfig(Schema):
     augment: AugmentConfig | None = None
 
     # Keys that say how a regularizer works rather than switching one on.
-    SETTINGS: ClassVar[frozenset[str]] = frozenset({"dropout_impl", "dropout_placement"})
+    SETTINGS: ClassVar[frozenset[str]] = frozenset(
+        {"dropout_impl", "dropout_placement", "conv_dropout_mode"}
+    )

@@ -10,6 +10,7 @@ from reglab.report.compare import compare_jobs
 from reglab.report.figures import plot_curves_by_config, plot_metric_vs_params
 from reglab.report.jobs import load_jobs
 from reglab.report.summary import primary_metric, summarize, write_summary
+from reglab.report.topics import topic_outputs
 
 
 def sweep_command(sweep_dir: Path) -> str | None:
@@ -35,6 +36,7 @@ def build_report(sweep_dir: str | Path) -> list[Path]:
     curves = plot_curves_by_config(summaries, swept, sweep_dir / "curves_by_config.png")
     figures += [curves] if curves else []
     figures += compare_jobs(jobs, sweep_dir)
+    figures += topic_outputs(jobs, sweep_dir)  # the experiment's own tables and figures
     written += figures
     lines = [f"# Sweep report: {sweep_dir.name}", ""]
     command = sweep_command(sweep_dir)

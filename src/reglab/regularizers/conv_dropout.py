@@ -1,0 +1,42 @@
+"""Dropout inside the convolutional part (`regularizer.conv_dropout`).
+
+The PyTorch note that adds dropout to the CIFAR-10 tutorial's LeNet puts `nn.Dropout(0.5)`
+after each convolution, before ReLU and pooling. Two modes (`regularizer.conv_dropout_mode`):
+  element: each activation of each feature map dropped on its own (`nn.Dropout`, the note);
+  channel: whole feature maps dropped per sample (`nn.Dropout2d`): neighbouring pixels are
+           strongly correlated, so element-wise masks remove little information.
+Survivors are scaled by 1 / (1 - p); evaluation passes the maps through unchanged.
+"""
+
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+from torch import nn
+
+ConvDropoutMode = Literal["element", "channel"]
+
+
+class ConvDropout(nn.Module):
+    def __init__(self, p: float, mode: ConvDropoutMode = "element"):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"conv_dropout rate must lie in [0, 1), got {p}")
+        self.p = p
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        # channel mode: one draw per (sample, channel), broadcast over the map
+        shape = x.shape if self.mode == "element" else (*x.shape[:2], *([1] * (x.dim() - 2)))
+        keep = torch.rand(shape, device=x.device, dtype=x.dtype) >= self.p
+        return x * (keep * (1.0 / (1.0 - self.p)))
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, mode={self.mode}"
+
+
+def conv_dropout_modules(rates: Sequence[float], mode: ConvDropoutMode) -> list[list[nn.Module]]:
+    """Per conv layer, the modules to put between the conv (and its norm) and its activation."""
+    return [[ConvDropout(rate, mode)] if rate > 0 else [] for rate in rates]

@@ -1,0 +1,63 @@
+"""DropConnect (`regularizer.dropconnect`): dropout on the weights, not the activations.
+
+The d2l 4.6 exercise asks what happens "if we apply dropout to the individual weights of the
+weight matrix rather than the activations". Each training step draws one 0/1 mask over a
+hidden layer's weight matrix (each weight kept with probability 1 - p) and scales the kept
+weights by 1 / (1 - p), so the expected weight matrix is the true one; evaluation uses the
+weights as they are. Biases are not dropped. One mask per step (not per sample): the layer
+stays one matrix product.
+"""
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class DropConnectLinear(nn.Linear):
+    """An `nn.Linear` whose weight matrix is masked and rescaled in training.
+
+    A subclass, so its parameters keep the names `weight` and `bias` (checkpoints, weight
+    decay groups, instruments and initialisation see an ordinary Linear layer)."""
+
+    def __init__(self, in_features: int, out_features: int, p: float, bias: bool = True):
+        super().__init__(in_features, out_features, bias=bias)
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropconnect rate must lie in [0, 1), got {p}")
+        self.p = p
+
+    def masked_weight(self) -> torch.Tensor:
+        """The weight matrix this training step uses: W * m / (1 - p), m ~ Bernoulli(1 - p)."""
+        keep = torch.rand_like(self.weight) >= self.p
+        return self.weight * (keep * (1.0 / (1.0 - self.p)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return F.linear(x, self.weight, self.bias)
+        return F.linear(x, self.masked_weight(), self.bias)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, p={self.p}"
+
+
+def with_dropconnect(layer: nn.Linear, p: float) -> DropConnectLinear:
+    """A DropConnectLinear holding `layer`'s parameters (the same tensors, not copies)."""
+    dropped = DropConnectLinear(layer.in_features, layer.out_features, p, layer.bias is not None)
+    dropped.weight = layer.weight
+    dropped.bias = layer.bias
+    return dropped
+
+
+def apply_dropconnect(layers: nn.Sequential, rates: Sequence[float]) -> nn.Sequential:
+    """Puts DropConnect on the Linear layers that compute the hidden layers of `layers` (the
+    first len(rates) Linear modules, in order; the output layer is never one of them)."""
+    linear_positions = [i for i, m in enumerate(layers) if type(m) is nn.Linear]
+    if len(linear_positions) <= len(rates):
+        raise ValueError(
+            f"{len(rates)} dropconnect rates for {len(linear_positions) - 1} hidden layers"
+        )
+    for position, rate in zip(linear_positions, rates, strict=False):
+        if rate > 0:
+            layers[position] = with_dropconnect(layers[position], rate)
+    return layers
