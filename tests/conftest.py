@@ -15,6 +15,23 @@ REPO = Path(__file__).resolve().parents[1]
 register_resolvers()
 
 
+def _share_the_cores() -> None:
+    """Each pytest-xdist worker gets its share of the cores, as reglab gives each parallel job:
+    torch would use every core in every worker, and the runs the tests start in children
+    inherit OMP_NUM_THREADS. An OMP_NUM_THREADS the user set wins."""
+    if "OMP_NUM_THREADS" in os.environ:
+        return
+    import torch
+
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    torch.set_num_threads(threads)
+
+
+_share_the_cores()
+
+
 def make_patterned_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """28x28 uint8 images whose class is a bright horizontal band (learnable in one epoch)."""
     rng = np.random.default_rng(seed)

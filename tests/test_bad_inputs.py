@@ -47,6 +47,24 @@ IN_PROCESS = [
     ("unknown key", ["+model.depth=3"], None, "model.depth: unknown key"),
     ("resume without a run", ["resume=true"], None, "resume=true: no run"),
     ("ckpt_path missing", ["ckpt_path=/nonexistent.ckpt"], None, "/nonexistent.ckpt"),
+    (
+        "mlflow unknown scheme",
+        ["logger=mlflow", "logger.mlflow.tracking_uri=notascheme://foo"],
+        None,
+        "logger.mlflow.tracking_uri=notascheme://foo: unknown scheme",
+    ),
+    (
+        "mlflow store that cannot be made",
+        ["logger=mlflow", "logger.mlflow.tracking_uri=sqlite:////proc/x/m.db"],
+        None,
+        "logger.mlflow.tracking_uri=sqlite:////proc/x/m.db: cannot create /proc/x",
+    ),
+    (
+        "mlflow file store",
+        ["logger=mlflow", "logger.mlflow.tracking_uri=file:///{nowhere}"],
+        None,
+        "logger.mlflow.tracking_uri=file:",
+    ),
 ]
 if not torch.cuda.is_available():
     IN_PROCESS.append(("hardware=gpu, no GPU", ["hardware=gpu"], None, "no GPU found"))
@@ -96,6 +114,7 @@ def test_ctrl_c_during_start_up_is_a_clean_interrupted_exit(make_config, monkeyp
 # Cases only the real command line shows: Hydra's own errors, its output folders.
 CLI = [
     ("trainer key typo", ["trainer.max_epoch=1"], "trainer.max_epoch"),
+    ("debug option typo", ["debug=limt"], "Could not find 'debug/limt'"),
     ("run folder in /proc", ["hydra.run.dir=/proc/x"], "Cannot write /proc/x"),
     ("log folder in /proc", ["paths.log_dir=/proc/x"], "Cannot write /proc/x"),
     ("sweep folder in /proc", ["-m", "seed=0,1", "hydra.sweep.dir=/proc/x"], "/proc/x"),
@@ -116,3 +135,29 @@ def test_bad_input_on_the_command_line(args, expected, bad, tmp_path):
     assert expected in output
     assert not (tmp_path / "logs").exists()  # no run folder was made
     assert {p: p.read_bytes() for p in completed.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("group", ["experiment", "debug", "hparams_search"])
+def test_a_mistyped_option_of_an_opt_in_group_is_an_error(group, tmp_path):
+    # these groups default to nothing; a name without a file must not mean "nothing" too
+    from hydra.errors import MissingConfigException
+
+    with pytest.raises(MissingConfigException, match=f"{group}/no_such_option"):
+        compose_config([f"{group}=no_such_option"], tmp_path / "run")
+
+
+def test_a_checkpoint_past_max_epochs_is_one_line(make_config, tmp_path, caplog):
+    from reglab.train import run
+
+    first = make_config("logger=csv", "trainer.max_epochs=2")
+    assert run(first)["status"] == "completed"
+    ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    out = tmp_path / "again"
+    cfg = compose_config([*FAST, "logger=csv", f"ckpt_path={ckpt}"], out)  # max_epochs=1
+    with caplog.at_level(logging.INFO), pytest.raises(SystemExit) as stop:
+        handle_run(cfg)
+    assert stop.value.code == 1
+    text = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
+    assert "has trained 2 epochs, more than trainer.max_epochs=1" in text, text
+    assert "trainer.max_epochs=3 or more" in text
+    assert not out.exists()

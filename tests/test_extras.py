@@ -54,7 +54,7 @@ def test_every_debug_mode_builds_on_default(make_config, mode):
         "fdr": {"fast_dev_run": True},
         "limit": {"limit_train_batches": 5, "limit_val_batches": 2, "max_epochs": 1},
         "fast": {"limit_train_batches": 5, "max_epochs": 1},
-        "overfit": {"overfit_batches": 4, "max_epochs": 50},
+        "overfit": {"overfit_batches": 4, "max_epochs": 200},
         "profiler": {"max_epochs": 1},
     }[mode]
     assert {k: cfg.trainer[k] for k in expected} == expected

@@ -31,10 +31,20 @@ class ResumePoint:
     init_from: str | None = None
 
 
+def is_resume_override(override: str) -> bool:
+    """`resume=...` and `ckpt_path=...` say how a run starts, not what it is."""
+    return override.lstrip("+~").split("=", 1)[0] in RESUME_KEYS
+
+
+def defining_overrides(overrides: list[str]) -> list[str]:
+    """The overrides that define a run, in their order (without resume=/ckpt_path=)."""
+    return [o for o in overrides if not is_resume_override(o)]
+
+
 def without_resume(overrides: list[str]) -> list[str]:
     """The overrides that define a run, as a sorted list: their order on the command line
     does not change the run (`seed=6 trainer.max_epochs=5` = `trainer.max_epochs=5 seed=6`)."""
-    return sorted(o for o in overrides if o.lstrip("+~").split("=", 1)[0] not in RESUME_KEYS)
+    return sorted(defining_overrides(overrides))
 
 
 def _overrides(run_dir: Path) -> list[str] | None:
@@ -122,3 +132,20 @@ def resume_point(
         return ResumePoint(output_dir, here)
     run_dir = find_unfinished_run(output_dir.parent, output_dir, overrides)
     return ResumePoint(run_dir, run_dir / "checkpoints" / "last.ckpt")
+
+
+def check_epochs_left(point: ResumePoint, max_epochs: int) -> None:
+    """A checkpoint that has trained more epochs than trainer.max_epochs cannot go on:
+    one line now, instead of Lightning's MisconfigurationException after set-up."""
+    import torch
+
+    try:
+        epoch = torch.load(point.ckpt, map_location="cpu", weights_only=False, mmap=True)["epoch"]
+    except Exception as exc:  # not a Lightning checkpoint, or a damaged one
+        raise ConfigError(f"ckpt_path={point.ckpt}: not a readable checkpoint ({exc})") from None
+    done = int(epoch) + 1
+    if done > max_epochs:
+        raise ConfigError(
+            f"{point.ckpt} has trained {done} epochs, more than trainer.max_epochs={max_epochs}. "
+            f"Fix: trainer.max_epochs={done + 1} or more to train on from it"
+        )

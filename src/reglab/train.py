@@ -25,6 +25,7 @@ from reglab.config.schema import to_plain_dict, validate_config
 from reglab.data import DatasetError, build_datamodule
 from reglab.data.protocol import apply_protocol
 from reglab.extras import provenance, start_extras
+from reglab.extras.warnings import silence_known_warnings
 from reglab.lit import RegLabModule, task_for
 from reglab.loggers import build_loggers, finish_wandb, log_final_metrics
 from reglab.models import build_model
@@ -34,7 +35,7 @@ from reglab.outputs.writable import describe, disk_error
 from reglab.regularizers import Regularization
 from reglab.regularizers.augment import check_images
 from reglab.regularizers.early_stopping import early_stopping_record
-from reglab.resume import resume_point
+from reglab.resume import check_epochs_left, defining_overrides, resume_point
 from reglab.threads import configure_threads
 
 log = logging.getLogger("reglab")
@@ -107,11 +108,13 @@ def run(cfg: DictConfig) -> dict:
     if finished is not None:
         log.info("Already finished in %s: skipped (resumed sweep)", output_dir)
         return finished
-    start_extras(cfg, settings.extras, output_dir)  # config tree, quiet libraries
+    if settings.extras.ignore_warnings:  # before the data and the model are built
+        silence_known_warnings()
     resume = resume_point(
         settings.resume, settings.ckpt_path, output_dir, job_overrides(), is_multirun()
     )
     if resume is not None:
+        check_epochs_left(resume, settings.trainer.max_epochs)
         if resume.init_from:
             log.info(
                 "Training on from %s (a finished run's checkpoint) in %s", resume.ckpt, output_dir
@@ -133,6 +136,9 @@ def run(cfg: DictConfig) -> dict:
     datamodule.setup("fit")  # find and read the data before a W&B run or checkpoint exists
     if resume is None:
         set_aside_old_checkpoints(output_dir / "checkpoints")
+    # config tree, quiet libraries: once the run will start (an error above stays the last
+    # line a user sees, and its folder is removed)
+    start_extras(cfg, settings.extras, output_dir)
     regularization = Regularization(settings.regularizer)
     if settings.regularizer.augment is not None:
         check_images(settings.regularizer.augment, info.in_shape, settings.dataset.name)
@@ -233,10 +239,12 @@ def _final_metrics(trainer: L.Trainer, prefix: str = "") -> dict:
 
 
 def job_overrides() -> list[str]:
-    """This job's command-line overrides (what tells jobs of a sweep apart)."""
+    """This job's command-line overrides (what tells jobs of a sweep apart), without
+    resume=/ckpt_path=: a resumed sweep's jobs are the same jobs (their completed ones are
+    skipped, not run again)."""
     if not HydraConfig.initialized():
         return []
-    return list(HydraConfig.get().overrides.task)
+    return defining_overrides(list(HydraConfig.get().overrides.task))
 
 
 def is_multirun() -> bool:

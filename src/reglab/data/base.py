@@ -113,6 +113,10 @@ class InMemoryDataModule(L.LightningDataModule):
         if self.splits.x_train.device != device:  # the data set stays on the accelerator
             self.splits = self.splits.to(device)
 
+    def _overfitting(self) -> bool:
+        trainer = getattr(self, "trainer", None)
+        return trainer is not None and bool(trainer.overfit_batches)
+
     def _device(self) -> torch.device:
         trainer = getattr(self, "trainer", None)
         return trainer.strategy.root_device if trainer is not None else torch.device("cpu")
@@ -140,7 +144,9 @@ class InMemoryDataModule(L.LightningDataModule):
             s.x_train,
             s.y_train,
             self.batch_size,
-            shuffle=True,
+            # trainer.overfit_batches (debug=overfit): the same first batches every epoch, as
+            # Lightning does for a DataLoader (it turns shuffling off)
+            shuffle=not self._overfitting(),
             seed=self.seed,
             rank=rank,
             world_size=world,

@@ -85,10 +85,12 @@ def build_wandb_logger(
         id_file.write_text(run.id + "\n")
     if mode == "offline":
         run_dir = Path(logger.experiment.dir).parent
+        # a resumed run's sessions are one folder each (offline-run-<time>-<id>): sync them all
+        to_sync = run_dir.parent / f"offline-run-*-{run.id}" if resuming else run_dir
         log.info(
             "W&B offline (no credentials): run saved in %s; sync later: wandb sync %s",
             run_dir,
-            run_dir,
+            to_sync,
         )
     return logger
 

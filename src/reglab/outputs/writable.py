@@ -22,10 +22,12 @@ DISK_ERRNOS = {
     errno.ENOTDIR: "a part of the path is a file, not a folder",
     errno.EFBIG: "the file is larger than this process may write (ulimit -f) or the disk holds",
 }
-FIX = (
-    "Fix: free space, or write elsewhere with paths.log_dir=/path (or REGLAB_LOG_DIR), "
+ELSEWHERE = (
+    "write elsewhere with paths.log_dir=/path (or REGLAB_LOG_DIR), "
     "hydra.run.dir=... / hydra.sweep.dir=..."
 )
+# "free space" only where space is what is missing
+SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def disk_error(exc: BaseException) -> OSError | None:
@@ -43,7 +45,8 @@ def disk_error(exc: BaseException) -> OSError | None:
 def describe(exc: OSError) -> str:
     where = f" {exc.filename}" if exc.filename else ""
     reason = DISK_ERRNOS.get(exc.errno, "it cannot be created there")
-    return f"Cannot write{where}: {reason} ({exc.strerror}). {FIX}"
+    fix = f"free space, or {ELSEWHERE}" if exc.errno in SPACE else ELSEWHERE
+    return f"Cannot write{where}: {reason} ({exc.strerror}). Fix: {fix}"
 
 
 def _completed_run(folder: Path) -> bool:

@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from reglab.outputs.atomic import read_json
+from reglab.resume import defining_overrides
 
 
 @dataclass
@@ -52,7 +53,7 @@ def load_jobs(sweep_dir: str | Path) -> list[Job]:
         jobs.append(
             Job(
                 path=path,
-                overrides=yaml.safe_load(overrides_file.read_text()) or [],
+                overrides=defining_overrides(yaml.safe_load(overrides_file.read_text()) or []),
                 # unreadable (a full disk before atomic writes): the job counts as missing
                 metrics=read_json(metrics_file) or {},
                 rows=_read_rows(path / "metrics.csv"),
