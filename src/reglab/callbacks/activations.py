@@ -15,6 +15,7 @@ from torch import nn
 
 from reglab.callbacks.norms import weight_layers
 from reglab.lit.publish import publish
+from reglab.outputs.plots import epoch_axis
 
 
 @torch.no_grad()
@@ -101,7 +102,7 @@ def plot_activation_stats(history: list[dict], path: Path) -> Path:
                     label=f"{layer.replace('_', ' ')} {mode}",
                 )
         ax.set_title(f"activation {'variance' if stat == 'var' else 'mean'} per hidden layer")
-        ax.set_xlabel("epoch")
+        epoch_axis(ax)
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8, title="solid: train mode, dashed: eval", title_fontsize=8)

@@ -7,8 +7,15 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 LABELS = {"loss": "loss", "acc": "accuracy", "penalty": "penalty"}
+
+
+def epoch_axis(ax) -> None:
+    """Epochs are whole numbers: a 1-epoch run gets the tick 1, not 0.96 ... 1.04."""
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
 
 
 def _quantities(rows: Sequence[dict]) -> list[str]:
@@ -38,7 +45,7 @@ def plot_curves(rows: Sequence[dict], path: str | Path, log_loss: bool = False) 
             if points:
                 xs, ys = zip(*points, strict=True)
                 ax.plot(xs, ys, style, marker=marker, markersize=3, label=stage)
-        ax.set_xlabel("epoch")
+        epoch_axis(ax)
         ax.set_title(LABELS.get(name, name))
         if name == "loss" and log_loss:
             ax.set_yscale("log")

@@ -11,6 +11,7 @@ import torch
 
 from reglab.models.roles import state_dict_weights_by_role
 from reglab.outputs.atomic import write_text
+from reglab.outputs.plots import epoch_axis
 from reglab.report.figures import save_figure
 from reglab.report.jobs import Job
 
@@ -36,7 +37,7 @@ def plot_learning_curves(jobs: list[Job], path: Path) -> Path | None:
         ax.set_title(
             f"{stage} loss" + (" (= test)" if stage == "val" and _val_is_test(jobs) else "")
         )
-        ax.set_xlabel("epoch")
+        epoch_axis(ax)
         if jobs[0].task == "regression" or _spans_decades(losses):
             ax.set_yscale("log")
         ax.grid(alpha=0.3)

@@ -17,6 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from reglab.outputs.plots import epoch_axis
 from reglab.report.jobs import Job
 from reglab.report.topics import (
     by_case,
@@ -176,7 +177,7 @@ def plot_grad_norms(groups: dict[str, list[Job]], path: Path) -> Path | None:
     axes[0].set_title("gradient norm per epoch (mean over seeds)")
     axes[1].set_title("training loss")
     for ax in axes:
-        ax.set_xlabel("epoch")
+        epoch_axis(ax)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     return save_png(fig, path)

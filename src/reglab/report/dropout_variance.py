@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from reglab.outputs.plots import epoch_axis
 from reglab.report.jobs import Job
 from reglab.report.topics import by_case, mean_curve, save_png, write_text
 
@@ -49,7 +50,7 @@ def report(jobs: list[Job], sweep_dir: Path) -> list[Path]:
             ax.fill_between(epochs, low, high, color=line.get_color(), alpha=0.15)
             lines.append(f"| {case} | {layer} | {mode} | {means[0]:.4g} | {means[-1]:.4g} |")
         ax.set_title(f"{case}: hidden activation variance ({len(group)} seeds)")
-        ax.set_xlabel("epoch")
+        epoch_axis(ax)
         ax.set_ylabel("variance")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

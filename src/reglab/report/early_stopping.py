@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from reglab.outputs.plots import epoch_axis
 from reglab.report.jobs import Job
 from reglab.report.topics import by_case, fmt, mean_std, save_png, series, write_text
 
@@ -66,7 +67,7 @@ def report(jobs: list[Job], sweep_dir: Path) -> list[Path]:
                         ls="--",
                         label=f"tested checkpoint (epoch {best})",
                     )
-            ax.set_xlabel("epoch")
+            epoch_axis(ax)
             ax.set_title(f"seed {i}: {metric}")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)

@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from reglab.outputs.plots import epoch_axis
 from reglab.report.summary import ConfigSummary
 
 
@@ -59,13 +60,16 @@ def plot_metric_vs_params(
     if bars:
         fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(bars)), 4))
         labels = [", ".join(f"{k}={s.params.get(k)}" for k in swept) or "defaults" for s, _ in bars]
-        ax.bar(
+        spread = [st[1] if len(s.completed) > 1 else 0.0 for s, st in bars]
+        drawn = ax.bar(
             range(len(bars)),
             [st[0] for _, st in bars],
-            yerr=[st[1] for _, st in bars],
+            yerr=spread if any(spread) else None,  # no error bar for one seed
             capsize=3,
             color="tab:blue",
         )
+        # the axis is zoomed to the values: print them, so a small gap does not look large
+        ax.bar_label(drawn, fmt="%.4f", fontsize=7, padding=2)
         ax.set_xticks(range(len(bars)), labels, rotation=30, ha="right", fontsize=8)
         ax.set_ylabel(metric)
         low = min(st[0] - st[1] for _, st in bars)
@@ -104,7 +108,7 @@ def plot_curves_by_config(
     if not drawn:
         plt.close(fig)
         return None
-    ax.set_xlabel("epoch")
+    epoch_axis(ax)
     ax.set_ylabel(f"{key} (mean over seeds)")
     if key == "val/loss":
         ax.set_yscale("log")
