@@ -1,7 +1,7 @@
 # Everyday commands. `make train ARGS="regularizer=dropout model=mlp"`.
 PY := .venv/bin/python
 RUFF := .venv/bin/ruff
-LINTED := src tests scripts train.py
+LINTED := src tests scripts train.py eval.py
 ARGS ?=
 
 .PHONY: setup train test test-slow lint format ci bench help

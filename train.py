@@ -1,4 +1,5 @@
-"""Train one configuration: `python train.py regularizer=dropout model=mlp` (see README)."""
+"""Train one configuration: `python train.py regularizer=dropout model=mlp` (see README).
+The same as the console script `reglab-train`."""
 
 import sys
 from pathlib import Path
@@ -7,12 +8,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
 if __name__ == "__main__":
-    try:
-        from reglab.extras.env_file import load_env_file
-        from reglab.train import main
+    from reglab.app.cli import train
 
-        load_env_file()  # .env (DATA_DIR, WANDB_*, REGLAB_*) before the config reads them
-        main()
-    except KeyboardInterrupt:  # Ctrl-C while importing or composing: nothing has started
-        print("Interrupted during start-up, before the first epoch: nothing was trained.")
-        sys.exit(1)
+    train()

@@ -30,7 +30,7 @@ from torch import nn
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from reglab.data import fashion_mnist as fm  # noqa: E402
+import reglab.data.fashion_mnist as fm  # noqa: E402
 from reglab.data.idx import write_idx  # noqa: E402
 from reglab.data.locate import split_train_val  # noqa: E402
 
@@ -131,7 +131,7 @@ def bench_dataloader(images, labels, train_idx, val_idx, epochs, workers):
 def bench_reglab(data_dir: Path | None, images, labels, epochs, extra: tuple[str, ...] = ()):
     """Runs reglab's training path; epoch times come from its own metrics.csv (epoch_s)."""
     from reglab.config.compose import compose_config
-    from reglab.train import run
+    from reglab.app.job import run
 
     with tempfile.TemporaryDirectory() as tmp:
         if data_dir is None or not fm.find_files(data_dir):

@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from bench_epoch import train_epochs  # the same reference loop as the MLP bench
 
-from reglab.data import cifar10
+import reglab.data.cifar10 as cifar10
 from reglab.models.lenet import LeNet
 from reglab.regularizers.augment import AugmentConfig, BatchAugment
 
@@ -130,7 +130,7 @@ def write_pickles(root: Path, images, labels) -> None:
 
 def bench_reglab(images, labels, epochs):
     from reglab.config.compose import compose_config
-    from reglab.train import run
+    from reglab.app.job import run
 
     with tempfile.TemporaryDirectory() as tmp:
         write_pickles(Path(tmp) / "data", images, labels)

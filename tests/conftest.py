@@ -162,7 +162,7 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def run_main(args: list[str], env: dict | None = None):
+def run_main(args: list[str], env: dict | None = None, entry: str = "train"):
     """`python train.py ...` without a new process: Hydra's main runs here, with the command
     line, environment, stdout and stderr of a launch, and returns what run_cli returns. For
     tests of what a command prints and exits with (config and path errors) that need no
@@ -176,7 +176,9 @@ def run_main(args: list[str], env: dict | None = None):
 
     from hydra.core.global_hydra import GlobalHydra
 
-    from reglab.train import main
+    from reglab.app import cli
+
+    main = cli.eval_job if entry == "eval" else cli.train_job
 
     out, err = io.StringIO(), io.StringIO()
     root = logging.getLogger()

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from reglab.config.compose import compose_config
-from reglab.train import handle_run
+from reglab.app.job import handle_run
 
 from .bad_data import make_bad_data
 from .conftest import FAST, run_cli
@@ -96,12 +96,12 @@ def test_bad_input_in_process(
 
 
 def test_ctrl_c_during_start_up_is_a_clean_interrupted_exit(make_config, monkeypatch, tmp_path):
-    import reglab.train
+    import reglab.app.build
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(reglab.train, "build_datamodule", interrupted)
+    monkeypatch.setattr(reglab.app.build, "build_datamodule", interrupted)
     with pytest.raises(SystemExit) as stop:
         handle_run(make_config("logger=csv"))
     assert stop.value.code == 1
@@ -147,7 +147,7 @@ def test_a_mistyped_option_of_an_opt_in_group_is_an_error(group, tmp_path):
 
 
 def test_a_checkpoint_past_max_epochs_is_one_line(make_config, tmp_path, caplog):
-    from reglab.train import run
+    from reglab.app.job import run
 
     first = make_config("logger=csv", "trainer.max_epochs=2")
     assert run(first)["status"] == "completed"

@@ -5,10 +5,11 @@ import torch
 from torch import nn
 
 from reglab.config.errors import ConfigError
-from reglab.config.schema import validate_config
-from reglab.models import build_model
+from reglab.app.settings import validate_config
+from reglab.models.build import build_model
 from reglab.models.lenet import LeNetConfig
-from reglab.regularizers import Regularization, RegularizerConfig
+from reglab.regularizers.config import RegularizerConfig
+from reglab.regularizers.regularization import Regularization
 from reglab.regularizers.conv_dropout import ConvDropout
 
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from reglab.data import DatasetNotFoundError, build_datamodule
-from reglab.data import fashion_mnist as fm
+from reglab.data.build import build_datamodule
+from reglab.data.errors import DatasetNotFoundError
+import reglab.data.fashion_mnist as fm
 from reglab.data.idx import IDXFormatError, read_idx, write_idx
 from reglab.data.loader import TensorBatchLoader
 

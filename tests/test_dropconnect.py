@@ -4,10 +4,11 @@ import pytest
 import torch
 from torch import nn
 
-from reglab.models import build_model
+from reglab.models.build import build_model
 from reglab.models.lenet import LeNetConfig
 from reglab.models.mlp import MLPConfig
-from reglab.regularizers import Regularization, RegularizerConfig
+from reglab.regularizers.config import RegularizerConfig
+from reglab.regularizers.regularization import Regularization
 from reglab.regularizers.dropconnect import DropConnectLinear, apply_dropconnect
 
 
@@ -91,7 +92,7 @@ def test_lenet_fc_layers_get_dropconnect():
 
 def test_dropconnect_rates_must_match_the_hidden_layers(make_config):
     from reglab.config.errors import ConfigError
-    from reglab.config.schema import validate_config
+    from reglab.app.settings import validate_config
 
     with pytest.raises(ConfigError, match=r"regularizer\.dropconnect has 3 values"):
         validate_config(
@@ -105,7 +106,7 @@ def test_dropout_table_has_a_dropconnect_row_and_keeps_the_before_activation_row
     import yaml
 
     from reglab.config import CONFIG_DIR
-    from reglab.config.schema import validate_config
+    from reglab.app.settings import validate_config
 
     experiment = yaml.safe_load((CONFIG_DIR / "experiment" / "dropout_table.yaml").read_text())
     cases = experiment["hydra"]["sweeper"]["params"]["+case/dropout_table"].split(",")

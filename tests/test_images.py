@@ -9,13 +9,14 @@ import torch
 from torch import nn
 
 from reglab.config import ConfigError
-from reglab.config.schema import validate_config
-from reglab.data import BadDataFileError, DatasetNotFoundError, build_datamodule
-from reglab.data import image_folder as imf
-from reglab.models import build_model
+from reglab.app.settings import validate_config
+from reglab.data.build import build_datamodule
+from reglab.data.errors import BadDataFileError, DatasetNotFoundError
+import reglab.data.image_folder as imf
+from reglab.models.build import build_model
 from reglab.models.init import initialize
 from reglab.models.lenet import LeNet
-from reglab.regularizers import Regularization
+from reglab.regularizers.regularization import Regularization
 from reglab.regularizers.augment import (
     LUMA,
     AugmentConfig,

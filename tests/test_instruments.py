@@ -8,7 +8,7 @@ import torch
 
 from reglab.callbacks.divergence import DivergenceError, DivergenceGuard
 from reglab.loggers.wandb_offline import read_offline_run
-from reglab.train import run
+from reglab.app.job import run
 
 
 def rows(path) -> list[dict]:
@@ -76,9 +76,10 @@ def test_weight_and_grad_norms_reach_csv_and_wandb(make_config, tmp_path):
 
 def test_activation_stats_match_a_hand_computation():
     from reglab.callbacks.activations import hidden_activation_stats
-    from reglab.models import build_model
+    from reglab.models.build import build_model
     from reglab.models.mlp import MLPConfig
-    from reglab.regularizers import Regularization, RegularizerConfig
+    from reglab.regularizers.config import RegularizerConfig
+from reglab.regularizers.regularization import Regularization
 
     torch.manual_seed(0)
     net = build_model(

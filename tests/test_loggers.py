@@ -14,7 +14,7 @@ import torch
 
 from reglab.config.compose import compose_config
 from reglab.loggers.wandb_offline import read_offline_run
-from reglab.train import run
+from reglab.app.job import run
 
 from .conftest import FAST
 

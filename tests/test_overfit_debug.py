@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import torch
 
-from reglab.data import build_datamodule
+from reglab.data.build import build_datamodule
 
 from .test_data import config
 

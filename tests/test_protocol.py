@@ -7,10 +7,10 @@ import json
 import pytest
 
 from reglab.config.errors import ConfigError
-from reglab.config.schema import validate_config
-from reglab.data import build_datamodule
+from reglab.app.settings import validate_config
+from reglab.data.build import build_datamodule
 from reglab.data.protocol import apply_protocol
-from reglab.train import run
+from reglab.app.job import run
 
 
 def read_rows(path):

@@ -5,7 +5,7 @@ import logging
 import warnings
 
 from reglab.config.compose import compose_config
-from reglab.train import handle_run
+from reglab.app.job import handle_run
 
 from .conftest import FAST
 

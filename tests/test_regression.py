@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from reglab.config import ConfigError
-from reglab.config.schema import validate_config
+from reglab.app.settings import validate_config
 from reglab.data.synthetic import (
     LinearRegressionConfig,
     PolyConfig,
@@ -19,7 +19,7 @@ from reglab.data.synthetic import (
     toy1d_data,
 )
 from reglab.report import compare_jobs, load_jobs
-from reglab.train import run
+from reglab.app.job import run
 
 from .conftest import run_main
 

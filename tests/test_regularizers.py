@@ -4,9 +4,11 @@ import pytest
 import torch
 from torch import nn
 
-from reglab.models import MLP, build_model
+from reglab.models.build import build_model
+from reglab.models.mlp import MLP
 from reglab.models.mlp import MLPConfig
-from reglab.regularizers import Regularization, RegularizerConfig
+from reglab.regularizers.config import RegularizerConfig
+from reglab.regularizers.regularization import Regularization
 from reglab.regularizers.dropout import Dropout
 from reglab.regularizers.noise import GaussianNoise
 from reglab.regularizers.penalties import l1_penalty, l2_penalty

@@ -145,7 +145,7 @@ def test_resume_picks_the_newest_unfinished_run_with_the_same_overrides(tmp_path
     import pytest
 
     from reglab.config import ConfigError
-    from reglab.resume import resume_point
+    from reglab.app.resume import resume_point
 
     runs = tmp_path / "runs"
     older = _fake_run(runs, "2026-01-01_10-00-00_a", ["seed=1"], status="interrupted")

@@ -25,7 +25,7 @@ def test_pre_commit_hooks_are_local_and_install_and_run_offline(tmp_path):
     for args in (
         ["validate-config", ".pre-commit-config.yaml"],
         ["install-hooks"],  # nothing to download: must work without a network
-        ["run", "--files", "train.py", "configs/train.yaml", "pyproject.toml"],
+        ["run", "--files", "train.py", "src/reglab/configs/train.yaml", "pyproject.toml"],
     ):
         result = subprocess.run(
             [str(pre_commit), *args], cwd=REPO, env=env, capture_output=True, text=True

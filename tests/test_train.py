@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from reglab.loggers.wandb_offline import read_offline_run
-from reglab.train import run
+from reglab.app.job import run
 
 from .conftest import REPO, run_main
 

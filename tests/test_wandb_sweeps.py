@@ -6,7 +6,7 @@ import pytest
 import yaml
 from wandb.sdk.launch.sweeps.utils import create_sweep_command_args
 
-from reglab.config.schema import validate_config
+from reglab.app.settings import validate_config
 from reglab.loggers.wandb import without_locked
 from reglab.loggers.wandb_offline import read_offline_run
 

@@ -12,17 +12,14 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-import optuna
 from hydra.core.plugins import Plugins
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
-from optuna.trial import TrialState
-
-from reglab.search.results import write_results
-from reglab.search.space import format_value, parse_search_space
 
 log = logging.getLogger(__name__)
+# Optuna is imported when a sweep starts, not here: Hydra imports every plugin module on each
+# start-up (`--help` too), and Optuna takes most of a second to import.
 
 SAMPLERS = ("tpe", "random", "grid")
 DIRECTIONS = ("maximize", "minimize")
@@ -49,6 +46,8 @@ class OptunaSweeper(Sweeper):
         self.direction, self.n_trials, self.n_jobs = direction, n_trials, n_jobs
         self.sampler_name, self.seed = sampler, seed
         self.storage, self.study_name = storage, study_name
+        from reglab.search.space import format_value
+
         self.params = {key: format_value(v) for key, v in (params or {}).items()}
 
     def setup(
@@ -59,24 +58,20 @@ class OptunaSweeper(Sweeper):
             hydra_context=hydra_context, task_function=task_function, config=config
         )
 
-    def _sampler(self, space) -> optuna.samplers.BaseSampler:
-        if self.sampler_name == "random":
-            return optuna.samplers.RandomSampler(seed=self.seed)
-        if self.sampler_name == "grid":
-            grid = {}
-            for key, dist in space.distributions.items():
-                if not isinstance(dist, optuna.distributions.CategoricalDistribution):
-                    if getattr(dist, "step", None) is None:
-                        raise ValueError(f"sampler=grid needs choices or range() for {key}")
-                    n = round((dist.high - dist.low) / dist.step) + 1
-                    grid[key] = [dist.low + i * dist.step for i in range(n)]
-                else:
-                    grid[key] = list(dist.choices)
-            self.n_trials = min(self.n_trials, math.prod(len(v) for v in grid.values()))
-            return _AskTellGrid(grid, seed=self.seed)
-        return optuna.samplers.TPESampler(seed=self.seed)
+    def _make_sampler(self, space, make_sampler):
+        sampler, grid_size = make_sampler(self.sampler_name, space, self.seed)
+        if grid_size is not None:  # the grid sampler stops when the grid is used up
+            self.n_trials = min(self.n_trials, grid_size)
+        return sampler
 
     def sweep(self, arguments: list[str]) -> list:
+        import optuna
+        from optuna.trial import TrialState
+
+        from reglab.search.results import write_results
+        from reglab.search.sampler import make_sampler
+        from reglab.search.space import parse_search_space
+
         space = parse_search_space([f"{k}={v}" for k, v in self.params.items()] + arguments)
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -85,7 +80,7 @@ class OptunaSweeper(Sweeper):
         study = optuna.create_study(
             study_name=self.study_name or sweep_dir.name,
             storage=self.storage,
-            sampler=self._sampler(space),
+            sampler=self._make_sampler(space, make_sampler),
             direction=self.direction,
             load_if_exists=True,
         )
@@ -111,14 +106,6 @@ class OptunaSweeper(Sweeper):
             done += len(batch)
         write_results(study, space, sweep_dir)
         return returns
-
-
-class _AskTellGrid(optuna.samplers.GridSampler):
-    """GridSampler calls study.stop() when the grid is used up, which Optuna only allows
-    inside study.optimize(); with ask/tell the sweeper stops itself (n_trials <= grid size)."""
-
-    def after_trial(self, study, trial, state, values) -> None:
-        pass
 
 
 def _objective(result) -> float | None:

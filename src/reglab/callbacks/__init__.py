@@ -5,14 +5,13 @@ import inspect
 import lightning as L
 from hydra.utils import get_class, instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
-from omegaconf import DictConfig
 
 from reglab.callbacks.epoch_metrics import EpochMetricsWriter
 from reglab.lit.tasks import Task
 
 
 def build_callbacks(
-    nodes: DictConfig | None, task: Task, val_is_test: bool = False
+    nodes: dict[str, dict | None] | None, task: Task, val_is_test: bool = False
 ) -> list[L.Callback]:
     """Instantiates each callback; those that take `monitor`/`mode` get the task's by default.
 
@@ -23,7 +22,7 @@ def build_callbacks(
     for node in (nodes or {}).values():
         if node is None:  # `callbacks.progress_bar=null` switches one off
             continue
-        cls = get_class(node._target_)
+        cls = get_class(node["_target_"])
         params = inspect.signature(cls).parameters
         extra = {}
         if issubclass(cls, ModelCheckpoint) and node.get("filename") == "last":

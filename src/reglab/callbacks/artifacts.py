@@ -12,6 +12,8 @@ from pathlib import Path
 import lightning as L
 import torch
 
+from reglab import contract
+
 
 class RunArtifacts(L.Callback):
     def __init__(self, output_dir: str | Path, grid_points: int = 200):
@@ -33,9 +35,9 @@ class RunArtifacts(L.Callback):
                 record["learned_bias"] = linear.bias.detach().flatten().cpu().tolist()
             if getattr(dm, "true_bias", None) is not None:
                 record["true_bias"] = dm.true_bias
-            self._write("weights.json", record)
+            self._write(contract.WEIGHTS_JSON, record)
         if dm.info.in_shape == (1,) and dm.splits is not None:
-            self._write("fit.json", self._fit(pl_module, dm.splits))
+            self._write(contract.FIT_JSON, self._fit(pl_module, dm.splits))
 
     @torch.no_grad()
     def _fit(self, pl_module, splits) -> dict:

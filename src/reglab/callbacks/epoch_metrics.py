@@ -7,6 +7,7 @@ from pathlib import Path
 
 import lightning as L
 
+from reglab import contract
 from reglab.outputs.atomic import write_text
 from reglab.outputs.plots import plot_curves
 
@@ -22,7 +23,10 @@ class EpochMetricsWriter(L.Callback):
     """
 
     def __init__(
-        self, output_dir: str | Path, filename: str = "metrics.csv", write_every_s: float = 1.0
+        self,
+        output_dir: str | Path,
+        filename: str = contract.METRICS_CSV,
+        write_every_s: float = 1.0,
     ):
         self.output_dir = Path(output_dir)
         self.path = self.output_dir / filename

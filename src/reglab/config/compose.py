@@ -10,13 +10,16 @@ from omegaconf import DictConfig
 from reglab.config.resolvers import CONFIG_DIR, register_resolvers
 
 
-def compose_config(overrides: list[str], output_dir: str | Path) -> DictConfig:
-    """The config for `overrides`, writing to `output_dir`; `reglab.train.run` accepts it."""
+def compose_config(
+    overrides: list[str], output_dir: str | Path, config_name: str = "train"
+) -> DictConfig:
+    """The config for `overrides`, writing to `output_dir`; `reglab.app.job.run` accepts it
+    (config_name="eval": `reglab.app.evaluate`)."""
     register_resolvers()
     GlobalHydra.instance().clear()
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
         cfg = compose(
-            "train",
+            config_name,
             overrides=[*overrides, f"paths.output_dir={output_dir}"],
             return_hydra_config=True,
         )

@@ -27,6 +27,24 @@ class DataInfo:
     # would be chosen on test data, so the test uses the last weights (test_ckpt=auto).
     val_is_test: bool = False
 
+    def as_dict(self) -> dict:
+        """Plain values (a checkpoint's hyperparameters)."""
+        return {
+            **vars(self),
+            "in_shape": list(self.in_shape),
+            "class_names": list(self.class_names),
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "DataInfo":
+        return cls(
+            **{
+                **values,
+                "in_shape": tuple(values["in_shape"]),
+                "class_names": tuple(values.get("class_names", ())),
+            }
+        )
+
 
 @dataclass
 class Splits:

@@ -9,13 +9,10 @@ file would reject anything but the official archive. Downloading goes through to
 
 import pickle
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import Field, NonNegativeInt, PositiveInt
 
-from reglab.config.base import Schema
 from reglab.data.base import DataInfo, ImageDataModule, Splits, official_splits
 from reglab.data.errors import BadDataFileError, DatasetNotFoundError, check_labels
 from reglab.data.locate import locate_or_download
@@ -37,18 +34,6 @@ CLASSES = (
 )
 # Training-set statistics on the [0, 1] scale.
 MEAN, STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
-
-
-class CIFAR10Config(Schema):
-    name: Literal["cifar10"]
-    data_dir: str
-    cache_dir: str
-    batch_size: PositiveInt = 128
-    eval_batch_size: PositiveInt = 1000
-    val_size: NonNegativeInt = Field(default=5000, lt=50000)
-    split_seed: int = 0
-    normalize: bool = True
-    download: bool = True
 
 
 def find_files(root: Path) -> dict[str, Path] | None:

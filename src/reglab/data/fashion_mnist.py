@@ -8,15 +8,13 @@ checksums into the data folder (or the cache folder when the data folder is read
 """
 
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 
-from reglab.config.base import Schema
 from reglab.config.errors import ConfigError
 from reglab.data.base import DataInfo, ImageDataModule, Splits, official_splits
+from reglab.data.config import FashionMNISTConfig
 from reglab.data.errors import BadDataFileError, DatasetNotFoundError, check_labels
 from reglab.data.idx import read_idx
 from reglab.data.locate import locate_or_download
@@ -42,32 +40,6 @@ CLASSES = (
 # Training-set statistics on the [0, 1] scale.
 MEAN, STD = (0.2860,), (0.3530,)
 SUBDIR = Path("FashionMNIST") / "raw"
-
-
-class FashionMNISTConfig(Schema):
-    name: Literal["fashion_mnist"]
-    data_dir: str
-    cache_dir: str
-    batch_size: PositiveInt = 256
-    eval_batch_size: PositiveInt = 1024
-    val_size: NonNegativeInt = Field(default=5000, lt=60000)
-    # train on only this many of the training split's images (a seeded random subset, by
-    # split_seed): a small training set overfits visibly (the early-stopping note). null = all
-    train_size: PositiveInt | None = None
-
-    @model_validator(mode="after")
-    def _train_size_fits(self):
-        left = 60000 - self.val_size
-        if self.train_size is not None and self.train_size > left:
-            raise ValueError(
-                f"dataset.train_size={self.train_size} is more than the {left} training images "
-                f"left after dataset.val_size={self.val_size}: use at most {left}, or null for all"
-            )
-        return self
-
-    split_seed: int = 0
-    normalize: bool = True
-    download: bool = True
 
 
 def _file(raw_dir: Path, stem: str) -> Path | None:

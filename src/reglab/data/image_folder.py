@@ -16,44 +16,18 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import Field, PositiveInt, model_validator
 
-from reglab.config.base import Schema
 from reglab.data.base import DataInfo, ImageDataModule, Splits
+from reglab.data.config import ImageFolderConfig
 from reglab.data.errors import BadDataFileError, DatasetNotFoundError
 
 log = logging.getLogger(__name__)
 CACHE_VERSION = 1
 # The course normalises RMB with ImageNet's statistics.
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
-
-class ImageFolderConfig(Schema):
-    name: Literal["rmb"]
-    root: str
-    cache_dir: str
-    image_size: PositiveInt = 32
-    train_fraction: float = Field(default=0.8, gt=0, lt=1)
-    val_fraction: float = Field(default=0.1, gt=0, lt=1)
-    split_seed: int = 0
-    batch_size: PositiveInt = 16
-    eval_batch_size: PositiveInt = 256
-    normalize: bool = True
-    on_bad_file: Literal["error", "skip"] = "error"
-
-    @model_validator(mode="after")
-    def _fractions(self):
-        if self.train_fraction + self.val_fraction >= 1:
-            raise ValueError(
-                f"dataset.train_fraction + dataset.val_fraction = "
-                f"{self.train_fraction + self.val_fraction:g} leaves no test images: "
-                "their sum must be below 1"
-            )
-        return self
 
 
 def class_folders(root: Path) -> list[Path]:

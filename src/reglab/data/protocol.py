@@ -10,18 +10,11 @@ d2l:     as d2l's `train_ch3`: the model trains on every training image, the tes
 """
 
 from dataclasses import replace
-from typing import Literal
 
 import torch
 
-from reglab.config.base import Schema
 from reglab.data.base import InMemoryDataModule, Splits
-
-ProtocolName = Literal["default", "d2l"]
-
-
-class ProtocolConfig(Schema):
-    name: ProtocolName = "default"
+from reglab.data.config import ProtocolConfig
 
 
 def train_on_all(splits: Splits) -> Splits:

@@ -11,63 +11,16 @@ train vs test loss. The generated data are tiny, so they stay float32 tensors in
 """
 
 import math
-from typing import Literal
 
 import torch
-from pydantic import Field, NonNegativeFloat, PositiveInt, model_validator
 
-from reglab.config.base import Schema
 from reglab.data.base import DataInfo, InMemoryDataModule, Splits
-
-
-class _SyntheticConfig(Schema):
-    data_seed: int = 0
-    # null = the whole training set in one batch
-    batch_size: PositiveInt | None = None
-    eval_batch_size: PositiveInt = 1024
-    # Batches per Lightning step: "epoch" runs an epoch's minibatches (same order, one
-    # optimizer step each) inside one step, since Lightning's ~1 ms per step is ten times the
-    # work of a step here. 1 = one Lightning step per batch.
-    batches_per_step: PositiveInt | Literal["epoch"] = "epoch"
-
-
-class PolyConfig(_SyntheticConfig):
-    name: Literal["poly"]
-    max_degree: PositiveInt = 20
-    features: PositiveInt = 4
-    true_weights: list[float] = Field(default=[5.0, 1.2, -3.4, 5.6], min_length=1)
-    n_train: PositiveInt = 100
-    n_test: PositiveInt = 100
-    noise: NonNegativeFloat = 0.1
-
-    @model_validator(mode="after")
-    def _fits(self):
-        if self.features > self.max_degree:
-            raise ValueError(
-                f"dataset.features={self.features} exceeds dataset.max_degree={self.max_degree}"
-            )
-        if len(self.true_weights) > self.max_degree:
-            raise ValueError("dataset.true_weights has more entries than dataset.max_degree")
-        return self
-
-
-class LinearRegressionConfig(_SyntheticConfig):
-    name: Literal["linear"]
-    num_inputs: PositiveInt = 200
-    true_weight: float = 0.01
-    true_bias: float = 0.05
-    n_train: PositiveInt = 20
-    n_test: PositiveInt = 100
-    noise: NonNegativeFloat = 0.01
-
-
-class Toy1DConfig(_SyntheticConfig):
-    name: Literal["toy1d"]
-    n_points: PositiveInt = 10
-    x_range: tuple[float, float] = (-1.0, 1.0)
-    slope: float = 1.5
-    train_noise: NonNegativeFloat = 0.5
-    test_noise: NonNegativeFloat = 0.3
+from reglab.data.config import (
+    LinearRegressionConfig,
+    PolyConfig,
+    SyntheticConfig,
+    Toy1DConfig,
+)
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -114,7 +67,7 @@ def _train_test(x: torch.Tensor, y: torch.Tensor, n_train: int) -> Splits:
 class SyntheticDataModule(InMemoryDataModule):
     """Base of the generated data sets: validation = test, batch = training set by default."""
 
-    def __init__(self, cfg: _SyntheticConfig, seed: int, info: DataInfo, n_train: int):
+    def __init__(self, cfg: SyntheticConfig, seed: int, info: DataInfo, n_train: int):
         super().__init__(
             cfg.batch_size or n_train,
             cfg.eval_batch_size,

@@ -26,7 +26,9 @@ FIRST = (
 )
 
 
-def config_tree(cfg: DictConfig) -> Tree:
+def config_tree(cfg: DictConfig | dict) -> Tree:
+    """The tree of a config: a composed DictConfig, or the validated settings as a dict."""
+    cfg = OmegaConf.create(cfg) if isinstance(cfg, dict) else cfg
     tree = Tree("CONFIG", style="bold", guide_style="dim")
     keys = [k for k in FIRST if k in cfg] + sorted(k for k in cfg if k not in FIRST)
     for key in keys:
@@ -38,7 +40,7 @@ def config_tree(cfg: DictConfig) -> Tree:
     return tree
 
 
-def print_config_tree(cfg: DictConfig, output_dir: Path | None = None) -> Path | None:
+def print_config_tree(cfg: DictConfig | dict, output_dir: Path | None = None) -> Path | None:
     """Prints the tree; with `output_dir`, also writes it (plain text) to config_tree.log."""
     tree = config_tree(cfg)
     Console().print(tree)

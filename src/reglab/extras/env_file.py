@@ -1,7 +1,8 @@
 """`.env` loading: per-machine environment (DATA_DIR, WANDB_*, REGLAB_*) kept out of git.
 
-The repository's `.env` is read before the config is composed, so `${oc.env:DATA_DIR}` and
-W&B see its values. Variables already set in the environment win over the file.
+The project's `.env` (the checkout, or the current folder) is read before the config is
+composed, so `${oc.env:DATA_DIR}` and W&B see its values. Variables already set in the
+environment win over the file.
 `REGLAB_ENV_FILE` names another file.
 """
 
@@ -11,14 +12,14 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from reglab.config.resolvers import REPO_ROOT
+from reglab.config.resolvers import project_root
 
 log = logging.getLogger(__name__)
 
 
 def load_env_file(path: str | Path | None = None) -> dict[str, str]:
     """Sets the variables of the file that the environment does not set; returns those set."""
-    path = Path(path or os.environ.get("REGLAB_ENV_FILE") or REPO_ROOT / ".env")
+    path = Path(path or os.environ.get("REGLAB_ENV_FILE") or project_root() / ".env")
     if not path.is_file():
         if os.environ.get("REGLAB_ENV_FILE"):  # named explicitly: a missing file is a mistake
             raise SystemExit(f"REGLAB_ENV_FILE={path}: no such file")

@@ -8,7 +8,7 @@ from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from reglab.config.resolvers import REPO_ROOT
+from reglab.config.resolvers import project_root
 
 PACKAGES = ("torch", "lightning", "hydra-core", "omegaconf", "torchmetrics", "wandb", "reglab")
 
@@ -24,9 +24,10 @@ def _git(*args: str, cwd: Path) -> str | None:
 
 
 @cache
-def git_state(root: Path = REPO_ROOT) -> dict:
+def git_state(root: Path | None = None) -> dict:
     """{commit, dirty}: dirty = tracked files differ from the commit (untracked files, such as
     logs/ or a local config, do not count). Both null outside a git checkout."""
+    root = root or project_root()
     commit = _git("rev-parse", "HEAD", cwd=root)
     if commit is None:
         return {"commit": None, "dirty": None}

@@ -1,19 +1,21 @@
 """RegLabModule: one LightningModule for every model, task and regularizer."""
 
-from collections.abc import Callable, Iterable
-
 import lightning as L
 import torch
+from hydra.utils import instantiate
+from pydantic import TypeAdapter
 from torch import nn
 from torchmetrics import MaxMetric, MinMetric
 
+from reglab.contract import STAGES
+from reglab.data.base import DataInfo
 from reglab.lit.publish import publish
-from reglab.lit.tasks import Task
+from reglab.lit.tasks import task_for
 from reglab.lit.weighted_mean import WeightedMean
-from reglab.regularizers import Regularization
-
-OptimizerFactory = Callable[[Iterable], torch.optim.Optimizer]
-STAGES = ("train", "val", "test")
+from reglab.models.build import build_model
+from reglab.models.config import ModelSchema
+from reglab.regularizers.config import RegularizerConfig
+from reglab.regularizers.regularization import Regularization
 
 
 class RegLabModule(L.LightningModule):
@@ -26,28 +28,44 @@ class RegLabModule(L.LightningModule):
 
     def __init__(
         self,
-        net: nn.Module,
-        task: Task,
-        regularization: Regularization,
-        optimizer: OptimizerFactory,
+        model: dict,
+        info: dict,
+        regularizer: dict,
+        optimizer: dict,
         fused: bool = False,
+        compile: bool = False,
+        config: dict | None = None,
     ):
+        """Built from plain settings (saved in every checkpoint), so
+        `RegLabModule.load_from_checkpoint(path)` rebuilds it without Hydra.
+
+        model: the validated `model` config (`_target_` and its keywords); info: the data set's
+        DataInfo as a dict; regularizer: the `regularizer` config; optimizer: the `optimizer`
+        config (`_target_`, `_partial_: true`, lr, ...); fused: each training batch is a list of
+        minibatches, stepped here one by one; compile: torch.compile the network; config: the
+        whole validated run config, kept for evaluation and provenance.
+        """
         super().__init__()
-        # fused: each training batch is a list of minibatches, stepped here one by one.
+        # logger=False: loggers get the run's config from reglab, not these again
+        self.save_hyperparameters(logger=False)
+        self.info = DataInfo.from_dict(info)
+        self.task = task_for(self.info)
+        self.regularization = Regularization(RegularizerConfig.model_validate(regularizer))
+        model_cfg = TypeAdapter(ModelSchema).validate_python(model)
+        net = build_model(model_cfg, self.info.in_shape, self.info.num_outputs, self.regularization)
+        # the inner nn.Module only; Lightning's loop stays eager
+        self.net = torch.compile(net) if compile else net
+        self.optimizer_factory = instantiate(optimizer)
         self.automatic_optimization = not fused
-        self.net = net
-        self.task = task
-        self.regularization = regularization
-        self.optimizer_factory = optimizer
         # ModuleDict keys cannot be "train" (nn.Module.train exists): hence the suffix.
         self._metrics = nn.ModuleDict(
-            {f"{stage}_": nn.ModuleDict(task.metrics()) for stage in STAGES}
+            {f"{stage}_": nn.ModuleDict(self.task.metrics()) for stage in STAGES}
         )
         # Losses are averaged over samples (batches weighted by size); a NaN loss shows in the
         # epoch mean (see WeightedMean for why not MeanMetric).
         self._losses = nn.ModuleDict({f"{stage}_": WeightedMean() for stage in STAGES})
         self.train_penalty = WeightedMean()
-        self.best_metric = MaxMetric() if task.mode == "max" else MinMetric()
+        self.best_metric = MaxMetric() if self.task.mode == "max" else MinMetric()
         self.last_loss: torch.Tensor | None = None
         # train/loss_max: the largest training-batch loss so far (the course's LeNet with its
         # init spikes early; epoch means hide it). A running max per step is one kernel; the

@@ -5,14 +5,13 @@ from pathlib import Path
 
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
-from omegaconf import DictConfig, OmegaConf
 
 from reglab.loggers.mlflow import build_mlflow_logger, is_mlflow_node
 from reglab.loggers.wandb import build_wandb_logger, finish_wandb, is_wandb_node
 
 
 def build_loggers(
-    nodes: DictConfig | None,
+    nodes: dict[str, dict | None] | None,
     run_config: dict,
     run_name: str,
     group: str | None = None,
@@ -27,13 +26,11 @@ def build_loggers(
         if node is None:
             continue
         if is_wandb_node(node):
-            options = OmegaConf.to_container(node, resolve=True)
             loggers.append(
-                build_wandb_logger(options, run_config, run_name, group, id_file, list(tags))
+                build_wandb_logger(dict(node), run_config, run_name, group, id_file, list(tags))
             )
         elif is_mlflow_node(node):
-            options = OmegaConf.to_container(node, resolve=True)
-            loggers.append(build_mlflow_logger(options, run_name, list(tags)))
+            loggers.append(build_mlflow_logger(dict(node), run_name, list(tags)))
         else:
             loggers.append(instantiate(node))
     for logger in loggers:

@@ -1,10 +1,9 @@
 """Weight initialisation schemes, selected with `model.init`."""
 
-from typing import Literal
-
 from torch import nn
 
-InitScheme = Literal["default", "normal", "unit_normal", "xavier", "course"]
+from reglab.models.config import InitScheme
+
 WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d)
 NORM_LAYERS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm, nn.InstanceNorm2d)
 

@@ -2,22 +2,8 @@
 
 import math
 from collections.abc import Sequence
-from typing import Literal
 
 from torch import nn
-
-from reglab.config.base import Schema
-from reglab.models.init import InitScheme, initialize
-
-
-class LinearConfig(Schema):
-    name: Literal["linear"]
-    bias: bool = True
-    init: InitScheme = "default"
-
-    @property
-    def num_hidden_layers(self) -> int:
-        return 0  # so no dropout
 
 
 class Linear(nn.Module):
@@ -33,7 +19,3 @@ class Linear(nn.Module):
 
     def forward(self, x):
         return self.layers(x)
-
-
-def build_linear(cfg: LinearConfig, in_shape, num_outputs, regularization=None):
-    return initialize(Linear(in_shape, num_outputs, cfg.bias), cfg.init)

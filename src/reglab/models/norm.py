@@ -7,11 +7,10 @@ group:    GroupNorm with `model.norm_groups` groups
 instance: InstanceNorm2d (per sample and channel); conv layers only
 """
 
-from typing import Literal
-
 from torch import nn
 
-NormKind = Literal["none", "batch", "layer", "group", "instance"]
+from reglab.models.config import NormKind
+
 NORMS: tuple[str, ...] = ("none", "batch", "layer", "group", "instance")
 
 
@@ -37,9 +36,3 @@ def dense_norm(kind: NormKind, features: int, groups: int) -> list[nn.Module]:
     if kind == "group":
         return [nn.GroupNorm(groups, features)]
     raise ValueError("instance norm needs feature maps (conv layers)")
-
-
-def check_groups(norm: str, groups: int, sizes: list[int], what: str) -> None:
-    """GroupNorm needs `groups` to divide every normalised width."""
-    if norm == "group" and any(size % groups for size in sizes):
-        raise ValueError(f"model.norm_groups={groups} must divide {what} {sizes}")

@@ -12,10 +12,6 @@ import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import torch
-from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from reglab.outputs.writable import disk_error
 
@@ -70,15 +66,3 @@ def read_json(path: str | Path) -> dict | None:
         log.warning("%s does not hold a JSON object: treated as not completed", path)
         return None
     return value
-
-
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning's checkpoint writer, through a temporary file: a full disk leaves the
-    previous last.ckpt / best.ckpt intact instead of a truncated one."""
-
-    def save_checkpoint(
-        self, checkpoint: dict[str, Any], path, storage_options: Any | None = None
-    ) -> None:
-        if storage_options is not None:
-            return super().save_checkpoint(checkpoint, path, storage_options)
-        atomic_write(path, lambda f: torch.save(checkpoint, f))

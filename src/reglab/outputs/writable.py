@@ -50,10 +50,11 @@ def describe(exc: OSError) -> str:
 
 
 def _completed_run(folder: Path) -> bool:
+    from reglab import contract
     from reglab.outputs.atomic import read_json
 
-    record = read_json(folder / "metrics.json")
-    return bool(record) and record.get("status") == "completed"
+    record = read_json(contract.metrics_json(folder))
+    return bool(record) and record.get("status") == contract.COMPLETED
 
 
 def check_writable(folder: Path) -> None:

@@ -12,19 +12,12 @@ a resumed run draws the same augmentations as an uninterrupted one.
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, NonNegativeInt
 
-from reglab.config.base import Schema
 from reglab.config.errors import ConfigError
+from reglab.regularizers.config import AugmentConfig
 
 # ITU-R 601 luma, as torchvision's rgb_to_grayscale
 LUMA = (0.299, 0.587, 0.114)
-
-
-class AugmentConfig(Schema):
-    crop_padding: NonNegativeInt = 4  # random crop of the original size from a padded image
-    flip: float = Field(default=0.5, ge=0, le=1)  # probability of a horizontal flip
-    grayscale: float = Field(default=0.0, ge=0, le=1)  # probability of grayscale (RGB only)
 
 
 def check_images(cfg: AugmentConfig, in_shape: tuple[int, ...], dataset: str) -> None:

@@ -1,15 +1,47 @@
-"""Schema of the `regularizer` node: every regularizer's keys, all off by default."""
+"""Schema of the `regularizer` node: every regularizer's keys, all off by default.
+Torch-free: validating a config does not import torch."""
 
-from typing import Annotated, ClassVar, Union
+from typing import Annotated, ClassVar, Literal, Union
 
-from pydantic import Discriminator, Field, NonNegativeFloat, Tag
+from pydantic import Discriminator, Field, NonNegativeFloat, NonNegativeInt, PositiveInt, Tag
 
 from reglab.config.base import Schema
-from reglab.regularizers.augment import AugmentConfig
-from reglab.regularizers.conv_dropout import ConvDropoutMode
-from reglab.regularizers.dropout import DropoutImpl, DropoutPlacement
-from reglab.regularizers.early_stopping import EarlyStoppingConfig
-from reglab.regularizers.lr_decay import LRDecayConfig
+
+# torch: nn.functional.dropout; scratch: d2l 4.6's mask (faster on CPU); auto: scratch on CPU
+DropoutImpl = Literal["auto", "torch", "scratch"]
+# after_activation: Linear -> act -> Dropout (d2l 4.6); before_activation: Linear -> Dropout -> act
+# (the d2l exercise that drops pre-activations).
+DropoutPlacement = Literal["after_activation", "before_activation"]
+# element: each activation of a feature map on its own; channel: whole maps (nn.Dropout2d)
+ConvDropoutMode = Literal["element", "channel"]
+
+
+class EarlyStoppingConfig(Schema):
+    monitor: str = "val/loss"
+    patience: PositiveInt = 5
+    min_delta: NonNegativeFloat = 0.0
+    # auto: min for losses, max for anything else (accuracy)
+    mode: Literal["auto", "min", "max"] = "auto"
+
+    @property
+    def resolved_mode(self) -> str:
+        if self.mode != "auto":
+            return self.mode
+        return "min" if self.monitor.endswith("loss") else "max"
+
+
+class LRDecayConfig(Schema):
+    schedule: Literal["step", "cosine"] = "step"
+    step_size: PositiveInt = 10  # step
+    gamma: float = Field(default=0.5, gt=0.0, le=1.0)  # step
+    min_lr: NonNegativeFloat = 0.0  # cosine
+
+
+class AugmentConfig(Schema):
+    crop_padding: NonNegativeInt = 4  # random crop of the original size from a padded image
+    flip: float = Field(default=0.5, ge=0, le=1)  # probability of a horizontal flip
+    grayscale: float = Field(default=0.0, ge=0, le=1)  # probability of grayscale (RGB only)
+
 
 DropoutRate = Annotated[float, Field(ge=0.0, lt=1.0)]
 # A single rate or one per layer. The callable discriminator makes pydantic report errors of

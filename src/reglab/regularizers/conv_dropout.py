@@ -8,13 +8,10 @@ after each convolution, before ReLU and pooling. Two modes (`regularizer.conv_dr
 Survivors are scaled by 1 / (1 - p); evaluation passes the maps through unchanged.
 """
 
-from collections.abc import Sequence
-from typing import Literal
-
 import torch
 from torch import nn
 
-ConvDropoutMode = Literal["element", "channel"]
+from reglab.regularizers.config import ConvDropoutMode
 
 
 class ConvDropout(nn.Module):
@@ -35,8 +32,3 @@ class ConvDropout(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, mode={self.mode}"
-
-
-def conv_dropout_modules(rates: Sequence[float], mode: ConvDropoutMode) -> list[list[nn.Module]]:
-    """Per conv layer, the modules to put between the conv (and its norm) and its activation."""
-    return [[ConvDropout(rate, mode)] if rate > 0 else [] for rate in rates]

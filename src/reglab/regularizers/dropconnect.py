@@ -8,8 +8,6 @@ weights as they are. Biases are not dropped. One mask per step (not per sample):
 stays one matrix product.
 """
 
-from collections.abc import Sequence
-
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -39,25 +37,3 @@ class DropConnectLinear(nn.Linear):
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, p={self.p}"
-
-
-def with_dropconnect(layer: nn.Linear, p: float) -> DropConnectLinear:
-    """A DropConnectLinear holding `layer`'s parameters (the same tensors, not copies)."""
-    dropped = DropConnectLinear(layer.in_features, layer.out_features, p, layer.bias is not None)
-    dropped.weight = layer.weight
-    dropped.bias = layer.bias
-    return dropped
-
-
-def apply_dropconnect(layers: nn.Sequential, rates: Sequence[float]) -> nn.Sequential:
-    """Puts DropConnect on the Linear layers that compute the hidden layers of `layers` (the
-    first len(rates) Linear modules, in order; the output layer is never one of them)."""
-    linear_positions = [i for i, m in enumerate(layers) if type(m) is nn.Linear]
-    if len(linear_positions) <= len(rates):
-        raise ValueError(
-            f"{len(rates)} dropconnect rates for {len(linear_positions) - 1} hidden layers"
-        )
-    for position, rate in zip(linear_positions, rates, strict=False):
-        if rate > 0:
-            layers[position] = with_dropconnect(layers[position], rate)
-    return layers

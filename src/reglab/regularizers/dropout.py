@@ -10,32 +10,11 @@ Two implementations, chosen with `regularizer.dropout_impl`:
 Both keep each unit with probability 1 - p and scale survivors by 1 / (1 - p).
 """
 
-from collections.abc import Sequence
-from typing import Literal
-
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-DropoutImpl = Literal["auto", "torch", "scratch"]
-# after_activation: Linear -> act -> Dropout (d2l 4.6); before_activation: Linear -> Dropout -> act
-# (the d2l exercise that drops pre-activations).
-DropoutPlacement = Literal["after_activation", "before_activation"]
-
-
-def per_layer(value: float | Sequence[float], num_layers: int, key: str = "dropout") -> list[float]:
-    """Expands a per-hidden-layer setting given as one number or one per layer."""
-    if isinstance(value, (int, float)):
-        return [float(value)] * num_layers
-    values = [float(v) for v in value]
-    if len(values) != num_layers:
-        raise ValueError(f"{len(values)} {key} values given for {num_layers} hidden layers")
-    return values
-
-
-def dropout_rates(rate: float | Sequence[float], num_layers: int) -> list[float]:
-    """Expands `regularizer.dropout` into one rate per hidden layer."""
-    return per_layer(rate, num_layers, "dropout")
+from reglab.regularizers.config import DropoutImpl
 
 
 class Dropout(nn.Module):

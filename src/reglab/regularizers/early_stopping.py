@@ -4,26 +4,9 @@ The run stops when `monitor` has not improved by more than `min_delta` for `pati
 validations; the test then uses the best checkpoint, and metrics.json records when and why.
 """
 
-from typing import Literal
-
 from lightning.pytorch.callbacks import EarlyStopping
-from pydantic import NonNegativeFloat, PositiveInt
 
-from reglab.config.base import Schema
-
-
-class EarlyStoppingConfig(Schema):
-    monitor: str = "val/loss"
-    patience: PositiveInt = 5
-    min_delta: NonNegativeFloat = 0.0
-    # auto: min for losses, max for anything else (accuracy)
-    mode: Literal["auto", "min", "max"] = "auto"
-
-    @property
-    def resolved_mode(self) -> str:
-        if self.mode != "auto":
-            return self.mode
-        return "min" if self.monitor.endswith("loss") else "max"
+from reglab.regularizers.config import EarlyStoppingConfig
 
 
 def early_stopping_callback(cfg: EarlyStoppingConfig) -> EarlyStopping:

@@ -7,19 +7,9 @@ Both step once per epoch. One schema holds every schedule's keys, so a Hydra ove
 switches schedule with one key (`regularizer.lr_decay.schedule=cosine`).
 """
 
-from typing import Literal
-
 import torch
-from pydantic import Field, NonNegativeFloat, PositiveInt
 
-from reglab.config.base import Schema
-
-
-class LRDecayConfig(Schema):
-    schedule: Literal["step", "cosine"] = "step"
-    step_size: PositiveInt = 10  # step
-    gamma: float = Field(default=0.5, gt=0.0, le=1.0)  # step
-    min_lr: NonNegativeFloat = 0.0  # cosine
+from reglab.regularizers.config import LRDecayConfig
 
 
 def lr_scheduler(

@@ -9,6 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
 
+from reglab import contract
 from reglab.models.roles import state_dict_weights_by_role
 from reglab.outputs.atomic import write_text
 from reglab.outputs.plots import epoch_axis
@@ -57,7 +58,7 @@ def _val_is_test(jobs: list[Job]) -> bool:
 
 def plot_fits(jobs: list[Job], path: Path) -> Path | None:
     """For 1-D regression: each job's fitted curve over the train and test points."""
-    fits = [(job, job.artifact("fit.json")) for job in jobs]
+    fits = [(job, job.artifact(contract.FIT_JSON)) for job in jobs]
     fits = [(job, fit) for job, fit in fits if fit]
     if not fits:
         return None
@@ -81,7 +82,7 @@ def plot_fits(jobs: list[Job], path: Path) -> Path | None:
 def layer_weights(job: Job) -> dict[str, torch.Tensor]:
     """The weight matrices of the job's last checkpoint, by role ("hidden 1", ..., "output"):
     panels must compare the same layer across jobs, whatever dropout modules shift."""
-    ckpt = job.path / "checkpoints" / "last.ckpt"
+    ckpt = contract.checkpoint(job.path, contract.LAST)
     if not ckpt.is_file():
         return {}
     try:
@@ -116,7 +117,7 @@ def plot_weight_histograms(jobs: list[Job], path: Path) -> Path | None:
 
 def weights_table(jobs: list[Job], path: Path) -> Path | None:
     """Learned vs true weights (poly / linear regression) as a markdown table."""
-    records = [(job, job.artifact("weights.json")) for job in jobs]
+    records = [(job, job.artifact(contract.WEIGHTS_JSON)) for job in jobs]
     records = [(job, r) for job, r in records if r]
     if not records:
         return None

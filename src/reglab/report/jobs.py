@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
+from reglab import contract
 from reglab.outputs.atomic import read_json
-from reglab.resume import defining_overrides
 
 
 @dataclass
@@ -47,16 +47,18 @@ def load_jobs(sweep_dir: str | Path) -> list[Job]:
     """Every job folder under `sweep_dir` (the ones with .hydra/overrides.yaml), in job order."""
     sweep_dir = Path(sweep_dir)
     jobs = []
-    for overrides_file in sweep_dir.glob("*/.hydra/overrides.yaml"):
+    for overrides_file in sweep_dir.glob(f"*/{contract.HYDRA_DIR}/{contract.OVERRIDES_YAML}"):
         path = overrides_file.parent.parent
-        metrics_file = path / "metrics.json"
+        metrics_file = contract.metrics_json(path)
         jobs.append(
             Job(
                 path=path,
-                overrides=defining_overrides(yaml.safe_load(overrides_file.read_text()) or []),
+                overrides=contract.defining_overrides(
+                    yaml.safe_load(overrides_file.read_text()) or []
+                ),
                 # unreadable (a full disk before atomic writes): the job counts as missing
                 metrics=read_json(metrics_file) or {},
-                rows=_read_rows(path / "metrics.csv"),
+                rows=_read_rows(path / contract.METRICS_CSV),
             )
         )
     jobs.sort(

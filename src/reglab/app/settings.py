@@ -1,17 +1,16 @@
-"""The schema of a composed run config, and `validate_config`, which checks it up front.
+"""The settings of a run: the schema of a composed config, and `validate_config`, which checks
+it up front. Everything a run builds is built from the validated settings.
 
 Hydra already rejects unknown group options (`model=foo`) and overrides of keys that do not
 exist. This catches the rest before anything is built or loaded: values out of range, wrong
-types, keys added with `+` that nothing reads, and settings that contradict each other.
+types, keys added with `+` that nothing reads, keyword arguments a `_target_` class does not
+take, and settings that contradict each other. Torch-free: a typo costs milliseconds.
 """
 
-import importlib
-import inspect
-from typing import Annotated, Any, Literal, Union
+from typing import Any, Literal
 
 from omegaconf import DictConfig, OmegaConf
 from pydantic import (
-    ConfigDict,
     Field,
     NonNegativeInt,
     PositiveInt,
@@ -20,24 +19,17 @@ from pydantic import (
     model_validator,
 )
 
-from reglab import data, models
 from reglab.config.base import Schema
 from reglab.config.errors import ConfigError, format_validation_error
-from reglab.data.protocol import ProtocolConfig
+from reglab.config.signatures import signature_of
+from reglab.config.targets import TargetConfig, check_keywords
+from reglab.data import config as data_config
+from reglab.data.config import DatasetSchema, ProtocolConfig
 from reglab.extras.config import ExtrasConfig
+from reglab.models import config as model_config
+from reglab.models.config import ModelSchema, UserModelConfig
 from reglab.regularizers.config import RegularizerConfig
-
-
-def _tagged_union(schemas: dict[str, type[Schema]]):
-    """One schema per group option, told apart by their `name` key."""
-    types = tuple(schemas.values())
-    if len(types) == 1:
-        return types[0]
-    return Annotated[Union[types], Field(discriminator="name")]  # noqa: UP007
-
-
-DatasetSchema = _tagged_union(data.SCHEMAS)
-ModelSchema = _tagged_union(models.SCHEMAS)
+from reglab.regularizers.hooks import CONV, HIDDEN, is_on
 
 PRECISIONS = ("64-true", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true")
 
@@ -75,70 +67,53 @@ class HardwareConfig(Schema):
         )
 
 
-class OptimizerConfig(Schema):
+class OptimizerConfig(TargetConfig):
     """Any torch optimizer, instantiated as a partial; its keyword arguments are checked."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
-    target: str = Field(alias="_target_")
     partial: Literal[True] = Field(alias="_partial_")
     lr: float = Field(gt=0)
 
     @model_validator(mode="after")
     def _known_arguments(self):
-        extra = dict(self.model_extra or {})
+        extra = self.keywords()
         if "weight_decay" in extra:
             raise ValueError(
                 "optimizer.weight_decay is not used: set regularizer.weight_decay "
                 "(or choose regularizer=weight_decay), which decays weights but not biases"
             )
-        module_name, _, class_name = self.target.rpartition(".")
-        try:
-            cls = getattr(importlib.import_module(module_name), class_name)
-        except (ImportError, AttributeError, ValueError) as exc:
-            raise ValueError(f"optimizer._target_: cannot import {self.target!r}") from exc
-        params = inspect.signature(cls).parameters
-        allowed = [p for p in params if p not in ("self", "params")]
-        unknown = [k for k in extra if k not in params]
-        if unknown:
-            raise ValueError(
-                f"optimizer.{unknown[0]}: not an argument of {class_name}; "
-                f"allowed: {', '.join(allowed)}"
-            )
+        check_keywords("optimizer", self.target, ["lr", *extra], supplied=("params",))
         momentum = extra.get("momentum")
         if momentum is not None and not 0 <= float(momentum) < 1:
             raise ValueError(f"optimizer.momentum must lie in [0, 1), got {momentum}")
         return self
+
+    def factory_config(self) -> dict:
+        """What hydra's instantiate turns into `partial(Optimizer, lr=..., ...)`."""
+        return self.model_dump(by_alias=True)
 
 
 # Trainer arguments reglab sets itself when it builds the Trainer.
 TRAINER_ARGS_SET_BY_REGLAB = ("callbacks", "logger", "enable_progress_bar", "plugins")
 
 
-class TrainerConfig(Schema):
+class TrainerConfig(TargetConfig):
     """Keyword arguments of lightning.Trainer, checked against its signature."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
-    target: str = Field(alias="_target_")
     max_epochs: PositiveInt
 
     @model_validator(mode="after")
     def _known_arguments(self):
-        import difflib
-
-        from lightning.pytorch import Trainer
-
-        params = [p for p in inspect.signature(Trainer.__init__).parameters if p != "self"]
-        for key in self.model_extra or {}:
-            if key in TRAINER_ARGS_SET_BY_REGLAB:
-                raise ValueError(f"trainer.{key}: set by reglab; configure it through its group")
-            if key not in params:
-                guess = difflib.get_close_matches(key, params, n=1)
-                hint = f"did you mean trainer.{guess[0]}? " if guess else ""
-                raise ValueError(
-                    f"trainer.{key}: not an argument of lightning's Trainer; {hint}allowed: "
-                    + ", ".join(p for p in params if p not in TRAINER_ARGS_SET_BY_REGLAB)
-                )
+        check_keywords(
+            "trainer",
+            self.target,
+            ["max_epochs", *self.keywords()],
+            reserved=TRAINER_ARGS_SET_BY_REGLAB,
+        )
         return self
+
+    def arguments(self) -> dict:
+        """The Trainer's keyword arguments (without `_target_`)."""
+        return {"max_epochs": self.max_epochs, **self.keywords()}
 
 
 class PathsConfig(Schema):
@@ -172,6 +147,23 @@ class RunConfig(Schema):
     extras: ExtrasConfig = ExtrasConfig()
     protocol: ProtocolConfig = ProtocolConfig()
 
+    def moved_to(self, run_dir) -> "RunConfig":
+        """These settings for a run that goes on in `run_dir` (a resumed run's own folder):
+        every path under this invocation's output folder (checkpoints, loggers, the trainer's
+        root) moves into `run_dir`."""
+        old, new = str(self.paths.output_dir), str(run_dir)
+
+        def move(value):
+            if isinstance(value, dict):
+                return {k: move(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [move(v) for v in value]
+            if isinstance(value, str) and (value == old or value.startswith(old + "/")):
+                return new + value[len(old) :]
+            return value
+
+        return RunConfig.model_validate(move(self.model_dump(by_alias=True)))
+
     @model_validator(mode="after")
     def _no_selection_on_test(self):
         es = self.regularizer.early_stopping
@@ -200,34 +192,50 @@ class RunConfig(Schema):
     @model_validator(mode="after")
     def _conv_dropout_has_convs(self):
         rates = self.regularizer.conv_dropout
-        convs = getattr(self.model, "channels", None)
-        on = rates > 0 if isinstance(rates, (int, float)) else any(rates)
-        if on and convs is None:
+        if isinstance(self.model, UserModelConfig):
+            return self  # its conv layers are known once built (reglab.regularizers.hooks)
+        convs = self.model.num_convs
+        if is_on(rates) and convs is None:
             raise ValueError(
-                f"regularizer.conv_dropout is on but model={self.model.name} has no conv layers: "
-                "set regularizer.conv_dropout=0 or choose model=lenet"
+                f"regularizer.conv_dropout is on but model={self.model.label} has no conv "
+                "layers: set regularizer.conv_dropout=0 or choose model=lenet"
             )
-        if isinstance(rates, list) and convs is not None and len(rates) != len(convs):
+        if isinstance(rates, list) and convs is not None and len(rates) != convs:
             raise ValueError(
                 f"regularizer.conv_dropout has {len(rates)} values but model.channels has "
-                f"{len(convs)} conv layers: give one per conv layer, or a single number for all"
+                f"{convs} conv layers: give one per conv layer, or a single number for all"
             )
         return self
 
     @model_validator(mode="after")
     def _dropout_matches_layers(self):
-        layers = getattr(self.model, "num_hidden_layers", None)
-        for key in ("dropout", "noise", "dropconnect"):
+        layers = self.model.num_hidden_layers  # None: a user's model, checked when built
+        for key in HIDDEN:
             values = getattr(self.regularizer, key)
-            if layers == 0 and (values if isinstance(values, (int, float)) else any(values)):
+            if layers == 0 and is_on(values):
                 raise ValueError(
-                    f"regularizer.{key} is on but model={self.model.name} has no hidden layers "
+                    f"regularizer.{key} is on but model={self.model.label} has no hidden layers "
                     f"to apply it to: set regularizer.{key}=0 or choose model=mlp"
                 )
             if isinstance(values, list) and layers and len(values) != layers:
                 raise ValueError(
                     f"regularizer.{key} has {len(values)} values but model.hidden has {layers} "
                     f"layers: give one per hidden layer, or a single number for all"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _user_model_takes_hooks(self):
+        if not isinstance(self.model, UserModelConfig):
+            return self
+        for key in (*HIDDEN, *CONV):
+            if is_on(getattr(self.regularizer, key)) and not signature_of(
+                self.model.target
+            ).accepts("hooks"):
+                raise ValueError(
+                    f"regularizer.{key} needs the hidden-layer hook, and model._target_="
+                    f"{self.model.target} does not take `hooks`: add a `hooks` keyword to its "
+                    f"constructor (README: 'Your own model'), or set regularizer.{key}=0"
                 )
         return self
 
@@ -239,10 +247,10 @@ def _allowed_keys(raw: dict) -> dict[str, list[str]]:
         return [f.alias or name for name, f in schema.model_fields.items()]
 
     allowed = {"": fields(RunConfig)}
-    for section, schemas in (("dataset", data.SCHEMAS), ("model", models.SCHEMAS)):
-        name = (raw.get(section) or {}).get("name")
-        if name in schemas:
-            allowed[section] = fields(schemas[name])
+    for section, groups in (("dataset", data_config), ("model", model_config)):
+        schema = groups.schema_for((raw.get(section) or {}).get("_target_"))
+        if schema.model_config.get("extra") == "forbid":
+            allowed[section] = fields(schema)
     for section, schema in (
         ("regularizer", RegularizerConfig),
         ("hardware", HardwareConfig),
@@ -271,9 +279,10 @@ def validate_config(cfg: DictConfig | dict) -> RunConfig:
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as exc:
-        tags = {
-            section: raw[section].get("name")
-            for section in ("dataset", "model")
-            if isinstance(raw.get(section), dict)
-        }
+        # the union member pydantic puts into an error's location: the `_target_`, or "user"
+        tags = {}
+        for section, groups in (("dataset", data_config), ("model", model_config)):
+            node = raw.get(section)
+            if isinstance(node, dict):
+                tags[section] = groups._schema_tag(node)
         raise ConfigError(format_validation_error(exc, _allowed_keys(raw), tags)) from None

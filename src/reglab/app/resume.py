@@ -17,10 +17,9 @@ from pathlib import Path
 
 import yaml
 
-from reglab.config import ConfigError
+from reglab import contract
+from reglab.config.errors import ConfigError
 from reglab.outputs.atomic import read_json
-
-RESUME_KEYS = ("resume", "ckpt_path")
 
 
 @dataclass(frozen=True)
@@ -31,24 +30,14 @@ class ResumePoint:
     init_from: str | None = None
 
 
-def is_resume_override(override: str) -> bool:
-    """`resume=...` and `ckpt_path=...` say how a run starts, not what it is."""
-    return override.lstrip("+~").split("=", 1)[0] in RESUME_KEYS
-
-
-def defining_overrides(overrides: list[str]) -> list[str]:
-    """The overrides that define a run, in their order (without resume=/ckpt_path=)."""
-    return [o for o in overrides if not is_resume_override(o)]
-
-
 def without_resume(overrides: list[str]) -> list[str]:
     """The overrides that define a run, as a sorted list: their order on the command line
     does not change the run (`seed=6 trainer.max_epochs=5` = `trainer.max_epochs=5 seed=6`)."""
-    return sorted(defining_overrides(overrides))
+    return sorted(contract.defining_overrides(overrides))
 
 
 def _overrides(run_dir: Path) -> list[str] | None:
-    path = run_dir / ".hydra" / "overrides.yaml"
+    path = contract.overrides_file(run_dir)
     try:
         return (yaml.safe_load(path.read_text()) or []) if path.is_file() else None
     except (OSError, yaml.YAMLError):
@@ -57,16 +46,16 @@ def _overrides(run_dir: Path) -> list[str] | None:
 
 def run_status(run_dir: Path) -> str | None:
     """metrics.json's status; None when there is none or it cannot be read (not completed)."""
-    record = read_json(run_dir / "metrics.json")
+    record = read_json(contract.metrics_json(run_dir))
     return record.get("status") if record else None
 
 
 def _last_active(run_dir: Path) -> float:
     """When the run last wrote something we rely on (its last checkpoint, else its folder)."""
     times = [run_dir.stat().st_mtime]
-    for name in ("checkpoints/last.ckpt", "metrics.json"):
-        if (run_dir / name).is_file():
-            times.append((run_dir / name).stat().st_mtime)
+    for path in (contract.checkpoint(run_dir, contract.LAST), contract.metrics_json(run_dir)):
+        if path.is_file():
+            times.append(path.stat().st_mtime)
     return max(times)
 
 
@@ -85,12 +74,12 @@ def find_unfinished_run(runs_dir: Path, current: Path, overrides: list[str]) -> 
     # is later than a run started after it
     same.sort(key=lambda d: (_last_active(d), d.name), reverse=True)
     for run_dir in same:
-        if run_status(run_dir) == "completed":
+        if run_status(run_dir) == contract.COMPLETED:
             raise ConfigError(
                 f"resume=true: the latest run with these overrides, {run_dir}, completed; "
                 "nothing to resume (drop resume=true to start a new run)"
             )
-        if (run_dir / "checkpoints" / "last.ckpt").is_file():
+        if contract.checkpoint(run_dir, contract.LAST).is_file():
             return run_dir
     raise ConfigError(
         f"resume=true: no run with the overrides {wanted} and a checkpoints/last.ckpt in "
@@ -101,7 +90,7 @@ def find_unfinished_run(runs_dir: Path, current: Path, overrides: list[str]) -> 
 def _run_of(ckpt: Path) -> Path | None:
     """The run folder a checkpoint belongs to (…/<run>/checkpoints/x.ckpt), if any."""
     run_dir = ckpt.parent.parent
-    in_run = ckpt.parent.name == "checkpoints" and (run_dir / ".hydra").is_dir()
+    in_run = ckpt.parent.name == contract.CHECKPOINTS and (run_dir / contract.HYDRA_DIR).is_dir()
     return run_dir if in_run else None
 
 
@@ -114,24 +103,24 @@ def resume_point(
         if not ckpt.is_file():
             raise ConfigError(f"ckpt_path={ckpt_path}: no such file")
         run_dir = _run_of(ckpt)
-        if run_dir is not None and run_status(run_dir) != "completed":
+        if run_dir is not None and run_status(run_dir) != contract.COMPLETED:
             return ResumePoint(run_dir, ckpt)  # an unfinished run goes on in its folder
         # a completed run's files stay as they are: train on in this run's own folder
         return ResumePoint(output_dir, ckpt, init_from=str(ckpt))
     if not resume:
         return None
-    here = output_dir / "checkpoints" / "last.ckpt"
+    here = contract.checkpoint(output_dir, contract.LAST)
     if multirun:
         return ResumePoint(output_dir, here) if here.is_file() else None
     if here.is_file():  # hydra.run.dir=X, X holds a run: X is the run to resume
-        if run_status(output_dir) == "completed":
+        if run_status(output_dir) == contract.COMPLETED:
             raise ConfigError(
                 f"resume=true: {output_dir} holds a completed run; nothing to resume (choose "
                 "another hydra.run.dir, or drop resume=true)"
             )
         return ResumePoint(output_dir, here)
     run_dir = find_unfinished_run(output_dir.parent, output_dir, overrides)
-    return ResumePoint(run_dir, run_dir / "checkpoints" / "last.ckpt")
+    return ResumePoint(run_dir, contract.checkpoint(run_dir, contract.LAST))
 
 
 def check_epochs_left(point: ResumePoint, max_epochs: int) -> None:

@@ -4,14 +4,8 @@ monitor that names no metric stops the run before its first epoch, not after it.
 
 import difflib
 
-import torch
-
 from reglab.config.errors import ConfigError
-
-# What every run logs per epoch (reglab.lit.module), besides the task's own metrics.
-TRAIN_EXTRAS = ("penalty", "w_norm", "lr", "loss_max")
-# Per-layer and per-class series of the instruments (callbacks=instruments).
-INSTRUMENT_PREFIXES = ("weights/norm/", "act/", "test/class_acc/")
+from reglab.contract import BEST_SUFFIX, INSTRUMENT_PREFIXES, TRAIN_EXTRAS
 
 
 def has_validation_split(dataset) -> bool:
@@ -24,7 +18,7 @@ def logged_metrics(task, validation: bool = True) -> list[str]:
     names = ["loss", *(task.metrics() or {})]
     logged = [f"train/{n}" for n in names] + [f"train/{n}" for n in TRAIN_EXTRAS]
     if validation:
-        logged += [f"val/{n}" for n in names] + [f"{task.monitor}_best"]
+        logged += [f"val/{n}" for n in names] + [f"{task.monitor}{BEST_SUFFIX}"]
     return logged
 
 
@@ -37,7 +31,7 @@ def _unknown(key: str, value: str, known: list[str], prefixes: tuple[str, ...] =
     )
 
 
-def check_monitors(settings, cfg, task) -> None:
+def check_monitors(settings, task) -> None:
     """Early stopping, checkpoint monitors and `optimized_metric` must name a logged metric."""
     validation = has_validation_split(settings.dataset)
     known = logged_metrics(task, validation)
@@ -51,8 +45,8 @@ def check_monitors(settings, cfg, task) -> None:
             )
         else:
             problems.append(_unknown("regularizer.early_stopping.monitor", stopping.monitor, known))
-    for name, node in (cfg.get("callbacks") or {}).items():
-        monitor = node.get("monitor") if node is not None and hasattr(node, "get") else None
+    for name, node in (settings.callbacks or {}).items():
+        monitor = node.get("monitor") if node is not None else None
         if (
             monitor is not None
             and monitor not in known
@@ -74,6 +68,8 @@ def check_monitors(settings, cfg, task) -> None:
 
 def check_hardware(hardware) -> None:
     """A GPU asked for on a machine without one: say so before Lightning does, in a wrapper."""
+    import torch  # only once the config is valid: validation stays torch-free
+
     accelerator = hardware.accelerator
     if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
         raise ConfigError(

@@ -1,0 +1,59 @@
+"""The command lines: `reglab-train` (= `python train.py`), `reglab-eval` (= `python eval.py`)
+and `reglab-report` (= `python -m reglab.report`).
+
+The configs ship inside the package (`pkg://reglab.configs`), so an installed reglab runs from
+any folder; a user's own configs join with `--config-dir DIR` or `hydra.searchpath`. Imports
+here are light: `--help`, `--cfg job` and a config error never import torch.
+"""
+
+import sys
+from collections.abc import Callable
+
+import hydra
+from omegaconf import DictConfig
+
+from reglab.config.resolvers import CONFIG_PACKAGE, register_resolvers
+
+register_resolvers()
+
+
+@hydra.main(config_path=CONFIG_PACKAGE, config_name="train", version_base="1.3")
+def train_job(cfg: DictConfig) -> float | None:
+    from reglab.app.job import handle_run
+
+    return handle_run(cfg)
+
+
+@hydra.main(config_path=CONFIG_PACKAGE, config_name="eval", version_base="1.3")
+def eval_job(cfg: DictConfig) -> None:
+    from reglab.app.evaluate import handle_eval
+
+    handle_eval(cfg)
+
+
+def _start(job: Callable[[], object]) -> None:
+    try:
+        from reglab.extras.env_file import load_env_file
+
+        load_env_file()  # .env (DATA_DIR, WANDB_*, REGLAB_*) before the config reads them
+        job()
+    except KeyboardInterrupt:  # Ctrl-C while importing or composing: nothing has started
+        print("Interrupted during start-up, before the first epoch: nothing was trained.")
+        sys.exit(1)
+
+
+def train() -> None:
+    """`reglab-train <overrides>`: train one configuration, or a sweep with -m."""
+    _start(train_job)
+
+
+def evaluate() -> None:
+    """`reglab-eval ckpt_path=PATH [split=val]`: evaluate a checkpoint."""
+    _start(eval_job)
+
+
+def report() -> None:
+    """`reglab-report <sweep dir>`: (re)build a sweep's summary, figures and report."""
+    from reglab.report.__main__ import main
+
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""`python eval.py ckpt_path=PATH` (reglab-eval): a checkpoint evaluated on the test split
+(`split=val`: the validation split), in a run folder of its own.
+
+The checkpoint carries its run's validated config (RegLabModule's hyperparameters): the model
+is rebuilt from it without Hydra, and the data set and protocol are the run's, looked up in
+this machine's `paths` (a checkpoint trained elsewhere finds its data here). metrics.json
+holds the split's metrics under the keys training writes (test/acc, test/loss, ...), and for
+classification the per-class accuracy (test/class_acc/<class>, per_class_accuracy.csv). The
+training run's folder is only read.
+"""
+
+import logging
+import sys
+from pathlib import Path
+from typing import Literal
+
+from omegaconf import DictConfig
+from pydantic import Field, ValidationError
+
+from reglab import contract
+from reglab.app.settings import ExtrasConfig, HardwareConfig, PathsConfig, RunConfig, to_plain_dict
+from reglab.config.base import Schema
+from reglab.config.errors import ConfigError, format_validation_error
+from reglab.data.errors import DatasetError
+
+log = logging.getLogger("reglab")
+
+
+class EvalConfig(Schema):
+    task_name: str
+    tags: list[str] = Field(default_factory=list)
+    ckpt_path: str
+    split: Literal["test", "val"] = "test"
+    hardware: HardwareConfig
+    paths: PathsConfig
+    extras: ExtrasConfig = ExtrasConfig()
+
+
+def validate_eval_config(cfg: DictConfig | dict) -> EvalConfig:
+    raw = cfg if isinstance(cfg, dict) else to_plain_dict(cfg)
+    try:
+        return EvalConfig.model_validate(raw)
+    except ValidationError as exc:
+        fields = {"": list(EvalConfig.model_fields)}
+        raise ConfigError(format_validation_error(exc, fields)) from None
+
+
+def trained_settings(config: dict, here: PathsConfig) -> RunConfig:
+    """The training run's settings, with its data paths moved to this machine's."""
+    trained = config["paths"]
+    moves = {
+        trained["data_dir"]: here.data_dir,
+        trained["cache_dir"]: here.cache_dir,
+        trained["output_dir"]: here.output_dir,
+    }
+
+    def move(value):
+        if isinstance(value, dict):
+            return {k: move(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [move(v) for v in value]
+        if isinstance(value, str):
+            for old, new in moves.items():
+                if value == old or value.startswith(old + "/"):
+                    return new + value[len(old) :]
+        return value
+
+    return RunConfig.model_validate(move(config) | {"paths": here.model_dump()})
+
+
+def evaluate(settings: EvalConfig) -> dict:
+    """Evaluates the checkpoint; returns what metrics.json holds."""
+    import lightning as L
+
+    from reglab.app.checks import check_hardware
+    from reglab.callbacks.per_class import PerClassAccuracy
+    from reglab.data.build import build_datamodule
+    from reglab.data.protocol import apply_protocol
+    from reglab.extras.provenance import provenance
+    from reglab.extras.warnings import silence_known_warnings
+    from reglab.lit import RegLabModule
+    from reglab.outputs.results import print_summary, write_metrics_json
+    from reglab.threads import configure_threads
+
+    check_hardware(settings.hardware)
+    configure_threads(settings.hardware.threads)
+    if settings.extras.ignore_warnings:
+        silence_known_warnings()
+    ckpt = Path(settings.ckpt_path).expanduser().resolve()
+    if not ckpt.is_file():
+        raise ConfigError(f"ckpt_path={settings.ckpt_path}: no such file")
+    try:
+        module = RegLabModule.load_from_checkpoint(ckpt, map_location="cpu")
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise ConfigError(
+            f"ckpt_path={ckpt}: not a checkpoint of a reglab run that carries its config ({exc})"
+        ) from None
+    run = trained_settings(module.hparams["config"], settings.paths)
+    output_dir = Path(settings.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    L.seed_everything(run.seed, workers=True, verbose=False)
+    datamodule = build_datamodule(run.dataset, seed=run.seed)
+    if hasattr(datamodule, "split_transform"):
+        apply_protocol(datamodule, run.protocol)
+    callbacks = []
+    if settings.split == "test" and module.task.name == "classification":
+        callbacks.append(PerClassAccuracy(output_dir))
+    trainer = L.Trainer(
+        accelerator=settings.hardware.accelerator,
+        devices=1,
+        precision=settings.hardware.precision,
+        logger=False,
+        callbacks=callbacks,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=output_dir,
+    )
+    if settings.split == "test":
+        trainer.test(module, datamodule=datamodule, verbose=False)
+    else:
+        trainer.validate(module, datamodule=datamodule, verbose=False)
+    prefix = f"{settings.split}/"
+    metrics = {
+        key: float(value)
+        for key, value in sorted(trainer.callback_metrics.items())
+        if key.startswith(prefix) and not key.endswith(contract.BEST_SUFFIX)
+    }
+    record = {
+        "status": contract.COMPLETED,
+        "checkpoint": str(ckpt),
+        "split": settings.split,
+        **metrics,
+        "trained": {"overrides": _trained_overrides(ckpt), "config": module.hparams["config"]},
+        "tags": list(settings.tags),
+        "provenance": provenance(),
+    }
+    write_metrics_json(contract.metrics_json(output_dir), record)
+    print_summary(record)
+    log.info("Results in %s", output_dir)
+    return record
+
+
+def _trained_overrides(ckpt: Path) -> list[str] | None:
+    """The command-line overrides of the run the checkpoint belongs to, if it is in one."""
+    import yaml
+
+    path = contract.overrides_file(ckpt.parent.parent)
+    try:
+        return yaml.safe_load(path.read_text()) if path.is_file() else None
+    except (OSError, yaml.YAMLError):
+        return None
+
+
+def handle_eval(cfg: DictConfig) -> None:
+    """Runs the evaluation; a user error ends it with one message, not a traceback."""
+    from reglab.app.run_folder import remove_unstarted_run
+
+    own_dir = Path(cfg.paths.output_dir)
+    try:
+        evaluate(validate_eval_config(cfg))
+    except (ConfigError, DatasetError) as exc:
+        log.error("%s", exc)
+        remove_unstarted_run(own_dir)
+        sys.exit(1)

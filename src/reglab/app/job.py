@@ -1,0 +1,106 @@
+"""One job, as Hydra starts it: what Hydra knows of it, and how its ending is handled.
+
+Torch-free until the config is valid: a config error costs the time of composing and
+validating, not of importing torch and Lightning (scripts/bench_startup.py).
+"""
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from reglab import contract
+from reglab.app.records import optimized_value, record_failure, record_interrupted
+from reglab.app.run_folder import remove_unstarted_run
+from reglab.app.settings import RunConfig, validate_config
+from reglab.config.errors import ConfigError
+from reglab.data.errors import DatasetError
+from reglab.outputs.writable import describe, disk_error
+
+log = logging.getLogger("reglab")
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """What Hydra knows of this job and the settings do not: the overrides that define it,
+    whether it is one job of a multirun, the chosen group options, the sweep's folder name.
+    A run started from Python without Hydra has the defaults."""
+
+    overrides: list[str] = field(default_factory=list)
+    multirun: bool = False
+    choices: dict[str, str] = field(default_factory=dict)
+    sweep_name: str | None = None
+
+    @classmethod
+    def from_hydra(cls) -> "JobInfo":
+        if not HydraConfig.initialized():
+            return cls()
+        hydra = HydraConfig.get()
+        multirun = hydra.mode == RunMode.MULTIRUN
+        choices = {
+            group: value
+            for group, value in hydra.runtime.choices.items()
+            if group in contract.CHOICE_GROUPS and isinstance(value, str)
+        }
+        return cls(
+            # without resume=/ckpt_path=: a resumed sweep's jobs are the same jobs
+            overrides=contract.defining_overrides(list(hydra.overrides.task)),
+            multirun=multirun,
+            choices=choices,
+            sweep_name=Path(hydra.sweep.dir).name if multirun else None,
+        )
+
+
+def run(cfg: DictConfig, job: JobInfo | None = None) -> dict:
+    """Validates a composed config, then trains and tests it; returns metrics.json's record."""
+    settings = validate_config(cfg)  # before anything is built or loaded
+    return train_settings(settings, job or JobInfo.from_hydra())
+
+
+def train_settings(settings: RunConfig, job: JobInfo) -> dict:
+    from reglab.app.train import train  # torch and Lightning: only for a valid config
+
+    return train(settings, job)
+
+
+def handle_run(cfg: DictConfig) -> float | None:
+    """Runs one job; a user error or a full disk ends it with one message, not a traceback."""
+    # A full disk fails every write to train.log too: stdlib logging would print a
+    # "--- Logging error ---" traceback per log call, burying the one line that says why.
+    logging.raiseExceptions = False
+    job = JobInfo.from_hydra()
+    own_dir = Path(cfg.paths.output_dir)  # a resumed run goes on in its own folder instead
+    try:
+        record = run(cfg, job)
+    except (ConfigError, DatasetError) as exc:
+        # Expected user errors: the message says what to fix; a traceback would bury it.
+        log.error("%s", exc)
+        if not job.multirun:
+            remove_unstarted_run(own_dir)
+            sys.exit(1)
+        record_failure(own_dir, job.overrides, exc)
+        return None
+    except KeyboardInterrupt:
+        # Ctrl-C before training started (Lightning handles it during training)
+        log.warning("Interrupted during start-up, before the first epoch: nothing was trained")
+        record_interrupted(own_dir, job.overrides)
+        sys.exit(1)
+    except Exception as exc:
+        full_disk = disk_error(exc)
+        if full_disk is not None:  # a full or read-only disk: say so, not a deep traceback
+            log.error("%s", describe(full_disk))
+            if not job.multirun:
+                sys.exit(1)
+            record_failure(own_dir, job.overrides, exc)
+            return None
+        if not job.multirun:
+            raise
+        # One crashed job must not stop a sweep (Hydra would skip the report): record it.
+        log.exception("Job failed; the sweep goes on")
+        record_failure(own_dir, job.overrides, exc)
+        return None
+    return optimized_value(record, cfg.get("optimized_metric"), job.multirun)

@@ -1,0 +1,62 @@
+"""metrics.json beyond a normal ending: a job skipped because it already completed, a job
+that failed or was interrupted before training could record itself, and the value a sweeper
+optimises."""
+
+import logging
+from pathlib import Path
+
+from reglab import contract
+from reglab.outputs.atomic import read_json
+from reglab.outputs.results import write_metrics_json
+
+log = logging.getLogger("reglab")
+
+
+def finished_record(output_dir: Path, overrides: list[str]) -> dict | None:
+    """The record of this job if it already completed with the same overrides: re-running a
+    sweep into its folder resumes it instead of starting over."""
+    record = read_json(contract.metrics_json(output_dir))  # unreadable: run again
+    if not record or record.get("status") != contract.COMPLETED:
+        return None
+    if sorted(record.get("overrides") or []) == sorted(overrides):
+        return record
+    return None
+
+
+def record_interrupted(output_dir: Path, overrides: list[str]) -> None:
+    path = contract.metrics_json(output_dir)
+    if read_json(path) is None:
+        record = {"status": contract.INTERRUPTED, "epochs": 0, "overrides": overrides}
+        try:
+            write_metrics_json(path, record)
+        except OSError as exc:
+            log.error("Could not write %s: %s", path, exc)
+
+
+def record_failure(output_dir: Path, overrides: list[str], exc: BaseException) -> None:
+    """A job that failed before training could write metrics.json still leaves one."""
+    path = contract.metrics_json(output_dir)
+    previous = read_json(path)
+    if not previous or previous.get("overrides") != overrides:
+        record = {"status": contract.FAILED, "error": f"{type(exc).__name__}: {exc}"}
+        try:
+            write_metrics_json(path, record | {"overrides": overrides})
+        except OSError as write_error:
+            log.error("Could not record the failure in %s: %s", path, write_error)
+
+
+def optimized_value(record: dict, metric: str | None, multirun: bool) -> float | None:
+    """What a sweeper optimises: `optimized_metric` from metrics.json, by default the best
+    validation value of the task's monitor. None (a failed trial) when the run has no such
+    value, e.g. it diverged before validating."""
+    default = next(
+        (k for k in record if k.startswith("val/") and k.endswith(contract.BEST_SUFFIX)), ""
+    )
+    if metric is None and not multirun:
+        return record.get(default)  # one run: nothing optimises it, nothing to complain about
+    metric = metric or default
+    if metric not in record:
+        numbers = sorted(k for k, v in record.items() if isinstance(v, float))
+        log.error("optimized_metric=%s is not in metrics.json; it has: %s", metric, numbers)
+        return None
+    return record[metric]

@@ -1,0 +1,196 @@
+"""Training one configuration: build -> fit and test -> record.
+
+Everything is built from the validated settings (reglab.app.settings); what Hydra knows of
+the job (its overrides, multirun, choices) comes in a JobInfo. `reglab.app.job` validates
+and handles errors; this module imports torch and Lightning.
+"""
+
+import logging
+import time
+from pathlib import Path
+
+import lightning as L
+
+from reglab import contract
+from reglab.app.build import RunData, build_data, build_module, build_run_loggers, build_trainer
+from reglab.app.checks import check_hardware
+from reglab.app.job import JobInfo
+from reglab.app.records import finished_record
+from reglab.app.resume import ResumePoint, check_epochs_left, resume_point
+from reglab.app.run_folder import set_aside_old_checkpoints
+from reglab.app.settings import RunConfig
+from reglab.callbacks.divergence import DivergenceError
+from reglab.extras.provenance import provenance
+from reglab.extras.start import start_extras
+from reglab.extras.warnings import silence_known_warnings
+from reglab.lit import RegLabModule
+from reglab.loggers import finish_wandb, log_final_metrics
+from reglab.outputs.results import print_summary, write_metrics_json
+from reglab.regularizers.early_stopping import early_stopping_record
+from reglab.threads import configure_threads
+
+log = logging.getLogger("reglab")
+
+
+def train(settings: RunConfig, job: JobInfo | None = None) -> dict:
+    """Trains and tests one configuration; returns what metrics.json holds."""
+    job = job or JobInfo()
+    prepare_machine(settings)
+    output_dir = Path(settings.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if job.multirun and (done := finished_record(output_dir, job.overrides)) is not None:
+        log.info("Already finished in %s: skipped (resumed sweep)", output_dir)
+        return done
+    resume = find_resume_point(settings, job)
+    if resume is not None and not resume.init_from and resume.run_dir != output_dir:
+        settings = settings.moved_to(resume.run_dir)  # continue in the run's own folder
+        output_dir = resume.run_dir
+    L.seed_everything(settings.seed, workers=True, verbose=False)
+
+    data = build_data(settings)
+    if resume is None:
+        set_aside_old_checkpoints(output_dir / contract.CHECKPOINTS)
+    # config tree, quiet libraries: once the run will start (an error above stays the last
+    # line a user sees, and its folder is removed)
+    start_extras(settings.model_dump(by_alias=True), settings.extras, output_dir)
+    module = build_module(settings, data)
+    record = start_record(settings, job, module, resume)
+    loggers = build_run_loggers(settings, record["config"], run_name(record), job.sweep_name)
+    trainer = build_trainer(settings, data, module.regularization.callbacks(), loggers)
+    config = record.pop("config")
+    start = time.perf_counter()
+    try:
+        fit_and_test(settings, data, module, trainer, resume, record)
+        log_final_metrics(loggers, config, record)  # MLflow, TensorBoard hparams
+    except DivergenceError as exc:
+        # A result, not a crash: a sweep goes on, and the report shows the job as diverged.
+        record.update(final_metrics(trainer))
+        record.update(status=contract.DIVERGED, divergence=exc.record, message=str(exc))
+        log.error("%s", exc)
+    except BaseException as exc:
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)) and trainer.interrupted:
+            # Ctrl-C: Lightning ran on_exception (on_exception.ckpt), then exits
+            record.update(final_metrics(trainer), status=contract.INTERRUPTED)
+            log.warning("Interrupted: checkpoints and metrics so far are in %s", output_dir)
+        else:
+            record["error"] = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        finish_record(settings, trainer, record, time.perf_counter() - start)
+    print_summary(record)
+    log.info("Results in %s", output_dir)
+    return record
+
+
+def prepare_machine(settings: RunConfig) -> None:
+    """The hardware asked for exists; CPU threads are shared among the processes; known
+    library warnings are silenced before the data and the model are built."""
+    check_hardware(settings.hardware)
+    processes = settings.hardware.devices if settings.hardware.accelerator == "cpu" else 1
+    configure_threads(settings.hardware.threads, processes if isinstance(processes, int) else 1)
+    if settings.extras.ignore_warnings:
+        silence_known_warnings()
+
+
+def find_resume_point(settings: RunConfig, job: JobInfo) -> ResumePoint | None:
+    output_dir = Path(settings.paths.output_dir)
+    resume = resume_point(
+        settings.resume, settings.ckpt_path, output_dir, job.overrides, job.multirun
+    )
+    if resume is None:
+        return None
+    check_epochs_left(resume, settings.trainer.max_epochs)
+    if resume.init_from:
+        log.info("Training on from %s (a finished run's checkpoint) in %s", resume.ckpt, output_dir)
+    elif resume.run_dir != output_dir:
+        log.info("Resuming %s (this invocation's log: %s)", resume.run_dir, output_dir)
+    else:
+        log.info("Continuing from %s", resume.ckpt)
+    return resume
+
+
+def group_choices(settings: RunConfig, job: JobInfo, regularization_name: str) -> dict[str, str]:
+    """The chosen option of each config group, e.g. {'regularizer': 'dropout+weight_decay'}.
+
+    The regularizer is named by what is switched on (Hydra does not record a list of options,
+    and `regularizer.l2=1e-3` switches one on without choosing an option), normalization
+    layers included (`model.norm`, or `regularizer=batch_norm`).
+    """
+    choices = {"dataset": settings.dataset.label, "model": settings.model.label, **job.choices}
+    active = [] if regularization_name == "none" else [regularization_name]
+    norm = settings.model.keywords().get("norm", "none")
+    if norm not in ("none", None):  # normalization layers count as a regularizer
+        active.append(f"{norm}_norm")
+    choices["regularizer"] = "+".join(active) or "none"
+    return choices
+
+
+def start_record(
+    settings: RunConfig, job: JobInfo, module: RegLabModule, resume: ResumePoint | None
+) -> dict:
+    """metrics.json as it stands before training ("failed" until the run says otherwise), and
+    under "config" what the loggers get: the validated config, the group choices as their own
+    keys, the provenance and `init_from` (the checkpoint of another run this one started from).
+    """
+    choices = group_choices(settings, job, module.regularization.name)
+    origin = provenance()
+    init_from = resume.init_from if resume is not None else None
+    extra = {"init_from": init_from} if init_from else {}
+    config = {"choices": choices, "provenance": origin, **extra}
+    config.update(settings.model_dump(by_alias=True))
+    record = {"status": contract.FAILED, "choices": choices, "overrides": job.overrides}
+    record.update(tags=list(settings.tags), provenance=origin, **extra, config=config)
+    return record
+
+
+def run_name(record: dict) -> str:
+    return "-".join(record["choices"][g] for g in contract.NAME_GROUPS)
+
+
+def fit_and_test(
+    settings: RunConfig,
+    data: RunData,
+    module: RegLabModule,
+    trainer: L.Trainer,
+    resume: ResumePoint | None,
+    record: dict,
+) -> None:
+    ckpt = str(resume.ckpt) if resume is not None else None
+    trainer.fit(module, datamodule=data.datamodule, ckpt_path=ckpt)
+    record["status"] = contract.INTERRUPTED if trainer.interrupted else contract.COMPLETED
+    record.update(final_metrics(trainer))
+    if trainer.early_stopping_callback is not None:
+        record["early_stopping"] = early_stopping_record(trainer.early_stopping_callback)
+    if settings.test and not trainer.interrupted:
+        tested = test_checkpoint(trainer, settings.test_ckpt, data.val_is_test)
+        trainer.test(module, datamodule=data.datamodule, ckpt_path=tested, verbose=False)
+        record.update(final_metrics(trainer, prefix="test/"))
+        record["tested_checkpoint"] = tested or "last weights"
+
+
+def finish_record(settings: RunConfig, trainer: L.Trainer, record: dict, seconds: float) -> None:
+    """Writes metrics.json whatever happened, and closes the W&B run."""
+    record["epochs"] = int(trainer.callback_metrics.get("epochs", trainer.current_epoch))
+    record["wall_seconds"] = round(seconds, 3)
+    try:
+        write_metrics_json(contract.metrics_json(settings.paths.output_dir), record)
+    except OSError as exc:  # a full disk must not hide the error that got us here
+        log.error("Could not write metrics.json: %s", exc)
+    ok = record["status"] in (contract.COMPLETED, contract.DIVERGED)
+    finish_wandb(exit_code=0 if ok else 1)
+
+
+def test_checkpoint(trainer: L.Trainer, choice: str, val_is_test: bool) -> str | None:
+    """The checkpoint to test: the best one, or None for the weights in memory (the last)."""
+    if choice == "last" or (choice == "auto" and val_is_test):
+        return None
+    callback = trainer.checkpoint_callback
+    return (callback.best_model_path if callback else "") or None
+
+
+def final_metrics(trainer: L.Trainer, prefix: str = "") -> dict:
+    return {
+        key: float(value)
+        for key, value in sorted(trainer.callback_metrics.items())
+        if key.startswith(prefix) and "/" in key
+    }

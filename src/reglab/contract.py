@@ -1,0 +1,79 @@
+"""The run folder's contract: what a run leaves where, and the names every part agrees on.
+
+Training writes these files, resume reads them back, callbacks fill them in, the sweep report
+and the evaluation read them: all through the names below, so a name changes in one place.
+Torch-free.
+
+    <run>/metrics.json          the record: status, final metrics, choices, overrides, ...
+    <run>/metrics.csv           one row per epoch
+    <run>/checkpoints/best.ckpt the best epoch by the task's monitor
+    <run>/checkpoints/last.ckpt the latest epoch (what resume continues from)
+    <run>/checkpoints/on_exception.ckpt  the weights when a run was interrupted or crashed
+    <run>/fit.json, weights.json  the regression fit and weights (callbacks.artifacts)
+    <run>/wandb_id              the W&B run a resumed run continues
+    <run>/.hydra/overrides.yaml what Hydra recorded of the command line
+"""
+
+from pathlib import Path
+
+METRICS_JSON = "metrics.json"
+METRICS_CSV = "metrics.csv"
+CHECKPOINTS = "checkpoints"
+BEST = "best"  # checkpoint file stems
+LAST = "last"
+ON_EXCEPTION = "on_exception"
+FIT_JSON = "fit.json"
+WEIGHTS_JSON = "weights.json"
+WANDB_ID = "wandb_id"
+HYDRA_DIR = ".hydra"
+OVERRIDES_YAML = "overrides.yaml"
+
+# Where a run stands (metrics.json's "status").
+COMPLETED, FAILED, INTERRUPTED, DIVERGED = "completed", "failed", "interrupted", "diverged"
+
+# The config groups whose chosen option names a run (metrics.json's "choices").
+CHOICE_GROUPS = (
+    "dataset",
+    "model",
+    "regularizer",
+    "optimizer",
+    "hardware",
+    "experiment",
+    "protocol",
+)
+# The groups in a run's name: mlp-dropout-fashion_mnist.
+NAME_GROUPS = ("model", "regularizer", "dataset")
+
+# Metric keys: <stage>/<name>; the monitor's best so far is <monitor>_best.
+STAGES = ("train", "val", "test")
+BEST_SUFFIX = "_best"
+# What every run logs per epoch besides the task's own metrics (reglab.lit.module).
+TRAIN_EXTRAS = ("penalty", "w_norm", "lr", "loss_max")
+# Per-layer and per-class series of the instruments (callbacks=instruments).
+INSTRUMENT_PREFIXES = ("weights/norm/", "act/", "test/class_acc/")
+
+
+def checkpoint(run_dir: Path, stem: str) -> Path:
+    return Path(run_dir) / CHECKPOINTS / f"{stem}.ckpt"
+
+
+def metrics_json(run_dir: Path) -> Path:
+    return Path(run_dir) / METRICS_JSON
+
+
+def overrides_file(run_dir: Path) -> Path:
+    return Path(run_dir) / HYDRA_DIR / OVERRIDES_YAML
+
+
+# Overrides that say how a run starts, not what it is: a resumed run is the same run.
+RESUME_KEYS = ("resume", "ckpt_path")
+
+
+def is_resume_override(override: str) -> bool:
+    """`resume=...` and `ckpt_path=...` say how a run starts, not what it is."""
+    return override.lstrip("+~").split("=", 1)[0] in RESUME_KEYS
+
+
+def defining_overrides(overrides: list[str]) -> list[str]:
+    """The overrides that define a run, in their order (without resume=/ckpt_path=)."""
+    return [o for o in overrides if not is_resume_override(o)]

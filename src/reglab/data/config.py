@@ -1,0 +1,235 @@
+"""Schemas of the `dataset` and `protocol` groups. Torch-free: validating a config does not
+import torch.
+
+A dataset option names its class with `_target_`. The built-in data sets have typed schemas
+below (sharing the bases for in-memory and image data); any other `_target_` (a user's data
+set) is checked against its constructor's signature. reglab supplies `seed` to a constructor
+that takes it. `batch_size` / `eval_batch_size` go to a user's class when it takes them, else
+to reglab's in-memory loader (a class that returns tensors).
+"""
+
+from typing import Annotated, ClassVar, Literal, Union
+
+from pydantic import (
+    Discriminator,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveInt,
+    Tag,
+    model_validator,
+)
+
+from reglab.config.base import Schema
+from reglab.config.targets import TargetConfig, check_keywords
+
+SUPPLIED = ("seed",)
+LOADER_KEYS = ("batch_size", "eval_batch_size")
+
+
+class DatasetConfig(TargetConfig):
+    """What every dataset option has. `name` labels runs (default: the class name)."""
+
+    name: str | None = None
+    OWN_KEYS: ClassVar[tuple[str, ...]] = ("_target_", "target", "name")
+
+    @property
+    def label(self) -> str:
+        return self.name or self.target.rpartition(".")[2].lower()
+
+    def keywords(self) -> dict:
+        fields = self.model_dump(by_alias=True)
+        return {k: v for k, v in fields.items() if k not in self.OWN_KEYS}
+
+
+class InMemoryConfig(DatasetConfig):
+    """Data held in memory as tensors and served by reglab's batch loader."""
+
+    model_config = DatasetConfig.model_config | {"extra": "forbid"}
+    batch_size: PositiveInt | None = 256  # null = the whole training set in one batch
+    eval_batch_size: PositiveInt = 1024
+
+
+class ImageDataConfig(InMemoryConfig):
+    """Image data sets: decoded once to uint8 tensors, cached, normalised on the device."""
+
+    cache_dir: str
+    split_seed: int = 0  # the validation split does not move when `seed` changes
+    normalize: bool = True
+
+
+class OfficialSplitConfig(ImageDataConfig):
+    """An official train/test pair; `val_size` training images are held out for validation."""
+
+    data_dir: str
+    val_size: NonNegativeInt = 5000
+    download: bool = True
+    TRAIN_IMAGES: ClassVar[int]
+
+    @model_validator(mode="after")
+    def _validation_leaves_training(self):
+        if self.val_size >= self.TRAIN_IMAGES:
+            raise ValueError(
+                f"dataset.val_size={self.val_size} leaves no training data: "
+                f"{self.name} has {self.TRAIN_IMAGES} training images"
+            )
+        return self
+
+
+class FashionMNISTConfig(OfficialSplitConfig):
+    target: Literal["reglab.data.fashion_mnist.FashionMNISTDataModule"] = Field(alias="_target_")
+    name: str | None = "fashion_mnist"
+    TRAIN_IMAGES: ClassVar[int] = 60000
+    # train on only this many of the training split's images (a seeded random subset, by
+    # split_seed): a small training set overfits visibly (the early-stopping note). null = all
+    train_size: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _train_size_fits(self):
+        left = self.TRAIN_IMAGES - self.val_size
+        if self.train_size is not None and self.train_size > left:
+            raise ValueError(
+                f"dataset.train_size={self.train_size} is more than the {left} training images "
+                f"left after dataset.val_size={self.val_size}: use at most {left}, or null for all"
+            )
+        return self
+
+
+class CIFAR10Config(OfficialSplitConfig):
+    target: Literal["reglab.data.cifar10.CIFAR10DataModule"] = Field(alias="_target_")
+    name: str | None = "cifar10"
+    TRAIN_IMAGES: ClassVar[int] = 50000
+    batch_size: PositiveInt = 128
+    eval_batch_size: PositiveInt = 1000
+
+
+class ImageFolderConfig(ImageDataConfig):
+    """A folder of class subfolders (the course's RMB banknotes)."""
+
+    target: Literal["reglab.data.image_folder.ImageFolderDataModule"] = Field(alias="_target_")
+    name: str | None = "rmb"
+    root: str
+    image_size: PositiveInt = 32
+    train_fraction: float = Field(default=0.8, gt=0, lt=1)
+    val_fraction: float = Field(default=0.1, gt=0, lt=1)
+    batch_size: PositiveInt = 16
+    eval_batch_size: PositiveInt = 256
+    on_bad_file: Literal["error", "skip"] = "error"
+
+    @model_validator(mode="after")
+    def _fractions(self):
+        if self.train_fraction + self.val_fraction >= 1:
+            raise ValueError(
+                f"dataset.train_fraction + dataset.val_fraction = "
+                f"{self.train_fraction + self.val_fraction:g} leaves no test images: "
+                "their sum must be below 1"
+            )
+        return self
+
+
+class SyntheticConfig(InMemoryConfig):
+    """The generated regression sets: tiny, so a step is mostly Lightning's own overhead."""
+
+    data_seed: int = 0
+    batch_size: PositiveInt | None = None
+    # Batches per Lightning step: "epoch" runs an epoch's minibatches (same order, one
+    # optimizer step each) inside one step, since Lightning's ~1 ms per step is ten times the
+    # work of a step here. 1 = one Lightning step per batch.
+    batches_per_step: PositiveInt | Literal["epoch"] = "epoch"
+
+
+class PolyConfig(SyntheticConfig):
+    target: Literal["reglab.data.synthetic.PolyDataModule"] = Field(alias="_target_")
+    name: str | None = "poly"
+    max_degree: PositiveInt = 20
+    features: PositiveInt = 4
+    true_weights: list[float] = Field(default=[5.0, 1.2, -3.4, 5.6], min_length=1)
+    n_train: PositiveInt = 100
+    n_test: PositiveInt = 100
+    noise: NonNegativeFloat = 0.1
+
+    @model_validator(mode="after")
+    def _fits(self):
+        if self.features > self.max_degree:
+            raise ValueError(
+                f"dataset.features={self.features} exceeds dataset.max_degree={self.max_degree}"
+            )
+        if len(self.true_weights) > self.max_degree:
+            raise ValueError("dataset.true_weights has more entries than dataset.max_degree")
+        return self
+
+
+class LinearRegressionConfig(SyntheticConfig):
+    target: Literal["reglab.data.synthetic.LinearRegressionDataModule"] = Field(alias="_target_")
+    name: str | None = "linear"
+    num_inputs: PositiveInt = 200
+    true_weight: float = 0.01
+    true_bias: float = 0.05
+    n_train: PositiveInt = 20
+    n_test: PositiveInt = 100
+    noise: NonNegativeFloat = 0.01
+
+
+class Toy1DConfig(SyntheticConfig):
+    target: Literal["reglab.data.synthetic.Toy1DDataModule"] = Field(alias="_target_")
+    name: str | None = "toy1d"
+    n_points: PositiveInt = 10
+    x_range: tuple[float, float] = (-1.0, 1.0)
+    slope: float = 1.5
+    train_noise: NonNegativeFloat = 0.5
+    test_noise: NonNegativeFloat = 0.3
+
+
+class UserDatasetConfig(DatasetConfig):
+    """Any other `_target_`: a LightningDataModule, or a class whose `load()` returns tensors
+    (served by reglab's in-memory loader). Keys are checked against its signature."""
+
+    @model_validator(mode="after")
+    def _known_arguments(self):
+        keywords = self.keywords()
+        constructor = {k: v for k, v in keywords.items() if k not in LOADER_KEYS}
+        check_keywords("dataset", self.target, constructor, supplied=SUPPLIED)
+        for key in LOADER_KEYS:
+            value = keywords.get(key)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"dataset.{key} must be a positive integer, got {value!r}")
+        return self
+
+
+BUILT_IN = (
+    FashionMNISTConfig,
+    CIFAR10Config,
+    ImageFolderConfig,
+    PolyConfig,
+    LinearRegressionConfig,
+    Toy1DConfig,
+)
+_BUILT_IN_TARGETS = {
+    schema.model_fields["target"].annotation.__args__[0]: schema for schema in BUILT_IN
+}
+
+
+def _schema_tag(value) -> str:
+    target = value.get("_target_") if isinstance(value, dict) else getattr(value, "target", None)
+    return target if target in _BUILT_IN_TARGETS else "user"
+
+
+DatasetSchema = Annotated[
+    Union[
+        (
+            *(Annotated[s, Tag(t)] for t, s in _BUILT_IN_TARGETS.items()),
+            Annotated[UserDatasetConfig, Tag("user")],
+        )
+    ],
+    Discriminator(_schema_tag),
+]
+
+
+def schema_for(target: str | None) -> type[DatasetConfig]:
+    return _BUILT_IN_TARGETS.get(target, UserDatasetConfig)
+
+
+class ProtocolConfig(Schema):
+    """How the data are split between train, validation and test (reglab.data.protocol)."""
+
+    name: Literal["default", "d2l"] = "default"

@@ -1,0 +1,36 @@
+"""Builds the `nn.Module` a validated `model` config names, built-in or a user's: one path."""
+
+from collections.abc import Sequence
+
+from torch import nn
+
+from reglab.config.errors import ConfigError
+from reglab.config.signatures import TargetError, import_target, signature_of
+from reglab.models.config import ModelConfig
+from reglab.models.init import initialize
+from reglab.regularizers.regularization import Regularization
+
+
+def build_model(
+    cfg: ModelConfig,
+    in_shape: Sequence[int],
+    num_outputs: int,
+    regularization: Regularization,
+) -> nn.Module:
+    """`cfg._target_(**keywords)`, given the data set's `in_shape` and `num_outputs` and the
+    regularizers' `hooks` where the constructor takes them; then `model.init`."""
+    try:
+        cls = import_target(cfg.target)
+    except TargetError as exc:
+        raise ConfigError(f"model._target_: {exc}") from None
+    signature = signature_of(cfg.target)
+    hooks = regularization.hooks(f"model={cfg.label} ({cfg.target})")
+    supplied = {"in_shape": tuple(in_shape), "num_outputs": num_outputs, "hooks": hooks}
+    keywords = cfg.keywords() | {k: v for k, v in supplied.items() if k in signature.names}
+    net = cls(**keywords)
+    if not isinstance(net, nn.Module):
+        raise ConfigError(
+            f"model._target_={cfg.target} built a {type(net).__name__}, not an nn.Module"
+        )
+    hooks.check_used(takes_hooks="hooks" in signature.names)
+    return initialize(net, cfg.init)

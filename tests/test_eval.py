@@ -1,0 +1,73 @@
+"""`python eval.py ckpt_path=...`: a checkpoint evaluated in a run folder of its own."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from reglab.app.evaluate import evaluate, validate_eval_config
+from reglab.app.job import run
+from reglab.config.compose import compose_config
+from reglab.config.errors import ConfigError
+from tests.conftest import FAST, run_main
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[Path, dict]:
+    """A Fashion-MNIST MLP that tested its last weights (test_ckpt=last)."""
+    out = tmp_path_factory.mktemp("trained") / "run"
+    (out / ".hydra").mkdir(parents=True)
+    overrides = [*FAST, "trainer.max_epochs=2", "test_ckpt=last", "logger=csv"]
+    record = run(compose_config([*overrides, "model.hidden=[32]"], out))
+    assert record["status"] == "completed"
+    return out, record
+
+
+def test_eval_of_last_ckpt_equals_the_training_runs_test_numbers(trained, tmp_path):
+    run_dir, record = trained
+    before = _snapshot(run_dir)
+    out = tmp_path / "eval"
+    cfg = compose_config([f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}"], out, "eval")
+    result = evaluate(validate_eval_config(cfg))
+    assert result["test/acc"] == pytest.approx(record["test/acc"], abs=1e-6)
+    assert result["test/loss"] == pytest.approx(record["test/loss"], rel=1e-5)
+    written = json.loads((out / "metrics.json").read_text())
+    assert written["test/acc"] == result["test/acc"] and written["split"] == "test"
+    # per-class accuracy: the metrics and the table
+    classes = [k for k in written if k.startswith("test/class_acc/")]
+    assert len(classes) == 10
+    assert (out / "per_class_accuracy.csv").is_file()
+    assert _snapshot(run_dir) == before  # nothing written in the training run's folder
+
+
+def test_eval_on_the_validation_split(trained, tmp_path):
+    run_dir, record = trained
+    cfg = compose_config(
+        [f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", "split=val"], tmp_path, "eval"
+    )
+    result = evaluate(validate_eval_config(cfg))
+    assert result["val/acc"] == pytest.approx(record["val/acc"], abs=1e-6)
+    assert not any(k.startswith("test/") for k in result)
+
+
+def test_the_eval_command_line_writes_under_logs_eval(trained, tmp_path):
+    run_dir, _ = trained
+    done = run_main([f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}"], entry="eval")
+    assert done.returncode == 0, done.stderr[-2000:]
+    (metrics,) = (tmp_path / "logs" / "eval" / "runs").glob("*/metrics.json")
+    assert json.loads(metrics.read_text())["status"] == "completed"
+
+
+def test_eval_of_a_missing_checkpoint_is_one_line(tmp_path):
+    cfg = compose_config([f"ckpt_path={tmp_path / 'nope.ckpt'}"], tmp_path / "eval", "eval")
+    with pytest.raises(ConfigError, match=r"ckpt_path=.*nope.ckpt: no such file"):
+        evaluate(validate_eval_config(cfg))
