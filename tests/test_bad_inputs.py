@@ -7,8 +7,8 @@ import logging
 import pytest
 import torch
 
-from reglab.config.compose import compose_config
 from reglab.app.job import handle_run
+from reglab.config.compose import compose_config
 
 from .bad_data import make_bad_data
 from .conftest import FAST, run_cli

@@ -2,9 +2,9 @@
 
 import pytest
 
-from reglab.config import CONFIG_DIR, ConfigError
-from reglab.app.settings import validate_config
 from reglab.app.job import run
+from reglab.app.settings import validate_config
+from reglab.config import CONFIG_DIR, ConfigError
 
 from .conftest import run_cli, run_main
 
@@ -71,7 +71,10 @@ def test_default_regularizer_is_off(make_config):
         ("model.hidden=[]", "model.hidden"),
         ("dataset.batch_size=abc", "dataset.batch_size: Input should be a valid integer"),
         ("dataset.batch_size=0", "dataset.batch_size: Input should be greater than 0"),
-        ("+model.depth=3", "model.depth: unknown key; allowed keys in model: _target_, name, init, hidden"),
+        (
+            "+model.depth=3",
+            "model.depth: unknown key; allowed keys in model: _target_, name, init, hidden",
+        ),
         ("+regularizer.dropuot=0.3", "allowed keys in regularizer: dropout, dropout_impl,"),
         ("regularizer.dropout_impl=fast", "'auto', 'torch' or 'scratch'"),
         ("regularizer.dropout_placement=middle", "'after_activation' or 'before_activation'"),
@@ -91,7 +94,11 @@ def test_default_regularizer_is_off(make_config):
         ),
         ("optimizer.lr=0", "optimizer.lr: Input should be greater than 0"),
         ("+optimizer.weight_decay=0.1", "set regularizer.weight_decay"),
-        ("+optimizer.moment=0.9", "optimizer.moment: not an argument of SGD; did you mean optimizer.momentum? allowed: lr,"),
+        (
+            "+optimizer.moment=0.9",
+            "optimizer.moment: not an argument of SGD; did you mean optimizer.momentum? "
+            "allowed: lr,",
+        ),
         ("optimizer.momentum=1.2", "optimizer.momentum must lie in [0, 1)"),
         ("hardware.precision=8", "hardware.precision"),
         ("trainer.max_epochs=0", "trainer.max_epochs: Input should be greater than 0"),

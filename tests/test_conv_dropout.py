@@ -4,13 +4,13 @@ import pytest
 import torch
 from torch import nn
 
-from reglab.config.errors import ConfigError
 from reglab.app.settings import validate_config
+from reglab.config.errors import ConfigError
 from reglab.models.build import build_model
-from reglab.models.lenet import LeNetConfig
+from reglab.models.config import LeNetConfig
 from reglab.regularizers.config import RegularizerConfig
-from reglab.regularizers.regularization import Regularization
 from reglab.regularizers.conv_dropout import ConvDropout
+from reglab.regularizers.regularization import Regularization
 
 
 @pytest.mark.parametrize("mode", ["element", "channel"])

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from reglab.data.build import build_datamodule
-from reglab.data.errors import DatasetNotFoundError
 import reglab.data.fashion_mnist as fm
+from reglab.data.build import build_datamodule
+from reglab.data.config import FashionMNISTConfig
+from reglab.data.errors import DatasetNotFoundError
 from reglab.data.idx import IDXFormatError, read_idx, write_idx
 from reglab.data.loader import TensorBatchLoader
 
@@ -23,7 +24,7 @@ def config(root, **overrides):
         val_size=100,
         download=False,
     )
-    return fm.FashionMNISTConfig(**{**values, **overrides})
+    return FashionMNISTConfig(**{**values, **overrides})
 
 
 def test_idx_round_trip_plain_and_gzip(tmp_path):

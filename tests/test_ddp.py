@@ -42,8 +42,8 @@ def test_ranks_share_every_global_batch_and_see_each_sample_once(n):
 
 
 def test_global_batch_must_divide_among_processes(make_config):
-    from reglab.config import ConfigError
     from reglab.app.settings import validate_config
+    from reglab.config import ConfigError
 
     with pytest.raises(ConfigError, match=r"dataset.batch_size=63 is the global batch"):
         validate_config(make_config("hardware=ddp_cpu", "dataset.batch_size=63"))

@@ -4,12 +4,12 @@ import pytest
 import torch
 from torch import nn
 
+from reglab.config.errors import ConfigError
 from reglab.models.build import build_model
-from reglab.models.lenet import LeNetConfig
-from reglab.models.mlp import MLPConfig
+from reglab.models.config import LeNetConfig, MLPConfig
 from reglab.regularizers.config import RegularizerConfig
+from reglab.regularizers.dropconnect import DropConnectLinear
 from reglab.regularizers.regularization import Regularization
-from reglab.regularizers.dropconnect import DropConnectLinear, apply_dropconnect
 
 
 def known_layer(p: float) -> DropConnectLinear:
@@ -73,14 +73,13 @@ def test_mlp_gets_dropconnect_on_hidden_layers_only_with_per_layer_rates():
 
 
 def test_one_rate_for_all_and_zero_rate_leaves_a_plain_linear():
-    layers = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
-    apply_dropconnect(layers, [0.0, 0.3])
-    assert type(layers[0]) is nn.Linear
-    assert isinstance(layers[2], DropConnectLinear) and layers[2].p == 0.3
-    with pytest.raises(ValueError, match="3 dropconnect rates for 2 hidden layers"):
-        apply_dropconnect(
-            nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2), nn.Linear(2, 1)), [0.1] * 3
-        )
+    cfg = MLPConfig(hidden=[4, 4])
+    net = build_model(cfg, (4,), 2, Regularization(RegularizerConfig(dropconnect=[0.0, 0.3])))
+    linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
+    assert type(linears[0]) is nn.Linear
+    assert isinstance(linears[1], DropConnectLinear) and linears[1].p == 0.3
+    with pytest.raises(ConfigError, match=r"regularizer\.dropconnect has 3 values but model=mlp"):
+        build_model(cfg, (4,), 2, Regularization(RegularizerConfig(dropconnect=[0.1] * 3)))
 
 
 def test_lenet_fc_layers_get_dropconnect():
@@ -91,8 +90,8 @@ def test_lenet_fc_layers_get_dropconnect():
 
 
 def test_dropconnect_rates_must_match_the_hidden_layers(make_config):
-    from reglab.config.errors import ConfigError
     from reglab.app.settings import validate_config
+    from reglab.config.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"regularizer\.dropconnect has 3 values"):
         validate_config(
@@ -105,8 +104,8 @@ def test_dropconnect_rates_must_match_the_hidden_layers(make_config):
 def test_dropout_table_has_a_dropconnect_row_and_keeps_the_before_activation_row(make_config):
     import yaml
 
-    from reglab.config import CONFIG_DIR
     from reglab.app.settings import validate_config
+    from reglab.config import CONFIG_DIR
 
     experiment = yaml.safe_load((CONFIG_DIR / "experiment" / "dropout_table.yaml").read_text())
     cases = experiment["hydra"]["sweeper"]["params"]["+case/dropout_table"].split(",")

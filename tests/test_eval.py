@@ -22,12 +22,15 @@ def _snapshot(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> tuple[Path, dict]:
+def trained(tmp_path_factory, fmnist_root) -> tuple[Path, dict]:
     """A Fashion-MNIST MLP that tested its last weights (test_ckpt=last)."""
     out = tmp_path_factory.mktemp("trained") / "run"
     (out / ".hydra").mkdir(parents=True)
     overrides = [*FAST, "trainer.max_epochs=2", "test_ckpt=last", "logger=csv"]
-    record = run(compose_config([*overrides, "model.hidden=[32]"], out))
+    with pytest.MonkeyPatch.context() as env:  # as _isolated_env, for the whole module
+        env.setenv("DATA_DIR", str(fmnist_root))
+        env.setenv("REGLAB_CACHE_DIR", str(out.parent / "cache"))
+        record = run(compose_config([*overrides, "model.hidden=[32]"], out))
     assert record["status"] == "completed"
     return out, record
 

@@ -11,12 +11,12 @@ import warnings
 import pytest
 from omegaconf import OmegaConf
 
-from reglab.config.compose import compose_config
+from reglab.app.job import run
 from reglab.app.settings import validate_config
+from reglab.config.compose import compose_config
 from reglab.extras.env_file import load_env_file
 from reglab.extras.tags import EnforceTags, ask_tags, tags_override
 from reglab.extras.warnings import silence_known_warnings
-from reglab.app.job import run
 
 from .conftest import FAST, REPO
 
@@ -158,7 +158,9 @@ def test_local_config_overrides_defaults_and_is_git_ignored(tmp_path):
         capture_output=True,
         text=True,
     )
-    assert ignored.stdout.split() == ["src/reglab/configs/local/default.yaml", ".env"], ignored.stderr
+    assert ignored.stdout.split() == ["src/reglab/configs/local/default.yaml", ".env"], (
+        ignored.stderr
+    )
     assert (REPO / ".env.example").is_file()
 
 

@@ -8,15 +8,14 @@ import pytest
 import torch
 from torch import nn
 
-from reglab.config import ConfigError
+import reglab.data.image_folder as imf
 from reglab.app.settings import validate_config
+from reglab.config import ConfigError
 from reglab.data.build import build_datamodule
 from reglab.data.errors import BadDataFileError, DatasetNotFoundError
-import reglab.data.image_folder as imf
 from reglab.models.build import build_model
 from reglab.models.init import initialize
 from reglab.models.lenet import LeNet
-from reglab.regularizers.regularization import Regularization
 from reglab.regularizers.augment import (
     LUMA,
     AugmentConfig,
@@ -25,6 +24,7 @@ from reglab.regularizers.augment import (
     random_flip,
     random_grayscale,
 )
+from reglab.regularizers.regularization import Regularization
 
 from .conftest import FAST, run_main, write_image_folder
 

@@ -6,9 +6,9 @@ import json
 import pytest
 import torch
 
+from reglab.app.job import run
 from reglab.callbacks.divergence import DivergenceError, DivergenceGuard
 from reglab.loggers.wandb_offline import read_offline_run
-from reglab.app.job import run
 
 
 def rows(path) -> list[dict]:
@@ -77,9 +77,9 @@ def test_weight_and_grad_norms_reach_csv_and_wandb(make_config, tmp_path):
 def test_activation_stats_match_a_hand_computation():
     from reglab.callbacks.activations import hidden_activation_stats
     from reglab.models.build import build_model
-    from reglab.models.mlp import MLPConfig
+    from reglab.models.config import MLPConfig
     from reglab.regularizers.config import RegularizerConfig
-from reglab.regularizers.regularization import Regularization
+    from reglab.regularizers.regularization import Regularization
 
     torch.manual_seed(0)
     net = build_model(

@@ -4,8 +4,7 @@ every job of a sweep, whatever dropout or norm modules shift the positions."""
 import torch
 
 from reglab.models.build import build_model
-from reglab.models.lenet import LeNetConfig
-from reglab.models.mlp import MLPConfig
+from reglab.models.config import LeNetConfig, MLPConfig
 from reglab.models.roles import roles, state_dict_weights_by_role, weight_layers_by_role
 from reglab.regularizers.config import RegularizerConfig
 from reglab.regularizers.regularization import Regularization

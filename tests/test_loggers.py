@@ -12,9 +12,9 @@ import sys
 import pytest
 import torch
 
+from reglab.app.job import run
 from reglab.config.compose import compose_config
 from reglab.loggers.wandb_offline import read_offline_run
-from reglab.app.job import run
 
 from .conftest import FAST
 

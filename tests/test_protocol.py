@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from reglab.config.errors import ConfigError
+from reglab.app.job import run
 from reglab.app.settings import validate_config
+from reglab.config.errors import ConfigError
 from reglab.data.build import build_datamodule
 from reglab.data.protocol import apply_protocol
-from reglab.app.job import run
 
 
 def read_rows(path):

@@ -4,8 +4,8 @@ optimized_metric error outside a search, threads shared among parallel processes
 import logging
 import warnings
 
-from reglab.config.compose import compose_config
 from reglab.app.job import handle_run
+from reglab.config.compose import compose_config
 
 from .conftest import FAST
 

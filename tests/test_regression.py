@@ -8,8 +8,9 @@ import math
 import pytest
 import torch
 
-from reglab.config import ConfigError
+from reglab.app.job import run
 from reglab.app.settings import validate_config
+from reglab.config import ConfigError
 from reglab.data.synthetic import (
     LinearRegressionConfig,
     PolyConfig,
@@ -19,7 +20,6 @@ from reglab.data.synthetic import (
     toy1d_data,
 )
 from reglab.report import compare_jobs, load_jobs
-from reglab.app.job import run
 
 from .conftest import run_main
 

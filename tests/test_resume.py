@@ -144,8 +144,8 @@ def _fake_run(runs, name, overrides, status=None, ckpt=True):
 def test_resume_picks_the_newest_unfinished_run_with_the_same_overrides(tmp_path):
     import pytest
 
-    from reglab.config import ConfigError
     from reglab.app.resume import resume_point
+    from reglab.config import ConfigError
 
     runs = tmp_path / "runs"
     older = _fake_run(runs, "2026-01-01_10-00-00_a", ["seed=1"], status="interrupted")

@@ -11,11 +11,11 @@ import subprocess
 import pytest
 import yaml
 
+from reglab.app.job import run
+from reglab.app.resume import resume_point
 from reglab.config import ConfigError
 from reglab.config.compose import compose_config
 from reglab.outputs.atomic import atomic_write, read_json
-from reglab.app.resume import resume_point
-from reglab.app.job import run
 
 from .conftest import FAST, run_cli
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from reglab.loggers.wandb_offline import read_offline_run
 from reglab.app.job import run
+from reglab.loggers.wandb_offline import read_offline_run
 
 from .conftest import REPO, run_main
 

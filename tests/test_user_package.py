@@ -58,7 +58,7 @@ class PlainNet(nn.Module):
 def _blobs(n, features, seed):
     g = torch.Generator().manual_seed(seed)
     y = torch.randint(0, 2, (n,), generator=g)
-    x = torch.randn(n, features, generator=g) + 2.0 * y.unsqueeze(1).float()
+    x = torch.randn(n, features, generator=g) + 3.0 * y.unsqueeze(1).float()
     return x, y
 
 
@@ -81,13 +81,13 @@ class Blobs:
 class BlobsDataModule(L.LightningDataModule):
     """A plain LightningDataModule with DataLoaders of its own."""
 
-    def __init__(self, n=128, features=4, batch_size=32):
+    def __init__(self, n=256, features=4, batch_size=32):
         super().__init__()
         self.n, self.features, self.batch_size = n, features, batch_size
 
     def setup(self, stage=None):
         x, y = _blobs(self.n, self.features, 0)
-        self.train, self.val = TensorDataset(x[:96], y[:96]), TensorDataset(x[96:], y[96:])
+        self.train, self.val = TensorDataset(x[:192], y[:192]), TensorDataset(x[192:], y[192:])
         self.test = TensorDataset(*_blobs(64, self.features, 1))
 
     def train_dataloader(self):
@@ -106,7 +106,7 @@ CONFIGS = {
     "dataset/blobs.yaml": "_target_: my_pkg.Blobs\nn: 128\nbatch_size: 16\n",
     "dataset/blobs_dm.yaml": "_target_: my_pkg.BlobsDataModule\nbatch_size: 32\n",
 }
-FAST = ["trainer.max_epochs=2", "logger=csv", "extras.print_config=false"]
+FAST = ["trainer.max_epochs=5", "logger=csv", "extras.print_config=false"]
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +147,7 @@ def test_the_pinned_command_line_runs_a_user_model_and_data_set(user_project, tm
 
 
 def test_dropout_reaches_a_user_model_through_its_hooks(user_project, tmp_path):
-    cfg = _compose(user_project, ["model=my_net", "dataset=blobs", "regularizer=dropout"], tmp_path)
+    cfg = _compose(user_project, ["model=my_net", "dataset=blobs", "regularizer.dropout=0.5"], tmp_path)
     record = run(cfg)
     assert record["status"] == "completed"
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
@@ -160,14 +160,20 @@ def test_dropout_reaches_a_user_model_through_its_hooks(user_project, tmp_path):
 
 
 def test_a_user_model_without_hooks_cannot_take_dropout(user_project, tmp_path):
-    cfg = _compose(user_project, ["model=plain_net", "dataset=blobs", "regularizer=dropout"], tmp_path)
-    with pytest.raises(ConfigError, match=r"regularizer.dropout needs the hidden-layer hook.*hooks"):
+    cfg = _compose(
+        user_project, ["model=plain_net", "dataset=blobs", "regularizer=dropout"], tmp_path
+    )
+    with pytest.raises(
+        ConfigError, match=r"regularizer.dropout needs the hidden-layer hook.*hooks"
+    ):
         run(cfg)
 
 
 def test_a_user_model_with_a_mistyped_keyword_names_it(user_project, tmp_path):
     cfg = _compose(user_project, ["model=my_net", "dataset=blobs", "+model.widht=4"], tmp_path)
-    with pytest.raises(ConfigError, match=r"model.widht: not an argument of MyNet; did you mean model.width"):
+    with pytest.raises(
+        ConfigError, match=r"model.widht: not an argument of MyNet; did you mean model.width"
+    ):
         run(cfg)
 
 
@@ -187,7 +193,8 @@ def test_a_checkpoint_loads_in_plain_python_without_hydra(user_project, tmp_path
         module = RegLabModule.load_from_checkpoint({str(ckpt)!r})
         module.eval()
         print(module(torch.zeros(3, 4)).shape, module.hparams.config["model"]["hidden"])
-        assert "hydra" not in sys.modules or not __import__("hydra").core.global_hydra.GlobalHydra.instance().is_initialized()
+        assert "hydra.core.global_hydra" not in sys.modules or not sys.modules[
+            "hydra.core.global_hydra"].GlobalHydra.instance().is_initialized()
     """)
     env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{user_project}"}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
+from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.loggers import Logger
 
@@ -17,7 +18,6 @@ from reglab.callbacks import build_callbacks
 from reglab.callbacks.distributed import ProcessGroupTeardown
 from reglab.callbacks.seeding import EpochSeeding
 from reglab.config.errors import ConfigError
-from reglab.config.signatures import import_target
 from reglab.data.base import DataInfo, InMemoryDataModule
 from reglab.data.build import build_datamodule
 from reglab.data.protocol import apply_protocol
@@ -115,9 +115,9 @@ def build_trainer(
     # must mean no bar.
     show_bar = any(isinstance(c, ProgressBar) for c in callbacks)
     no_validation = {} if data.validation else {"limit_val_batches": 0}  # no loop, no warnings
-    trainer_cls = import_target(settings.trainer.target)
-    return trainer_cls(
-        **(settings.trainer.arguments() | no_validation),
+    # instantiate: a trainer argument may itself name a class (debug=profiler's profiler)
+    return instantiate(
+        {"_target_": settings.trainer.target, **settings.trainer.arguments(), **no_validation},
         callbacks=callbacks,
         logger=loggers or False,
         enable_progress_bar=show_bar,

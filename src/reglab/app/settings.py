@@ -28,8 +28,7 @@ from reglab.data.config import DatasetSchema, ProtocolConfig
 from reglab.extras.config import ExtrasConfig
 from reglab.models import config as model_config
 from reglab.models.config import ModelSchema, UserModelConfig
-from reglab.regularizers.config import RegularizerConfig
-from reglab.regularizers.hooks import CONV, HIDDEN, is_on
+from reglab.regularizers.config import CONV, HIDDEN, RegularizerConfig, is_on
 
 PRECISIONS = ("64-true", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true")
 

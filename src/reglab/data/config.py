@@ -77,7 +77,9 @@ class OfficialSplitConfig(ImageDataConfig):
 
 
 class FashionMNISTConfig(OfficialSplitConfig):
-    target: Literal["reglab.data.fashion_mnist.FashionMNISTDataModule"] = Field(alias="_target_")
+    target: Literal["reglab.data.fashion_mnist.FashionMNISTDataModule"] = Field(
+        "reglab.data.fashion_mnist.FashionMNISTDataModule", alias="_target_"
+    )
     name: str | None = "fashion_mnist"
     TRAIN_IMAGES: ClassVar[int] = 60000
     # train on only this many of the training split's images (a seeded random subset, by
@@ -96,7 +98,9 @@ class FashionMNISTConfig(OfficialSplitConfig):
 
 
 class CIFAR10Config(OfficialSplitConfig):
-    target: Literal["reglab.data.cifar10.CIFAR10DataModule"] = Field(alias="_target_")
+    target: Literal["reglab.data.cifar10.CIFAR10DataModule"] = Field(
+        "reglab.data.cifar10.CIFAR10DataModule", alias="_target_"
+    )
     name: str | None = "cifar10"
     TRAIN_IMAGES: ClassVar[int] = 50000
     batch_size: PositiveInt = 128
@@ -106,7 +110,9 @@ class CIFAR10Config(OfficialSplitConfig):
 class ImageFolderConfig(ImageDataConfig):
     """A folder of class subfolders (the course's RMB banknotes)."""
 
-    target: Literal["reglab.data.image_folder.ImageFolderDataModule"] = Field(alias="_target_")
+    target: Literal["reglab.data.image_folder.ImageFolderDataModule"] = Field(
+        "reglab.data.image_folder.ImageFolderDataModule", alias="_target_"
+    )
     name: str | None = "rmb"
     root: str
     image_size: PositiveInt = 32
@@ -139,7 +145,9 @@ class SyntheticConfig(InMemoryConfig):
 
 
 class PolyConfig(SyntheticConfig):
-    target: Literal["reglab.data.synthetic.PolyDataModule"] = Field(alias="_target_")
+    target: Literal["reglab.data.synthetic.PolyDataModule"] = Field(
+        "reglab.data.synthetic.PolyDataModule", alias="_target_"
+    )
     name: str | None = "poly"
     max_degree: PositiveInt = 20
     features: PositiveInt = 4
@@ -160,7 +168,9 @@ class PolyConfig(SyntheticConfig):
 
 
 class LinearRegressionConfig(SyntheticConfig):
-    target: Literal["reglab.data.synthetic.LinearRegressionDataModule"] = Field(alias="_target_")
+    target: Literal["reglab.data.synthetic.LinearRegressionDataModule"] = Field(
+        "reglab.data.synthetic.LinearRegressionDataModule", alias="_target_"
+    )
     name: str | None = "linear"
     num_inputs: PositiveInt = 200
     true_weight: float = 0.01
@@ -171,7 +181,9 @@ class LinearRegressionConfig(SyntheticConfig):
 
 
 class Toy1DConfig(SyntheticConfig):
-    target: Literal["reglab.data.synthetic.Toy1DDataModule"] = Field(alias="_target_")
+    target: Literal["reglab.data.synthetic.Toy1DDataModule"] = Field(
+        "reglab.data.synthetic.Toy1DDataModule", alias="_target_"
+    )
     name: str | None = "toy1d"
     n_points: PositiveInt = 10
     x_range: tuple[float, float] = (-1.0, 1.0)

@@ -76,7 +76,7 @@ class HiddenLayersConfig(ModelConfig):
 
 
 class MLPConfig(HiddenLayersConfig):
-    target: Literal["reglab.models.mlp.MLP"] = Field(alias="_target_")
+    target: Literal["reglab.models.mlp.MLP"] = Field("reglab.models.mlp.MLP", alias="_target_")
     name: str | None = "mlp"
 
     @field_validator("norm")
@@ -88,7 +88,9 @@ class MLPConfig(HiddenLayersConfig):
 
 
 class LeNetConfig(HiddenLayersConfig):
-    target: Literal["reglab.models.lenet.LeNet"] = Field(alias="_target_")
+    target: Literal["reglab.models.lenet.LeNet"] = Field(
+        "reglab.models.lenet.LeNet", alias="_target_"
+    )
     name: str | None = "lenet"
     channels: list[PositiveInt] = Field(default=[6, 16], min_length=2, max_length=2)
     hidden: list[PositiveInt] = Field(default=[120, 84], min_length=2, max_length=2)
@@ -104,7 +106,9 @@ class LeNetConfig(HiddenLayersConfig):
 
 class LinearConfig(ModelConfig):
     model_config = ModelConfig.model_config | {"extra": "forbid"}
-    target: Literal["reglab.models.linear.Linear"] = Field(alias="_target_")
+    target: Literal["reglab.models.linear.Linear"] = Field(
+        "reglab.models.linear.Linear", alias="_target_"
+    )
     name: str | None = "linear"
     bias: bool = True
 

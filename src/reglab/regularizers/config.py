@@ -86,3 +86,14 @@ class RegularizerConfig(Schema):
     SETTINGS: ClassVar[frozenset[str]] = frozenset(
         {"dropout_impl", "dropout_placement", "conv_dropout_mode"}
     )
+
+
+# The regularizers that act through a model's hidden-layer hook (reglab.regularizers.hooks):
+# on hidden fully connected layers, and on conv layers.
+HIDDEN = ("dropout", "noise", "dropconnect")
+CONV = ("conv_dropout",)
+
+
+def is_on(value) -> bool:
+    """A rate (or a list of per-layer rates) that switches its regularizer on."""
+    return any(v > 0 for v in value) if isinstance(value, list) else value > 0

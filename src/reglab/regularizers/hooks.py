@@ -17,19 +17,11 @@ was placed somewhere: a model that ignores its hooks is an error, not a silent n
 from torch import nn
 
 from reglab.config.errors import ConfigError
-from reglab.regularizers.config import RegularizerConfig
+from reglab.regularizers.config import CONV, HIDDEN, RegularizerConfig, is_on
 from reglab.regularizers.conv_dropout import ConvDropout
 from reglab.regularizers.dropconnect import DropConnectLinear
 from reglab.regularizers.dropout import Dropout
 from reglab.regularizers.noise import GaussianNoise
-
-# The regularizers that act through the hooks, and the hook each needs.
-HIDDEN = ("dropout", "noise", "dropconnect")
-CONV = ("conv_dropout",)
-
-
-def is_on(value) -> bool:
-    return any(v > 0 for v in value) if isinstance(value, list) else value > 0
 
 
 class HiddenHooks:
