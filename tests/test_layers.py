@@ -1,0 +1,60 @@
+"""The architecture as a test: the packages form layers, and nothing imports upward.
+
+config/      the bottom: imports no other reglab package
+contract.py  the run folder's names: imports nothing from reglab
+app/         the composition root: nothing else imports it
+"""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "reglab"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _reglab_imports(path: Path) -> set[str]:
+    """Every reglab module `path` imports, at the top or inside a function."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("reglab")}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("reglab"):
+            found |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+    return found
+
+
+IMPORTS = {_module_name(p): _reglab_imports(p) for p in PACKAGE.rglob("*.py")}
+
+
+def test_the_modules_were_found():
+    assert {"reglab.app.train", "reglab.config.signatures", "reglab.contract"} <= set(IMPORTS)
+
+
+def test_nothing_outside_the_composition_root_imports_it():
+    upward = {
+        (module, name)
+        for module, names in IMPORTS.items()
+        if not module.startswith("reglab.app")
+        for name in names
+        if name.startswith("reglab.app")
+    }
+    assert not upward
+
+
+def test_config_is_the_bottom_layer():
+    upward = {
+        (module, name)
+        for module, names in IMPORTS.items()
+        if module.startswith("reglab.config")
+        for name in names
+        if name != "reglab.config" and not name.startswith("reglab.config.")
+    }
+    assert not upward
+
+
+def test_the_contract_depends_on_nothing():
+    assert IMPORTS["reglab.contract"] == set()
