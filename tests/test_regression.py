@@ -19,7 +19,8 @@ from reglab.data.synthetic import (
     poly_data,
     toy1d_data,
 )
-from reglab.report import compare_jobs, load_jobs
+from reglab.report.compare import compare_jobs
+from reglab.report.jobs import load_jobs
 
 from .conftest import run_main
 

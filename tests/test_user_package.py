@@ -147,7 +147,8 @@ def test_the_pinned_command_line_runs_a_user_model_and_data_set(user_project, tm
 
 
 def test_dropout_reaches_a_user_model_through_its_hooks(user_project, tmp_path):
-    cfg = _compose(user_project, ["model=my_net", "dataset=blobs", "regularizer.dropout=0.5"], tmp_path)
+    overrides = ["model=my_net", "dataset=blobs", "regularizer.dropout=0.5"]
+    cfg = _compose(user_project, overrides, tmp_path)
     record = run(cfg)
     assert record["status"] == "completed"
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)

@@ -31,7 +31,12 @@ def eval_job(cfg: DictConfig) -> None:
     handle_eval(cfg)
 
 
-def _start(job: Callable[[], object]) -> None:
+def _start(job: Callable[[], object], entry: str) -> None:
+    from reglab.app.help import help_text, wants_help
+
+    if wants_help(sys.argv[1:]):  # Hydra's --help composes the config once per option
+        print(help_text(entry, sys.argv[1:]))
+        return
     try:
         from reglab.extras.env_file import load_env_file
 
@@ -44,12 +49,12 @@ def _start(job: Callable[[], object]) -> None:
 
 def train() -> None:
     """`reglab-train <overrides>`: train one configuration, or a sweep with -m."""
-    _start(train_job)
+    _start(train_job, "train")
 
 
 def evaluate() -> None:
     """`reglab-eval ckpt_path=PATH [split=val]`: evaluate a checkpoint."""
-    _start(eval_job)
+    _start(eval_job, "eval")
 
 
 def report() -> None:

@@ -75,7 +75,8 @@ def handle_run(cfg: DictConfig) -> float | None:
     job = JobInfo.from_hydra()
     own_dir = Path(cfg.paths.output_dir)  # a resumed run goes on in its own folder instead
     try:
-        record = run(cfg, job)
+        settings = validate_config(cfg)  # before anything is built or loaded
+        record = train_settings(settings, job)
     except (ConfigError, DatasetError) as exc:
         # Expected user errors: the message says what to fix; a traceback would bury it.
         log.error("%s", exc)
@@ -103,4 +104,4 @@ def handle_run(cfg: DictConfig) -> float | None:
         log.exception("Job failed; the sweep goes on")
         record_failure(own_dir, job.overrides, exc)
         return None
-    return optimized_value(record, cfg.get("optimized_metric"), job.multirun)
+    return optimized_value(record, settings.optimized_metric, job.multirun)

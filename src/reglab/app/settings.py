@@ -247,7 +247,7 @@ def _allowed_keys(raw: dict) -> dict[str, list[str]]:
 
     allowed = {"": fields(RunConfig)}
     for section, groups in (("dataset", data_config), ("model", model_config)):
-        schema = groups.schema_for((raw.get(section) or {}).get("_target_"))
+        schema = groups.SCHEMAS.schema_for((raw.get(section) or {}).get("_target_"))
         if schema.model_config.get("extra") == "forbid":
             allowed[section] = fields(schema)
     for section, schema in (
@@ -283,5 +283,5 @@ def validate_config(cfg: DictConfig | dict) -> RunConfig:
         for section, groups in (("dataset", data_config), ("model", model_config)):
             node = raw.get(section)
             if isinstance(node, dict):
-                tags[section] = groups._schema_tag(node)
+                tags[section] = groups.SCHEMAS.tag(node)
         raise ConfigError(format_validation_error(exc, _allowed_keys(raw), tags)) from None

@@ -6,6 +6,7 @@ import lightning as L
 from hydra.utils import get_class, instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 
+from reglab import contract
 from reglab.callbacks.epoch_metrics import EpochMetricsWriter
 from reglab.lit.tasks import Task
 
@@ -25,7 +26,7 @@ def build_callbacks(
         cls = get_class(node["_target_"])
         params = inspect.signature(cls).parameters
         extra = {}
-        if issubclass(cls, ModelCheckpoint) and node.get("filename") == "last":
+        if issubclass(cls, ModelCheckpoint) and node.get("filename") == contract.LAST:
             # Unmonitored top-1 keeps the most recent epoch. (Lightning's save_last writes
             # last.ckpt only when a monitored top-k save happens, i.e. when the best improves.)
             callbacks.append(instantiate(node))

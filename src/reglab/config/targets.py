@@ -4,8 +4,9 @@ class's signature, read without importing it (reglab.config.signatures)."""
 
 import difflib
 from collections.abc import Iterable
+from typing import Annotated, Union
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Discriminator, Field, Tag
 
 from reglab.config.base import Schema
 from reglab.config.signatures import TargetError, signature_of
@@ -55,3 +56,29 @@ class TargetConfig(Schema):
     def keywords(self) -> dict:
         """The constructor's keyword arguments (everything but reglab's own keys)."""
         return dict(self.model_extra or {})
+
+
+class TargetSchemas:
+    """The schemas of a group whose options name a class (`model`, `dataset`): a typed schema
+    per built-in `_target_`, and `user` (signature-checked) for any other."""
+
+    def __init__(self, built_in: tuple[type[TargetConfig], ...], user: type[TargetConfig]):
+        self.user = user
+        self.by_target = {s.model_fields["target"].annotation.__args__[0]: s for s in built_in}
+        self.built_in = built_in
+        members = [Annotated[s, Tag(t)] for t, s in self.by_target.items()]
+        # the pydantic type of the group's node: the schema chosen by `_target_`
+        self.union = Annotated[
+            Union[(*members, Annotated[user, Tag("user")])],
+            Discriminator(self.tag),
+        ]
+
+    def tag(self, value) -> str:
+        """The union member for a node: its `_target_` if built in, else "user"."""
+        target = (
+            value.get("_target_") if isinstance(value, dict) else getattr(value, "target", None)
+        )
+        return target if target in self.by_target else "user"
+
+    def schema_for(self, target: str | None) -> type[TargetConfig]:
+        return self.by_target.get(target, self.user)

@@ -8,20 +8,18 @@ that takes it. `batch_size` / `eval_batch_size` go to a user's class when it tak
 to reglab's in-memory loader (a class that returns tensors).
 """
 
-from typing import Annotated, ClassVar, Literal, Union
+from typing import ClassVar, Literal
 
 from pydantic import (
-    Discriminator,
     Field,
     NonNegativeFloat,
     NonNegativeInt,
     PositiveInt,
-    Tag,
     model_validator,
 )
 
 from reglab.config.base import Schema
-from reglab.config.targets import TargetConfig, check_keywords
+from reglab.config.targets import TargetConfig, TargetSchemas, check_keywords
 
 SUPPLIED = ("seed",)
 LOADER_KEYS = ("batch_size", "eval_batch_size")
@@ -216,29 +214,9 @@ BUILT_IN = (
     LinearRegressionConfig,
     Toy1DConfig,
 )
-_BUILT_IN_TARGETS = {
-    schema.model_fields["target"].annotation.__args__[0]: schema for schema in BUILT_IN
-}
-
-
-def _schema_tag(value) -> str:
-    target = value.get("_target_") if isinstance(value, dict) else getattr(value, "target", None)
-    return target if target in _BUILT_IN_TARGETS else "user"
-
-
-DatasetSchema = Annotated[
-    Union[
-        (
-            *(Annotated[s, Tag(t)] for t, s in _BUILT_IN_TARGETS.items()),
-            Annotated[UserDatasetConfig, Tag("user")],
-        )
-    ],
-    Discriminator(_schema_tag),
-]
-
-
-def schema_for(target: str | None) -> type[DatasetConfig]:
-    return _BUILT_IN_TARGETS.get(target, UserDatasetConfig)
+SCHEMAS = TargetSchemas(BUILT_IN, UserDatasetConfig)
+# A built-in `_target_` gets its typed schema; any other the signature-checked one.
+DatasetSchema = SCHEMAS.union
 
 
 class ProtocolConfig(Schema):

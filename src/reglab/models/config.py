@@ -7,11 +7,11 @@ that takes them. The built-in models have typed schemas below; any other `_targe
 model) is checked against its constructor's signature.
 """
 
-from typing import Annotated, ClassVar, Literal, Union
+from typing import ClassVar, Literal
 
-from pydantic import Discriminator, Field, PositiveInt, Tag, field_validator, model_validator
+from pydantic import Field, PositiveInt, field_validator, model_validator
 
-from reglab.config.targets import TargetConfig, check_keywords
+from reglab.config.targets import TargetConfig, TargetSchemas, check_keywords
 
 InitScheme = Literal["default", "normal", "unit_normal", "xavier", "course"]
 NormKind = Literal["none", "batch", "layer", "group", "instance"]
@@ -127,27 +127,6 @@ class UserModelConfig(ModelConfig):
 
 
 BUILT_IN = (MLPConfig, LeNetConfig, LinearConfig)
-_BUILT_IN_TARGETS = {
-    schema.model_fields["target"].annotation.__args__[0]: schema for schema in BUILT_IN
-}
-
-
-def _schema_tag(value) -> str:
-    target = value.get("_target_") if isinstance(value, dict) else getattr(value, "target", None)
-    return target if target in _BUILT_IN_TARGETS else "user"
-
-
+SCHEMAS = TargetSchemas(BUILT_IN, UserModelConfig)
 # A built-in `_target_` gets its typed schema; any other the signature-checked one.
-ModelSchema = Annotated[
-    Union[
-        (
-            *(Annotated[s, Tag(t)] for t, s in _BUILT_IN_TARGETS.items()),
-            Annotated[UserModelConfig, Tag("user")],
-        )
-    ],
-    Discriminator(_schema_tag),
-]
-
-
-def schema_for(target: str | None) -> type[ModelConfig]:
-    return _BUILT_IN_TARGETS.get(target, UserModelConfig)
+ModelSchema = SCHEMAS.union
