@@ -121,18 +121,22 @@ def test_grid_sampler_covers_choices_and_ranges():
     import optuna
 
     from hydra_plugins.reglab_optuna_sweeper.optuna_sweeper import OptunaSweeper
+    from reglab.search.sampler import make_sampler
 
-    sweeper = OptunaSweeper("maximize", 100, 1, "grid", 0, None, None, {})
     space = parse_search_space(["optimizer=sgd,adam", "regularizer.l2=range(0,0.3,0.1)"])
-    study = optuna.create_study(sampler=sweeper._sampler(space), direction="maximize")
+    sampler, grid_size = make_sampler("grid", space, seed=0)
+    assert grid_size == 6
+    study = optuna.create_study(sampler=sampler, direction="maximize")
     seen = set()
     for _ in range(6):
         trial = study.ask(space.distributions)
         seen.add((trial.params["optimizer"], round(trial.params["regularizer.l2"], 6)))
         study.tell(trial, 0.0)
     assert seen == {(o, v) for o in ("sgd", "adam") for v in (0.0, 0.1, 0.2)}
+    sweeper = OptunaSweeper("maximize", 100, 1, "grid", 0, None, None, {})
+    sweeper._make_sampler(space, make_sampler)
     assert sweeper.n_trials == 6  # capped at the grid's size
     with pytest.raises(ValueError, match="sampler=grid needs choices or range"):
-        sweeper._sampler(parse_search_space(["regularizer.l2=interval(0,1)"]))
+        make_sampler("grid", parse_search_space(["regularizer.l2=interval(0,1)"]), seed=0)
     with pytest.raises(ValueError, match="direction"):
         OptunaSweeper("up", 6, 1, "grid", 0, None, None, {})
