@@ -35,6 +35,7 @@ from reglab.outputs.writable import describe, disk_error
 from reglab.regularizers import Regularization
 from reglab.regularizers.augment import check_images
 from reglab.regularizers.early_stopping import early_stopping_record
+from reglab.replicas.checks import check_settings as check_replica_settings
 from reglab.resume import check_epochs_left, defining_overrides, resume_point
 from reglab.threads import configure_threads
 
@@ -99,6 +100,8 @@ def sweep_group() -> str | None:
 def run(cfg: DictConfig) -> dict:
     """Trains and tests one configuration; returns what metrics.json holds."""
     settings = validate_config(cfg)  # before anything is built or loaded
+    if settings.seeds > 1:  # what replicas cannot do yet: an error now, not after loading
+        check_replica_settings(settings)
     check_hardware(settings.hardware)
     processes = settings.hardware.devices if settings.hardware.accelerator == "cpu" else 1
     configure_threads(settings.hardware.threads, processes if isinstance(processes, int) else 1)
@@ -143,6 +146,8 @@ def run(cfg: DictConfig) -> dict:
     if settings.regularizer.augment is not None:
         check_images(settings.regularizer.augment, info.in_shape, settings.dataset.name)
     datamodule.augment = regularization.augmentation(settings.seed)
+    if settings.seeds > 1:  # N seeds in one loop: reglab.replicas builds and trains them
+        return _train_replicas(settings, cfg, datamodule, regularization, task, output_dir)
     net = build_model(settings.model, info.in_shape, info.num_outputs, regularization)
     if settings.hardware.compile:  # the inner nn.Module; Lightning's loop stays eager
         net = torch.compile(net)
@@ -217,6 +222,34 @@ def run(cfg: DictConfig) -> dict:
         except OSError as exc:  # a full disk must not hide the error that got us here
             log.error("Could not write metrics.json: %s", exc)
         finish_wandb(exit_code=0 if record["status"] in ("completed", "diverged") else 1)
+    print_summary(record)
+    log.info("Results in %s", output_dir)
+    return record
+
+
+def _train_replicas(settings, cfg, datamodule, regularization, task, output_dir) -> dict:
+    from reglab.replicas.run import RunIdentity, train_replicas
+
+    info, choices, origin = datamodule.info, group_choices(cfg, regularization), provenance()
+    identity = RunIdentity(
+        choices=choices,
+        overrides=job_overrides(),
+        config=run_config(cfg, choices, origin),
+        run_name="-".join(choices[g] for g in ("model", "regularizer", "dataset")),
+        group=sweep_group(),
+        tags=list(settings.tags),
+        provenance=origin,
+    )
+    record = train_replicas(
+        settings,
+        datamodule,
+        regularization,
+        task,
+        lambda: build_model(settings.model, info.in_shape, info.num_outputs, regularization),
+        instantiate(cfg.optimizer),
+        output_dir,
+        identity,
+    )
     print_summary(record)
     log.info("Results in %s", output_dir)
     return record

@@ -1,0 +1,115 @@
+"""Writes a replica's files: .hydra/, metrics.csv, curves.png, checkpoints, loggers' runs.
+
+Every file is written atomically (reglab.outputs.atomic), as a single run's are.
+"""
+
+import csv
+import io
+import logging
+from pathlib import Path
+
+import lightning as L
+import torch
+import yaml
+from omegaconf import OmegaConf
+
+from reglab.loggers import build_loggers, finish_wandb, log_final_metrics
+from reglab.outputs.atomic import write_bytes, write_text
+from reglab.outputs.plots import plot_curves
+
+log = logging.getLogger("reglab")
+
+
+def write_hydra_files(folder: Path, overrides: list[str], config: dict) -> None:
+    """What Hydra writes into a job folder, as far as reglab's report reads it."""
+    hydra_dir = folder / ".hydra"
+    hydra_dir.mkdir(parents=True, exist_ok=True)
+    write_text(hydra_dir / "overrides.yaml", yaml.safe_dump(overrides, sort_keys=False))
+    write_text(hydra_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(config)))
+
+
+def write_metrics_csv(folder: Path, rows: list[dict], regression: bool) -> None:
+    """metrics.csv (the columns EpochMetricsWriter writes, in its order) and curves.png."""
+    if not rows:
+        return
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(folder / "metrics.csv", text.getvalue())
+    plot_curves(rows, folder / "curves.png", log_loss=regression)
+
+
+def checkpoint(
+    module_state: dict[str, torch.Tensor],
+    net_state: dict[str, torch.Tensor],
+    epoch: int,
+    step: int,
+) -> dict:
+    """A checkpoint `trainer.test(ckpt_path=...)` and `RegLabModule.load_state_dict` accept:
+    the module's state dict (its metric states included) with this replica's network."""
+    state = dict(module_state)
+    state.update({f"net.{name}": tensor for name, tensor in net_state.items()})
+    return {
+        "epoch": max(epoch - 1, 0),
+        "global_step": step,
+        "pytorch-lightning_version": L.__version__,
+        "state_dict": state,
+    }
+
+
+def save_checkpoint(path: Path, ckpt: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save(ckpt, buffer)
+    write_bytes(path, buffer.getvalue())
+
+
+def _retarget(node, old: str, new: str):
+    """The logger options with the run's folder replaced by the replica's (save_dir, ...)."""
+    if isinstance(node, dict):
+        return {k: _retarget(v, old, new) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_retarget(v, old, new) for v in node]
+    if isinstance(node, str) and node.startswith(old):
+        return new + node[len(old) :]
+    return node
+
+
+def replay_to_loggers(
+    logger_nodes: dict | None,
+    run_dir: Path,
+    folder: Path,
+    logged_config: dict,
+    run_name: str,
+    group: str | None,
+    tags: list[str],
+    rows: list[dict],
+    record: dict,
+) -> None:
+    """One logger run per replica (one W&B run each, in the run's group), given the replica's
+    epoch rows after training: the loggers see what a single run would have logged, though
+    not live."""
+    nodes = _retarget(logger_nodes or {}, str(run_dir), str(folder))
+    if not any(nodes.values()):
+        return
+    loggers = build_loggers(
+        OmegaConf.create(nodes), logged_config, run_name, group, folder / "wandb_id", tags=tags
+    )
+    try:
+        for row in rows:
+            values = {k: v for k, v in row.items() if "/" in k}
+            values["epoch"] = row["epoch"] - 1
+            for logger in loggers:
+                logger.log_metrics(values, step=row["step"])
+        for logger in loggers:
+            logger.log_metrics(
+                {k: v for k, v in record.items() if k.startswith("test/")},
+                step=rows[-1]["step"] if rows else 0,
+            )
+        log_final_metrics(loggers, logged_config, record)
+        for logger in loggers:
+            logger.finalize("success")
+    finally:
+        finish_wandb(exit_code=0 if record["status"] in ("completed", "diverged") else 1)
