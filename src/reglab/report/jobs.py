@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from reglab.outputs.atomic import read_json
+from reglab.replicas.folders import replica_job_dirs
 from reglab.resume import defining_overrides
 
 
@@ -47,8 +48,11 @@ def load_jobs(sweep_dir: str | Path) -> list[Job]:
     """Every job folder under `sweep_dir` (the ones with .hydra/overrides.yaml), in job order."""
     sweep_dir = Path(sweep_dir)
     jobs = []
-    for overrides_file in sweep_dir.glob("*/.hydra/overrides.yaml"):
-        path = overrides_file.parent.parent
+    job_dirs = [f.parent.parent for f in sweep_dir.glob("*/.hydra/overrides.yaml")]
+    # a `seeds=N` job stands for its N replica folders, each a job with `seed=k`
+    job_dirs = [d for job_dir in job_dirs for d in replica_job_dirs(job_dir) or [job_dir]]
+    for path in job_dirs:
+        overrides_file = path / ".hydra" / "overrides.yaml"
         metrics_file = path / "metrics.json"
         jobs.append(
             Job(
