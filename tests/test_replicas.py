@@ -1,4 +1,4 @@
-"""seeds=N: N replicas in one loop, each equal to (or distributed as) the single run it stands for."""
+"""seeds=N: N replicas in one loop, each equal to (or distributed as) its single run."""
 
 import csv
 import json
