@@ -16,6 +16,7 @@ the summed time of the N single runs (seeds 0..N-1) over the time of one `seeds=
 Last line: `seeds_speedup_toy1d=<a> seeds_speedup_poly=<b> seeds_speedup_mlp=<c>`.
 
     DATA_DIR=/work/shared/data python scripts/bench_seeds.py [--workload toy1d,poly,mlp]
+        [--mlp-train 10000] [--mlp-epochs 2] [--threads 1]
 """
 
 import argparse
@@ -37,11 +38,12 @@ WORKLOADS = {
     "poly": (["experiment=poly_fit", "+case/poly_fit=right"], 10),
     "mlp": (["regularizer=dropout", "dataset.batch_size=256", "callbacks.progress_bar=null"], 5),
 }
+THREADS: list[str] = []
 QUIET = ["logger=csv", "extras.print_config=false"]
 
 
 def timed_run(overrides: list[str], folder: Path) -> float:
-    cfg = compose_config([*overrides, *QUIET], folder)
+    cfg = compose_config([*overrides, *QUIET, *THREADS], folder)
     start = time.perf_counter()
     run(cfg)
     return time.perf_counter() - start
@@ -62,7 +64,16 @@ def main() -> None:
     parser.add_argument("--workload", default="toy1d,poly,mlp")
     parser.add_argument("--mlp-train", type=int, default=10_000, help="training images")
     parser.add_argument("--mlp-epochs", type=int, default=2)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="hardware.threads for every run (default: reglab's, the cores); on a machine "
+        "other jobs share, 1 avoids threads spinning against them",
+    )
     args = parser.parse_args()
+    if args.threads:
+        THREADS.append(f"hardware.threads={args.threads}")
     logging.getLogger("reglab").setLevel(logging.WARNING)
     logging.getLogger("lightning").setLevel(logging.WARNING)
     speedups = {}

@@ -100,7 +100,7 @@ def test_one_epoch_equals_single_runs_and_writes_their_files(make_config, tmp_pa
         assert replica_record["tested_checkpoint"].endswith("best.ckpt")
         mine, theirs = _rows(folder), _rows(tmp_path / f"single{seed}")
         assert list(mine[0]) == list(theirs[0])  # the same metrics.csv columns
-        assert (folder / "curves.png").read_bytes()[:4] == b"\x89PNG"
+        assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"  # one for all replicas
         overrides = (folder / ".hydra" / "overrides.yaml").read_text()
         assert f"seed={seed}" in overrides and "seeds" not in overrides
 

@@ -114,8 +114,10 @@ class ReplicaLoop:
 
     @torch.no_grad()
     def weight_norm(self) -> torch.Tensor:
+        # one norm kernel per tensor, then ||w|| = sqrt(sum of squared per-tensor norms)
         weights = [self.net.params[name] for name in self.weight_names]
-        return torch.sqrt(sum(w.pow(2).flatten(1).sum(1) for w in weights))
+        norms = torch.stack([torch.linalg.vector_norm(w.flatten(1), dim=1) for w in weights])
+        return torch.linalg.vector_norm(norms, dim=0)
 
     @torch.no_grad()
     def grad_norm(self) -> torch.Tensor:
@@ -158,7 +160,7 @@ class ReplicaLoop:
         return self.outcomes
 
     def _train_epoch(self, epoch: int) -> dict[str, torch.Tensor]:
-        torch.manual_seed(epoch_seed(self.s.base_seed, epoch))  # as EpochSeeding: per epoch
+        self._seed_epoch(epoch)
         n = self.net.num_replicas
         zeros = torch.zeros(n, device=self.device)
         loss_sum, seen, correct, penalty_sum = zeros.clone(), 0, zeros.clone(), zeros.clone()
@@ -213,6 +215,15 @@ class ReplicaLoop:
         values["train/lr"] = torch.full((n,), float(self.optimizer.param_groups[0]["lr"]))
         values["train/loss_max"] = self.loss_max.clone()
         return values
+
+    def _seed_epoch(self, epoch: int) -> None:
+        """Masks depend on (seed, epoch) only, as a single run's EpochSeeding makes them.
+        Only the training device's generator: torch.manual_seed also queues a seed for every
+        other backend, formatting a stack trace each time (~1 ms, a tiny model's epoch)."""
+        seed = epoch_seed(self.s.base_seed, epoch)
+        torch.default_generator.manual_seed(seed)
+        if self.device.type == "cuda":
+            torch.cuda.manual_seed(seed)
 
     def _diverged(self, epoch: int, step: torch.Tensor, value: torch.Tensor, kind: torch.Tensor):
         """Replicas that diverged this epoch stop, recorded as a single run's guard records."""
