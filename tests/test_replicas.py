@@ -9,10 +9,16 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+from hydra.utils import instantiate
 from torch import nn
 
 from reglab.config.errors import ConfigError
+from reglab.config.schema import validate_config
+from reglab.data import build_datamodule
+from reglab.lit import RegLabModule, task_for
 from reglab.loggers.wandb_offline import read_offline_run
+from reglab.models import build_model
+from reglab.regularizers import Regularization
 from reglab.replicas.loop import ReplicaLoop
 from reglab.replicas.stack import StackedNet, check_functional
 from reglab.train import run
@@ -78,11 +84,14 @@ def test_replica_k_starts_from_the_weights_of_a_single_run_with_seed_k(
 
 def test_one_epoch_equals_single_runs_and_writes_their_files(make_config, tmp_path):
     """Dropout off: replica k after one epoch (its own data order) = the single run seed=k."""
-    record = run(make_config("seed=0", "seeds=2", *SMALL_MLP))
+    # penalty, weight decay groups and momentum: each per replica, as in its single run
+    settings = [*SMALL_MLP, "regularizer.l2=0.001", "regularizer.weight_decay=0.001"]
+    settings += ["optimizer.momentum=0.9"]
+    record = run(make_config("seed=0", "seeds=2", *settings))
     assert record["status"] == "completed" and record["seeds"] == [0, 1]
     out = tmp_path / "run"
     for seed in (0, 1):
-        single = make_config(f"seed={seed}", *SMALL_MLP)
+        single = make_config(f"seed={seed}", *settings)
         single.paths.output_dir = str(tmp_path / f"single{seed}")
         single_record = run(single)
         folder = out / f"seed_{seed}"
@@ -95,7 +104,8 @@ def test_one_epoch_equals_single_runs_and_writes_their_files(make_config, tmp_pa
             theirs = _state(tmp_path / f"single{seed}" / "checkpoints" / ckpt)
             for name, tensor in theirs.items():
                 assert torch.allclose(mine[name], tensor, atol=1e-5, rtol=0), (ckpt, name)
-        for key in ("train/loss", "train/acc", "val/acc", "val/acc_best", "test/acc", "test/loss"):
+        keys = ("train/loss", "train/acc", "train/penalty", "train/w_norm", "val/acc", "test/acc")
+        for key in (*keys, "val/acc_best", "test/loss", "train/loss_max"):
             assert replica_record[key] == pytest.approx(single_record[key], abs=1e-5), key
         assert replica_record["tested_checkpoint"].endswith("best.ckpt")
         mine, theirs = _rows(folder), _rows(tmp_path / f"single{seed}")
@@ -105,20 +115,11 @@ def test_one_epoch_equals_single_runs_and_writes_their_files(make_config, tmp_pa
         assert f"seed={seed}" in overrides and "seeds" not in overrides
 
     # a replica's checkpoint is a RegLabModule checkpoint: Lightning tests from it
-    from hydra.utils import instantiate
-
-    from reglab.data import build_datamodule
-    from reglab.lit import RegLabModule, task_for
-    from reglab.models import build_model
-    from reglab.regularizers import Regularization
-
-    cfg = make_config("seed=1", *SMALL_MLP)
-    from reglab.config.schema import validate_config
-
-    settings = validate_config(cfg)
-    dm = build_datamodule(settings.dataset, seed=1)
-    reg = Regularization(settings.regularizer)
-    net = build_model(settings.model, dm.info.in_shape, dm.info.num_outputs, reg)
+    cfg = make_config("seed=1", *settings)
+    validated = validate_config(cfg)
+    dm = build_datamodule(validated.dataset, seed=1)
+    reg = Regularization(validated.regularizer)
+    net = build_model(validated.model, dm.info.in_shape, dm.info.num_outputs, reg)
     module = RegLabModule(net, task_for(dm.info), reg, instantiate(cfg.optimizer))
     trainer = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
     ckpt = out / "seed_1" / "checkpoints" / "best.ckpt"

@@ -1,6 +1,7 @@
-"""What cannot be per replica yet: a ConfigError naming the key, before anything is trained."""
+"""What cannot be per replica yet: a ConfigError naming the key, before anything is trained.
 
-from torch import nn
+Torch-free (train.py checks the settings before anything is imported or loaded).
+"""
 
 from reglab.config.errors import ConfigError
 
@@ -87,7 +88,7 @@ def check_settings(settings) -> None:
             raise _unsupported(f"callbacks.{name}")
 
 
-def check_model(net: nn.Module) -> None:
+def check_model(net) -> None:
     """Model-level checks: state a forward updates in place cannot be stacked."""
     for name, module in net.named_modules():
         # BatchNorm (and any norm layer) keeping running statistics: updated in place

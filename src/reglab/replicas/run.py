@@ -37,6 +37,8 @@ from reglab.replicas.outputs import (
 from reglab.replicas.stack import StackedNet, build_replicas, check_functional
 
 log = logging.getLogger("reglab")
+# keys run_config() adds to the config for loggers; Hydra's config.yaml has none of them
+LOGGED_ONLY = ("choices", "provenance", "init_from")
 OptimizerFactory = Callable[[Iterable], torch.optim.Optimizer]
 
 
@@ -135,7 +137,8 @@ def train_replicas(
         folder = replica_dir(output_dir, seed)
         overrides = replica_overrides(identity.overrides, seed)
         config = _replica_config(identity.config, seed, folder)
-        write_hydra_files(folder, overrides, {k2: v for k2, v in config.items() if k2 != "choices"})
+        plain = {key: v for key, v in config.items() if key not in LOGGED_ONLY}
+        write_hydra_files(folder, overrides, plain)
         record = {"status": outcome.status, "choices": identity.choices, "overrides": overrides}
         record.update(tags=list(identity.tags), provenance=identity.provenance)
         record.update(_final_values(outcome.rows))
