@@ -132,6 +132,8 @@ def test_one_epoch_equals_single_runs_and_writes_their_files(make_config, tmp_pa
 def test_a_diverging_replica_stops_and_the_others_go_on(make_config, tmp_path, monkeypatch):
     baseline = run(make_config(*TOY, "seeds=3", fast=False))
     assert baseline["replica_status"] == ["completed"] * 3
+    fit = json.loads((tmp_path / "run" / "seed_43" / "fit.json").read_text())  # artifacts
+    assert len(fit["grid"]["x"]) == 200 and len(fit["train"]["x"]) == 10
     before = {
         s: _state(tmp_path / "run" / f"seed_{s}" / "checkpoints" / "last.ckpt") for s in (42, 44)
     }

@@ -31,6 +31,7 @@ from reglab.replicas.outputs import (
     plot_replica_curves,
     replay_to_loggers,
     save_checkpoint,
+    write_artifacts,
     write_hydra_files,
     write_metrics_csv,
 )
@@ -157,6 +158,8 @@ def train_replicas(
                 ckpt_dir / "best.ckpt",
                 checkpoint(module_state, best_state, outcome.best_epoch, last_step),
             )
+        artifacts = (settings.callbacks or {}).get("artifacts")
+        write_artifacts(artifacts, nets[k], stacked.replica_state(k), datamodule, folder)
         if outcome.status == "diverged":
             record.update(divergence=outcome.divergence, message=_divergence_message(outcome))
         elif tested:
