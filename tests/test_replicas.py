@@ -198,6 +198,8 @@ def test_early_stopping_stops_each_replica_as_its_single_run(make_config, tmp_pa
     ("override", "key"),
     [
         ("model.norm=batch", "model.norm=batch"),
+        ("hardware=ddp_cpu", "hardware.strategy=ddp_spawn"),
+        ("resume=true", "resume"),
         ("hardware.compile=true", "hardware.compile"),
         ("~optimizer.nesterov", "optimizer._target_=torch.optim.LBFGS"),
         ("+trainer.gradient_clip_val=1.0", "trainer.gradient_clip_val"),
