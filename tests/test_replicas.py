@@ -194,6 +194,16 @@ def test_early_stopping_stops_each_replica_as_its_single_run(make_config, tmp_pa
     assert record["epochs"] == max(stopped)
 
 
+def test_dropconnect_noise_and_adam_run_per_replica(make_config, tmp_path):
+    """DropConnect masks and noise are drawn under vmap per replica; Adam steps them all."""
+    overrides = ["dataset=toy1d", "model=mlp", "model.hidden=[8]", "logger=csv", "optimizer=adam"]
+    overrides += ["regularizer.dropconnect=0.5", "regularizer.noise=0.1", "trainer.max_epochs=3"]
+    record = run(make_config(*overrides, "seeds=2", fast=False))
+    assert record["replica_status"] == ["completed", "completed"]
+    losses = [_record(tmp_path / "run" / f"seed_{s}")["train/loss"] for s in (42, 43)]
+    assert all(math.isfinite(v) for v in losses) and losses[0] != losses[1]
+
+
 @pytest.mark.parametrize(
     ("override", "key"),
     [
