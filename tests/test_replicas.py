@@ -283,6 +283,11 @@ def test_seeds_and_a_seed_sweep_give_the_same_summary(tmp_path):
         text = (tmp_path / name / "summary.csv").read_text().splitlines()
         return {row["regularizer"]: row for row in csv.DictReader(text)}
 
+    # the same sweep again: its finished seeds=2 jobs are skipped, as finished single jobs are
+    args = ["-m", "regularizer=none,dropout", "seeds=2", *common]
+    again = run_main([*args, f"hydra.sweep.dir={tmp_path / 'replicas'}"])
+    assert (again.stdout + again.stderr).count("Already finished") == 2
+
     mine, theirs = table("replicas"), table("singles")
     assert list(next(iter(mine.values()))) == list(next(iter(theirs.values())))  # columns
     assert mine.keys() == theirs.keys() == {"none", "dropout"}

@@ -24,14 +24,22 @@ def replica_overrides(overrides: list[str], seed: int) -> list[str]:
     return [*kept, f"seed={seed}"]
 
 
+def _seed_of(folder: Path) -> int | None:
+    suffix = folder.name[len(REPLICA_PREFIX) :]
+    return int(suffix) if folder.name.startswith(REPLICA_PREFIX) and suffix.isdigit() else None
+
+
 def replica_job_dirs(job_dir: Path) -> list[Path]:
     """The replica folders a `seeds=N` job left (in seed order), or [] for a plain job."""
-    found = [
-        p.parent.parent for p in Path(job_dir).glob(f"{REPLICA_PREFIX}*/.hydra/overrides.yaml")
-    ]
-    return sorted(
-        found,
-        key=lambda p: (
-            int(p.name[len(REPLICA_PREFIX) :]) if p.name[len(REPLICA_PREFIX) :].isdigit() else -1
-        ),
-    )
+    pattern = f"{REPLICA_PREFIX}*/.hydra/overrides.yaml"
+    found = [p.parent.parent for p in Path(job_dir).glob(pattern)]
+    return sorted((p for p in found if _seed_of(p) is not None), key=_seed_of)
+
+
+def job_order(path: Path) -> tuple:
+    """Sweep jobs in job-number order (0, 1, ..., 10: numerically), a replica with its job,
+    in seed order; folders not named by a number after them, by name."""
+    seed = _seed_of(path)
+    job = path.parent if seed is not None else path
+    number = int(job.name) if job.name.isdigit() else 0
+    return (not job.name.isdigit(), number, job.name, -1 if seed is None else seed)

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from reglab.outputs.atomic import read_json
-from reglab.replicas.folders import replica_job_dirs
+from reglab.replicas.folders import job_order, replica_job_dirs
 from reglab.resume import defining_overrides
 
 
@@ -63,13 +63,7 @@ def load_jobs(sweep_dir: str | Path) -> list[Job]:
                 rows=_read_rows(path / "metrics.csv"),
             )
         )
-    jobs.sort(
-        key=lambda job: (
-            not job.path.name.isdigit(),
-            int(job.path.name) if job.path.name.isdigit() else 0,
-            job.path.name,
-        )
-    )
+    jobs.sort(key=lambda job: job_order(job.path))
     _label(jobs)
     return jobs
 
