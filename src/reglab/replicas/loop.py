@@ -18,6 +18,7 @@ optimizer's momentum/Adam state moves it. It still rides along in the stacked ar
 (cheaper than restacking) but its metrics are no longer recorded.
 """
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -32,6 +33,8 @@ from reglab.regularizers import Regularization
 from reglab.regularizers.early_stopping import EarlyStoppingConfig
 from reglab.replicas.batches import ReplicaBatches
 from reglab.replicas.stack import StackedNet
+
+log = logging.getLogger("reglab")
 
 
 @dataclass
@@ -157,7 +160,23 @@ class ReplicaLoop:
                 self._early_stopping(epoch, values)
             if self.scheduler is not None:
                 self.scheduler.step()
+            if (epoch + 1) % max(1, self.s.max_epochs // 10) == 0:  # no progress bar: a line
+                self._log_progress(epoch, values)
         return self.outcomes
+
+    def _log_progress(self, epoch: int, values: dict[str, torch.Tensor]) -> None:
+        active = int(self.active.sum())
+        losses = {k: v for k, v in values.items() if k.endswith("/loss")}
+        shown = {k: float(v[self.active].float().mean()) for k, v in losses.items()}
+        means = ", ".join(f"{k} {v:.4g}" for k, v in shown.items())
+        log.info(
+            "Epoch %d/%d: %d of %d replicas training; their mean %s",
+            epoch + 1,
+            self.s.max_epochs,
+            active,
+            self.net.num_replicas,
+            means,
+        )
 
     def _train_epoch(self, epoch: int) -> dict[str, torch.Tensor]:
         self._seed_epoch(epoch)
