@@ -130,8 +130,8 @@ def bench_dataloader(images, labels, train_idx, val_idx, epochs, workers):
 
 def bench_reglab(data_dir: Path | None, images, labels, epochs, extra: tuple[str, ...] = ()):
     """Runs reglab's training path; epoch times come from its own metrics.csv (epoch_s)."""
-    from reglab.config.compose import compose_config
     from reglab.app.job import run
+    from reglab.config.compose import compose_config
 
     with tempfile.TemporaryDirectory() as tmp:
         if data_dir is None or not fm.find_files(data_dir):

@@ -129,8 +129,8 @@ def write_pickles(root: Path, images, labels) -> None:
 
 
 def bench_reglab(images, labels, epochs):
-    from reglab.config.compose import compose_config
     from reglab.app.job import run
+    from reglab.config.compose import compose_config
 
     with tempfile.TemporaryDirectory() as tmp:
         write_pickles(Path(tmp) / "data", images, labels)

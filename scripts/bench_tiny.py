@@ -30,9 +30,9 @@ from torch import nn
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from reglab.app.job import run  # noqa: E402
 from reglab.config.compose import compose_config  # noqa: E402
 from reglab.data.synthetic import PolyConfig, Toy1DConfig, poly_data, toy1d_data  # noqa: E402
-from reglab.app.job import run  # noqa: E402
 
 WORKLOADS = {
     "toy1d": ["experiment=toy1d_weight_decay", "regularizer.weight_decay=0.01"],

@@ -64,6 +64,20 @@ def build_data(settings: RunConfig) -> RunData:
     return RunData(datamodule, info, task, validation)
 
 
+def module_arguments(settings: RunConfig, data: RunData) -> dict:
+    """RegLabModule's arguments: plain values, saved in every checkpoint as its
+    hyperparameters (`RegLabModule.load_from_checkpoint` rebuilds the module from them)."""
+    return dict(
+        model=settings.model.model_dump(by_alias=True),
+        info=data.info.as_dict(),
+        regularizer=settings.regularizer.model_dump(),
+        optimizer=settings.optimizer.factory_config(),
+        fused=getattr(data.datamodule, "fused", False),
+        compile=settings.hardware.compile,
+        config=settings.model_dump(by_alias=True),
+    )
+
+
 def build_module(settings: RunConfig, data: RunData) -> RegLabModule:
     """The LightningModule (its network built inside, from the settings it also saves in
     checkpoints); augmentation goes to the data module."""
@@ -76,15 +90,7 @@ def build_module(settings: RunConfig, data: RunData) -> RegLabModule:
             )
         check_images(settings.regularizer.augment, data.info.in_shape, settings.dataset.label)
         data.datamodule.augment = regularization.augmentation(settings.seed)
-    return RegLabModule(
-        model=settings.model.model_dump(by_alias=True),
-        info=data.info.as_dict(),
-        regularizer=settings.regularizer.model_dump(),
-        optimizer=settings.optimizer.factory_config(),
-        fused=getattr(data.datamodule, "fused", False),
-        compile=settings.hardware.compile,
-        config=settings.model_dump(by_alias=True),
-    )
+    return RegLabModule(**module_arguments(settings, data))
 
 
 def build_run_loggers(

@@ -126,6 +126,8 @@ class PathsConfig(Schema):
 class RunConfig(Schema):
     task_name: str
     seed: NonNegativeInt
+    # seeds=N: N replicas (seeds seed..seed+N-1) trained together in one loop (reglab.replicas)
+    seeds: PositiveInt = 1
     test: bool = True
     test_ckpt: Literal["auto", "best", "last"] = "auto"
     optimized_metric: str | None = None

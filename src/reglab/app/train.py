@@ -12,7 +12,14 @@ from pathlib import Path
 import lightning as L
 
 from reglab import contract
-from reglab.app.build import RunData, build_data, build_module, build_run_loggers, build_trainer
+from reglab.app.build import (
+    RunData,
+    build_data,
+    build_module,
+    build_run_loggers,
+    build_trainer,
+    module_arguments,
+)
 from reglab.app.checks import check_hardware
 from reglab.app.job import JobInfo
 from reglab.app.records import finished_record
@@ -27,6 +34,8 @@ from reglab.lit import RegLabModule
 from reglab.loggers import finish_wandb, log_final_metrics
 from reglab.outputs.results import print_summary, write_metrics_json
 from reglab.regularizers.early_stopping import early_stopping_record
+from reglab.regularizers.regularization import Regularization
+from reglab.replicas.checks import check_settings as check_replica_settings
 from reglab.threads import configure_threads
 
 log = logging.getLogger("reglab")
@@ -35,6 +44,8 @@ log = logging.getLogger("reglab")
 def train(settings: RunConfig, job: JobInfo | None = None) -> dict:
     """Trains and tests one configuration; returns what metrics.json holds."""
     job = job or JobInfo()
+    if settings.seeds > 1:  # what replicas cannot do yet: an error now, not after loading
+        check_replica_settings(settings)
     prepare_machine(settings)
     output_dir = Path(settings.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -53,8 +64,10 @@ def train(settings: RunConfig, job: JobInfo | None = None) -> dict:
     # config tree, quiet libraries: once the run will start (an error above stays the last
     # line a user sees, and its folder is removed)
     start_extras(settings.model_dump(by_alias=True), settings.extras, output_dir)
+    if settings.seeds > 1:  # N seeds in one loop: reglab.replicas builds and trains them
+        return train_seeds(settings, data, job)
     module = build_module(settings, data)
-    record = start_record(settings, job, module, resume)
+    record = start_record(settings, job, module.regularization.name, resume)
     loggers = build_run_loggers(settings, record["config"], run_name(record), job.sweep_name)
     trainer = build_trainer(settings, data, module.regularization.callbacks(), loggers)
     config = record.pop("config")
@@ -126,13 +139,13 @@ def group_choices(settings: RunConfig, job: JobInfo, regularization_name: str) -
 
 
 def start_record(
-    settings: RunConfig, job: JobInfo, module: RegLabModule, resume: ResumePoint | None
+    settings: RunConfig, job: JobInfo, regularization_name: str, resume: ResumePoint | None
 ) -> dict:
     """metrics.json as it stands before training ("failed" until the run says otherwise), and
     under "config" what the loggers get: the validated config, the group choices as their own
     keys, the provenance and `init_from` (the checkpoint of another run this one started from).
     """
-    choices = group_choices(settings, job, module.regularization.name)
+    choices = group_choices(settings, job, regularization_name)
     origin = provenance()
     init_from = resume.init_from if resume is not None else None
     extra = {"init_from": init_from} if init_from else {}
@@ -140,6 +153,42 @@ def start_record(
     config.update(settings.model_dump(by_alias=True))
     record = {"status": contract.FAILED, "choices": choices, "overrides": job.overrides}
     record.update(tags=list(settings.tags), provenance=origin, **extra, config=config)
+    return record
+
+
+def train_seeds(settings: RunConfig, data: RunData, job: JobInfo) -> dict:
+    """`seeds=N`: N replicas in one loop, each written as the job a run with its seed would
+    write (reglab.app.replicas)."""
+    from hydra.utils import instantiate
+
+    from reglab.app.replicas import RunIdentity, train_replicas
+    from reglab.models.build import build_model
+
+    regularization = Regularization(settings.regularizer)
+    record = start_record(settings, job, regularization.name, None)
+    identity = RunIdentity(
+        choices=record["choices"],
+        overrides=job.overrides,
+        config=record["config"],
+        run_name=run_name(record),
+        group=job.sweep_name,
+        tags=list(settings.tags),
+        provenance=record["provenance"],
+    )
+    info = data.info
+    record = train_replicas(
+        settings,
+        data.datamodule,
+        regularization,
+        data.task,
+        lambda: build_model(settings.model, info.in_shape, info.num_outputs, regularization),
+        instantiate(settings.optimizer.factory_config()),
+        Path(settings.paths.output_dir),
+        identity,
+        module_arguments(settings, data),
+    )
+    print_summary(record)
+    log.info("Results in %s", settings.paths.output_dir)
     return record
 
 

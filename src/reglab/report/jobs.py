@@ -8,6 +8,7 @@ import yaml
 
 from reglab import contract
 from reglab.outputs.atomic import read_json
+from reglab.replicas.folders import job_order, replica_job_dirs
 
 
 @dataclass
@@ -47,8 +48,11 @@ def load_jobs(sweep_dir: str | Path) -> list[Job]:
     """Every job folder under `sweep_dir` (the ones with .hydra/overrides.yaml), in job order."""
     sweep_dir = Path(sweep_dir)
     jobs = []
-    for overrides_file in sweep_dir.glob(f"*/{contract.HYDRA_DIR}/{contract.OVERRIDES_YAML}"):
-        path = overrides_file.parent.parent
+    job_dirs = [f.parent.parent for f in sweep_dir.glob("*/.hydra/overrides.yaml")]
+    # a `seeds=N` job stands for its N replica folders, each a job with `seed=k`
+    job_dirs = [d for job_dir in job_dirs for d in replica_job_dirs(job_dir) or [job_dir]]
+    for path in job_dirs:
+        overrides_file = contract.overrides_file(path)
         metrics_file = contract.metrics_json(path)
         jobs.append(
             Job(
@@ -61,13 +65,7 @@ def load_jobs(sweep_dir: str | Path) -> list[Job]:
                 rows=_read_rows(path / contract.METRICS_CSV),
             )
         )
-    jobs.sort(
-        key=lambda job: (
-            not job.path.name.isdigit(),
-            int(job.path.name) if job.path.name.isdigit() else 0,
-            job.path.name,
-        )
-    )
+    jobs.sort(key=lambda job: job_order(job.path))
     _label(jobs)
     return jobs
 

@@ -1,0 +1,263 @@
+"""`seeds=N`: N replicas of a configuration in one loop (reglab.replicas), written as N job
+folders. `train()` (reglab.app.train) calls `train_replicas` once the data are loaded,
+instead of building one model and a Lightning Trainer.
+"""
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from reglab.app.checks import has_validation_split
+from reglab.app.settings import RunConfig
+from reglab.data.base import InMemoryDataModule
+from reglab.lit import RegLabModule
+from reglab.lit.tasks import Task
+from reglab.outputs.results import write_metrics_json
+from reglab.regularizers.regularization import Regularization
+from reglab.regularizers.weight_decay import weight_parameters
+from reglab.replicas.batches import ReplicaBatches
+from reglab.replicas.checks import check_model, check_settings
+from reglab.replicas.evaluation import replica_evaluation
+from reglab.replicas.folders import replica_dir, replica_overrides
+from reglab.replicas.loop import LoopSettings, ReplicaLoop
+from reglab.replicas.outputs import (
+    checkpoint,
+    plot_replica_curves,
+    replay_to_loggers,
+    save_checkpoint,
+    write_artifacts,
+    write_hydra_files,
+    write_metrics_csv,
+)
+from reglab.replicas.stack import StackedNet, build_replicas, check_functional
+
+log = logging.getLogger("reglab")
+# keys run_config() adds to the config for loggers; Hydra's config.yaml has none of them
+LOGGED_ONLY = ("choices", "provenance", "init_from")
+OptimizerFactory = Callable[[Iterable], torch.optim.Optimizer]
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """What names the run in its records and loggers (train.py computes all of it)."""
+
+    choices: dict[str, str]
+    overrides: list[str]  # the job's own, with `seeds=N`
+    config: dict  # the logged config (run_config(): choices, provenance, the plain config)
+    run_name: str
+    group: str | None = None  # the W&B group; None: the run's folder name
+    tags: list[str] = field(default_factory=list)
+    provenance: dict | None = None
+
+
+def train_replicas(
+    settings: RunConfig,
+    datamodule: InMemoryDataModule,
+    regularization: Regularization,
+    task: Task,
+    build_net: Callable[[], nn.Module],
+    optimizer: OptimizerFactory,
+    output_dir: Path,
+    identity: RunIdentity,
+    module_arguments: dict,
+) -> dict:
+    """Trains `settings.seeds` replicas (seeds settings.seed + k) in one loop; writes each
+    replica's job folder (<output_dir>/seed_<seed>/) and the run's metrics.json; returns that
+    record (final metrics: means over the completed replicas).
+
+    `datamodule` is set up ('fit'); `build_net()` builds one network from the global RNG
+    state (it is called right after seeding each replica, as a single run calls it).
+    `module_arguments`: RegLabModule's (its hyperparameters), so each replica's checkpoint
+    loads with `RegLabModule.load_from_checkpoint` and evaluates with eval.py."""
+    check_settings(settings)
+    output_dir = Path(output_dir)
+    seeds = [settings.seed + k for k in range(settings.seeds)]
+    device = _device(settings.hardware.accelerator)
+    nets = build_replicas(build_net, seeds)
+    check_model(nets[0])
+    weight_ids = {id(p) for p in weight_parameters(nets[0])}
+    names = {id(p): name for name, p in nets[0].named_parameters()}
+    weight_names = [names[i] for i in names if i in weight_ids]
+    groups = regularization.parameter_groups(nets[0])
+    # the module a checkpoint must load into: its metric states and key names
+    module_state = RegLabModule(**module_arguments).state_dict()
+    module_state = {k: v for k, v in module_state.items() if not k.startswith("net.")}
+
+    stacked = StackedNet(nets, device)
+    datamodule.splits = datamodule.splits.to(device)
+    splits = datamodule.splits
+    check_functional(stacked, datamodule.prepare_inputs(splits.x_train[:2]))
+    stacked_groups = [
+        {**g, "params": [stacked.params[names[id(p)]] for p in g["params"]]} for g in groups
+    ]
+    validation = has_validation_split(settings.dataset)
+    val_is_test = datamodule.info.val_is_test or not validation
+    keep_best = not val_is_test  # a best.ckpt, as a single run's checkpoint callback keeps
+    guard = (settings.callbacks or {}).get("divergence_guard") or {}
+    stepper = _fast_optimizer(optimizer, stacked_groups)
+    loop = ReplicaLoop(
+        stacked,
+        task,
+        regularization,
+        stepper,
+        ReplicaBatches(splits.x_train, splits.y_train, datamodule.batch_size, seeds),
+        replica_evaluation(
+            stacked, task, splits, datamodule.eval_batch_size, datamodule.prepare_inputs
+        ),
+        datamodule.prepare_inputs,
+        weight_names,
+        LoopSettings(
+            max_epochs=settings.trainer.max_epochs,
+            check_val_every_n_epoch=(settings.trainer.model_extra or {}).get(
+                "check_val_every_n_epoch", 1
+            ),
+            validation=validation,
+            keep_best=keep_best,
+            early_stopping=settings.regularizer.early_stopping,
+            max_grad_norm=guard.get("max_grad_norm"),
+            base_seed=settings.seed,
+        ),
+    )
+    log.info("Training %d replicas (seeds %d..%d) in one loop", len(seeds), seeds[0], seeds[-1])
+    start = time.perf_counter()
+    outcomes = loop.fit()
+    loop.early_stopping_records()
+    tested: dict[str, torch.Tensor] = {}
+    tested_ckpt = "last weights"
+    if settings.test:
+        best = settings.test_ckpt in ("auto", "best") and keep_best
+        tested = loop.evaluate("test", loop.best_params if best else None)
+        tested_ckpt = "best" if best else tested_ckpt
+    wall = round(time.perf_counter() - start, 3)
+
+    records = []
+    for k, (seed, outcome) in enumerate(zip(seeds, outcomes, strict=True)):
+        folder = replica_dir(output_dir, seed)
+        overrides = replica_overrides(identity.overrides, seed)
+        config = _replica_config(identity.config, seed, folder)
+        plain = {key: v for key, v in config.items() if key not in LOGGED_ONLY}
+        write_hydra_files(folder, overrides, plain)
+        record = {"status": outcome.status, "choices": identity.choices, "overrides": overrides}
+        record.update(tags=list(identity.tags), provenance=identity.provenance)
+        record.update(_final_values(outcome.rows))
+        if outcome.early_stopping is not None:
+            record["early_stopping"] = outcome.early_stopping
+        last_epoch = outcome.rows[-1]["epoch"] if outcome.rows else 0
+        ckpt_dir = folder / "checkpoints"
+        last_step = outcome.rows[-1]["step"] if outcome.rows else 0
+        replica_config = _replica_config(module_arguments["config"], seed, folder)
+        hparams = module_arguments | {"config": replica_config}
+        save_checkpoint(
+            ckpt_dir / "last.ckpt",
+            checkpoint(module_state, stacked.replica_state(k), last_epoch, last_step, hparams),
+        )
+        if keep_best and outcome.best_epoch is not None:
+            best_state = stacked.replica_state(k, loop.best_params)
+            save_checkpoint(
+                ckpt_dir / "best.ckpt",
+                checkpoint(module_state, best_state, outcome.best_epoch, last_step, hparams),
+            )
+        artifacts = (settings.callbacks or {}).get("artifacts")
+        write_artifacts(artifacts, nets[k], stacked.replica_state(k), datamodule, folder)
+        if outcome.status == "diverged":
+            record.update(divergence=outcome.divergence, message=_divergence_message(outcome))
+        elif tested:
+            record.update({key: float(v[k]) for key, v in tested.items()})
+            record["tested_checkpoint"] = (
+                str(ckpt_dir / "best.ckpt") if tested_ckpt == "best" else tested_ckpt
+            )
+        record.update(epochs=last_epoch, wall_seconds=wall, replica_of=str(output_dir))
+        write_metrics_csv(folder, outcome.rows)
+        write_metrics_json(folder / "metrics.json", record)
+        replay_to_loggers(
+            settings.logger,
+            Path(settings.paths.output_dir),
+            folder,
+            config | {"choices": identity.choices},
+            identity.run_name,
+            identity.group or output_dir.name,
+            identity.tags,
+            outcome.rows,
+            record,
+        )
+        records.append(record)
+    rows_by_seed = {seed: o.rows for seed, o in zip(seeds, outcomes, strict=True)}
+    plot_replica_curves(rows_by_seed, output_dir / "curves.png", task.name == "regression")
+    summary = _run_record(identity, seeds, records, output_dir, wall)
+    write_metrics_json(output_dir / "metrics.json", summary)
+    return summary
+
+
+def _fast_optimizer(factory: OptimizerFactory, groups: list[dict]) -> torch.optim.Optimizer:
+    """The optimizer in its fused implementation where torch has one (SGD, Adam, AdamW on
+    CPU and CUDA), else its foreach one: on stacked tensors the per-tensor loop of the default
+    implementation costs as much as the model's backward pass. The same update rule (the
+    one-epoch equivalence test holds it to 1e-5)."""
+    for option in ({"fused": True}, {"foreach": True}):
+        try:
+            return factory(groups, **option)
+        except (TypeError, RuntimeError, ValueError):  # no such option, or not on this device
+            continue
+    return factory(groups)
+
+
+def _device(accelerator: str) -> torch.device:
+    if accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda")
+    if accelerator == "mps":
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _replica_config(config: dict, seed: int, folder: Path) -> dict:
+    """The logged config of the single run replica k stands for: seed=k, seeds=1, its folder."""
+    config = dict(config)
+    config.update(seed=seed, seeds=1)
+    if isinstance(config.get("paths"), dict):
+        config["paths"] = config["paths"] | {"output_dir": str(folder)}
+    return config
+
+
+def _final_values(rows: list[dict]) -> dict:
+    """The final metrics a single run's record holds: the last epoch's train/ values and the
+    last validation's val/ values."""
+    values: dict = {}
+    for row in rows:
+        values.update({k: v for k, v in row.items() if "/" in k})
+    return dict(sorted(values.items()))
+
+
+def _divergence_message(outcome) -> str:
+    d = outcome.divergence
+    what = {"loss": "training loss is not finite", "grad_norm": "gradient norm exploded"}[d["kind"]]
+    return f"Diverged: {what}: {d['value']:g} at epoch {d['epoch']}, step {d['step']}"
+
+
+def _run_record(identity, seeds, records, output_dir, wall) -> dict:
+    """The run folder's own metrics.json: the replicas, their statuses, and the mean of each
+    final metric over the completed ones (what a sweeper optimising this job sees)."""
+    completed = [r for r in records if r["status"] == "completed"]
+    statuses = [r["status"] for r in records]
+    means = {}
+    for key in sorted({k for r in completed for k in r if "/" in k}):
+        values = [r[key] for r in completed if isinstance(r.get(key), float)]
+        if values:
+            means[key] = sum(values) / len(values)
+    return {
+        "status": "completed" if completed else "diverged",
+        "choices": identity.choices,
+        "overrides": identity.overrides,
+        "tags": list(identity.tags),
+        "provenance": identity.provenance,
+        "seeds": seeds,
+        "replicas": [str(replica_dir(output_dir, s).name) for s in seeds],
+        "replica_status": statuses,
+        **means,
+        "epochs": max((r["epochs"] for r in records), default=0),
+        "wall_seconds": wall,
+    }

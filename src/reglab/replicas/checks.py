@@ -1,0 +1,100 @@
+"""What cannot be per replica yet: a ConfigError naming the key, before anything is trained.
+
+Torch-free (train.py checks the settings before anything is imported or loaded).
+"""
+
+from reglab.config.errors import ConfigError
+
+# Optimizers whose update of an element reads only that element's gradient and state: one
+# step over stacked tensors is then exactly N single-run steps. (LBFGS, for one, is not.)
+ELEMENTWISE_OPTIMIZERS = {
+    f"torch.optim.{name}"
+    for name in (
+        "SGD",
+        "Adam",
+        "AdamW",
+        "RMSprop",
+        "Adagrad",
+        "Adadelta",
+        "Adamax",
+        "NAdam",
+        "RAdam",
+        "Rprop",
+        "ASGD",
+    )
+}
+# Trainer keys the replica loop reads or that do not change training; any other key set to a
+# value of its own is refused rather than silently ignored.
+TRAINER_KEYS_READ = {
+    "_target_",
+    "max_epochs",
+    "check_val_every_n_epoch",
+    "default_root_dir",
+    "accelerator",
+    "devices",
+    "precision",
+    "strategy",
+    "deterministic",
+    "log_every_n_steps",
+    "num_sanity_val_steps",
+    "enable_model_summary",
+}
+TRAINER_LIMITS = ("limit_train_batches", "limit_val_batches", "limit_test_batches")
+# Callbacks whose job the replica loop does per replica (see reglab.replicas.loop / folders).
+CALLBACKS_DONE_PER_REPLICA = {
+    "model_checkpoint",
+    "last_checkpoint",
+    "on_exception_checkpoint",
+    "epoch_metrics",
+    "progress_bar",
+    "artifacts",
+    "divergence_guard",
+}
+
+
+def _unsupported(key: str, why: str = "") -> ConfigError:
+    reason = f" ({why})" if why else ""
+    return ConfigError(
+        f"{key} is not supported with seeds>1 yet{reason}: use seeds=1, or a multirun over "
+        "seed= (e.g. -m seed=range(5))"
+    )
+
+
+def check_settings(settings) -> None:
+    """The settings-level checks (no model or data needed): call right after validation."""
+    if settings.resume or settings.ckpt_path:
+        raise _unsupported("resume" if settings.resume else "ckpt_path", "replicas restart")
+    hw = settings.hardware
+    if hw.strategy != "auto" or hw.devices not in (1, "auto"):
+        raise _unsupported(f"hardware.strategy={hw.strategy}", "DDP / several devices")
+    if hw.compile:
+        raise _unsupported("hardware.compile", "torch.compile under torch.func.vmap")
+    if hw.precision != "32-true":
+        raise _unsupported(f"hardware.precision={hw.precision}")
+    if settings.regularizer.augment is not None:
+        raise _unsupported("regularizer.augment", "per-replica augmentation draws")
+    if settings.optimizer.target not in ELEMENTWISE_OPTIMIZERS:
+        raise _unsupported(
+            f"optimizer._target_={settings.optimizer.target}",
+            "only elementwise optimizers step stacked replicas independently",
+        )
+    for key, value in (settings.trainer.model_extra or {}).items():
+        if key in TRAINER_LIMITS and value not in (None, 1.0):
+            raise _unsupported(f"trainer.{key}")
+        if key not in TRAINER_KEYS_READ and key not in TRAINER_LIMITS and value is not None:
+            raise _unsupported(f"trainer.{key}")
+    for name, node in (settings.callbacks or {}).items():
+        if node is not None and name not in CALLBACKS_DONE_PER_REPLICA:
+            raise _unsupported(f"callbacks.{name}")
+
+
+def check_model(net) -> None:
+    """Model-level checks: state a forward updates in place cannot be stacked."""
+    for name, module in net.named_modules():
+        # BatchNorm (and any norm layer) keeping running statistics: updated in place
+        if getattr(module, "track_running_stats", False) and module.running_mean is not None:
+            raise _unsupported(
+                "model.norm=batch",
+                f"BatchNorm's running statistics ({name}) are updated in place in training; "
+                "model.norm=layer or group works",
+            )

@@ -1,0 +1,185 @@
+"""Writes a replica's files: .hydra/, metrics.csv, curves.png, checkpoints, loggers' runs.
+
+Every file is written atomically (reglab.outputs.atomic), as a single run's are.
+"""
+
+import csv
+import io
+import logging
+from pathlib import Path
+from types import SimpleNamespace
+
+import lightning as L
+import torch
+import yaml
+from omegaconf import OmegaConf
+
+from reglab.loggers import build_loggers, finish_wandb, log_final_metrics
+from reglab.outputs.atomic import write_bytes, write_text
+
+log = logging.getLogger("reglab")
+
+
+def write_hydra_files(folder: Path, overrides: list[str], config: dict) -> None:
+    """What Hydra writes into a job folder, as far as reglab's report reads it."""
+    hydra_dir = folder / ".hydra"
+    hydra_dir.mkdir(parents=True, exist_ok=True)
+    write_text(hydra_dir / "overrides.yaml", yaml.safe_dump(overrides, sort_keys=False))
+    # plain yaml, not OmegaConf.to_yaml: the config is resolved already, and 10x faster
+    write_text(hydra_dir / "config.yaml", yaml.safe_dump(config, sort_keys=False))
+
+
+def write_metrics_csv(folder: Path, rows: list[dict]) -> None:
+    """metrics.csv: the columns EpochMetricsWriter writes, in its order."""
+    if not rows:
+        return
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(folder / "metrics.csv", text.getvalue())
+
+
+def plot_replica_curves(rows_by_seed: dict[int, list[dict]], path: Path, regression: bool) -> None:
+    """One curves.png for the whole run, every replica's train (solid) and validation (dashed)
+    curves in it. Not one per replica folder as a single run's: a figure costs ~0.5-1 s of
+    matplotlib, as much as training 10 replicas of a small model, so N of them would undo
+    the point of training them together; nothing reads curves.png but people."""
+    import matplotlib.pyplot as plt
+
+    from reglab.outputs.plots import LABELS, _quantities, epoch_axis
+
+    names = _quantities([row for rows in rows_by_seed.values() for row in rows])
+    if not names:
+        return
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.4), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        for i, (seed, rows) in enumerate(rows_by_seed.items()):
+            color = f"C{i % 10}"
+            for stage, style in (("train", "-"), ("val", "--")):
+                key = f"{stage}/{name}"
+                points = [(row["epoch"], row[key]) for row in rows if key in row]
+                if points:
+                    xs, ys = zip(*points, strict=True)
+                    label = f"seed {seed}" if stage == "train" else None
+                    ax.plot(xs, ys, style, color=color, linewidth=0.8, label=label)
+        epoch_axis(ax)
+        ax.set_title(f"{LABELS.get(name, name)} (train -, val --)")
+        if name == "loss" and regression:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=6)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=110, format="png")
+    plt.close(fig)
+    write_bytes(path, buffer.getvalue())
+
+
+def checkpoint(
+    module_state: dict[str, torch.Tensor],
+    net_state: dict[str, torch.Tensor],
+    epoch: int,
+    step: int,
+    hyper_parameters: dict | None = None,
+) -> dict:
+    """A checkpoint `trainer.test(ckpt_path=...)` and `RegLabModule.load_from_checkpoint`
+    accept: the module's state dict (its metric states included) with this replica's network,
+    and the module's hyperparameters (the replica's own config: its seed, its folder)."""
+    state = dict(module_state)
+    state.update({f"net.{name}": tensor for name, tensor in net_state.items()})
+    return {
+        "epoch": max(epoch - 1, 0),
+        "global_step": step,
+        "pytorch-lightning_version": L.__version__,
+        "state_dict": state,
+        **({"hyper_parameters": hyper_parameters} if hyper_parameters is not None else {}),
+    }
+
+
+def save_checkpoint(path: Path, ckpt: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save(ckpt, buffer)
+    write_bytes(path, buffer.getvalue())
+
+
+class _TrainedNet(torch.nn.Module):
+    """What RunArtifacts reads of a LightningModule: `.net` and its forward."""
+
+    def __init__(self, net: torch.nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def write_artifacts(
+    node: dict | None,
+    net: torch.nn.Module,
+    state: dict[str, torch.Tensor],
+    datamodule,
+    folder: Path,
+) -> None:
+    """weights.json / fit.json (callbacks.artifacts) for one replica: the callback itself, run
+    on the replica's final weights (loaded into one of the built networks)."""
+    if node is None:
+        return
+    from hydra.utils import get_class
+
+    net.load_state_dict(state)
+    options = {k: v for k, v in node.items() if not k.startswith("_") and k != "output_dir"}
+    callback = get_class(node["_target_"])(output_dir=folder, **options)
+    trainer = SimpleNamespace(is_global_zero=True, datamodule=datamodule)  # what it reads
+    callback.on_train_end(trainer, _TrainedNet(net))
+
+
+def _retarget(node, old: str, new: str):
+    """The logger options with the run's folder replaced by the replica's (save_dir, ...)."""
+    if isinstance(node, dict):
+        return {k: _retarget(v, old, new) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_retarget(v, old, new) for v in node]
+    if isinstance(node, str) and node.startswith(old):
+        return new + node[len(old) :]
+    return node
+
+
+def replay_to_loggers(
+    logger_nodes: dict | None,
+    run_dir: Path,
+    folder: Path,
+    logged_config: dict,
+    run_name: str,
+    group: str | None,
+    tags: list[str],
+    rows: list[dict],
+    record: dict,
+) -> None:
+    """One logger run per replica (one W&B run each, in the run's group), given the replica's
+    epoch rows after training: the loggers see what a single run would have logged, though
+    not live."""
+    nodes = _retarget(logger_nodes or {}, str(run_dir), str(folder))
+    if not any(nodes.values()):
+        return
+    loggers = build_loggers(
+        OmegaConf.create(nodes), logged_config, run_name, group, folder / "wandb_id", tags=tags
+    )
+    try:
+        for row in rows:
+            values = {k: v for k, v in row.items() if "/" in k}
+            values["epoch"] = row["epoch"] - 1
+            for logger in loggers:
+                logger.log_metrics(values, step=row["step"])
+        for logger in loggers:
+            logger.log_metrics(
+                {k: v for k, v in record.items() if k.startswith("test/")},
+                step=rows[-1]["step"] if rows else 0,
+            )
+        log_final_metrics(loggers, logged_config, record)
+        for logger in loggers:
+            logger.finalize("success")
+    finally:
+        finish_wandb(exit_code=0 if record["status"] in ("completed", "diverged") else 1)

@@ -1,0 +1,330 @@
+"""seeds=N: N replicas in one loop, each equal to (or distributed as) its single run."""
+
+import csv
+import json
+import math
+import statistics
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from torch import nn
+
+from reglab.app.job import run
+from reglab.config.compose import compose_config
+from reglab.config.errors import ConfigError
+from reglab.lit import RegLabModule
+from reglab.loggers.wandb_offline import read_offline_run
+from reglab.replicas.loop import ReplicaLoop
+from reglab.replicas.stack import StackedNet, check_functional
+
+from .conftest import FAST, run_main
+
+SMALL_MLP = ["model.hidden=[32]", "logger=csv"]
+TOY = ["dataset=toy1d", "model=linear", "logger=csv", "trainer.max_epochs=6"]
+
+
+class SaveInitialWeights(L.Callback):
+    """Saves the network's weights as training starts (a single run's initialisation)."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        torch.save({k: v.clone() for k, v in pl_module.net.state_dict().items()}, self.path)
+
+
+def _state(path: Path) -> dict[str, torch.Tensor]:
+    state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+    return {k[len("net.") :]: v for k, v in state.items() if k.startswith("net.")}
+
+
+def _record(folder: Path) -> dict:
+    return json.loads((folder / "metrics.json").read_text())
+
+
+def _rows(folder: Path) -> list[dict]:
+    with open(folder / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_replica_k_starts_from_the_weights_of_a_single_run_with_seed_k(
+    make_config, tmp_path, monkeypatch
+):
+    captured = {}
+    fit = ReplicaLoop.fit
+
+    def capture_then_fit(self):
+        captured.update({k: v.detach().clone() for k, v in self.net.params.items()})
+        return fit(self)
+
+    monkeypatch.setattr(ReplicaLoop, "fit", capture_then_fit)
+    run(make_config("seed=3", "seeds=3", "regularizer.dropout=0.5", *SMALL_MLP))
+    for k, seed in enumerate((3, 4, 5)):
+        path = tmp_path / f"init{seed}.pt"
+        single = make_config(
+            f"seed={seed}",
+            "regularizer.dropout=0.5",
+            *SMALL_MLP,
+            "+callbacks.init._target_=tests.test_replicas.SaveInitialWeights",
+            f"+callbacks.init.path={path}",
+        )
+        single.paths.output_dir = str(tmp_path / f"single{seed}")
+        run(single)
+        initial = torch.load(path)
+        assert initial.keys() == captured.keys()
+        for name, tensor in initial.items():
+            assert torch.equal(captured[name][k], tensor), (seed, name)
+
+
+def test_one_epoch_equals_single_runs_and_writes_their_files(make_config, tmp_path):
+    """Dropout off: replica k after one epoch (its own data order) = the single run seed=k."""
+    # penalty, weight decay groups and momentum: each per replica, as in its single run
+    settings = [*SMALL_MLP, "regularizer.l2=0.001", "regularizer.weight_decay=0.001"]
+    settings += ["optimizer.momentum=0.9"]
+    record = run(make_config("seed=0", "seeds=2", *settings))
+    assert record["status"] == "completed" and record["seeds"] == [0, 1]
+    out = tmp_path / "run"
+    for seed in (0, 1):
+        single = make_config(f"seed={seed}", *settings)
+        single.paths.output_dir = str(tmp_path / f"single{seed}")
+        single_record = run(single)
+        folder = out / f"seed_{seed}"
+        replica_record = _record(folder)
+        assert replica_record["overrides"][-1] == f"seed={seed}"
+        assert not any(o.startswith("seeds=") for o in replica_record["overrides"])
+        assert replica_record["status"] == "completed" and replica_record["epochs"] == 1
+        for ckpt in ("last.ckpt", "best.ckpt"):
+            mine = _state(folder / "checkpoints" / ckpt)
+            theirs = _state(tmp_path / f"single{seed}" / "checkpoints" / ckpt)
+            for name, tensor in theirs.items():
+                assert torch.allclose(mine[name], tensor, atol=1e-5, rtol=0), (ckpt, name)
+        keys = ("train/loss", "train/acc", "train/penalty", "train/w_norm", "val/acc", "test/acc")
+        for key in (*keys, "val/acc_best", "test/loss", "train/loss_max"):
+            assert replica_record[key] == pytest.approx(single_record[key], abs=1e-5), key
+        assert replica_record["tested_checkpoint"].endswith("best.ckpt")
+        mine, theirs = _rows(folder), _rows(tmp_path / f"single{seed}")
+        assert list(mine[0]) == list(theirs[0])  # the same metrics.csv columns
+        assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"  # one for all replicas
+        overrides = (folder / ".hydra" / "overrides.yaml").read_text()
+        assert f"seed={seed}" in overrides and "seeds" not in overrides
+
+    # a replica's checkpoint is a RegLabModule checkpoint: eval.py evaluates it
+    from reglab.app.evaluate import evaluate, validate_eval_config
+
+    ckpt = out / "seed_1" / "checkpoints" / "best.ckpt"
+    eval_cfg = compose_config([f"ckpt_path={ckpt}"], tmp_path / "eval", "eval")
+    evaluated = evaluate(validate_eval_config(eval_cfg))
+    assert evaluated["test/acc"] == pytest.approx(_record(out / "seed_1")["test/acc"], abs=1e-5)
+    assert RegLabModule.load_from_checkpoint(ckpt).hparams.config["seed"] == 1
+
+
+def test_a_diverging_replica_stops_and_the_others_go_on(make_config, tmp_path, monkeypatch):
+    baseline = run(make_config(*TOY, "seeds=3", fast=False))
+    assert baseline["replica_status"] == ["completed"] * 3
+    fit = json.loads((tmp_path / "run" / "seed_43" / "fit.json").read_text())  # artifacts
+    assert len(fit["grid"]["x"]) == 200 and len(fit["train"]["x"]) == 10
+    before = {
+        s: _state(tmp_path / "run" / f"seed_{s}" / "checkpoints" / "last.ckpt") for s in (42, 44)
+    }
+
+    from reglab.replicas.batches import ReplicaBatches
+
+    epoch_batches = ReplicaBatches.epoch
+
+    def poisoned(self, epoch):  # replica 1's inputs turn NaN in its third epoch
+        for x, y in epoch_batches(self, epoch):
+            if epoch == 2:
+                x = x.clone()
+                x[1] = float("nan")
+            yield x, y
+
+    monkeypatch.setattr(ReplicaBatches, "epoch", poisoned)
+    cfg = make_config(*TOY, "seeds=3", fast=False)
+    cfg.paths.output_dir = str(tmp_path / "poisoned")
+    record = run(cfg)
+    assert record["replica_status"] == ["completed", "diverged", "completed"]
+    diverged = _record(tmp_path / "poisoned" / "seed_43")
+    assert diverged["status"] == "diverged" and diverged["epochs"] == 2
+    assert diverged["divergence"]["kind"] == "loss" and diverged["divergence"]["epoch"] == 3
+    assert "Diverged" in diverged["message"] and "test/loss" not in diverged
+    assert [r["epoch"] for r in _rows(tmp_path / "poisoned" / "seed_43")] == ["1", "2"]
+    for seed in (42, 44):  # untouched: the same weights as without the diverging replica
+        folder = tmp_path / "poisoned" / f"seed_{seed}"
+        assert _record(folder)["status"] == "completed" and _record(folder)["epochs"] == 6
+        after = _state(folder / "checkpoints" / "last.ckpt")
+        for name, tensor in before[seed].items():
+            assert torch.equal(after[name], tensor)
+
+
+def test_early_stopping_stops_each_replica_as_its_single_run(make_config, tmp_path):
+    """Replicas stop at different epochs, each where the single run with its seed stops, and
+    keep the weights it stopped with."""
+    es = ["model=mlp", "model.hidden=[8]", "regularizer=early_stopping"]
+    es += ["regularizer.early_stopping.patience=2", "regularizer.early_stopping.min_delta=0.02"]
+    overrides = ["dataset=toy1d", "logger=csv", "trainer.max_epochs=40", "seed=0", *es]
+    record = run(make_config(*overrides, "seeds=3", fast=False))
+    stopped = []
+    for seed in (0, 1, 2):
+        single = make_config(*[o for o in overrides if o != "seed=0"], f"seed={seed}", fast=False)
+        single.paths.output_dir = str(tmp_path / f"single{seed}")
+        expected = run(single)
+        mine = _record(tmp_path / "run" / f"seed_{seed}")
+        assert mine["early_stopping"]["stopped"] == expected["early_stopping"]["stopped"]
+        assert (
+            mine["early_stopping"]["stopped_epoch"] == expected["early_stopping"]["stopped_epoch"]
+        )
+        assert mine["epochs"] == expected["epochs"]
+        stopped.append(mine["epochs"])
+        last = _state(tmp_path / "run" / f"seed_{seed}" / "checkpoints" / "last.ckpt")
+        theirs = _state(tmp_path / f"single{seed}" / "checkpoints" / "last.ckpt")
+        for name, tensor in theirs.items():
+            assert torch.allclose(last[name], tensor, atol=1e-5), name
+    assert len(set(stopped)) > 1, stopped  # independent: not all at the same epoch
+    assert record["epochs"] == max(stopped)
+
+
+def test_dropconnect_noise_and_adam_run_per_replica(make_config, tmp_path):
+    """DropConnect masks and noise are drawn under vmap per replica; Adam steps them all."""
+    overrides = ["dataset=toy1d", "model=mlp", "model.hidden=[8]", "logger=csv", "optimizer=adam"]
+    overrides += ["regularizer.dropconnect=0.5", "regularizer.noise=0.1", "trainer.max_epochs=3"]
+    record = run(make_config(*overrides, "seeds=2", fast=False))
+    assert record["replica_status"] == ["completed", "completed"]
+    losses = [_record(tmp_path / "run" / f"seed_{s}")["train/loss"] for s in (42, 43)]
+    assert all(math.isfinite(v) for v in losses) and losses[0] != losses[1]
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("model.norm=batch", "model.norm=batch"),
+        ("hardware=ddp_cpu", "hardware.strategy=ddp_spawn"),
+        ("resume=true", "resume"),
+        ("hardware.compile=true", "hardware.compile"),
+        ("~optimizer.nesterov", "optimizer._target_=torch.optim.LBFGS"),
+        ("+trainer.gradient_clip_val=1.0", "trainer.gradient_clip_val"),
+        ("regularizer=augment", "regularizer.augment"),
+        ("+callbacks.x._target_=tests.helpers.KillAt", "callbacks.x"),
+    ],
+)
+def test_what_cannot_be_per_replica_is_a_clear_error(tmp_path, override, key):
+    if "LBFGS" in key:  # a non-elementwise optimizer: its own arguments, no momentum
+        override = ["optimizer._target_=torch.optim.LBFGS", "~optimizer.momentum", override]
+    args = ["seeds=2", *FAST, *SMALL_MLP, *([override] if isinstance(override, str) else override)]
+    result = run_main([*args, f"hydra.run.dir={tmp_path / 'r'}"])
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-2000:]
+    assert f"{key} is not supported with seeds>1" in output, output[-2000:]
+    assert "Traceback" not in output
+
+
+class ItemControlFlow(nn.Module):
+    """Not functional: Python control flow on a tensor's value."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(3, 2)
+
+    def forward(self, x):
+        return self.linear(x) if x.sum().item() > 0 else -self.linear(x)
+
+
+class Functional(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(3, 2)
+        self.drop = nn.Dropout(0.5)
+
+    def forward(self, x):
+        return self.drop(torch.tanh(self.linear(x)))
+
+
+def test_a_user_model_that_is_not_functional_is_a_clear_error():
+    stacked = StackedNet([ItemControlFlow(), ItemControlFlow()], torch.device("cpu"))
+    with pytest.raises(ConfigError, match="cannot be trained as stacked replicas"):
+        check_functional(stacked, torch.randn(4, 3))
+
+
+def test_a_functional_user_model_stacks_with_masks_per_replica():
+    torch.manual_seed(0)
+    nets = [Functional(), Functional()]
+    nets[1].load_state_dict(nets[0].state_dict())  # same weights: only the masks differ
+    stacked = StackedNet(nets, torch.device("cpu"))
+    check_functional(stacked, torch.randn(4, 3))
+    x = torch.randn(8, 3)
+    out = stacked.forward_train(torch.stack([x, x]))
+    assert not torch.equal(out[0], out[1])  # dropout masks differ per replica
+    evaluated = stacked.forward_eval(x)
+    assert torch.allclose(evaluated[0], evaluated[1])
+
+
+def test_seeds_and_a_seed_sweep_give_the_same_summary(tmp_path):
+    """`-m regularizer=none,dropout seeds=2` = `-m regularizer=none,dropout seed=range(42,44)`:
+    the same table (without dropout, the same numbers)."""
+    common = ["dataset=toy1d", "model=mlp", "model.hidden=[8,8]", "logger=csv"]
+    common += ["trainer.max_epochs=2", "callbacks.progress_bar=null"]
+    sweeps = {"replicas": "seeds=2", "singles": "seed=range(42,44)"}
+    for name, seeds in sweeps.items():
+        args = ["-m", "regularizer=none,dropout", seeds, *common]
+        result = run_main([*args, f"hydra.sweep.dir={tmp_path / name}"])
+        assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+
+    def table(name):
+        text = (tmp_path / name / "summary.csv").read_text().splitlines()
+        return {row["regularizer"]: row for row in csv.DictReader(text)}
+
+    # the same sweep again: its finished seeds=2 jobs are skipped, as finished single jobs are
+    args = ["-m", "regularizer=none,dropout", "seeds=2", *common]
+    again = run_main([*args, f"hydra.sweep.dir={tmp_path / 'replicas'}"])
+    assert (again.stdout + again.stderr).count("Already finished") == 2
+
+    mine, theirs = table("replicas"), table("singles")
+    assert list(next(iter(mine.values()))) == list(next(iter(theirs.values())))  # columns
+    assert mine.keys() == theirs.keys() == {"none", "dropout"}
+    for regularizer, row in mine.items():
+        other = theirs[regularizer]
+        assert row["seeds"] == other["seeds"] == "2"
+        for key in row:
+            if key.endswith(("_mean", "_std")) and not key.startswith(("wall", "epochs")):
+                # dropout draws different masks in one loop than in single runs
+                tol = 1e-4 if regularizer == "none" else 1.0
+                assert float(row[key]) == pytest.approx(float(other[key]), abs=tol), key
+
+
+def test_each_replica_is_its_own_wandb_run_in_one_group(make_config, tmp_path):
+    run(make_config(*TOY[:-1], "logger=default", "trainer.max_epochs=2", "seeds=2", fast=False))
+    runs = []
+    for seed in (42, 43):
+        [folder] = sorted((tmp_path / "run" / f"seed_{seed}" / "wandb").glob("offline-run-*"))
+        runs.append(read_offline_run(folder))
+    assert runs[0].group == runs[1].group == "run"
+    assert [r.config["seed"] for r in runs] == [42, 43]
+    assert len({r.run_id for r in runs}) == 2
+    epochs = [h["train/loss"] for h in runs[1].history if "train/loss" in h]
+    assert len(epochs) == 2  # the replica's epochs, logged to its own run
+
+
+@pytest.mark.slow
+def test_dropout_replicas_are_distributed_as_single_runs(make_config, tmp_path):
+    """With dropout, 10 replicas and 10 single runs: mean and spread of the final test
+    accuracy agree within two standard errors."""
+    # a small learning rate keeps test accuracy off its ceiling (the fake data are easy)
+    overrides = ["regularizer=dropout", "model.hidden=[32,32]", "optimizer.lr=0.03", "logger=csv"]
+    run(make_config(*overrides, "seed=0", "seeds=10"))
+    mine = [_record(tmp_path / "run" / f"seed_{s}")["test/acc"] for s in range(10)]
+    theirs = []
+    for seed in range(10):
+        cfg = make_config(*overrides, f"seed={seed}")
+        cfg.paths.output_dir = str(tmp_path / f"single{seed}")
+        theirs.append(run(cfg)["test/acc"])
+    se = math.sqrt(statistics.variance(mine) / 10 + statistics.variance(theirs) / 10)
+    print(
+        f"replicas {statistics.fmean(mine):.4f} +- {statistics.stdev(mine):.4f}, "
+        f"single runs {statistics.fmean(theirs):.4f} +- {statistics.stdev(theirs):.4f}"
+    )
+    assert abs(statistics.fmean(mine) - statistics.fmean(theirs)) <= 2 * se + 1e-6
+    # spread: the standard deviations agree within two standard errors of a std (~ s/sqrt(2n))
+    s_mine, s_theirs = statistics.stdev(mine), statistics.stdev(theirs)
+    se_std = math.sqrt((s_mine**2 + s_theirs**2) / (2 * 9))
+    assert abs(s_mine - s_theirs) <= 2 * se_std + 1e-6
