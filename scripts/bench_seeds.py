@@ -10,7 +10,7 @@
          --mlp-train, default 20,000 images; validation 5,000, test 10,000 as usual),
          --mlp-epochs epochs (default 2), N=5
 
-Each timing is the whole `reglab.train.run(cfg)` call: building, training, validation, test
+Each timing is the whole `reglab.app.job.run(cfg)` call: building, training, validation, test
 and every file a run writes, with `logger=csv` (no W&B start-up in either). The speedup is
 the summed time of the N single runs (seeds 0..N-1) over the time of one `seeds=N` run.
 Last line: `seeds_speedup_toy1d=<a> seeds_speedup_poly=<b> seeds_speedup_mlp=<c>`.
