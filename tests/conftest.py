@@ -15,11 +15,22 @@ REPO = Path(__file__).resolve().parents[1]
 register_resolvers()
 
 
+# OMP_NUM_THREADS as the user started pytest ("" if unset). The xdist controller loads this
+# file too, before it starts the workers: they inherit what it sets, and must not take the
+# controller's share (all the cores) for a value the user chose.
+_USER_THREADS_VAR = "REGLAB_TESTS_USER_OMP_NUM_THREADS"
+
+
 def _share_the_cores() -> None:
     """Each pytest-xdist worker gets its share of the cores, as reglab gives each parallel job:
     torch would use every core in every worker, and the runs the tests start in children
-    inherit OMP_NUM_THREADS. An OMP_NUM_THREADS the user set wins."""
-    if "OMP_NUM_THREADS" in os.environ:
+    inherit OMP_NUM_THREADS. An OMP_NUM_THREADS the user set wins.
+
+    Two workers with two threads each on two cores is not just oversubscribed: OpenMP threads
+    spin while they wait for each other, and a small model's steps then take up to 10x longer
+    (the toy-fit test: 12 s alone, 100-250 s next to other runs)."""
+    os.environ.setdefault(_USER_THREADS_VAR, os.environ.get("OMP_NUM_THREADS", ""))
+    if os.environ[_USER_THREADS_VAR]:
         return
     import torch
 

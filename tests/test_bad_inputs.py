@@ -1,6 +1,8 @@
 """Every bad input gives one message that names the key or file, a non-zero exit, no
 traceback, and (where it applies) no run folder. One table; most cases run in-process
-(`handle_run` on a composed config, as `python train.py` does), a few through the CLI."""
+(`handle_run` on a composed config, as `python train.py` does), a few through Hydra's main with
+a command line (`run_main`: Hydra's own errors and output folders, without a process launch;
+test_config.py::test_cli_reports_bad_value_without_traceback launches the real `train.py`)."""
 
 import logging
 
@@ -11,7 +13,7 @@ from reglab.app.job import handle_run
 from reglab.config.compose import compose_config
 
 from .bad_data import make_bad_data
-from .conftest import FAST, run_cli
+from .conftest import FAST, run_main
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +113,7 @@ def test_ctrl_c_during_start_up_is_a_clean_interrupted_exit(make_config, monkeyp
     assert record["status"] == "interrupted" and record["epochs"] == 0
 
 
-# Cases only the real command line shows: Hydra's own errors, its output folders.
+# Cases only Hydra's main with a command line shows: Hydra's own errors, its output folders.
 CLI = [
     ("trainer key typo", ["trainer.max_epoch=1"], "trainer.max_epoch"),
     ("debug option typo", ["debug=limt"], "Could not find 'debug/limt'"),
@@ -128,7 +130,7 @@ def test_bad_input_on_the_command_line(args, expected, bad, tmp_path):
     before = {p: p.read_bytes() for p in completed.rglob("*") if p.is_file()}
     args = [a.format(completed=completed) for a in args]
     flags = [a for a in args if a.startswith("-")]
-    result = run_cli([*flags, *FAST, "logger=csv", *(a for a in args if a not in flags)])
+    result = run_main([*flags, *FAST, "logger=csv", *(a for a in args if a not in flags)])
     output = result.stdout + result.stderr
     assert result.returncode == 1, output[-2000:]
     assert "Traceback" not in output

@@ -8,7 +8,7 @@ import torch
 
 from reglab.data.loader import TensorBatchLoader
 
-from .conftest import FAST, run_cli
+from .conftest import FAST, run_main
 
 # Stated tolerance: DDP averages the two half-batch gradients, one process takes the mean over
 # the whole batch; the sums differ in float32 rounding only (~1e-8 per step, measured), which
@@ -57,7 +57,8 @@ def _weights(job) -> dict[str, torch.Tensor]:
 
 def test_ddp_matches_one_process_inside_a_multirun(tmp_path):
     sweep = tmp_path / "sweep"
-    result = run_cli(
+    # the sweep in this process (run_main); ddp_spawn starts the two ranks' processes
+    result = run_main(
         ["-m", "hardware=cpu,ddp_cpu", *FAST, f"hydra.sweep.dir={sweep}"],
         env={"WANDB_MODE": "offline"},
     )

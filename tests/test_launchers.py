@@ -2,12 +2,19 @@
 submitit's local executor and a local Ray instance with 2 workers really run a sweep."""
 
 import json
+import os
 
 import pytest
 
 from reglab.config import CONFIG_DIR
 
-from .conftest import FAST, run_cli
+from .conftest import FAST, REPO, run_cli, run_main
+
+# Launcher workers import reglab by name: this checkout's, not whichever copy is installed
+# (run_cli sets it for its process; run_main's launches inherit this process's environment).
+_THIS_CHECKOUT = {
+    "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")]))
+}
 
 
 class _FakeJob:
@@ -73,13 +80,23 @@ def test_slurm_launcher_builds_the_sbatch_job(monkeypatch):
     ("launcher", "extra"),
     [
         ("submitit_local", ["hydra.launcher.timeout_min=5", "hydra.launcher.gpus_per_node=0"]),
-        ("ray", ["+hydra.launcher.ray.init.num_cpus=2", "+hydra.launcher.ray.remote.num_cpus=1"]),
+        (
+            "ray",
+            [
+                "+hydra.launcher.ray.init.num_cpus=2",
+                "+hydra.launcher.ray.remote.num_cpus=1",
+                "+hydra.launcher.ray.init.include_dashboard=false",
+            ],
+        ),
     ],
 )
 def test_local_launchers_run_a_sweep(tmp_path, launcher, extra):
     sweep = tmp_path / "sweep"
     args = ["-m", f"hydra/launcher={launcher}", *extra, "seed=0,1", *FAST, "logger=csv"]
-    result = run_cli([*args, f"hydra.sweep.dir={sweep}"])
+    # submitit's jobs run in processes of their own, so the sweep itself can run here
+    # (run_main); Ray's runs in one (run_cli): ray.init would leave a Ray instance in this one.
+    launch = run_main if launcher == "submitit_local" else run_cli
+    result = launch([*args, f"hydra.sweep.dir={sweep}"], env=_THIS_CHECKOUT)
     assert result.returncode == 0, result.stderr[-3000:]
     records = [json.loads((sweep / j / "metrics.json").read_text()) for j in ("0", "1")]
     assert [r["status"] for r in records] == ["completed", "completed"]

@@ -9,7 +9,7 @@ from reglab.models.roles import roles, state_dict_weights_by_role, weight_layers
 from reglab.regularizers.config import RegularizerConfig
 from reglab.regularizers.regularization import Regularization
 
-from .conftest import run_cli
+from .conftest import run_main
 
 
 def _mlp(dropout: float):
@@ -62,7 +62,7 @@ def test_none_vs_dropout_sweep_compares_the_same_layers(tmp_path):
     from reglab.report.jobs import load_jobs
 
     sweep = tmp_path / "sweep"
-    result = run_cli(
+    result = run_main(
         [
             "-m",
             "experiment=toy1d_dropout",

@@ -147,8 +147,11 @@ def _toy_fits(tmp_path, *extra: str) -> dict[str, dict]:
 def test_decay_and_dropout_give_a_smoother_toy_fit(tmp_path):
     # 600 of the experiment's 2,000 steps (the slow test below runs them all): the
     # unregularized net already wiggles through the noisy points. Measured total variation:
-    # none 6.4, decay 4.4, dropout 2.0.
-    fits = _toy_fits(tmp_path, "trainer.max_epochs=600")
+    # none 6.4, decay 4.4, dropout 2.0 (seeds 1-3: decay/none 0.70-0.72, dropout/none <= 0.32).
+    # Validated (and checkpointed) once, at the end, not every 20 steps: the same training,
+    # each step then costs Lightning less. (300 steps, or a larger lr for fewer steps, leave
+    # decay/none above 0.85 for some seeds.)
+    fits = _toy_fits(tmp_path, "trainer.max_epochs=600", "trainer.check_val_every_n_epoch=600")
     assert total_variation(fits["decay"]) < 0.85 * total_variation(fits["none"])
     assert total_variation(fits["dropout"]) < 0.85 * total_variation(fits["none"])
     assert all(math.isfinite(v) for v in fits["none"]["train"]["y"])

@@ -17,7 +17,7 @@ from reglab.config import ConfigError
 from reglab.config.compose import compose_config
 from reglab.outputs.atomic import atomic_write, read_json
 
-from .conftest import FAST, run_cli
+from .conftest import FAST, run_cli, run_main
 
 
 def _fake_run(folder, overrides, status=None, ckpt=True, metrics_text=None):
@@ -123,7 +123,7 @@ def test_resume_true_with_an_explicit_killed_run_folder(tmp_path):
     ]
     assert run_cli([*common, *killer]).returncode == -signal.SIGKILL
     _fake_run(runs / "2099-01-01_00-00-00_z", [], status="completed")
-    resumed = run_cli([*common, *killer, "resume=true"])
+    resumed = run_main([*common, *killer, "resume=true"])  # SIGKILL above needs a process
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     record = json.loads((killed / "metrics.json").read_text())
     assert record["status"] == "completed" and record["epochs"] == 3
@@ -146,7 +146,7 @@ def test_full_disk_one_message_then_the_same_command_succeeds(tmp_path):
         filler = disk / "filler"
         filler.write_bytes(bytes(3_700_000))  # leaves room for one checkpoint, not two
         command = [*FAST, "trainer.max_epochs=2", "logger=csv", f"hydra.run.dir={disk / 'run'}"]
-        full = run_cli(command)
+        full = run_main(command)
         output = full.stdout + full.stderr
         assert full.returncode == 1
         assert "Traceback" not in output and "Logging error" not in output
@@ -158,7 +158,7 @@ def test_full_disk_one_message_then_the_same_command_succeeds(tmp_path):
 
             torch.load(ckpt, weights_only=False)
         filler.unlink()  # space is back
-        again = run_cli(command)
+        again = run_main(command)
         assert again.returncode == 0, again.stderr[-3000:]
         assert json.loads((disk / "run" / "metrics.json").read_text())["status"] == "completed"
     finally:

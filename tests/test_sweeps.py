@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from .conftest import run_cli, run_main
+from .conftest import run_main
 
 SWEEP = [
     "-m",
@@ -86,7 +86,7 @@ def _overrides(job) -> set[str]:
 
 def test_parallel_jobs_with_the_joblib_launcher(tmp_path):
     sweep = tmp_path / "sweep"
-    result = run_cli(
+    result = run_main(  # the sweep here; its two jobs in joblib's worker processes
         [
             "-m",
             "hydra/launcher=joblib",

@@ -10,7 +10,7 @@ from reglab.app.settings import validate_config
 from reglab.loggers.wandb import without_locked
 from reglab.loggers.wandb_offline import read_offline_run
 
-from .conftest import REPO, run_cli
+from .conftest import REPO, run_main
 
 SWEEPS = sorted((REPO / "sweeps").glob("*.yaml"))
 
@@ -47,7 +47,8 @@ def test_agent_command_line_runs_and_logs_the_swept_values(tmp_path):
     args = agent_args({"regularizer": "dropout", "regularizer.dropout": [0.3, 0.1], "seed": 1})
     assert args == ["regularizer=dropout", "regularizer.dropout=[0.3, 0.1]", "seed=1"]
     out = tmp_path / "run"
-    result = run_cli(
+    # Hydra's main reads these argv entries as `wandb agent` passes them (run_main: no launch)
+    result = run_main(
         [
             *args,
             "dataset.val_size=100",
