@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import torch
 from torch.func import vmap
 
-from reglab.callbacks.seeding import epoch_seed
+from reglab.callbacks.seeding import epoch_seed, seed_device
 from reglab.lit.tasks import Task
 from reglab.regularizers.config import EarlyStoppingConfig
 from reglab.regularizers.regularization import Regularization
@@ -236,13 +236,8 @@ class ReplicaLoop:
         return values
 
     def _seed_epoch(self, epoch: int) -> None:
-        """Masks depend on (seed, epoch) only, as a single run's EpochSeeding makes them.
-        Only the training device's generator: torch.manual_seed also queues a seed for every
-        other backend, formatting a stack trace each time (~1 ms, a tiny model's epoch)."""
-        seed = epoch_seed(self.s.base_seed, epoch)
-        torch.default_generator.manual_seed(seed)
-        if self.device.type == "cuda":
-            torch.cuda.manual_seed(seed)
+        """Masks depend on (seed, epoch) only, as a single run's EpochSeeding makes them."""
+        seed_device(epoch_seed(self.s.base_seed, epoch), self.device)
 
     def _diverged(self, epoch: int, step: torch.Tensor, value: torch.Tensor, kind: torch.Tensor):
         """Replicas that diverged this epoch stop, recorded as a single run's guard records."""
