@@ -70,6 +70,39 @@ def test_the_eval_command_line_writes_under_logs_eval(trained, tmp_path):
     assert json.loads(metrics.read_text())["status"] == "completed"
 
 
+def test_predict_prepares_uint8_images_as_training_did(trained, fmnist_root):
+    """RegLabModule.load_from_checkpoint + predict, in plain Python: the official test images
+    as stored (uint8) give the run's test accuracy (normalisation comes from the checkpoint)."""
+    import torch
+
+    from reglab.data.fashion_mnist import SUBDIR
+    from reglab.data.idx import read_idx
+    from reglab.lit import RegLabModule
+
+    run_dir, record = trained
+    module = RegLabModule.load_from_checkpoint(run_dir / "checkpoints" / "last.ckpt")
+    images = torch.from_numpy(read_idx(fmnist_root / SUBDIR / "t10k-images-idx3-ubyte.gz").copy())
+    labels = torch.from_numpy(read_idx(fmnist_root / SUBDIR / "t10k-labels-idx1-ubyte.gz").copy())
+    predicted = module.predict(images.unsqueeze(1)).argmax(1)
+    accuracy = (predicted == labels.long()).float().mean().item()
+    assert accuracy == pytest.approx(record["test/acc"], abs=1e-6)
+    assert module.info.mean == pytest.approx((0.2860,)) and module.training
+
+
+@pytest.mark.parametrize("content", [b"", b"hello", b"{}"])
+def test_eval_of_a_file_that_is_not_a_checkpoint_is_one_line(tmp_path, content):
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(content)
+    cfg = compose_config([f"ckpt_path={bad}"], tmp_path / "eval", "eval")
+    with pytest.raises(ConfigError, match=r"bad\.ckpt: not a checkpoint of a reglab run"):
+        evaluate(validate_eval_config(cfg))
+
+
+def test_eval_without_a_checkpoint_says_it_is_required(tmp_path):
+    with pytest.raises(ConfigError, match="ckpt_path is required"):
+        validate_eval_config(compose_config([], tmp_path / "eval", "eval"))
+
+
 def test_eval_of_a_missing_checkpoint_is_one_line(tmp_path):
     cfg = compose_config([f"ckpt_path={tmp_path / 'nope.ckpt'}"], tmp_path / "eval", "eval")
     with pytest.raises(ConfigError, match=r"ckpt_path=.*nope.ckpt: no such file"):

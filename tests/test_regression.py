@@ -87,6 +87,14 @@ def experiment(make_config, *overrides):
     return run(make_config(*overrides, "logger=csv", fast=False))
 
 
+def test_best_checkpoint_is_refused_where_validation_is_the_test_split(make_config):
+    """toy1d validates on its test targets (as the course): test_ckpt=best would choose the
+    checkpoint on test data, so it stops before training instead of testing last.ckpt."""
+    cfg = make_config("dataset=toy1d", "model=mlp", "test_ckpt=best", fast=False)
+    with pytest.raises(ConfigError, match="test_ckpt=best: toy1d's validation split is its test"):
+        run(cfg)
+
+
 def test_poly_right_fit_recovers_the_true_weights(make_config, tmp_path):
     record = experiment(make_config, "experiment=poly_fit", "+case/poly_fit=right")
     weights = json.loads((tmp_path / "run" / "weights.json").read_text())

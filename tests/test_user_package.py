@@ -78,6 +78,19 @@ class Blobs:
                     x_test=xt, y_test=yt)
 
 
+class BlobIds(Blobs):
+    """Class ids with a trailing dimension (N, 1): a common slip."""
+
+    def load(self):
+        return {k: v.unsqueeze(1) if k.startswith("y") else v for k, v in super().load().items()}
+
+
+class BrokenNet(nn.Module):
+    def __init__(self, in_shape, num_outputs):
+        super().__init__()
+        raise KeyError("group")
+
+
 class BlobsDataModule(L.LightningDataModule):
     """A plain LightningDataModule with DataLoaders of its own."""
 
@@ -105,6 +118,8 @@ CONFIGS = {
     "model/plain_net.yaml": "_target_: my_pkg.PlainNet\n",
     "dataset/blobs.yaml": "_target_: my_pkg.Blobs\nn: 128\nbatch_size: 16\n",
     "dataset/blobs_dm.yaml": "_target_: my_pkg.BlobsDataModule\nbatch_size: 32\n",
+    "dataset/blob_ids.yaml": "_target_: my_pkg.BlobIds\n",
+    "model/broken_net.yaml": "_target_: my_pkg.BrokenNet\n",
 }
 FAST = ["trainer.max_epochs=5", "logger=csv", "extras.print_config=false"]
 
@@ -133,7 +148,8 @@ def test_the_pinned_command_line_runs_a_user_model_and_data_set(user_project, tm
     """`python train.py --config-dir my_configs model=my_net regularizer=[weight_decay,l2]`,
     with my_pkg importable; a data set option the same way."""
     out = tmp_path / "run"
-    env = {**os.environ, "PYTHONPATH": str(user_project), "WANDB_MODE": "offline"}
+    # run from the project's folder, as the README says: my_pkg is importable from there
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"WANDB_MODE": "offline"}
     args = [sys.executable, str(REPO / "train.py"), "--config-dir", "my_configs"]
     args += ["model=my_net", "dataset=blobs", "regularizer=[weight_decay,l2]", *FAST]
     args += [f"hydra.run.dir={out}"]
@@ -201,3 +217,30 @@ def test_a_checkpoint_loads_in_plain_python_without_hydra(user_project, tmp_path
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "torch.Size([3, 2]) [8]"
+
+
+def test_class_ids_with_a_trailing_dimension_are_one_line(user_project, tmp_path):
+    from reglab.data.errors import DatasetError
+
+    cfg = _compose(user_project, ["model=my_net", "dataset=blob_ids"], tmp_path)
+    with pytest.raises(
+        DatasetError, match=r"class ids of shape \(N,\), got \(64, 1\); e.g. y.squeeze"
+    ):
+        run(cfg)
+
+
+def test_seeds_with_a_users_lightning_datamodule_is_refused(user_project, tmp_path):
+    cfg = _compose(user_project, ["model=my_net", "dataset=blobs_dm", "seeds=2"], tmp_path)
+    with pytest.raises(ConfigError, match=r"seeds=2 needs reglab's in-memory data"):
+        run(cfg)
+
+
+def test_a_crash_in_a_users_constructor_still_leaves_metrics_json(user_project, tmp_path):
+    from tests.conftest import run_main
+
+    out = tmp_path / "run"
+    args = ["--config-dir", str(user_project / "my_configs"), "model=broken_net", "dataset=blobs"]
+    done = run_main([*args, *FAST, f"hydra.run.dir={out}"])
+    assert done.returncode == 1 and "KeyError: 'group'" in done.stderr
+    record = json.loads((out / "metrics.json").read_text())
+    assert record["status"] == "failed" and record["error"] == "KeyError: 'group'"

@@ -3,6 +3,7 @@
 Nothing here reads a raw config: every part comes from `RunConfig` (reglab.app.settings).
 """
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +56,8 @@ def build_data(settings: RunConfig) -> RunData:
         apply_protocol(datamodule, settings.protocol)
     info = datamodule.info
     task = task_for(info)
-    check_monitors(settings, task)  # a monitor naming no metric: now, not after an epoch
+    # a monitor naming no metric: now, not after an epoch
+    check_monitors(settings, task, info.val_is_test)
     datamodule.setup("fit")
     if in_memory:
         validation = has_validation_split(settings.dataset)
@@ -67,9 +69,13 @@ def build_data(settings: RunConfig) -> RunData:
 def module_arguments(settings: RunConfig, data: RunData) -> dict:
     """RegLabModule's arguments: plain values, saved in every checkpoint as its
     hyperparameters (`RegLabModule.load_from_checkpoint` rebuilds the module from them)."""
+    info = data.info
+    normalization = getattr(data.datamodule, "normalization", None)
+    if normalization is not None:  # RegLabModule.predict prepares images as training did
+        info = dataclasses.replace(info, mean=normalization[0], std=normalization[1])
     return dict(
         model=settings.model.model_dump(by_alias=True),
-        info=data.info.as_dict(),
+        info=info.as_dict(),
         regularizer=settings.regularizer.model_dump(),
         optimizer=settings.optimizer.factory_config(),
         fused=getattr(data.datamodule, "fused", False),

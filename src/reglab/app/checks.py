@@ -31,7 +31,7 @@ def _unknown(key: str, value: str, known: list[str], prefixes: tuple[str, ...] =
     )
 
 
-def check_monitors(settings, task) -> None:
+def check_monitors(settings, task, val_is_test: bool = False) -> None:
     """Early stopping, checkpoint monitors and `optimized_metric` must name a logged metric."""
     validation = has_validation_split(settings.dataset)
     known = logged_metrics(task, validation)
@@ -61,6 +61,12 @@ def check_monitors(settings, task) -> None:
         problems.append(
             "test_ckpt=best: there is no validation split (dataset.val_size=0) to choose a best "
             "checkpoint by; use test_ckpt=last or set dataset.val_size"
+        )
+    if settings.test_ckpt == "best" and validation and val_is_test:
+        problems.append(
+            f"test_ckpt=best: {settings.dataset.label}'s validation split is its test split "
+            "(as in d2l), so a best checkpoint would be chosen on test data; use test_ckpt=last "
+            "(or auto)"
         )
     if problems:
         raise ConfigError("Invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))

@@ -6,6 +6,7 @@ any folder; a user's own configs join with `--config-dir DIR` or `hydra.searchpa
 here are light: `--help`, `--cfg job` and a config error never import torch.
 """
 
+import os
 import sys
 from collections.abc import Callable
 
@@ -37,6 +38,10 @@ def _start(job: Callable[[], object], entry: str) -> None:
     if wants_help(sys.argv[1:]):  # Hydra's --help composes the config once per option
         print(help_text(entry, sys.argv[1:]))
         return
+    # A user's package in the folder they run from is importable, as with `python -m`;
+    # appended, so an installed package of the same name wins.
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
     try:
         from reglab.extras.env_file import load_env_file
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from omegaconf import DictConfig
+from omegaconf.errors import MissingMandatoryValue
 from pydantic import Field, ValidationError
 
 from reglab import contract
@@ -37,7 +38,13 @@ class EvalConfig(Schema):
 
 
 def validate_eval_config(cfg: DictConfig | dict) -> EvalConfig:
-    raw = cfg if isinstance(cfg, dict) else to_plain_dict(cfg)
+    try:
+        raw = cfg if isinstance(cfg, dict) else to_plain_dict(cfg)
+    except MissingMandatoryValue as exc:
+        key = getattr(exc, "full_key", None) or "ckpt_path"
+        raise ConfigError(
+            f"{key} is required: python eval.py {key}=/path/to/run/checkpoints/best.ckpt"
+        ) from None
     try:
         return EvalConfig.model_validate(raw)
     except ValidationError as exc:
@@ -87,14 +94,11 @@ def evaluate(settings: EvalConfig) -> dict:
     if settings.extras.ignore_warnings:
         silence_known_warnings()
     ckpt = Path(settings.ckpt_path).expanduser().resolve()
+    if ckpt.is_dir():
+        raise ConfigError(f"ckpt_path={settings.ckpt_path} is a folder; give a .ckpt file in it")
     if not ckpt.is_file():
         raise ConfigError(f"ckpt_path={settings.ckpt_path}: no such file")
-    try:
-        module = RegLabModule.load_from_checkpoint(ckpt, map_location="cpu")
-    except (KeyError, TypeError, RuntimeError) as exc:
-        raise ConfigError(
-            f"ckpt_path={ckpt}: not a checkpoint of a reglab run that carries its config ({exc})"
-        ) from None
+    module = _load_module(RegLabModule, ckpt)
     run = trained_settings(module.hparams["config"], settings.paths)
     output_dir = Path(settings.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -138,6 +142,24 @@ def evaluate(settings: EvalConfig) -> dict:
     print_summary(record)
     log.info("Results in %s", output_dir)
     return record
+
+
+def _load_module(module_class, ckpt: Path):
+    """The checkpoint's RegLabModule; a file that is not one, or a model this machine cannot
+    rebuild (a user's package not importable here), is one line naming the file."""
+    try:
+        return module_class.load_from_checkpoint(ckpt, map_location="cpu")
+    except ConfigError as exc:
+        raise ConfigError(f"ckpt_path={ckpt}: its model cannot be rebuilt here: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"ckpt_path={ckpt}: its model cannot be rebuilt here: {first}") from None
+    except Exception as exc:  # torch.load or Lightning on a file that is not a checkpoint
+        detail = str(exc).splitlines()[0] if str(exc).strip() else "an empty or cut-off file"
+        raise ConfigError(
+            f"ckpt_path={ckpt}: not a checkpoint of a reglab run (one written by train.py, "
+            f"carrying its config): {type(exc).__name__}, {detail}"
+        ) from None
 
 
 def _trained_overrides(ckpt: Path) -> list[str] | None:

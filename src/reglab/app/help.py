@@ -52,13 +52,27 @@ def group_options(dirs: list[Path]) -> dict[str, list[str]]:
     return {group: sorted(groups[group]) for group in sorted(groups)}
 
 
+# eval.py's own keys, and the groups its config composes (configs/eval.yaml)
+EVAL_KEYS = (
+    "ckpt_path: the checkpoint to evaluate (required)",
+    "split: test (default) | val",
+)
+EVAL_GROUPS = ("hardware", "paths", "extras")
+
+
 def help_text(entry: str, argv: list[str]) -> str:
     title, examples = USAGE[entry]
-    lines = [title, "", "== Config groups (group=option) =="]
+    if entry == "eval":
+        lines = [title, "", "== Keys ==", *EVAL_KEYS, "", "== Config groups (group=option) =="]
+    else:
+        lines = [title, "", "== Config groups (group=option) =="]
     for group, options in group_options(config_dirs(argv)).items():
-        if group != "hydra" and not group.startswith("hydra/"):  # Hydra's: below
+        if group == "hydra" or group.startswith("hydra/"):  # Hydra's: below
+            continue
+        if entry == "train" or group in EVAL_GROUPS:
             lines.append(f"{group}: {', '.join(options)}")
-    lines.append("hydra/launcher: basic, joblib, slurm, submitit_local, ray  (Hydra's plugins)")
+    if entry == "train":
+        lines.append("hydra/launcher: basic, joblib, slurm, submitit_local, ray  (Hydra's plugins)")
     lines += ["", "== Examples ==", *(f"  {e}" for e in examples), ""]
     lines += [
         "The composed config, with any overrides:  --cfg job   (--cfg all: with Hydra's)",

@@ -98,10 +98,10 @@ def handle_run(cfg: DictConfig) -> float | None:
                 sys.exit(1)
             record_failure(own_dir, job.overrides, exc)
             return None
+        record_failure(own_dir, job.overrides, exc)  # the folder says why, as a sweep job's
         if not job.multirun:
             raise
         # One crashed job must not stop a sweep (Hydra would skip the report): record it.
         log.exception("Job failed; the sweep goes on")
-        record_failure(own_dir, job.overrides, exc)
         return None
     return optimized_value(record, settings.optimized_metric, job.multirun)

@@ -27,6 +27,8 @@ from reglab.app.resume import ResumePoint, check_epochs_left, resume_point
 from reglab.app.run_folder import set_aside_old_checkpoints
 from reglab.app.settings import RunConfig
 from reglab.callbacks.divergence import DivergenceError
+from reglab.config.errors import ConfigError
+from reglab.data.base import InMemoryDataModule
 from reglab.extras.provenance import provenance
 from reglab.extras.start import start_extras
 from reglab.extras.warnings import silence_known_warnings
@@ -164,6 +166,12 @@ def train_seeds(settings: RunConfig, data: RunData, job: JobInfo) -> dict:
     from reglab.app.replicas import RunIdentity, train_replicas
     from reglab.models.build import build_model
 
+    if not isinstance(data.datamodule, InMemoryDataModule):
+        raise ConfigError(
+            f"seeds={settings.seeds} needs reglab's in-memory data (each replica its own data "
+            f"order); dataset._target_={settings.dataset.target} is its own LightningDataModule: "
+            f"use a multirun over seed= instead (-m seed=range({settings.seeds}))"
+        )
     regularization = Regularization(settings.regularizer)
     record = start_record(settings, job, regularization.name, None)
     identity = RunIdentity(

@@ -50,7 +50,10 @@ def import_target(target: str):
     try:
         return getattr(importlib.import_module(module), name)
     except ModuleNotFoundError as exc:
-        raise TargetError(f"cannot import {target!r}: no module named {exc.name!r}") from exc
+        raise TargetError(
+            f"cannot import {target!r}: no module named {exc.name!r} (run from the folder that "
+            f"holds it, add that folder to PYTHONPATH, or pip install it)"
+        ) from exc
     except (ImportError, AttributeError, ValueError) as exc:
         raise TargetError(f"cannot import {target!r}: {exc}") from exc
 

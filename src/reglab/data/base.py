@@ -26,24 +26,19 @@ class DataInfo:
     # d2l and the course validate on the test set: then the best-on-validation checkpoint
     # would be chosen on test data, so the test uses the last weights (test_ckpt=auto).
     val_is_test: bool = False
+    # how uint8 images become the model's inputs: /255, then (x - mean) / std per channel
+    # (None: not standardised); kept in checkpoints, so RegLabModule.predict needs no data module
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
 
     def as_dict(self) -> dict:
         """Plain values (a checkpoint's hyperparameters)."""
-        return {
-            **vars(self),
-            "in_shape": list(self.in_shape),
-            "class_names": list(self.class_names),
-        }
+        values = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(self).items()}
+        return values
 
     @classmethod
     def from_dict(cls, values: dict) -> "DataInfo":
-        return cls(
-            **{
-                **values,
-                "in_shape": tuple(values["in_shape"]),
-                "class_names": tuple(values.get("class_names", ())),
-            }
-        )
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
 @dataclass
@@ -118,6 +113,13 @@ class InMemoryDataModule(L.LightningDataModule):
 
     def load_splits(self) -> Splits:
         raise NotImplementedError
+
+    @property
+    def normalization(self) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+        """(mean, std) per channel that standardise images on the [0, 1] scale, or None."""
+        if self._mean is None:
+            return None
+        return tuple(self._mean.flatten().tolist()), tuple(self._std.flatten().tolist())
 
     def setup(self, stage: str | None = None) -> None:
         # train.py calls this once before the Trainer exists (the data are found and read

@@ -21,6 +21,11 @@ def infer_info(source, x: torch.Tensor, y: torch.Tensor, what: str) -> DataInfo:
     """The DataInfo of a data set whose batches look like (x, y)."""
     names = tuple(getattr(source, "class_names", ()) or ())
     if not y.is_floating_point():
+        if y.dim() != 1:
+            raise DatasetError(
+                f"{what}: classification targets must be class ids of shape (N,), got "
+                f"{tuple(y.shape)}; e.g. y.squeeze(1) (or float targets for regression)"
+            )
         labels = int(y.max()) + 1 if y.numel() else 0
         classes = getattr(source, "num_classes", None) or len(names) or labels
         if labels > classes:

@@ -79,6 +79,26 @@ class RegLabModule(L.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's outputs (logits, or regression values) for inputs as the data set
+        stores them: uint8 images (N, C, H, W) are scaled to [0, 1] and standardised as in
+        training (the checkpoint keeps the mean and std); other inputs go in as they are.
+        Evaluation mode (no dropout), on the module's device."""
+        x = x.to(self.device)
+        if x.dtype == torch.uint8:
+            x = x.float().div_(255.0)
+            if self.info.mean is not None:
+                mean = torch.tensor(self.info.mean, device=x.device).view(1, -1, 1, 1)
+                std = torch.tensor(self.info.std, device=x.device).view(1, -1, 1, 1)
+                x = (x - mean) / std
+        was_training = self.training
+        self.eval()
+        try:
+            return self.net(x)
+        finally:
+            self.train(was_training)
+
     def _evaluate(self, stage: str, batch) -> torch.Tensor:
         loss, _ = self._evaluate_with_outputs(stage, batch)
         return loss

@@ -88,7 +88,7 @@ def build_wandb_logger(
         # a resumed run's sessions are one folder each (offline-run-<time>-<id>): sync them all
         to_sync = run_dir.parent / f"offline-run-*-{run.id}" if resuming else run_dir
         log.info(
-            "W&B offline (no credentials): run saved in %s; sync later: wandb sync %s",
+            "W&B offline: run saved in %s; sync later: wandb sync %s",
             run_dir,
             to_sync,
         )

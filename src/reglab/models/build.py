@@ -24,7 +24,9 @@ def build_model(
     except TargetError as exc:
         raise ConfigError(f"model._target_: {exc}") from None
     signature = signature_of(cfg.target)
-    hooks = regularization.hooks(f"model={cfg.label} ({cfg.target})")
+    hooks = regularization.hooks(
+        f"model={cfg.name}" if cfg.name else f"model._target_={cfg.target}"
+    )
     supplied = {"in_shape": tuple(in_shape), "num_outputs": num_outputs, "hooks": hooks}
     keywords = cfg.keywords() | {k: v for k, v in supplied.items() if k in signature.names}
     net = cls(**keywords)

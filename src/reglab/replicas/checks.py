@@ -86,6 +86,11 @@ def check_settings(settings) -> None:
     for name, node in (settings.callbacks or {}).items():
         if node is not None and name not in CALLBACKS_DONE_PER_REPLICA:
             raise _unsupported(f"callbacks.{name}")
+    if settings.model.keywords().get("norm") == "batch":  # before the data are loaded
+        raise _unsupported(
+            "model.norm=batch",
+            "BatchNorm's running statistics are updated in place; model.norm=layer or group works",
+        )
 
 
 def check_model(net) -> None:
@@ -94,7 +99,7 @@ def check_model(net) -> None:
         # BatchNorm (and any norm layer) keeping running statistics: updated in place
         if getattr(module, "track_running_stats", False) and module.running_mean is not None:
             raise _unsupported(
-                "model.norm=batch",
-                f"BatchNorm's running statistics ({name}) are updated in place in training; "
-                "model.norm=layer or group works",
+                f"a batch norm layer ({name})",
+                "its running statistics are updated in place in training; layer or group "
+                "norm works (model.norm=layer for the built-in models)",
             )
