@@ -18,8 +18,9 @@ from pathlib import Path
 import yaml
 
 from reglab import contract
-from reglab.config.errors import ConfigError
+from reglab.config.errors import CheckpointRefused, ConfigError
 from reglab.outputs.atomic import read_json
+from reglab.run_folder import RunFolder, same_run
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,9 @@ def find_unfinished_run(runs_dir: Path, current: Path, overrides: list[str]) -> 
     # is later than a run started after it
     same.sort(key=lambda d: (_last_active(d), d.name), reverse=True)
     for run_dir in same:
-        if run_status(run_dir) == contract.COMPLETED:
+        if (status := run_status(run_dir)) in contract.FINAL:
             raise ConfigError(
-                f"resume=true: the latest run with these overrides, {run_dir}, completed; "
+                f"resume=true: the latest run with these overrides, {run_dir}, {status}; "
                 "nothing to resume (drop resume=true to start a new run)"
             )
         if contract.checkpoint(run_dir, contract.LAST).is_file():
@@ -94,6 +95,12 @@ def _run_of(ckpt: Path) -> Path | None:
     return run_dir if in_run else None
 
 
+def _resumes_itself(folder: RunFolder, overrides: list[str]) -> bool:
+    """A checkpoint continues its run in the run's folder when that run is unfinished and this
+    is the same run (its defining overrides)."""
+    return folder.status() not in contract.FINAL and same_run(folder.overrides(), overrides)
+
+
 def resume_point(
     resume: bool, ckpt_path: str | None, output_dir: Path, overrides: list[str], multirun: bool
 ) -> ResumePoint | None:
@@ -103,9 +110,10 @@ def resume_point(
         if not ckpt.is_file():
             raise ConfigError(f"ckpt_path={ckpt_path}: no such file")
         run_dir = _run_of(ckpt)
-        if run_dir is not None and run_status(run_dir) != contract.COMPLETED:
+        if run_dir is not None and _resumes_itself(RunFolder(run_dir), overrides):
             return ResumePoint(run_dir, ckpt)  # an unfinished run goes on in its folder
-        # a completed run's files stay as they are: train on in this run's own folder
+        # another run's weights (finished, or other overrides): its files stay as they are;
+        # train on in this run's own folder
         return ResumePoint(output_dir, ckpt, init_from=str(ckpt))
     if not resume:
         return None
@@ -113,9 +121,9 @@ def resume_point(
     if multirun:
         return ResumePoint(output_dir, here) if here.is_file() else None
     if here.is_file():  # hydra.run.dir=X, X holds a run: X is the run to resume
-        if run_status(output_dir) == contract.COMPLETED:
+        if (status := run_status(output_dir)) in contract.FINAL:
             raise ConfigError(
-                f"resume=true: {output_dir} holds a completed run; nothing to resume (choose "
+                f"resume=true: {output_dir} holds a {status} run; nothing to resume (choose "
                 "another hydra.run.dir, or drop resume=true)"
             )
         return ResumePoint(output_dir, here)
@@ -126,12 +134,11 @@ def resume_point(
 def check_epochs_left(point: ResumePoint, max_epochs: int) -> None:
     """A checkpoint that has trained more epochs than trainer.max_epochs cannot go on:
     one line now, instead of Lightning's MisconfigurationException after set-up."""
-    import torch
+    from reglab.outputs.checkpoint_io import read_checkpoint
 
-    try:
-        epoch = torch.load(point.ckpt, map_location="cpu", weights_only=False, mmap=True)["epoch"]
-    except Exception as exc:  # not a Lightning checkpoint, or a damaged one
-        raise ConfigError(f"ckpt_path={point.ckpt}: not a readable checkpoint ({exc})") from None
+    epoch = read_checkpoint(point.ckpt, mmap=True).get("epoch")
+    if not isinstance(epoch, int):
+        raise CheckpointRefused(point.ckpt, "not a Lightning checkpoint (it has no epoch count)")
     done = int(epoch) + 1
     if done > max_epochs:
         raise ConfigError(

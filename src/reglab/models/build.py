@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from torch import nn
 
 from reglab.config.errors import ConfigError
-from reglab.config.signatures import TargetError, import_target, signature_of
+from reglab.config.signatures import TargetError, import_class, signature_of
 from reglab.models.config import ModelConfig
 from reglab.models.init import initialize
 from reglab.regularizers.regularization import Regularization
@@ -20,7 +20,8 @@ def build_model(
     """`cfg._target_(**keywords)`, given the data set's `in_shape` and `num_outputs` and the
     regularizers' `hooks` where the constructor takes them; then `model.init`."""
     try:
-        cls = import_target(cfg.target)
+        # checked before it is called: a stored config's `_target_` is data, not code to run
+        cls = import_class(cfg.target, nn.Module, "an nn.Module subclass")
     except TargetError as exc:
         raise ConfigError(f"model._target_: {exc}") from None
     signature = signature_of(cfg.target)

@@ -49,14 +49,6 @@ def describe(exc: OSError) -> str:
     return f"Cannot write{where}: {reason} ({exc.strerror}). Fix: {fix}"
 
 
-def _completed_run(folder: Path) -> bool:
-    from reglab import contract
-    from reglab.outputs.atomic import read_json
-
-    record = read_json(contract.metrics_json(folder))
-    return bool(record) and record.get("status") == contract.COMPLETED
-
-
 def check_writable(folder: Path) -> None:
     """Creates `folder` and writes a file in it; raises OSError when that is impossible."""
     if folder.exists() and not folder.is_dir():
@@ -69,8 +61,13 @@ def check_writable(folder: Path) -> None:
 
 
 class OutputDirCheck(Callback):
-    """Before Hydra creates the run / sweep folder: is the folder it goes into writable?
-    (The folder's own name carries the start time, so its parent is what can be checked.)"""
+    """Before Hydra creates the run / sweep folder: is the folder it goes into writable, and
+    may this run write it (reglab.run_folder)? (The folder's own name carries the start time,
+    so its parent is what can be checked.) `writer`: train, or eval (which never writes a
+    training run's folder)."""
+
+    def __init__(self, writer: str = "train"):
+        self.writer = writer
 
     def _check(self, folder: str) -> None:
         folder = Path(folder)
@@ -89,14 +86,23 @@ class OutputDirCheck(Callback):
         sys.exit(1)
 
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        from reglab.run_folder import FolderTaken, RunFolder
+
         folder = Path(config.hydra.run.dir)
-        if _completed_run(folder):  # Hydra would rewrite its .hydra/ and train.log
-            self._stop(
-                f"{folder} holds a completed run; its files are never rewritten. Fix: choose "
-                "another hydra.run.dir (to train on from its checkpoint, keep the default "
-                f"folder and give ckpt_path={folder}/checkpoints/last.ckpt)"
+        # before Hydra writes its .hydra/ and train.log there: a run folder is its run's
+        try:
+            RunFolder(folder).check_writer(
+                list(config.hydra.overrides.task), evaluating=self.writer == "eval"
             )
+        except FolderTaken as exc:
+            self._stop(str(exc))
         self._check(config.hydra.run.dir)
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        from reglab.run_folder import FolderTaken, check_sweep_folder
+
+        try:
+            check_sweep_folder(Path(config.hydra.sweep.dir), list(config.hydra.overrides.task))
+        except FolderTaken as exc:
+            self._stop(str(exc))
         self._check(config.hydra.sweep.dir)
