@@ -15,8 +15,6 @@ files are never rewritten.
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from reglab import contract
 from reglab.config.errors import CheckpointRefused, ConfigError
 from reglab.outputs.atomic import read_json
@@ -35,14 +33,6 @@ def without_resume(overrides: list[str]) -> list[str]:
     """The overrides that define a run, as a sorted list: their order on the command line
     does not change the run (`seed=6 trainer.max_epochs=5` = `trainer.max_epochs=5 seed=6`)."""
     return sorted(contract.defining_overrides(overrides))
-
-
-def _overrides(run_dir: Path) -> list[str] | None:
-    path = contract.overrides_file(run_dir)
-    try:
-        return (yaml.safe_load(path.read_text()) or []) if path.is_file() else None
-    except (OSError, yaml.YAMLError):
-        return None
 
 
 def run_status(run_dir: Path) -> str | None:
@@ -66,10 +56,7 @@ def find_unfinished_run(runs_dir: Path, current: Path, overrides: list[str]) -> 
     same = [
         d
         for d in runs_dir.iterdir()
-        if d.is_dir()
-        and d != current
-        and _overrides(d) is not None
-        and without_resume(_overrides(d)) == wanted
+        if d.is_dir() and d != current and same_run(RunFolder(d).overrides(), overrides)
     ]
     # by time, not by name: folder names sort by start time, but a resumed run's activity
     # is later than a run started after it
