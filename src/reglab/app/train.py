@@ -21,7 +21,7 @@ from reglab.app.build import (
     module_arguments,
 )
 from reglab.app.checks import check_hardware
-from reglab.app.job import JobInfo
+from reglab.app.job_info import JobInfo
 from reglab.app.records import finished_record
 from reglab.app.resume import ResumePoint, check_epochs_left, resume_point
 from reglab.app.run_folder import set_aside_old_checkpoints
