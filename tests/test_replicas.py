@@ -200,7 +200,7 @@ def test_dropconnect_noise_and_adam_run_per_replica(make_config, tmp_path):
     [
         ("model.norm=batch", "model.norm=batch"),
         ("hardware=ddp_cpu", "hardware.strategy=ddp_spawn"),
-        ("resume=true", "resume"),
+        ("ckpt_path=last.ckpt", "ckpt_path"),
         ("hardware.compile=true", "hardware.compile"),
         ("~optimizer.nesterov", "optimizer._target_=torch.optim.LBFGS"),
         ("+trainer.gradient_clip_val=1.0", "trainer.gradient_clip_val"),

@@ -99,6 +99,7 @@ def evaluate(settings: EvalConfig) -> dict:
     if not ckpt.is_file():
         raise ConfigError(f"ckpt_path={settings.ckpt_path}: no such file")
     module = _load_module(RegLabModule, ckpt)
+    check_finite_weights(module, ckpt)
     run = trained_settings(module.hparams["config"], settings.paths)
     output_dir = Path(settings.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -160,6 +161,26 @@ def _load_module(module_class, ckpt: Path):
             f"ckpt_path={ckpt}: not a checkpoint of a reglab run (one written by train.py, "
             f"carrying its config): {type(exc).__name__}, {detail}"
         ) from None
+
+
+def check_finite_weights(module, ckpt: Path) -> None:
+    """Weights that are NaN or infinite (a diverged run's) have no accuracy to report: an
+    evaluation of them would print a number (0.1000 for 10 classes) as if it meant one."""
+    import torch
+
+    bad = [
+        f"net.{name}"
+        # the network only: metric states start at -inf (the best so far of none)
+        for name, tensor in module.net.state_dict().items()
+        if torch.is_tensor(tensor) and tensor.is_floating_point() and not tensor.isfinite().all()
+    ]
+    if bad:
+        shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise ConfigError(
+            f"ckpt_path={ckpt}: its weights are not finite (NaN or inf in {shown}): the run "
+            "diverged before this checkpoint was written, there is nothing to evaluate; "
+            "evaluate a checkpoint of an epoch before the divergence"
+        )
 
 
 def _trained_overrides(ckpt: Path) -> list[str] | None:

@@ -39,7 +39,7 @@ from reglab.outputs.results import print_summary, write_metrics_json
 from reglab.regularizers.early_stopping import early_stopping_record
 from reglab.regularizers.regularization import Regularization
 from reglab.replicas.checks import check_settings as check_replica_settings
-from reglab.replicas.state import check_single_run_checkpoint
+from reglab.replicas.state import check_resume_checkpoint
 from reglab.threads import configure_threads
 
 log = logging.getLogger("reglab")
@@ -120,8 +120,9 @@ def find_resume_point(settings: RunConfig, job: JobInfo) -> ResumePoint | None:
     )
     if resume is None:
         return None
-    if settings.seeds == 1:  # a replica's weights or a seeds=N run's state: one line
-        check_single_run_checkpoint(resume.ckpt)
+    # a replica's weights, or a seeds=N run's state for a single run (and the other way
+    # round): one line now, not a confusing error after the data are loaded
+    check_resume_checkpoint(resume.ckpt, [settings.seed + k for k in range(settings.seeds)])
     check_epochs_left(resume, settings.trainer.max_epochs)
     if resume.init_from:
         log.info("Training on from %s (a finished run's checkpoint) in %s", resume.ckpt, output_dir)

@@ -38,7 +38,7 @@ def _load(path: Path) -> dict:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # not a checkpoint, a damaged one, or one holding code
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "empty or cut off"
-        raise ConfigError(f"{path}: not a readable checkpoint ({detail})") from None
+        raise ConfigError(f"ckpt_path={path}: not a readable checkpoint ({detail})") from None
     if not isinstance(ckpt, dict):
         raise ConfigError(f"{path}: not a checkpoint (it holds a {type(ckpt).__name__})")
     return ckpt
@@ -60,6 +60,15 @@ def load_run_state(path: Path, seeds: list[int]) -> dict:
             "with the seed= and seeds= of that run"
         )
     return state["loop"]
+
+
+def check_resume_checkpoint(path: Path, seeds: list[int]) -> None:
+    """Before anything is loaded: the checkpoint a run would continue from is of its kind
+    (a `seeds=N` run's state for seeds>1, a single run's checkpoint for seeds=1)."""
+    if len(seeds) > 1:
+        load_run_state(path, seeds)
+    else:
+        check_single_run_checkpoint(path)
 
 
 def check_single_run_checkpoint(path: Path) -> None:
