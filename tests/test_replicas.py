@@ -55,9 +55,9 @@ def test_replica_k_starts_from_the_weights_of_a_single_run_with_seed_k(
     captured = {}
     fit = ReplicaLoop.fit
 
-    def capture_then_fit(self):
+    def capture_then_fit(self, *args):
         captured.update({k: v.detach().clone() for k, v in self.net.params.items()})
-        return fit(self)
+        return fit(self, *args)
 
     monkeypatch.setattr(ReplicaLoop, "fit", capture_then_fit)
     run(make_config("seed=3", "seeds=3", "regularizer.dropout=0.5", *SMALL_MLP))
