@@ -65,7 +65,9 @@ def test_an_interrupted_seeds_run_keeps_every_replica_and_resumes_exactly(tmp_pa
         assert stopped.returncode == 1, output[-3000:]
         assert "Traceback" not in output and "start-up" not in output
         how = "Ctrl-C" if sig == "SIGINT" else "SIGTERM"
-        assert f"Interrupted ({how}) after epoch 2" in output
+        assert (
+            f"Interrupted ({how}): each replica's checkpoints and metrics as of epoch 2" in output
+        )
         record = _record(out)
         assert record["status"] == "interrupted" and record["epochs"] == 2
         assert record["replica_status"] == ["interrupted"] * 3

@@ -227,8 +227,8 @@ def train_replicas(
     if interrupted is not None:
         how = signals.describe(interrupted)
         log.warning(
-            "Interrupted (%s) after epoch %d: each replica's checkpoints and metrics so far are "
-            "in %s; resume=true continues the run",
+            "Interrupted (%s): each replica's checkpoints and metrics as of epoch %d (the last "
+            "checkpoint) are in %s; resume=true continues the run",
             how,
             loop.epochs_done,
             output_dir,

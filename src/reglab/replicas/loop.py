@@ -104,7 +104,8 @@ class ReplicaLoop:
         # the optimizer's parameters in its state_dict order (its integer keys)
         self._order = [p for g in optimizer.param_groups for p in g["params"]]
         self.epochs_done = 0
-        self.last_state: dict | None = None  # state_dict() at the last completed epoch's end
+        self.last_state: dict | None = None  # state_dict() at the last checkpointed epoch
+        self._epoch_start: dict | None = None  # weights and optimizer state, on the device
         self.best_params = {k: v.detach().clone() for k, v in stacked.params.items()}
         mode = task.mode
         self.best_value = torch.full((n,), -math.inf if mode == "max" else math.inf, device=device)
@@ -188,6 +189,16 @@ class ReplicaLoop:
                 old = torch.zeros_like(t) if old is None else old.to(t.device, t.dtype)
                 t.copy_(torch.where(_per_replica(replicas, t), old, t))
 
+    @torch.no_grad()
+    def _snapshot(self) -> dict:
+        """The weights and per-replica optimizer state now (on the device, as _restore reads
+        them): where a replica that diverges in this epoch goes back to."""
+        params = {k: v.detach().clone() for k, v in self.net.params.items()}
+        state = {
+            i: {k: t.clone() for k, t in self._slices(i).items()} for i in range(len(self._order))
+        }
+        return {"params": params, "optimizer": {"state": state}}
+
     # -- the state an epoch's end leaves ------------------------------------------------------
     def state_dict(self) -> dict:
         """Everything fit() needs to go on after `epochs_done` epochs (copies, on the CPU)."""
@@ -202,11 +213,18 @@ class ReplicaLoop:
             "best_value": self.best_value,
             "best_metric": self.best_metric,
             "loss_max": self.loss_max,
-            "outcomes": [dataclasses.asdict(o) for o in self.outcomes],
         }
         if self.s.early_stopping is not None:
             state.update(es_best=self._es_best, es_wait=self._es_wait)
-        return _cpu_copy(state)
+        state = _cpu_copy(state)
+        # rows are appended, never changed: a shallow copy (a deep one per epoch would cost
+        # epochs^2 on a run of 2,000 tiny epochs)
+        fields = [f.name for f in dataclasses.fields(ReplicaOutcome)]
+        state["outcomes"] = [
+            {name: getattr(o, name) for name in fields} | {"rows": list(o.rows)}
+            for o in self.outcomes
+        ]
+        return state
 
     @torch.no_grad()
     def load_state_dict(self, state: dict) -> None:
@@ -233,10 +251,11 @@ class ReplicaLoop:
         self.last_state = state
 
     # -- training -----------------------------------------------------------------------------
-    def fit(self, on_epoch_end: Callable[[dict], None] | None = None) -> list[ReplicaOutcome]:
-        """Trains from epoch `epochs_done` (0, or where a loaded state ended) to max_epochs;
-        `on_epoch_end(state_dict())` after each epoch (the run's checkpoint)."""
-        if self.last_state is None:  # a diverging first epoch goes back to the initial state
+    def fit(self, checkpoint: Callable[[dict], None] | None = None) -> list[ReplicaOutcome]:
+        """Trains from epoch `epochs_done` (0, or where a loaded state ended) to max_epochs.
+        After every validated epoch (as a single run's last.ckpt) and the last one, the state
+        is kept in `last_state` and given to `checkpoint` (the run's checkpoint file)."""
+        if self.last_state is None:  # interrupted before the first checkpoint: nothing done
             self.last_state = self.state_dict()
         rows = [row for o in self.outcomes for row in o.rows]
         elapsed = max((row["elapsed_s"] for row in rows), default=0.0)
@@ -245,6 +264,7 @@ class ReplicaLoop:
             if not bool(self.active.any()):
                 break
             epoch_start = time.perf_counter()
+            self._epoch_start = self._snapshot()
             values = self._train_epoch(epoch)
             validated = self.s.validation and (epoch + 1) % self.s.check_val_every_n_epoch == 0
             if validated:
@@ -259,9 +279,11 @@ class ReplicaLoop:
             if (epoch + 1) % max(1, self.s.max_epochs // 10) == 0:  # no progress bar: a line
                 self._log_progress(epoch, values)
             self.epochs_done = epoch + 1
-            self.last_state = self.state_dict()
-            if on_epoch_end is not None:
-                on_epoch_end(self.last_state)
+            last = self.epochs_done == self.s.max_epochs or not bool(self.active.any())
+            if self.epochs_done % self.s.check_val_every_n_epoch == 0 or last:
+                self.last_state = self.state_dict()
+                if checkpoint is not None:
+                    checkpoint(self.last_state)
         return self.outcomes
 
     def _log_progress(self, epoch: int, values: dict[str, torch.Tensor]) -> None:
@@ -349,7 +371,7 @@ class ReplicaLoop:
             self.outcomes[k].status = contract.DIVERGED
             record = {"kind": what, "epoch": epoch + 1, "step": int(step[k])}
             self.outcomes[k].divergence = record | {"value": float(value[k])}
-        self._restore(hit, self.last_state)  # their last finite weights, not NaN
+        self._restore(hit, self._epoch_start)  # their last finite weights, not NaN
         self.freeze(hit)
 
     @torch.no_grad()
