@@ -119,6 +119,7 @@ class ReplicaLoop:
             self._es_sign = sign  # compare sign * value, always minimising
             self._es_best = torch.full((n,), math.inf, device=device)
             self._es_wait = torch.zeros(n, dtype=torch.long, device=device)
+        self.last_state = self.state_dict()  # interrupted before a checkpoint: nothing done
 
     # -- per replica quantities --------------------------------------------------------------
     def penalty(self) -> torch.Tensor:
@@ -255,8 +256,6 @@ class ReplicaLoop:
         """Trains from epoch `epochs_done` (0, or where a loaded state ended) to max_epochs.
         After every validated epoch (as a single run's last.ckpt) and the last one, the state
         is kept in `last_state` and given to `checkpoint` (the run's checkpoint file)."""
-        if self.last_state is None:  # interrupted before the first checkpoint: nothing done
-            self.last_state = self.state_dict()
         rows = [row for o in self.outcomes for row in o.rows]
         elapsed = max((row["elapsed_s"] for row in rows), default=0.0)
         start = time.perf_counter() - elapsed  # a resumed run goes on from its elapsed time

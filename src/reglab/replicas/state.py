@@ -73,8 +73,14 @@ def check_resume_checkpoint(path: Path, seeds: list[int]) -> None:
 
 def check_single_run_checkpoint(path: Path) -> None:
     """`ckpt_path=` / `resume=true` of a single run: a replica's checkpoint or a `seeds=N`
-    run's state is refused in one line naming why and what to do instead."""
-    ckpt = _load(Path(path))
+    run's state is refused in one line naming why and what to do instead. A file this check
+    cannot read is left to the checks that load it for training (memory-mapped: cheap)."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:
+        return
+    if not isinstance(ckpt, dict):
+        return
     if RUN_STATE in ckpt:
         seeds = ckpt[RUN_STATE]["seeds"]
         raise ConfigError(
