@@ -181,15 +181,16 @@ def train_replicas(
         replica_config = _replica_config(module_arguments["config"], seed, folder)
         hparams = module_arguments | {"config": replica_config}
         origin = {REPLICA: {"run": str(output_dir), "seed": seed}}
-        if outcome.rows:  # a replica that diverged in its first epoch has no epoch to keep
+        # a diverged replica's weights are its last checkpoint's (none: diverged before one)
+        weights_epoch = last_epoch if outcome.weights_epoch is None else outcome.weights_epoch
+        if weights_epoch > 0:
             weights = stacked.replica_state(k, state["params"])
-            ckpt = checkpoint(module_state, weights, last_epoch, last_step, hparams)
+            step = _step_after(outcome.rows, weights_epoch, last_step)
+            ckpt = checkpoint(module_state, weights, weights_epoch, step, hparams)
             save_checkpoint(contract.checkpoint(folder, contract.LAST), ckpt | origin)
         if keep_best and outcome.best_epoch is not None:
             best_state = stacked.replica_state(k, state["best_params"])
-            best_step = next(
-                (r["step"] for r in outcome.rows if r["epoch"] == outcome.best_epoch), last_step
-            )
+            best_step = _step_after(outcome.rows, outcome.best_epoch, last_step)
             ckpt = checkpoint(module_state, best_state, outcome.best_epoch, best_step, hparams)
             save_checkpoint(contract.checkpoint(folder, contract.BEST), ckpt | origin)
         if interrupted is None:
@@ -235,6 +236,11 @@ def train_replicas(
         )
         sys.exit(1)  # as Lightning exits on Ctrl-C
     return summary
+
+
+def _step_after(rows: list[dict], epoch: int, default: int) -> int:
+    """The global step at the end of `epoch` (1-based), from a replica's rows."""
+    return next((r["step"] for r in rows if r["epoch"] == epoch), default)
 
 
 def _fast_optimizer(factory: OptimizerFactory, groups: list[dict]) -> torch.optim.Optimizer:

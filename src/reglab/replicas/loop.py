@@ -17,8 +17,8 @@ slice of every parameter is written back after each step, so neither its gradien
 optimizer's momentum/Adam state moves it. It still rides along in the stacked arithmetic
 (cheaper than restacking) but its metrics are no longer recorded. Its optimizer state is held
 too, so its checkpoint is the state it stopped in. A replica that diverges goes back to the
-weights and optimizer state of its last completed epoch (finite, what its last.ckpt holds):
-NaN weights are never kept.
+weights and optimizer state of the last checkpoint (finite; what a single run's last.ckpt
+holds then): NaN weights are never kept.
 
 `state_dict()` is everything an epoch's end leaves (weights, best weights, optimizer and
 scheduler state, per-replica statuses, metrics rows, early-stopping counters); loaded into a
@@ -27,6 +27,7 @@ the numbers of an uninterrupted run: masks and data order are drawn from (seed, 
 """
 
 import dataclasses
+import json
 import logging
 import math
 import time
@@ -57,6 +58,8 @@ class ReplicaOutcome:
     early_stopping: dict | None = None
     # the last time the best weights improved (the epoch best.ckpt would hold), 1-based
     best_epoch: int | None = None
+    # a diverged replica's weights are those of its last checkpoint: after this many epochs
+    weights_epoch: int | None = None
 
 
 @dataclass
@@ -98,6 +101,7 @@ class ReplicaLoop:
         device = next(iter(stacked.params.values())).device
         self.device = device
         self.outcomes = [ReplicaOutcome() for _ in range(n)]
+        self._row_texts: list[list[str]] = [[] for _ in range(n)]  # each row as JSON
         self.active = torch.ones(n, dtype=torch.bool, device=device)
         self._frozen: dict[str, torch.Tensor] | None = None  # stopped replicas' weights
         self._frozen_state: dict[int, dict[str, torch.Tensor]] = {}  # ... optimizer state
@@ -105,7 +109,6 @@ class ReplicaLoop:
         self._order = [p for g in optimizer.param_groups for p in g["params"]]
         self.epochs_done = 0
         self.last_state: dict | None = None  # state_dict() at the last checkpointed epoch
-        self._epoch_start: dict | None = None  # weights and optimizer state, on the device
         self.best_params = {k: v.detach().clone() for k, v in stacked.params.items()}
         mode = task.mode
         self.best_value = torch.full((n,), -math.inf if mode == "max" else math.inf, device=device)
@@ -190,16 +193,6 @@ class ReplicaLoop:
                 old = torch.zeros_like(t) if old is None else old.to(t.device, t.dtype)
                 t.copy_(torch.where(_per_replica(replicas, t), old, t))
 
-    @torch.no_grad()
-    def _snapshot(self) -> dict:
-        """The weights and per-replica optimizer state now (on the device, as _restore reads
-        them): where a replica that diverges in this epoch goes back to."""
-        params = {k: v.detach().clone() for k, v in self.net.params.items()}
-        state = {
-            i: {k: t.clone() for k, t in self._slices(i).items()} for i in range(len(self._order))
-        }
-        return {"params": params, "optimizer": {"state": state}}
-
     # -- the state an epoch's end leaves ------------------------------------------------------
     def state_dict(self) -> dict:
         """Everything fit() needs to go on after `epochs_done` epochs (copies, on the CPU)."""
@@ -218,12 +211,13 @@ class ReplicaLoop:
         if self.s.early_stopping is not None:
             state.update(es_best=self._es_best, es_wait=self._es_wait)
         state = _cpu_copy(state)
-        # rows are appended, never changed: a shallow copy (a deep one per epoch would cost
-        # epochs^2 on a run of 2,000 tiny epochs)
         fields = [f.name for f in dataclasses.fields(ReplicaOutcome)]
+        # rows as one JSON text per replica (exact for floats): pickling thousands of small
+        # dicts per checkpoint would cost more than the epochs (torch.save visits each object)
         state["outcomes"] = [
-            {name: getattr(o, name) for name in fields} | {"rows": list(o.rows)}
-            for o in self.outcomes
+            {name: getattr(o, name) for name in fields if name != "rows"}
+            | {"rows_json": "[" + ",".join(texts) + "]"}
+            for o, texts in zip(self.outcomes, self._row_texts, strict=True)
         ]
         return state
 
@@ -243,7 +237,10 @@ class ReplicaLoop:
         if self.s.early_stopping is not None:
             self._es_best = state["es_best"].to(device).clone()
             self._es_wait = state["es_wait"].to(device).clone()
-        self.outcomes = [ReplicaOutcome(**_plain(o)) for o in state["outcomes"]]
+        self.outcomes = [
+            ReplicaOutcome(**_plain(o), rows=json.loads(o["rows_json"])) for o in state["outcomes"]
+        ]
+        self._row_texts = [[json.dumps(row) for row in o.rows] for o in self.outcomes]
         self.active = torch.ones_like(self.active)
         self._frozen, self._frozen_state = None, {}
         stopped = ~state["active"].to(device)
@@ -263,7 +260,6 @@ class ReplicaLoop:
             if not bool(self.active.any()):
                 break
             epoch_start = time.perf_counter()
-            self._epoch_start = self._snapshot()
             values = self._train_epoch(epoch)
             validated = self.s.validation and (epoch + 1) % self.s.check_val_every_n_epoch == 0
             if validated:
@@ -370,7 +366,10 @@ class ReplicaLoop:
             self.outcomes[k].status = contract.DIVERGED
             record = {"kind": what, "epoch": epoch + 1, "step": int(step[k])}
             self.outcomes[k].divergence = record | {"value": float(value[k])}
-        self._restore(hit, self._epoch_start)  # their last finite weights, not NaN
+        # back to their last checkpoint (finite: what a single run's last.ckpt holds), not NaN
+        self._restore(hit, self.last_state)
+        for k in hit.nonzero().flatten().tolist():
+            self.outcomes[k].weights_epoch = self.last_state["epochs_done"]
         self.freeze(hit)
 
     @torch.no_grad()
@@ -446,6 +445,7 @@ class ReplicaLoop:
             row = {"epoch": epoch + 1, "step": self.step, **timing}
             row.update({key: column[k] for key, column in columns.items()})
             outcome.rows.append(row)
+            self._row_texts[k].append(json.dumps(row))
 
 
 def _cpu_copy(value):
@@ -462,5 +462,5 @@ def _cpu_copy(value):
 
 def _plain(outcome: dict) -> dict:
     """A ReplicaOutcome's fields as a loaded state holds them."""
-    names = {f.name for f in dataclasses.fields(ReplicaOutcome)}
+    names = {f.name for f in dataclasses.fields(ReplicaOutcome)} - {"rows"}
     return {k: v for k, v in outcome.items() if k in names}
