@@ -239,3 +239,51 @@ def test_sigterm_stops_a_single_run_as_ctrl_c_does(tmp_path):
     assert record["status"] == "interrupted" and record["epochs"] == 1
     assert (out / "checkpoints" / "on_exception.ckpt").is_file()
     assert torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 0
+
+
+def test_an_interrupt_goes_back_to_the_last_checkpoint(tmp_path, monkeypatch):
+    """Validating (and checkpointing) every 3rd epoch, as the toy experiments validate every
+    20th: an interrupt in epoch 5 leaves each replica as of epoch 3, as a single run's
+    last.ckpt would; resume=true still ends exactly where an uninterrupted run ends."""
+    from reglab.replicas.batches import ReplicaBatches
+
+    toy = ["dataset=toy1d", "model=mlp", "model.hidden=[8]", "logger=csv", "seeds=2"]
+    toy += ["regularizer.dropout=0.3", "trainer.check_val_every_n_epoch=3"]
+    three, reference = tmp_path / "three", tmp_path / "reference"
+    run(compose_config([*toy, "trainer.max_epochs=3"], three))
+    run(compose_config([*toy, "trainer.max_epochs=7"], reference))
+    epoch_batches = ReplicaBatches.epoch
+
+    def interrupted(self, epoch):
+        if epoch == 4:
+            raise KeyboardInterrupt  # Ctrl-C in the 5th epoch
+        yield from epoch_batches(self, epoch)
+
+    monkeypatch.setattr(ReplicaBatches, "epoch", interrupted)
+    out = tmp_path / "run"
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            run(compose_config([*toy, "trainer.max_epochs=7"], out))
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # shielded while recording
+    assert stopped.value.code == 1
+    record = _record(out)
+    assert record["status"] == "interrupted" and record["epochs"] == 3
+    for seed in (42, 43):
+        replica = out / f"seed_{seed}"
+        assert _record(replica)["epochs"] == 3 and len(_rows(replica)) == 3
+        assert _rows(replica) == _rows(three / f"seed_{seed}")
+        x, y = (
+            _net(replica / "checkpoints" / "last.ckpt"),
+            _net(three / f"seed_{seed}" / "checkpoints" / "last.ckpt"),
+        )
+        assert all(torch.equal(x[k], y[k]) for k in y)
+
+    monkeypatch.setattr(ReplicaBatches, "epoch", epoch_batches)
+    resumed = run_main([*toy, "trainer.max_epochs=7", f"hydra.run.dir={out}", "resume=true"])
+    assert resumed.returncode == 0, (resumed.stdout + resumed.stderr)[-3000:]
+    for seed in (42, 43):
+        a, b = out / f"seed_{seed}", reference / f"seed_{seed}"
+        assert _rows(a) == _rows(b) and len(_rows(a)) == 7
+        x, y = _net(a / "checkpoints" / "last.ckpt"), _net(b / "checkpoints" / "last.ckpt")
+        assert all(torch.equal(x[k], y[k]) for k in y)
