@@ -80,10 +80,10 @@ def train_replicas(
     `module_arguments`: RegLabModule's (its hyperparameters), so each replica's checkpoint
     loads with `RegLabModule.load_from_checkpoint` and evaluates with eval.py.
 
-    The run's state is written to <output_dir>/checkpoints/last.ckpt after every epoch
-    (reglab.replicas.state); `resume_ckpt` (such a file) continues from it. Ctrl-C or SIGTERM
-    writes every replica's files as of the last completed epoch, records `interrupted` and
-    exits with 1, as a single run does."""
+    The run's state is written to <output_dir>/checkpoints/last.ckpt after every validated
+    epoch and the last (reglab.replicas.state); `resume_ckpt` (such a file) continues from it.
+    Ctrl-C or SIGTERM writes every replica's files as of that checkpoint, records
+    `interrupted` and exits with 1, as a single run does."""
     check_settings(settings)
     output_dir = Path(output_dir)
     seeds = [settings.seed + k for k in range(settings.seeds)]
@@ -140,7 +140,7 @@ def train_replicas(
     else:
         log.info("Training %d replicas (seeds %d..%d) in one loop", len(seeds), seeds[0], seeds[-1])
 
-    def save_run_state(state: dict) -> None:  # after every epoch: what resume=true reads
+    def save_run_state(state: dict) -> None:  # what resume=true continues from
         save_checkpoint(run_ckpt, run_checkpoint(state, seeds))
 
     start = time.perf_counter()
@@ -157,74 +157,89 @@ def train_replicas(
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (reglab.app.signals)
         signals.shield()
         interrupted, tested = exc, {}
-        loop.load_state_dict(loop.last_state)  # the last completed epoch: what is written
+        loop.load_state_dict(loop.last_state)  # the last checkpoint: what is written
     wall = round(time.perf_counter() - start, 3)
     state = loop.last_state
 
-    records = []
-    for k, (seed, outcome) in enumerate(zip(seeds, loop.outcomes, strict=True)):
-        folder = replica_dir(output_dir, seed)
-        overrides = replica_overrides(identity.overrides, seed)
-        config = _replica_config(identity.config, seed, folder)
-        plain = {key: v for key, v in config.items() if key not in LOGGED_ONLY}
-        write_hydra_files(folder, overrides, plain)
-        status = outcome.status
-        if interrupted is not None and status != contract.DIVERGED:
-            status = contract.INTERRUPTED
-        record = {"status": status, "choices": identity.choices, "overrides": overrides}
-        record.update(tags=list(identity.tags), provenance=identity.provenance)
-        record.update(_final_values(outcome.rows))
-        if outcome.early_stopping is not None:
-            record["early_stopping"] = outcome.early_stopping
-        last_epoch = outcome.rows[-1]["epoch"] if outcome.rows else 0
-        last_step = outcome.rows[-1]["step"] if outcome.rows else 0
-        replica_config = _replica_config(module_arguments["config"], seed, folder)
-        hparams = module_arguments | {"config": replica_config}
-        origin = {REPLICA: {"run": str(output_dir), "seed": seed}}
-        # a diverged replica's weights are its last checkpoint's (none: diverged before one)
-        weights_epoch = last_epoch if outcome.weights_epoch is None else outcome.weights_epoch
-        if weights_epoch > 0:
-            weights = stacked.replica_state(k, state["params"])
-            step = _step_after(outcome.rows, weights_epoch, last_step)
-            ckpt = checkpoint(module_state, weights, weights_epoch, step, hparams)
-            save_checkpoint(contract.checkpoint(folder, contract.LAST), ckpt | origin)
-        if keep_best and outcome.best_epoch is not None:
-            best_state = stacked.replica_state(k, state["best_params"])
-            best_step = _step_after(outcome.rows, outcome.best_epoch, last_step)
-            ckpt = checkpoint(module_state, best_state, outcome.best_epoch, best_step, hparams)
-            save_checkpoint(contract.checkpoint(folder, contract.BEST), ckpt | origin)
-        if interrupted is None:
-            artifacts = (settings.callbacks or {}).get("artifacts")
-            write_artifacts(artifacts, nets[k], stacked.replica_state(k), datamodule, folder)
-        if status == contract.DIVERGED:
-            record.update(divergence=outcome.divergence, message=_divergence_message(outcome))
-        elif tested:
-            record.update({key: float(v[k]) for key, v in tested.items()})
-            record["tested_checkpoint"] = (
-                str(contract.checkpoint(folder, contract.BEST))
-                if tested_ckpt == "best"
-                else tested_ckpt
-            )
-        record.update(epochs=last_epoch, wall_seconds=wall, replica_of=str(output_dir))
-        write_metrics_csv(folder, outcome.rows)
-        write_metrics_json(contract.metrics_json(folder), record)
-        if interrupted is None:  # logger runs are written from finished replicas' rows
-            replay_to_loggers(
-                settings.logger,
-                Path(settings.paths.output_dir),
-                folder,
-                config | {"choices": identity.choices},
-                identity.run_name,
-                identity.group or output_dir.name,
-                identity.tags,
-                outcome.rows,
-                record,
-            )
-        records.append(record)
-    rows_by_seed = {seed: o.rows for seed, o in zip(seeds, loop.outcomes, strict=True)}
-    plot_replica_curves(rows_by_seed, output_dir / "curves.png", task.name == "regression")
-    summary = _run_record(identity, seeds, records, output_dir, wall)
-    write_metrics_json(contract.metrics_json(output_dir), summary)
+    def write_results() -> dict:
+        """Each replica's folder, then the run's metrics.json (its record, returned)."""
+        records = []
+        for k, (seed, outcome) in enumerate(zip(seeds, loop.outcomes, strict=True)):
+            folder = replica_dir(output_dir, seed)
+            overrides = replica_overrides(identity.overrides, seed)
+            config = _replica_config(identity.config, seed, folder)
+            plain = {key: v for key, v in config.items() if key not in LOGGED_ONLY}
+            write_hydra_files(folder, overrides, plain)
+            status = outcome.status
+            if interrupted is not None and status != contract.DIVERGED:
+                status = contract.INTERRUPTED
+            record = {"status": status, "choices": identity.choices, "overrides": overrides}
+            record.update(tags=list(identity.tags), provenance=identity.provenance)
+            record.update(_final_values(outcome.rows))
+            if outcome.early_stopping is not None:
+                record["early_stopping"] = outcome.early_stopping
+            last_epoch = outcome.rows[-1]["epoch"] if outcome.rows else 0
+            last_step = outcome.rows[-1]["step"] if outcome.rows else 0
+            replica_config = _replica_config(module_arguments["config"], seed, folder)
+            hparams = module_arguments | {"config": replica_config}
+            origin = {REPLICA: {"run": str(output_dir), "seed": seed}}
+            # a diverged replica's weights are its last checkpoint's (none: diverged before one)
+            weights_epoch = last_epoch if outcome.weights_epoch is None else outcome.weights_epoch
+            if weights_epoch > 0:
+                weights = stacked.replica_state(k, state["params"])
+                step = _step_after(outcome.rows, weights_epoch, last_step)
+                ckpt = checkpoint(module_state, weights, weights_epoch, step, hparams)
+                save_checkpoint(contract.checkpoint(folder, contract.LAST), ckpt | origin)
+            if keep_best and outcome.best_epoch is not None:
+                best_state = stacked.replica_state(k, state["best_params"])
+                best_step = _step_after(outcome.rows, outcome.best_epoch, last_step)
+                ckpt = checkpoint(module_state, best_state, outcome.best_epoch, best_step, hparams)
+                save_checkpoint(contract.checkpoint(folder, contract.BEST), ckpt | origin)
+            if interrupted is None:
+                artifacts = (settings.callbacks or {}).get("artifacts")
+                write_artifacts(artifacts, nets[k], stacked.replica_state(k), datamodule, folder)
+            if status == contract.DIVERGED:
+                record.update(divergence=outcome.divergence, message=_divergence_message(outcome))
+            elif tested:
+                record.update({key: float(v[k]) for key, v in tested.items()})
+                record["tested_checkpoint"] = (
+                    str(contract.checkpoint(folder, contract.BEST))
+                    if tested_ckpt == "best"
+                    else tested_ckpt
+                )
+            record.update(epochs=last_epoch, wall_seconds=wall, replica_of=str(output_dir))
+            write_metrics_csv(folder, outcome.rows)
+            write_metrics_json(contract.metrics_json(folder), record)
+            if interrupted is None:  # logger runs are written from finished replicas' rows
+                replay_to_loggers(
+                    settings.logger,
+                    Path(settings.paths.output_dir),
+                    folder,
+                    config | {"choices": identity.choices},
+                    identity.run_name,
+                    identity.group or output_dir.name,
+                    identity.tags,
+                    outcome.rows,
+                    record,
+                )
+            records.append(record)
+        rows_by_seed = {seed: o.rows for seed, o in zip(seeds, loop.outcomes, strict=True)}
+        plot_replica_curves(rows_by_seed, output_dir / "curves.png", task.name == "regression")
+        summary = _run_record(identity, seeds, records, output_dir, wall)
+        write_metrics_json(contract.metrics_json(output_dir), summary)
+        return summary
+
+    try:
+        summary = write_results()
+    except KeyboardInterrupt as exc:  # the run's checkpoint has it all: resume writes them
+        signals.shield()
+        how = signals.describe(exc)
+        log.warning(
+            "Interrupted (%s) while writing the replicas' results: resume=true writes them from %s",
+            how,
+            run_ckpt,
+        )
+        sys.exit(1)
     if interrupted is not None:
         how = signals.describe(interrupted)
         log.warning(
