@@ -1,6 +1,7 @@
 """`seeds=N` runs have the lifecycle of single runs: Ctrl-C / SIGTERM keep each replica's
 checkpoints and an `interrupted` record, resume=true continues exactly, a diverged replica
-keeps finite weights; SIGTERM is Ctrl-C for single runs and during start-up too."""
+keeps finite weights, a replica's checkpoint is not continued as a single run, eval.py says
+so of non-finite weights. (SIGTERM for single runs and during start-up: test_sigterm.py.)"""
 
 import csv
 import json
@@ -207,38 +208,6 @@ def test_a_replica_checkpoint_is_not_continued_as_a_single_run(tmp_path):
     result = run_main([*RUN, "trainer.max_epochs=3", f"hydra.run.dir={lone}", "resume=true"])
     output = result.stdout + result.stderr
     assert result.returncode == 1 and "is a single run's checkpoint, not a seeds=N" in output
-
-
-def test_sigterm_during_start_up_is_one_line_and_a_record(tmp_path):
-    # start-up is one code path for single runs and seeds=N (reglab.app.job.handle_run)
-    out = tmp_path / "run"
-    args = [*FAST, "logger=csv", "seeds=3", f"hydra.run.dir={out}"]
-    result = run_cli(["startup", "SIGTERM", str(tmp_path / "sent"), *args], script=SIGNAL_RUN)
-    output = result.stdout + result.stderr
-    assert result.returncode == 1, output[-3000:]
-    assert "Traceback" not in output
-    assert "Interrupted (SIGTERM) during start-up, before the first epoch" in output
-    record = _record(out)
-    assert record["status"] == "interrupted" and record["epochs"] == 0
-
-
-def test_sigterm_stops_a_single_run_as_ctrl_c_does(tmp_path):
-    out = tmp_path / "run"
-    killer = [
-        "+callbacks.killer._target_=tests.helpers.KillAt",
-        "+callbacks.killer.epoch=1",
-        f"+callbacks.killer.marker={tmp_path / 'killed'}",
-        "+callbacks.killer.signal=SIGTERM",
-    ]
-    args = [*FAST, "trainer.max_epochs=3", "logger=csv", f"hydra.run.dir={out}"]
-    result = run_cli([*args, *killer])
-    output = result.stdout + result.stderr
-    assert result.returncode == 1, output[-3000:]  # not 0: a scheduler must see it failed
-    assert "Traceback" not in output and "Interrupted (SIGTERM)" in output
-    record = _record(out)
-    assert record["status"] == "interrupted" and record["epochs"] == 1
-    assert (out / "checkpoints" / "on_exception.ckpt").is_file()
-    assert torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 0
 
 
 def test_an_interrupt_goes_back_to_the_last_checkpoint(tmp_path, monkeypatch):
