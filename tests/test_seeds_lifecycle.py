@@ -218,9 +218,11 @@ def test_an_interrupt_goes_back_to_the_last_checkpoint(tmp_path, monkeypatch):
 
     toy = ["dataset=toy1d", "model=mlp", "model.hidden=[8]", "logger=csv", "seeds=2"]
     toy += ["regularizer.dropout=0.3", "trainer.check_val_every_n_epoch=3"]
+    toy += ["regularizer=lr_decay", "regularizer.lr_decay.step_size=2"]  # scheduler state
     three, reference = tmp_path / "three", tmp_path / "reference"
     run(compose_config([*toy, "trainer.max_epochs=3"], three))
     run(compose_config([*toy, "trainer.max_epochs=7"], reference))
+    assert len({row["train/lr"] for row in _rows(reference / "seed_42")}) == 4  # lr decays
     epoch_batches = ReplicaBatches.epoch
 
     def interrupted(self, epoch):
