@@ -196,6 +196,10 @@ def test_a_replica_checkpoint_is_not_continued_as_a_single_run(tmp_path):
         output = result.stdout + result.stderr
         assert result.returncode == 1 and message in output and "Traceback" not in output
     assert (replica / "metrics.json").read_bytes() == before  # its record is untouched
+    evaluated = run_main([f"ckpt_path={out / 'checkpoints' / 'last.ckpt'}"], entry="eval")
+    output = evaluated.stdout + evaluated.stderr
+    assert evaluated.returncode == 1 and "Traceback" not in output
+    assert "is the state of a seeds=3 run" in output and "seed_0/checkpoints/last.ckpt" in output
 
     result = run_main([*RUN, f"ckpt_path={replica / 'checkpoints' / 'last.ckpt'}"])
     output = result.stdout + result.stderr

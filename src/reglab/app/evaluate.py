@@ -87,6 +87,7 @@ def evaluate(settings: EvalConfig) -> dict:
     from reglab.extras.warnings import silence_known_warnings
     from reglab.lit import RegLabModule
     from reglab.outputs.results import print_summary, write_metrics_json
+    from reglab.replicas.state import check_not_run_state
     from reglab.threads import configure_threads
 
     check_hardware(settings.hardware)
@@ -98,6 +99,7 @@ def evaluate(settings: EvalConfig) -> dict:
         raise ConfigError(f"ckpt_path={settings.ckpt_path} is a folder; give a .ckpt file in it")
     if not ckpt.is_file():
         raise ConfigError(f"ckpt_path={settings.ckpt_path}: no such file")
+    check_not_run_state(ckpt)  # a seeds=N run's state: one line naming a replica's file
     module = _load_module(RegLabModule, ckpt)
     check_finite_weights(module, ckpt)
     run = trained_settings(module.hparams["config"], settings.paths)

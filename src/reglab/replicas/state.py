@@ -96,3 +96,20 @@ def check_single_run_checkpoint(path: Path) -> None:
             "state Lightning can continue. Continue the replicas with resume=true in that run, "
             f"or train a single run with seed={origin['seed']}"
         )
+
+
+def check_not_run_state(path: Path) -> None:
+    """eval.py: a `seeds=N` run's state holds all its replicas; each is evaluated from its
+    own folder. (A file this check cannot read is left to the loader.)"""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:
+        return
+    if isinstance(ckpt, dict) and RUN_STATE in ckpt:
+        seeds = ckpt[RUN_STATE]["seeds"]
+        run = Path(path).parent.parent
+        raise ConfigError(
+            f"ckpt_path={path} is the state of a seeds={len(seeds)} run (its replicas "
+            f"together), not one model: evaluate a replica's, e.g. ckpt_path="
+            f"{run / f'seed_{seeds[0]}' / 'checkpoints' / 'last.ckpt'}"
+        )
