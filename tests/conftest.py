@@ -145,13 +145,20 @@ def make_config(tmp_path):
     return _make
 
 
-def run_cli(args: list[str], env: dict | None = None, timeout: int = 300, cwd: Path = REPO):
-    """Runs `python train.py ...` in a subprocess, as a user would."""
+def run_cli(
+    args: list[str],
+    env: dict | None = None,
+    timeout: int = 300,
+    cwd: Path = REPO,
+    script: Path = REPO / "train.py",
+):
+    """Runs `python train.py ...` in a subprocess, as a user would (`script`: another entry
+    point, e.g. tests/signal_run.py)."""
     import subprocess
     import sys
 
     return subprocess.run(
-        [sys.executable, str(REPO / "train.py"), *args],
+        [sys.executable, str(script), *args],
         cwd=cwd,
         # Not WANDB_SERVICE: a W&B run started in this pytest process would make every child
         # share its wandb-core service (wandb sets the variable), unlike a user's commands.

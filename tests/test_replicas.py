@@ -55,9 +55,9 @@ def test_replica_k_starts_from_the_weights_of_a_single_run_with_seed_k(
     captured = {}
     fit = ReplicaLoop.fit
 
-    def capture_then_fit(self):
+    def capture_then_fit(self, *args):
         captured.update({k: v.detach().clone() for k, v in self.net.params.items()})
-        return fit(self)
+        return fit(self, *args)
 
     monkeypatch.setattr(ReplicaLoop, "fit", capture_then_fit)
     run(make_config("seed=3", "seeds=3", "regularizer.dropout=0.5", *SMALL_MLP))
@@ -200,7 +200,7 @@ def test_dropconnect_noise_and_adam_run_per_replica(make_config, tmp_path):
     [
         ("model.norm=batch", "model.norm=batch"),
         ("hardware=ddp_cpu", "hardware.strategy=ddp_spawn"),
-        ("resume=true", "resume"),
+        ("ckpt_path=last.ckpt", "ckpt_path"),
         ("hardware.compile=true", "hardware.compile"),
         ("~optimizer.nesterov", "optimizer._target_=torch.optim.LBFGS"),
         ("+trainer.gradient_clip_val=1.0", "trainer.gradient_clip_val"),

@@ -42,13 +42,17 @@ def _start(job: Callable[[], object], entry: str) -> None:
     # appended, so an installed package of the same name wins.
     if os.getcwd() not in sys.path:
         sys.path.append(os.getcwd())
+    from reglab.app import signals
+
+    signals.install()  # SIGTERM stops a run as Ctrl-C does (records, checkpoints, exit 1)
     try:
         from reglab.extras.env_file import load_env_file
 
         load_env_file()  # .env (DATA_DIR, WANDB_*, REGLAB_*) before the config reads them
         job()
-    except KeyboardInterrupt:  # Ctrl-C while importing or composing: nothing has started
-        print("Interrupted during start-up, before the first epoch: nothing was trained.")
+    except KeyboardInterrupt as exc:  # Ctrl-C / SIGTERM while importing or composing
+        how = signals.describe(exc)
+        print(f"Interrupted ({how}) during start-up, before the first epoch: nothing was trained.")
         sys.exit(1)
 
 

@@ -100,6 +100,7 @@ def evaluate(settings: EvalConfig) -> dict:
     from reglab.extras.warnings import silence_known_warnings
     from reglab.lit import RegLabModule
     from reglab.outputs.results import print_summary, write_metrics_json
+    from reglab.replicas.state import check_not_run_state
     from reglab.threads import configure_threads
 
     check_hardware(settings.hardware)
@@ -111,7 +112,9 @@ def evaluate(settings: EvalConfig) -> dict:
         raise ConfigError(f"ckpt_path={settings.ckpt_path} is a folder; give a .ckpt file in it")
     if not ckpt.is_file():
         raise ConfigError(f"ckpt_path={settings.ckpt_path}: no such file")
+    check_not_run_state(ckpt)  # a seeds=N run's state: one line naming a replica's file
     module = _load_module(RegLabModule, ckpt)
+    check_finite_weights(module, ckpt)
     try:  # the stored config is the file's: what it names is checked before it is built
         run = trained_settings(module.hparams["config"], settings.paths, settings.hardware)
         L.seed_everything(run.seed, workers=True, verbose=False)
@@ -173,6 +176,26 @@ def _load_module(module_class, ckpt: Path):
         raise
     except Exception as exc:  # Lightning on a file that is a torch file but no checkpoint
         raise refusal(ckpt, exc) from None
+
+
+def check_finite_weights(module, ckpt: Path) -> None:
+    """Weights that are NaN or infinite (a diverged run's) have no accuracy to report: an
+    evaluation of them would print a number (0.1000 for 10 classes) as if it meant one."""
+    import torch
+
+    bad = [
+        f"net.{name}"
+        # the network only: metric states start at -inf (the best so far of none)
+        for name, tensor in module.net.state_dict().items()
+        if torch.is_tensor(tensor) and tensor.is_floating_point() and not tensor.isfinite().all()
+    ]
+    if bad:
+        shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+        raise ConfigError(
+            f"ckpt_path={ckpt}: its weights are not finite (NaN or inf in {shown}): the run "
+            "diverged before this checkpoint was written, there is nothing to evaluate; "
+            "evaluate a checkpoint of an epoch before the divergence"
+        )
 
 
 def _trained_overrides(ckpt: Path) -> list[str] | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from reglab.app import signals
 from reglab.app.job_info import JobInfo
 from reglab.app.records import optimized_value, record_failure, record_interrupted
 from reglab.app.run_folder import remove_unstarted_run
@@ -51,9 +52,13 @@ def handle_run(cfg: DictConfig) -> float | None:
             sys.exit(1)
         record_failure(own_dir, job.overrides, exc)
         return None
-    except KeyboardInterrupt:
-        # Ctrl-C before training started (Lightning handles it during training)
-        log.warning("Interrupted during start-up, before the first epoch: nothing was trained")
+    except KeyboardInterrupt as exc:
+        # Ctrl-C or SIGTERM (reglab.app.signals) before training started; during training,
+        # Lightning's loop and the replica loop record the epochs done and exit themselves
+        how = signals.describe(exc)
+        log.warning(
+            "Interrupted (%s) during start-up, before the first epoch: nothing was trained", how
+        )
         record_interrupted(own_dir, job.overrides)
         sys.exit(1)
     except Exception as exc:

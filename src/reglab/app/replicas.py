@@ -4,6 +4,7 @@ instead of building one model and a Lightning Trainer.
 """
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -12,6 +13,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from reglab import contract
+from reglab.app import signals
 from reglab.app.checks import has_validation_split
 from reglab.app.settings import RunConfig
 from reglab.data.base import InMemoryDataModule
@@ -35,6 +38,7 @@ from reglab.replicas.outputs import (
     write_metrics_csv,
 )
 from reglab.replicas.stack import StackedNet, build_replicas, check_functional
+from reglab.replicas.state import REPLICA, load_run_state, run_checkpoint
 
 log = logging.getLogger("reglab")
 # keys run_config() adds to the config for loggers; Hydra's config.yaml has none of them
@@ -65,6 +69,7 @@ def train_replicas(
     output_dir: Path,
     identity: RunIdentity,
     module_arguments: dict,
+    resume_ckpt: Path | None = None,
 ) -> dict:
     """Trains `settings.seeds` replicas (seeds settings.seed + k) in one loop; writes each
     replica's job folder (<output_dir>/seed_<seed>/) and the run's metrics.json; returns that
@@ -73,7 +78,12 @@ def train_replicas(
     `datamodule` is set up ('fit'); `build_net()` builds one network from the global RNG
     state (it is called right after seeding each replica, as a single run calls it).
     `module_arguments`: RegLabModule's (its hyperparameters), so each replica's checkpoint
-    loads with `RegLabModule.load_from_checkpoint` and evaluates with eval.py."""
+    loads with `RegLabModule.load_from_checkpoint` and evaluates with eval.py.
+
+    The run's state is written to <output_dir>/checkpoints/last.ckpt after every validated
+    epoch and the last (reglab.replicas.state); `resume_ckpt` (such a file) continues from it.
+    Ctrl-C or SIGTERM writes every replica's files as of that checkpoint, records
+    `interrupted` and exits with 1, as a single run does."""
     check_settings(settings)
     output_dir = Path(output_dir)
     seeds = [settings.seed + k for k in range(settings.seeds)]
@@ -123,74 +133,129 @@ def train_replicas(
             base_seed=settings.seed,
         ),
     )
-    log.info("Training %d replicas (seeds %d..%d) in one loop", len(seeds), seeds[0], seeds[-1])
+    run_ckpt = contract.checkpoint(output_dir, contract.LAST)
+    if resume_ckpt is not None:
+        loop.load_state_dict(load_run_state(resume_ckpt, seeds))
+        log.info("Continuing %d replicas after epoch %d", len(seeds), loop.epochs_done)
+    else:
+        log.info("Training %d replicas (seeds %d..%d) in one loop", len(seeds), seeds[0], seeds[-1])
+
+    def save_run_state(state: dict) -> None:  # what resume=true continues from
+        save_checkpoint(run_ckpt, run_checkpoint(state, seeds))
+
     start = time.perf_counter()
-    outcomes = loop.fit()
-    loop.early_stopping_records()
+    interrupted: KeyboardInterrupt | None = None
     tested: dict[str, torch.Tensor] = {}
     tested_ckpt = "last weights"
-    if settings.test:
-        best = settings.test_ckpt in ("auto", "best") and keep_best
-        tested = loop.evaluate("test", loop.best_params if best else None)
-        tested_ckpt = "best" if best else tested_ckpt
+    try:
+        loop.fit(save_run_state)
+        loop.early_stopping_records()
+        if settings.test:
+            best = settings.test_ckpt in ("auto", "best") and keep_best
+            tested = loop.evaluate("test", loop.best_params if best else None)
+            tested_ckpt = "best" if best else tested_ckpt
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (reglab.app.signals)
+        signals.shield()
+        interrupted, tested = exc, {}
+        loop.load_state_dict(loop.last_state)  # the last checkpoint: what is written
     wall = round(time.perf_counter() - start, 3)
+    state = loop.last_state
 
-    records = []
-    for k, (seed, outcome) in enumerate(zip(seeds, outcomes, strict=True)):
-        folder = replica_dir(output_dir, seed)
-        overrides = replica_overrides(identity.overrides, seed)
-        config = _replica_config(identity.config, seed, folder)
-        plain = {key: v for key, v in config.items() if key not in LOGGED_ONLY}
-        write_hydra_files(folder, overrides, plain)
-        record = {"status": outcome.status, "choices": identity.choices, "overrides": overrides}
-        record.update(tags=list(identity.tags), provenance=identity.provenance)
-        record.update(_final_values(outcome.rows))
-        if outcome.early_stopping is not None:
-            record["early_stopping"] = outcome.early_stopping
-        last_epoch = outcome.rows[-1]["epoch"] if outcome.rows else 0
-        ckpt_dir = folder / "checkpoints"
-        last_step = outcome.rows[-1]["step"] if outcome.rows else 0
-        replica_config = _replica_config(module_arguments["config"], seed, folder)
-        hparams = module_arguments | {"config": replica_config}
-        save_checkpoint(
-            ckpt_dir / "last.ckpt",
-            checkpoint(module_state, stacked.replica_state(k), last_epoch, last_step, hparams),
+    def write_results() -> dict:
+        """Each replica's folder, then the run's metrics.json (its record, returned)."""
+        records = []
+        for k, (seed, outcome) in enumerate(zip(seeds, loop.outcomes, strict=True)):
+            folder = replica_dir(output_dir, seed)
+            overrides = replica_overrides(identity.overrides, seed)
+            config = _replica_config(identity.config, seed, folder)
+            plain = {key: v for key, v in config.items() if key not in LOGGED_ONLY}
+            write_hydra_files(folder, overrides, plain)
+            status = outcome.status
+            if interrupted is not None and status != contract.DIVERGED:
+                status = contract.INTERRUPTED
+            record = {"status": status, "choices": identity.choices, "overrides": overrides}
+            record.update(tags=list(identity.tags), provenance=identity.provenance)
+            record.update(_final_values(outcome.rows))
+            if outcome.early_stopping is not None:
+                record["early_stopping"] = outcome.early_stopping
+            last_epoch = outcome.rows[-1]["epoch"] if outcome.rows else 0
+            last_step = outcome.rows[-1]["step"] if outcome.rows else 0
+            replica_config = _replica_config(module_arguments["config"], seed, folder)
+            hparams = module_arguments | {"config": replica_config}
+            origin = {REPLICA: {"run": str(output_dir), "seed": seed}}
+            # a diverged replica's weights are its last checkpoint's (none: diverged before one)
+            weights_epoch = last_epoch if outcome.weights_epoch is None else outcome.weights_epoch
+            if weights_epoch > 0:
+                weights = stacked.replica_state(k, state["params"])
+                step = _step_after(outcome.rows, weights_epoch, last_step)
+                ckpt = checkpoint(module_state, weights, weights_epoch, step, hparams)
+                save_checkpoint(contract.checkpoint(folder, contract.LAST), ckpt | origin)
+            if keep_best and outcome.best_epoch is not None:
+                best_state = stacked.replica_state(k, state["best_params"])
+                best_step = _step_after(outcome.rows, outcome.best_epoch, last_step)
+                ckpt = checkpoint(module_state, best_state, outcome.best_epoch, best_step, hparams)
+                save_checkpoint(contract.checkpoint(folder, contract.BEST), ckpt | origin)
+            if interrupted is None:
+                artifacts = (settings.callbacks or {}).get("artifacts")
+                write_artifacts(artifacts, nets[k], stacked.replica_state(k), datamodule, folder)
+            if status == contract.DIVERGED:
+                record.update(divergence=outcome.divergence, message=_divergence_message(outcome))
+            elif tested:
+                record.update({key: float(v[k]) for key, v in tested.items()})
+                record["tested_checkpoint"] = (
+                    str(contract.checkpoint(folder, contract.BEST))
+                    if tested_ckpt == "best"
+                    else tested_ckpt
+                )
+            record.update(epochs=last_epoch, wall_seconds=wall, replica_of=str(output_dir))
+            write_metrics_csv(folder, outcome.rows)
+            write_metrics_json(contract.metrics_json(folder), record)
+            if interrupted is None:  # logger runs are written from finished replicas' rows
+                replay_to_loggers(
+                    settings.logger,
+                    Path(settings.paths.output_dir),
+                    folder,
+                    config | {"choices": identity.choices},
+                    identity.run_name,
+                    identity.group or output_dir.name,
+                    identity.tags,
+                    outcome.rows,
+                    record,
+                )
+            records.append(record)
+        rows_by_seed = {seed: o.rows for seed, o in zip(seeds, loop.outcomes, strict=True)}
+        plot_replica_curves(rows_by_seed, output_dir / "curves.png", task.name == "regression")
+        summary = _run_record(identity, seeds, records, output_dir, wall)
+        write_metrics_json(contract.metrics_json(output_dir), summary)
+        return summary
+
+    try:
+        summary = write_results()
+    except KeyboardInterrupt as exc:  # the run's checkpoint has it all: resume writes them
+        signals.shield()
+        how = signals.describe(exc)
+        log.warning(
+            "Interrupted (%s) while writing the replicas' results: resume=true writes them from %s",
+            how,
+            run_ckpt,
         )
-        if keep_best and outcome.best_epoch is not None:
-            best_state = stacked.replica_state(k, loop.best_params)
-            save_checkpoint(
-                ckpt_dir / "best.ckpt",
-                checkpoint(module_state, best_state, outcome.best_epoch, last_step, hparams),
-            )
-        artifacts = (settings.callbacks or {}).get("artifacts")
-        write_artifacts(artifacts, nets[k], stacked.replica_state(k), datamodule, folder)
-        if outcome.status == "diverged":
-            record.update(divergence=outcome.divergence, message=_divergence_message(outcome))
-        elif tested:
-            record.update({key: float(v[k]) for key, v in tested.items()})
-            record["tested_checkpoint"] = (
-                str(ckpt_dir / "best.ckpt") if tested_ckpt == "best" else tested_ckpt
-            )
-        record.update(epochs=last_epoch, wall_seconds=wall, replica_of=str(output_dir))
-        write_metrics_csv(folder, outcome.rows)
-        write_metrics_json(folder / "metrics.json", record)
-        replay_to_loggers(
-            settings.logger,
-            Path(settings.paths.output_dir),
-            folder,
-            config | {"choices": identity.choices},
-            identity.run_name,
-            identity.group or output_dir.name,
-            identity.tags,
-            outcome.rows,
-            record,
+        sys.exit(1)
+    if interrupted is not None:
+        how = signals.describe(interrupted)
+        log.warning(
+            "Interrupted (%s): each replica's checkpoints and metrics as of epoch %d (the last "
+            "checkpoint) are in %s; resume=true continues the run",
+            how,
+            loop.epochs_done,
+            output_dir,
         )
-        records.append(record)
-    rows_by_seed = {seed: o.rows for seed, o in zip(seeds, outcomes, strict=True)}
-    plot_replica_curves(rows_by_seed, output_dir / "curves.png", task.name == "regression")
-    summary = _run_record(identity, seeds, records, output_dir, wall)
-    write_metrics_json(output_dir / "metrics.json", summary)
+        sys.exit(1)  # as Lightning exits on Ctrl-C
     return summary
+
+
+def _step_after(rows: list[dict], epoch: int, default: int) -> int:
+    """The global step at the end of `epoch` (1-based), from a replica's rows."""
+    return next((r["step"] for r in rows if r["epoch"] == epoch), default)
 
 
 def _fast_optimizer(factory: OptimizerFactory, groups: list[dict]) -> torch.optim.Optimizer:
@@ -241,15 +306,21 @@ def _divergence_message(outcome) -> str:
 def _run_record(identity, seeds, records, output_dir, wall) -> dict:
     """The run folder's own metrics.json: the replicas, their statuses, and the mean of each
     final metric over the completed ones (what a sweeper optimising this job sees)."""
-    completed = [r for r in records if r["status"] == "completed"]
     statuses = [r["status"] for r in records]
+    # an interrupted run's replicas are all interrupted (or diverged): its means are theirs
+    # so far; a finished run's are the completed replicas'
+    if contract.INTERRUPTED in statuses:
+        status = contract.INTERRUPTED
+    else:
+        status = contract.COMPLETED if contract.COMPLETED in statuses else contract.DIVERGED
+    counted = [r for r in records if r["status"] == status != contract.DIVERGED]
     means = {}
-    for key in sorted({k for r in completed for k in r if "/" in k}):
-        values = [r[key] for r in completed if isinstance(r.get(key), float)]
+    for key in sorted({k for r in counted for k in r if "/" in k}):
+        values = [r[key] for r in counted if isinstance(r.get(key), float)]
         if values:
             means[key] = sum(values) / len(values)
     return {
-        "status": "completed" if completed else "diverged",
+        "status": status,
         "choices": identity.choices,
         "overrides": identity.overrides,
         "tags": list(identity.tags),

@@ -12,6 +12,7 @@ from pathlib import Path
 import lightning as L
 
 from reglab import contract
+from reglab.app import signals
 from reglab.app.build import (
     RunData,
     build_data,
@@ -38,6 +39,7 @@ from reglab.outputs.results import print_summary, write_metrics_json
 from reglab.regularizers.early_stopping import early_stopping_record
 from reglab.regularizers.regularization import Regularization
 from reglab.replicas.checks import check_settings as check_replica_settings
+from reglab.replicas.state import check_resume_checkpoint
 from reglab.run_folder import RunFolder
 from reglab.threads import configure_threads
 
@@ -77,7 +79,7 @@ def train_in_folder(settings: RunConfig, job: JobInfo, resume: ResumePoint | Non
     # line a user sees, and its folder is removed)
     start_extras(settings.model_dump(by_alias=True), settings.extras, output_dir)
     if settings.seeds > 1:  # N seeds in one loop: reglab.replicas builds and trains them
-        return train_seeds(settings, data, job)
+        return train_seeds(settings, data, job, resume)
     module = build_module(settings, data)
     record = start_record(settings, job, module.regularization.name, resume)
     loggers = build_run_loggers(settings, record["config"], run_name(record), job.sweep_name)
@@ -94,9 +96,13 @@ def train_in_folder(settings: RunConfig, job: JobInfo, resume: ResumePoint | Non
         log.error("%s", exc)
     except BaseException as exc:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)) and trainer.interrupted:
-            # Ctrl-C: Lightning ran on_exception (on_exception.ckpt), then exits
+            # Ctrl-C or SIGTERM (reglab.app.signals): Lightning ran on_exception
+            # (on_exception.ckpt), then exits with 1
             record.update(final_metrics(trainer), status=contract.INTERRUPTED)
-            log.warning("Interrupted: checkpoints and metrics so far are in %s", output_dir)
+            how = signals.describe(exc)
+            log.warning(
+                "Interrupted (%s): checkpoints and metrics so far are in %s", how, output_dir
+            )
         else:
             record["error"] = f"{type(exc).__name__}: {exc}"
         raise
@@ -124,6 +130,9 @@ def find_resume_point(settings: RunConfig, job: JobInfo) -> ResumePoint | None:
     )
     if resume is None:
         return None
+    # a replica's weights, or a seeds=N run's state for a single run (and the other way
+    # round): one line now, not a confusing error after the data are loaded
+    check_resume_checkpoint(resume.ckpt, [settings.seed + k for k in range(settings.seeds)])
     check_epochs_left(resume, settings.trainer.max_epochs)
     if resume.init_from:
         log.info("Training on from %s (a finished run's checkpoint) in %s", resume.ckpt, output_dir)
@@ -168,9 +177,11 @@ def start_record(
     return record
 
 
-def train_seeds(settings: RunConfig, data: RunData, job: JobInfo) -> dict:
+def train_seeds(
+    settings: RunConfig, data: RunData, job: JobInfo, resume: ResumePoint | None
+) -> dict:
     """`seeds=N`: N replicas in one loop, each written as the job a run with its seed would
-    write (reglab.app.replicas)."""
+    write (reglab.app.replicas); `resume`: the run's own checkpoints/last.ckpt."""
     from reglab.app.replicas import RunIdentity, train_replicas
     from reglab.lit.optimizer import optimizer_factory
     from reglab.models.build import build_model
@@ -203,6 +214,7 @@ def train_seeds(settings: RunConfig, data: RunData, job: JobInfo) -> dict:
         Path(settings.paths.output_dir),
         identity,
         module_arguments(settings, data),
+        resume_ckpt=resume.ckpt if resume is not None else None,
     )
     print_summary(record)
     log.info("Results in %s", settings.paths.output_dir)

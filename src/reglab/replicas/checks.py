@@ -62,8 +62,12 @@ def _unsupported(key: str, why: str = "") -> ConfigError:
 
 def check_settings(settings) -> None:
     """The settings-level checks (no model or data needed): call right after validation."""
-    if settings.resume or settings.ckpt_path:
-        raise _unsupported("resume" if settings.resume else "ckpt_path", "replicas restart")
+    if settings.ckpt_path:  # resume=true continues a seeds=N run from its own state
+        raise ConfigError(
+            "ckpt_path is not supported with seeds>1: a seeds=N run continues from its own "
+            "state with resume=true (add hydra.run.dir=<its folder> to name it); one "
+            "replica's checkpoint is evaluated with eval.py"
+        )
     hw = settings.hardware
     if hw.strategy != "auto" or hw.devices not in (1, "auto"):
         raise _unsupported(f"hardware.strategy={hw.strategy}", "DDP / several devices")

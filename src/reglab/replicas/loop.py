@@ -15,9 +15,19 @@ a replica whose loss turns NaN cannot touch another.
 Replicas stop independently (divergence, early stopping): a stopped replica is frozen, i.e. its
 slice of every parameter is written back after each step, so neither its gradient nor the
 optimizer's momentum/Adam state moves it. It still rides along in the stacked arithmetic
-(cheaper than restacking) but its metrics are no longer recorded.
+(cheaper than restacking) but its metrics are no longer recorded. Its optimizer state is held
+too, so its checkpoint is the state it stopped in. A replica that diverges goes back to the
+weights and optimizer state of the last checkpoint (finite; what a single run's last.ckpt
+holds then): NaN weights are never kept.
+
+`state_dict()` is everything an epoch's end leaves (weights, best weights, optimizer and
+scheduler state, per-replica statuses, metrics rows, early-stopping counters); loaded into a
+loop built from the same settings, `fit()` goes on from the next epoch and ends with exactly
+the numbers of an uninterrupted run: masks and data order are drawn from (seed, epoch) only.
 """
 
+import dataclasses
+import json
 import logging
 import math
 import time
@@ -27,6 +37,7 @@ from dataclasses import dataclass, field
 import torch
 from torch.func import vmap
 
+from reglab import contract
 from reglab.callbacks.seeding import epoch_seed, seed_device
 from reglab.lit.tasks import Task
 from reglab.regularizers.config import EarlyStoppingConfig
@@ -42,11 +53,13 @@ class ReplicaOutcome:
     """What one replica did: its metrics.csv rows and how it ended."""
 
     rows: list[dict] = field(default_factory=list)
-    status: str = "completed"  # | diverged
+    status: str = contract.COMPLETED  # | DIVERGED
     divergence: dict | None = None
     early_stopping: dict | None = None
     # the last time the best weights improved (the epoch best.ckpt would hold), 1-based
     best_epoch: int | None = None
+    # a diverged replica's weights are those of its last checkpoint: after this many epochs
+    weights_epoch: int | None = None
 
 
 @dataclass
@@ -88,8 +101,14 @@ class ReplicaLoop:
         device = next(iter(stacked.params.values())).device
         self.device = device
         self.outcomes = [ReplicaOutcome() for _ in range(n)]
+        self._row_texts: list[list[str]] = [[] for _ in range(n)]  # each row as JSON
         self.active = torch.ones(n, dtype=torch.bool, device=device)
         self._frozen: dict[str, torch.Tensor] | None = None  # stopped replicas' weights
+        self._frozen_state: dict[int, dict[str, torch.Tensor]] = {}  # ... optimizer state
+        # the optimizer's parameters in its state_dict order (its integer keys)
+        self._order = [p for g in optimizer.param_groups for p in g["params"]]
+        self.epochs_done = 0
+        self.last_state: dict | None = None  # state_dict() at the last checkpointed epoch
         self.best_params = {k: v.detach().clone() for k, v in stacked.params.items()}
         mode = task.mode
         self.best_value = torch.full((n,), -math.inf if mode == "max" else math.inf, device=device)
@@ -103,6 +122,7 @@ class ReplicaLoop:
             self._es_sign = sign  # compare sign * value, always minimising
             self._es_best = torch.full((n,), math.inf, device=device)
             self._es_wait = torch.zeros(n, dtype=torch.long, device=device)
+        self.last_state = self.state_dict()  # interrupted before a checkpoint: nothing done
 
     # -- per replica quantities --------------------------------------------------------------
     def penalty(self) -> torch.Tensor:
@@ -128,24 +148,115 @@ class ReplicaLoop:
         return torch.sqrt(sum(g.pow(2).flatten(1).sum(1) for g in grads))
 
     # -- freezing ------------------------------------------------------------------------------
+    def _slices(self, i: int) -> dict[str, torch.Tensor]:
+        """The optimizer state of parameter i that is per replica (stacked like the parameter:
+        momentum, Adam's moments); scalars such as Adam's step count are shared."""
+        p = self._order[i]
+        state = self.optimizer.state.get(p, {})
+        return {k: t for k, t in state.items() if torch.is_tensor(t) and t.shape == p.shape}
+
     @torch.no_grad()
     def freeze(self, stopped: torch.Tensor) -> None:
-        """Stops the replicas in `stopped` (N,) bool with the weights they have now."""
+        """Stops the replicas in `stopped` (N,) bool with the weights and optimizer state they
+        have now."""
         if self._frozen is None:
             self._frozen = {k: v.detach().clone() for k, v in self.net.params.items()}
         for name, p in self.net.params.items():
             self._frozen[name] = torch.where(_per_replica(stopped, p), p, self._frozen[name])
+        for i in range(len(self._order)):
+            held = self._frozen_state.setdefault(i, {})
+            for key, t in self._slices(i).items():
+                old = held.get(key, t)
+                held[key] = torch.where(_per_replica(stopped, t), t, old).clone()
         self.active &= ~stopped
 
     @torch.no_grad()
     def _hold_frozen(self) -> None:
         for name, p in self.net.params.items():
             p.copy_(torch.where(_per_replica(self.active, p), p, self._frozen[name]))
+        for i, held in self._frozen_state.items():
+            for key, t in self._slices(i).items():
+                if key in held:
+                    t.copy_(torch.where(_per_replica(self.active, t), t, held[key]))
+
+    @torch.no_grad()
+    def _restore(self, replicas: torch.Tensor, state: dict) -> None:
+        """Replicas `replicas` (N,) bool go back to their weights and optimizer state in
+        `state` (a state_dict()); state the optimizer had not made yet is zero."""
+        for name, p in self.net.params.items():
+            saved = state["params"][name].to(p.device)
+            p.copy_(torch.where(_per_replica(replicas, p), saved, p))
+        saved_state = state["optimizer"]["state"]
+        for i in range(len(self._order)):
+            for key, t in self._slices(i).items():
+                old = saved_state.get(i, {}).get(key)
+                old = torch.zeros_like(t) if old is None else old.to(t.device, t.dtype)
+                t.copy_(torch.where(_per_replica(replicas, t), old, t))
+
+    # -- the state an epoch's end leaves ------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Everything fit() needs to go on after `epochs_done` epochs (copies, on the CPU)."""
+        state = {
+            "epochs_done": self.epochs_done,
+            "step": self.step,
+            "params": self.net.params,
+            "best_params": self.best_params if self.s.keep_best else None,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "active": self.active,
+            "best_value": self.best_value,
+            "best_metric": self.best_metric,
+            "loss_max": self.loss_max,
+        }
+        if self.s.early_stopping is not None:
+            state.update(es_best=self._es_best, es_wait=self._es_wait)
+        state = _cpu_copy(state)
+        fields = [f.name for f in dataclasses.fields(ReplicaOutcome)]
+        # rows as one JSON text per replica (exact for floats): pickling thousands of small
+        # dicts per checkpoint would cost more than the epochs (torch.save visits each object)
+        state["outcomes"] = [
+            {name: getattr(o, name) for name in fields if name != "rows"}
+            | {"rows_json": "[" + ",".join(texts) + "]"}
+            for o, texts in zip(self.outcomes, self._row_texts, strict=True)
+        ]
+        return state
+
+    @torch.no_grad()
+    def load_state_dict(self, state: dict) -> None:
+        device = self.device
+        self.epochs_done, self.step = int(state["epochs_done"]), int(state["step"])
+        for name, p in self.net.params.items():
+            p.copy_(state["params"][name].to(device))
+        if state["best_params"] is not None:
+            self.best_params = {k: v.to(device).clone() for k, v in state["best_params"].items()}
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state["scheduler"] is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        for name in ("best_value", "best_metric", "loss_max"):
+            setattr(self, name, state[name].to(device).clone())
+        if self.s.early_stopping is not None:
+            self._es_best = state["es_best"].to(device).clone()
+            self._es_wait = state["es_wait"].to(device).clone()
+        self.outcomes = [
+            ReplicaOutcome(**_plain(o), rows=json.loads(o["rows_json"])) for o in state["outcomes"]
+        ]
+        self._row_texts = [[json.dumps(row) for row in o.rows] for o in self.outcomes]
+        self.active = torch.ones_like(self.active)
+        self._frozen, self._frozen_state = None, {}
+        stopped = ~state["active"].to(device)
+        if bool(stopped.any()):
+            self.freeze(stopped)
+        self.last_state = state
 
     # -- training -----------------------------------------------------------------------------
-    def fit(self) -> list[ReplicaOutcome]:
-        start = time.perf_counter()
-        for epoch in range(self.s.max_epochs):
+    def fit(self, checkpoint: Callable[[dict], None] | None = None) -> list[ReplicaOutcome]:
+        """Trains from epoch `epochs_done` (0, or where a loaded state ended) to max_epochs.
+        After every validated epoch (as a single run's last.ckpt) and the last one, the state
+        is kept in `last_state` and given to `checkpoint` (the run's checkpoint file)."""
+        rows = [row for o in self.outcomes for row in o.rows]
+        elapsed = max((row["elapsed_s"] for row in rows), default=0.0)
+        start = time.perf_counter() - elapsed  # a resumed run goes on from its elapsed time
+        for epoch in range(self.epochs_done, self.s.max_epochs):
             if not bool(self.active.any()):
                 break
             epoch_start = time.perf_counter()
@@ -162,6 +273,12 @@ class ReplicaLoop:
                 self.scheduler.step()
             if (epoch + 1) % max(1, self.s.max_epochs // 10) == 0:  # no progress bar: a line
                 self._log_progress(epoch, values)
+            self.epochs_done = epoch + 1
+            last = self.epochs_done == self.s.max_epochs or not bool(self.active.any())
+            if self.epochs_done % self.s.check_val_every_n_epoch == 0 or last:
+                self.last_state = self.state_dict()
+                if checkpoint is not None:
+                    checkpoint(self.last_state)
         return self.outcomes
 
     def _log_progress(self, epoch: int, values: dict[str, torch.Tensor]) -> None:
@@ -246,9 +363,13 @@ class ReplicaLoop:
             return
         for k in hit.nonzero().flatten().tolist():
             what = "loss" if int(kind[k]) == 0 else "grad_norm"
-            self.outcomes[k].status = "diverged"
+            self.outcomes[k].status = contract.DIVERGED
             record = {"kind": what, "epoch": epoch + 1, "step": int(step[k])}
             self.outcomes[k].divergence = record | {"value": float(value[k])}
+        # back to their last checkpoint (finite: what a single run's last.ckpt holds), not NaN
+        self._restore(hit, self.last_state)
+        for k in hit.nonzero().flatten().tolist():
+            self.outcomes[k].weights_epoch = self.last_state["epochs_done"]
         self.freeze(hit)
 
     @torch.no_grad()
@@ -315,12 +436,31 @@ class ReplicaLoop:
         """One metrics.csv row per replica still training (the columns of a single run)."""
         columns = {key: values[key].detach().cpu().tolist() for key in sorted(values)}
         for k, outcome in enumerate(self.outcomes):
-            if outcome.status == "diverged" and outcome.divergence["epoch"] == epoch + 1:
+            if outcome.status == contract.DIVERGED and outcome.divergence["epoch"] == epoch + 1:
                 continue  # a single run stops mid-epoch: no row for the epoch it diverged in
-            if outcome.status == "diverged" or (
+            if outcome.status == contract.DIVERGED or (
                 outcome.early_stopping is not None and outcome.early_stopping["stopped"]
             ):
                 continue
             row = {"epoch": epoch + 1, "step": self.step, **timing}
             row.update({key: column[k] for key, column in columns.items()})
             outcome.rows.append(row)
+            self._row_texts[k].append(json.dumps(row))
+
+
+def _cpu_copy(value):
+    """A copy of nested dicts / lists / tuples with every tensor cloned to the CPU: what an
+    epoch's end leaves, untouched by the steps after it."""
+    if torch.is_tensor(value):
+        return value.detach().to("cpu", copy=True)
+    if isinstance(value, dict):
+        return {k: _cpu_copy(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_cpu_copy(v) for v in value)
+    return value
+
+
+def _plain(outcome: dict) -> dict:
+    """A ReplicaOutcome's fields as a loaded state holds them."""
+    names = {f.name for f in dataclasses.fields(ReplicaOutcome)} - {"rows"}
+    return {k: v for k, v in outcome.items() if k in names}

@@ -1,0 +1,264 @@
+"""`seeds=N` runs have the lifecycle of single runs: Ctrl-C / SIGTERM keep each replica's
+checkpoints and an `interrupted` record, resume=true continues exactly, a diverged replica
+keeps finite weights, a replica's checkpoint is not continued as a single run, eval.py says
+so of non-finite weights. (SIGTERM for single runs and during start-up: test_sigterm.py.)"""
+
+import csv
+import json
+import signal
+
+import pytest
+import torch
+
+from reglab.app.job import run
+from reglab.config.compose import compose_config
+
+from .conftest import FAST, REPO, run_cli, run_main
+
+SIGNAL_RUN = REPO / "tests" / "signal_run.py"
+# a validation split (best.ckpt, the test on the best weights), dropout masks and momentum:
+# every piece of state a resumed run must restore
+BASE = [*FAST, "model.hidden=[16]", "regularizer.dropout=0.5", "logger=csv", "seeds=3", "seed=0"]
+RUN = [*BASE, "optimizer.momentum=0.9"]
+SEEDS = (0, 1, 2)
+
+
+def _record(folder):
+    return json.loads((folder / "metrics.json").read_text())
+
+
+def _rows(folder):
+    drop = {"epoch_s", "elapsed_s"}
+    rows = csv.DictReader((folder / "metrics.csv").open())
+    return [{k: v for k, v in r.items() if k not in drop} for r in rows]
+
+
+def _net(path):
+    # a replica's checkpoint loads without unpickling code
+    state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+    return {k: v for k, v in state.items() if k.startswith("net.")}
+
+
+def _same_replicas(mine, theirs, stages=("train/", "val/", "test/")):
+    """Every replica: the same metrics, rows and weights, exactly (CPU)."""
+    for seed in SEEDS:
+        a, b = mine / f"seed_{seed}", theirs / f"seed_{seed}"
+        expected = {k: v for k, v in _record(b).items() if k.startswith(stages)}
+        assert expected and {k: _record(a).get(k) for k in expected} == expected, seed
+        assert _rows(a) == _rows(b), seed
+        for name in ("last.ckpt", "best.ckpt"):
+            x, y = _net(a / "checkpoints" / name), _net(b / "checkpoints" / name)
+            assert x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x), (seed, name)
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM", "SIGKILL"])
+def test_an_interrupted_seeds_run_keeps_every_replica_and_resumes_exactly(tmp_path, sig):
+    out = tmp_path / "run"
+    args = [*RUN, "trainer.max_epochs=3", f"hydra.run.dir={out}"]
+    # mid-epoch 3 (two epochs completed), as Ctrl-C, `kill` / SLURM / Kubernetes, or the OOM
+    # killer would stop it
+    stopped = run_cli(["epoch:2", sig, str(tmp_path / "sent"), *args], script=SIGNAL_RUN)
+    output = stopped.stdout + stopped.stderr
+    if sig == "SIGKILL":
+        assert stopped.returncode == -signal.SIGKILL
+        assert not (out / "metrics.json").exists()  # nothing could be finalised
+    else:
+        assert stopped.returncode == 1, output[-3000:]
+        assert "Traceback" not in output and "start-up" not in output
+        how = "Ctrl-C" if sig == "SIGINT" else "SIGTERM"
+        assert (
+            f"Interrupted ({how}): each replica's checkpoints and metrics as of epoch 2" in output
+        )
+        record = _record(out)
+        assert record["status"] == "interrupted" and record["epochs"] == 2
+        assert record["replica_status"] == ["interrupted"] * 3
+        # each replica as of its last completed epoch: what a 2-epoch run leaves
+        two = tmp_path / "two"
+        run(compose_config([*RUN, "trainer.max_epochs=2"], two))
+        for seed in SEEDS:
+            replica = _record(out / f"seed_{seed}")
+            assert replica["status"] == "interrupted" and replica["epochs"] == 2
+            assert not any(k.startswith("test/") for k in replica)  # not tested
+        _same_replicas(out, two, stages=("train/", "val/"))
+    # the run's own state after epoch 2: what resume=true goes on from (no code in it)
+    state = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
+    assert state["epoch"] == 1
+
+    resumed = run_main([*args, "resume=true"])
+    assert resumed.returncode == 0, (resumed.stdout + resumed.stderr)[-3000:]
+    assert "Continuing 3 replicas after epoch 2" in resumed.stdout + resumed.stderr
+    reference = tmp_path / "reference"
+    run(compose_config([*RUN, "trainer.max_epochs=3"], reference))
+    record, expected = _record(out), _record(reference)
+    assert record["status"] == "completed" and record["epochs"] == 3
+    assert {k: v for k, v in record.items() if "/" in k} == {
+        k: v for k, v in expected.items() if "/" in k
+    }
+    _same_replicas(out, reference)
+
+
+def test_resume_continues_stopped_replicas_as_they_stopped(tmp_path, monkeypatch):
+    """Early-stopped and diverged replicas stay as they were when the run went on: their
+    weights and optimizer state held, the others exact."""
+    from reglab.replicas.batches import ReplicaBatches
+
+    epoch_batches = ReplicaBatches.epoch
+
+    def poisoned(self, epoch):  # replica 1's inputs turn NaN in its second epoch
+        for x, y in epoch_batches(self, epoch):
+            if epoch == 1:
+                x = x.clone()
+                x[1] = float("nan")
+            yield x, y
+
+    monkeypatch.setattr(ReplicaBatches, "epoch", poisoned)
+    es = ["dataset=toy1d", "model=mlp", "model.hidden=[8]", "logger=csv", "seeds=3", "seed=0"]
+    es += ["regularizer=early_stopping", "regularizer.early_stopping.patience=1"]
+    es += ["regularizer.early_stopping.min_delta=0.05", "optimizer=adam", "optimizer.lr=0.02"]
+    reference = tmp_path / "reference"
+    run(compose_config([*es, "trainer.max_epochs=6"], reference))
+    statuses = [_record(reference / f"seed_{s}")["status"] for s in SEEDS]
+    assert statuses[1] == "diverged"
+    stopped_early = [_record(reference / f"seed_{s}")["epochs"] for s in (0, 2)]
+    assert stopped_early == [2, 4]  # one stops before the cut below, one after it
+
+    out = tmp_path / "run"  # the same run, cut after 3 epochs, then resumed to 6
+    run(compose_config([*es, "trainer.max_epochs=3"], out))
+    (out / "metrics.json").unlink()  # as if killed after its 3rd epoch
+    again = [*es, "trainer.max_epochs=6", f"hydra.run.dir={out}", "resume=true"]
+    resumed = run_main(again)
+    assert resumed.returncode == 0, (resumed.stdout + resumed.stderr)[-3000:]
+    assert [_record(out / f"seed_{s}")["status"] for s in SEEDS] == statuses
+    for seed in SEEDS:
+        a, b = out / f"seed_{seed}", reference / f"seed_{seed}"
+        assert _rows(a) == _rows(b), seed
+        x, y = _net(a / "checkpoints" / "last.ckpt"), _net(b / "checkpoints" / "last.ckpt")
+        assert all(torch.equal(x[k], y[k]) for k in x), seed
+
+
+def test_a_diverged_replica_keeps_its_last_finite_weights(tmp_path, monkeypatch):
+    from reglab.replicas.batches import ReplicaBatches
+
+    toy = ["dataset=toy1d", "model=linear", "logger=csv", "seeds=3"]
+    two = tmp_path / "two"
+    run(compose_config([*toy, "trainer.max_epochs=2"], two))
+    epoch_batches = ReplicaBatches.epoch
+
+    def poisoned(self, epoch):  # replica 1's inputs turn NaN in its third epoch
+        for x, y in epoch_batches(self, epoch):
+            if epoch == 2:
+                x = x.clone()
+                x[1] = float("nan")
+            yield x, y
+
+    monkeypatch.setattr(ReplicaBatches, "epoch", poisoned)
+    out = tmp_path / "run"
+    run(compose_config([*toy, "trainer.max_epochs=5"], out))
+    record = _record(out / "seed_43")
+    assert record["status"] == "diverged" and record["epochs"] == 2
+    ckpt = out / "seed_43" / "checkpoints" / "last.ckpt"
+    weights = _net(ckpt)
+    assert all(t.isfinite().all() for t in weights.values())
+    expected = _net(two / "seed_43" / "checkpoints" / "last.ckpt")  # after its 2nd epoch
+    assert all(torch.equal(weights[k], expected[k]) for k in expected)
+    assert torch.load(ckpt, weights_only=True)["epoch"] == 1  # 2 epochs, counted from 0
+
+
+def test_eval_of_non_finite_weights_is_one_line(tmp_path):
+    first = tmp_path / "first"
+    run(compose_config(["dataset=toy1d", "model=linear", "logger=csv"], first))
+    ckpt = torch.load(first / "checkpoints" / "last.ckpt", weights_only=False)
+    name = next(k for k in ckpt["state_dict"] if k.startswith("net."))
+    ckpt["state_dict"][name] = torch.full_like(ckpt["state_dict"][name], float("nan"))
+    nan = tmp_path / "nan.ckpt"
+    torch.save(ckpt, nan)
+    result = run_main([f"ckpt_path={nan}"], entry="eval")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "Traceback" not in output
+    assert f"ckpt_path={nan}: its weights are not finite (NaN or inf in {name})" in output
+    assert "test/" not in output  # no number was reported
+
+
+def test_a_replica_checkpoint_is_not_continued_as_a_single_run(tmp_path):
+    out = tmp_path / "run"
+    assert run(compose_config([*RUN], out))["status"] == "completed"
+    replica = out / "seed_1"
+    before = (replica / "metrics.json").read_bytes()
+    single = [*FAST, "model.hidden=[16]", "logger=csv", "trainer.max_epochs=2"]
+    cases = {
+        # a replica's weights: no Lightning training state to go on from
+        f"ckpt_path={replica / 'checkpoints' / 'last.ckpt'}": "is a checkpoint of replica seed=1",
+        # the run's state: all replicas together
+        f"ckpt_path={out / 'checkpoints' / 'last.ckpt'}": "is the state of a seeds=3 run",
+    }
+    for override, message in cases.items():
+        result = run_main([*single, override, f"hydra.run.dir={tmp_path / 'new'}"])
+        output = result.stdout + result.stderr
+        assert result.returncode == 1 and message in output and "Traceback" not in output
+    assert (replica / "metrics.json").read_bytes() == before  # its record is untouched
+    evaluated = run_main([f"ckpt_path={out / 'checkpoints' / 'last.ckpt'}"], entry="eval")
+    output = evaluated.stdout + evaluated.stderr
+    assert evaluated.returncode == 1 and "Traceback" not in output
+    assert "is the state of a seeds=3 run" in output and "seed_0/checkpoints/last.ckpt" in output
+
+    result = run_main([*RUN, f"ckpt_path={replica / 'checkpoints' / 'last.ckpt'}"])
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "ckpt_path is not supported with seeds>1" in output
+
+    # a seeds=N run does not resume from a single run's checkpoint
+    lone = tmp_path / "lone"
+    run(compose_config(single, lone))
+    (lone / "metrics.json").unlink()  # as if killed
+    result = run_main([*RUN, "trainer.max_epochs=3", f"hydra.run.dir={lone}", "resume=true"])
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "is a single run's checkpoint, not a seeds=N" in output
+
+
+def test_an_interrupt_goes_back_to_the_last_checkpoint(tmp_path, monkeypatch):
+    """Validating (and checkpointing) every 3rd epoch, as the toy experiments validate every
+    20th: an interrupt in epoch 5 leaves each replica as of epoch 3, as a single run's
+    last.ckpt would; resume=true still ends exactly where an uninterrupted run ends."""
+    from reglab.replicas.batches import ReplicaBatches
+
+    toy = ["dataset=toy1d", "model=mlp", "model.hidden=[8]", "logger=csv", "seeds=2"]
+    toy += ["regularizer.dropout=0.3", "trainer.check_val_every_n_epoch=3"]
+    toy += ["regularizer=lr_decay", "regularizer.lr_decay.step_size=2"]  # scheduler state
+    three, reference = tmp_path / "three", tmp_path / "reference"
+    run(compose_config([*toy, "trainer.max_epochs=3"], three))
+    run(compose_config([*toy, "trainer.max_epochs=7"], reference))
+    assert len({row["train/lr"] for row in _rows(reference / "seed_42")}) == 4  # lr decays
+    epoch_batches = ReplicaBatches.epoch
+
+    def interrupted(self, epoch):
+        if epoch == 4:
+            raise KeyboardInterrupt  # Ctrl-C in the 5th epoch
+        yield from epoch_batches(self, epoch)
+
+    monkeypatch.setattr(ReplicaBatches, "epoch", interrupted)
+    out = tmp_path / "run"
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            run(compose_config([*toy, "trainer.max_epochs=7"], out))
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # shielded while recording
+    assert stopped.value.code == 1
+    record = _record(out)
+    assert record["status"] == "interrupted" and record["epochs"] == 3
+    for seed in (42, 43):
+        replica = out / f"seed_{seed}"
+        assert _record(replica)["epochs"] == 3 and len(_rows(replica)) == 3
+        assert _rows(replica) == _rows(three / f"seed_{seed}")
+        x, y = (
+            _net(replica / "checkpoints" / "last.ckpt"),
+            _net(three / f"seed_{seed}" / "checkpoints" / "last.ckpt"),
+        )
+        assert all(torch.equal(x[k], y[k]) for k in y)
+
+    monkeypatch.setattr(ReplicaBatches, "epoch", epoch_batches)
+    resumed = run_main([*toy, "trainer.max_epochs=7", f"hydra.run.dir={out}", "resume=true"])
+    assert resumed.returncode == 0, (resumed.stdout + resumed.stderr)[-3000:]
+    for seed in (42, 43):
+        a, b = out / f"seed_{seed}", reference / f"seed_{seed}"
+        assert _rows(a) == _rows(b) and len(_rows(a)) == 7
+        x, y = _net(a / "checkpoints" / "last.ckpt"), _net(b / "checkpoints" / "last.ckpt")
+        assert all(torch.equal(x[k], y[k]) for k in y)
