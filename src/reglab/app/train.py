@@ -189,7 +189,9 @@ def train_seeds(settings: RunConfig, data: RunData, job: JobInfo) -> dict:
         data.datamodule,
         regularization,
         data.task,
-        lambda: build_model(settings.model, info.in_shape, info.num_outputs, regularization),
+        lambda: build_model(
+            settings.model, info.in_shape, info.num_outputs, regularization, info.task
+        ),
         instantiate(settings.optimizer.factory_config()),
         Path(settings.paths.output_dir),
         identity,

@@ -52,7 +52,13 @@ class RegLabModule(L.LightningModule):
         self.task = task_for(self.info)
         self.regularization = Regularization(RegularizerConfig.model_validate(regularizer))
         model_cfg = TypeAdapter(ModelSchema).validate_python(model)
-        net = build_model(model_cfg, self.info.in_shape, self.info.num_outputs, self.regularization)
+        net = build_model(
+            model_cfg,
+            self.info.in_shape,
+            self.info.num_outputs,
+            self.regularization,
+            self.info.task,
+        )
         # the inner nn.Module only; Lightning's loop stays eager
         self.net = torch.compile(net) if compile else net
         self.optimizer_factory = instantiate(optimizer)
