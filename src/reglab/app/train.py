@@ -20,6 +20,7 @@ from reglab.app.build import (
     build_trainer,
     module_arguments,
 )
+from reglab.app.checkpoint_fit import check_checkpoint_fits
 from reglab.app.checks import check_hardware
 from reglab.app.job import JobInfo
 from reglab.app.records import finished_record
@@ -69,6 +70,8 @@ def train(settings: RunConfig, job: JobInfo | None = None) -> dict:
     if settings.seeds > 1:  # N seeds in one loop: reglab.replicas builds and trains them
         return train_seeds(settings, data, job)
     module = build_module(settings, data)
+    if resume is not None:  # another model's or optimizer's checkpoint: one line, now
+        check_checkpoint_fits(resume.ckpt, module, settings)
     record = start_record(settings, job, module.regularization.name, resume)
     loggers = build_run_loggers(settings, record["config"], run_name(record), job.sweep_name)
     trainer = build_trainer(settings, data, module.regularization.callbacks(), loggers)
