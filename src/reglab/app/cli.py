@@ -75,7 +75,7 @@ def unreadable_override(argv: list[str]) -> str | None:
             reason = (str(exc).strip().splitlines() or [""])[0]
             key, sep, value = override.partition("=")
             if not sep or "'" in value:
-                fix = "quote the value (README: Hydra's override grammar)"
+                fix = "quote the value (Hydra's override grammar)"
             else:
                 fix = (
                     f"quote the value, as in \"{key}='{value}'\" (the shell keeps the inner quotes)"
