@@ -120,8 +120,8 @@ IN_PROCESS += [
         [USER, "model=fixed_inputs"],
         None,
         "model._target_=bad_pkg.FixedInputs: its forward fails on a batch of inputs of shape "
-        "(2, 1, 28, 28) (the data set's in_shape (1, 28, 28)): RuntimeError: mat1 and mat2 "
-        "shapes cannot be multiplied",
+        "(2, 1, 28, 28) (the data set's in_shape (1, 28, 28)) at {bad_models}/bad_pkg/"
+        "__init__.py:75: RuntimeError: mat1 and mat2 shapes cannot be multiplied",
     ),
     (
         "seed past 2**32-1",
@@ -176,6 +176,7 @@ def test_bad_input_in_process(
     paths = {name: str(path) for name, path in bad.items()}
     paths["nowhere"] = str(tmp_path / "nowhere")
     overrides = [o.format(**paths) for o in overrides]
+    expected = expected.format(**paths)
     size = [] if any(o.startswith("dataset=") for o in overrides) else FAST
     out = tmp_path / "run"
     cfg = compose_config([*size, *overrides], out)  # the default logger: W&B (offline)

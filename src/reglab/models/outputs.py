@@ -9,6 +9,8 @@ numbers, so each is a one-line error here.
 """
 
 import math
+import os
+import traceback
 from collections.abc import Sequence
 
 import torch
@@ -25,6 +27,17 @@ def _expected(num_outputs: int, task: str | None) -> str:
     if task == "regression":
         return f"{num_outputs} output(s), one per regression target"
     return f"{num_outputs} outputs"
+
+
+def _where(exc: BaseException) -> str:
+    """` at <file>:<line>`: the last frame of the failure outside torch (the model's own
+    code, where the fix goes), or nothing."""
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if f"{os.sep}torch{os.sep}" not in f.filename and f.filename != __file__
+    ]
+    return f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
 
 
 def check_outputs(
@@ -48,7 +61,7 @@ def check_outputs(
         reason = (str(exc).strip().splitlines() or [""])[0][:300]
         raise ConfigError(
             f"{label}: its forward fails on a batch of inputs of shape {shape} (the data "
-            f"set's in_shape {tuple(in_shape)}): {type(exc).__name__}: {reason}"
+            f"set's in_shape {tuple(in_shape)}){_where(exc)}: {type(exc).__name__}: {reason}"
         ) from None
     finally:
         net.train(was_training)
