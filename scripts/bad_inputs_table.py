@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from tests.bad_data import make_bad_data  # noqa: E402
 
-FAST = ["dataset.batch_size=64", "trainer.max_epochs=1", "logger=csv"]
+FAST = ["dataset.batch_size=64", "trainer.max_epochs=1", "logger=csv", "extras.print_config=false"]
 FMNIST = ["dataset.val_size=100"]  # the image-folder data set has no val_size
 
 

@@ -133,3 +133,14 @@ def test_predict_of_an_old_checkpoint_without_the_key_still_prepares_images():
     assert torch.allclose(module.predict(images.float() / 255), module.predict(images))
     with pytest.raises(ValueError):
         module.predict(images.float())
+
+
+def test_a_topic_table_counts_the_values_each_mean_is_over():
+    """The experiments' own tables (dropout_table.md, ...) have a seeds column counting
+    jobs; a mean over fewer (a diverged seed's NaN) says how many it averaged."""
+    from reglab.report.topics import fmt, mean_std
+
+    assert fmt(mean_std([0.8, math.nan, 0.6])) == "0.7000 ± 0.1414 (n=2)"
+    assert fmt(mean_std([0.8, 0.6])) == "0.7000 ± 0.1414"
+    mean, std = mean_std([1.0, None])  # still a (mean, std) pair where one is unpacked
+    assert (mean, std) == (1.0, 0.0)

@@ -10,12 +10,17 @@ import socket
 import threading
 from urllib.parse import urlsplit
 
-DEFAULT_BASE_URL = "https://api.wandb.ai"
 PROBE_SECONDS = 5.0
 
 
 def base_url() -> str:
-    return os.environ.get("WANDB_BASE_URL") or DEFAULT_BASE_URL
+    """The server wandb.init talks to: WANDB_BASE_URL, else wandb's own setting (its
+    settings files, `wandb login --host`, or the default of the installed wandb)."""
+    if os.environ.get("WANDB_BASE_URL"):
+        return os.environ["WANDB_BASE_URL"]
+    from wandb.sdk import wandb_setup
+
+    return str(wandb_setup.singleton().settings.base_url)
 
 
 def unreachable_reason(url: str, timeout: float = PROBE_SECONDS) -> str | None:
