@@ -94,7 +94,7 @@ def test_eval_of_a_file_that_is_not_a_checkpoint_is_one_line(tmp_path, content):
     bad = tmp_path / "bad.ckpt"
     bad.write_bytes(content)
     cfg = compose_config([f"ckpt_path={bad}"], tmp_path / "eval", "eval")
-    with pytest.raises(ConfigError, match=r"bad\.ckpt: not a checkpoint of a reglab run"):
+    with pytest.raises(ConfigError, match=r"bad\.ckpt: refused: not a checkpoint of a reglab run"):
         evaluate(validate_eval_config(cfg))
 
 

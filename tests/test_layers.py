@@ -58,3 +58,52 @@ def test_config_is_the_bottom_layer():
 
 def test_the_contract_depends_on_nothing():
     assert IMPORTS["reglab.contract"] == set()
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """module -> the reglab modules it imports (`from reglab.x import Name` counts as reglab.x,
+    or reglab.x.Name where that is a module)."""
+    graph = {}
+    for module, names in IMPORTS.items():
+        graph[module] = {name for name in names if name in IMPORTS and name != module}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph[node]:
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_no_import_circles():
+    """Imports inside functions count too: a circle hidden in a function is still a circle."""
+    assert _cycles(_import_graph()) == []

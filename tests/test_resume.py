@@ -164,8 +164,13 @@ def test_resume_picks_the_newest_unfinished_run_with_the_same_overrides(tmp_path
     fresh = tmp_path / "sweep" / "4"
     assert resume_point(True, None, fresh, ["seed=1"], multirun=True) is None
     assert resume_point(False, None, job, ["seed=1"], multirun=True) is None
-    # an explicit checkpoint inside a run folder continues in that folder
-    explicit = resume_point(False, str(older / "checkpoints" / "last.ckpt"), current, [], False)
-    assert explicit.run_dir == older
+    # an explicit checkpoint inside an unfinished run's folder continues in that folder when
+    # it is the same run; another run's checkpoint starts a new folder (a run folder is its own
+    # run's)
+    older_ckpt = str(older / "checkpoints" / "last.ckpt")
+    explicit = resume_point(False, older_ckpt, current, ["seed=1"], False)
+    assert explicit.run_dir == older and explicit.init_from is None
+    other = resume_point(False, older_ckpt, current, ["seed=2"], False)
+    assert other.run_dir == current and other.init_from == older_ckpt
     with pytest.raises(ConfigError, match="no run with the overrides"):
         resume_point(True, None, current, ["seed=9"], multirun=False)

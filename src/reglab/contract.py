@@ -27,9 +27,16 @@ WEIGHTS_JSON = "weights.json"
 WANDB_ID = "wandb_id"
 HYDRA_DIR = ".hydra"
 OVERRIDES_YAML = "overrides.yaml"
+# held (flock) by the one process writing the run; holds its pid
+LOCK = ".reglab.lock"
+# what Hydra writes into a sweep folder: the sweep's own overrides
+MULTIRUN_YAML = "multirun.yaml"
 
 # Where a run stands (metrics.json's "status").
 COMPLETED, FAILED, INTERRUPTED, DIVERGED = "completed", "failed", "interrupted", "diverged"
+# A run that ended with a result: its folder is never written again (resume refuses it;
+# training on from its weights writes a new folder).
+FINAL = (COMPLETED, DIVERGED)
 
 # The config groups whose chosen option names a run (metrics.json's "choices").
 CHOICE_GROUPS = (

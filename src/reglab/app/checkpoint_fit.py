@@ -11,21 +11,13 @@ from pathlib import Path
 
 import torch
 
-from reglab.config.errors import ConfigError
+from reglab.config.errors import CheckpointRefused, ConfigError
+from reglab.outputs.checkpoint_io import read_checkpoint
 
 # model keys that change no weight: a checkpoint of model=mlp with name=x fits name=y
 NOT_ARCHITECTURE = ("name", "init")
 # regularizer keys that live in the optimizer's state (param groups) or the lr scheduler's
 TRAINING_KEYS = ("weight_decay", "lr_decay")
-
-
-def read_checkpoint(ckpt: Path) -> dict | None:
-    """The checkpoint's contents, read as data only (weights_only=True, no code runs); None
-    when it cannot be read so (the load that follows reports that)."""
-    try:
-        return torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:
-        return None
 
 
 def stored_config(checkpoint: dict) -> dict:
@@ -59,8 +51,11 @@ def _first_difference(stored: dict, built: dict) -> str:
 def check_checkpoint_fits(ckpt: Path, module: torch.nn.Module, settings) -> None:
     """Raises ConfigError when `ckpt` holds weights, an optimizer or an lr schedule this
     run's `module` and `settings` cannot take on."""
-    checkpoint = read_checkpoint(ckpt)
-    if checkpoint is None or not isinstance(checkpoint.get("state_dict"), dict):
+    try:  # as data only; a file that is refused was reported by the epoch count before
+        checkpoint = read_checkpoint(ckpt, mmap=True)
+    except CheckpointRefused:
+        return
+    if not isinstance(checkpoint.get("state_dict"), dict):
         return
     config = stored_config(checkpoint)
     stored_model, stored_data = config.get("model") or {}, config.get("dataset") or {}

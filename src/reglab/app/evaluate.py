@@ -21,7 +21,7 @@ from pydantic import Field, ValidationError
 from reglab import contract
 from reglab.app.settings import ExtrasConfig, HardwareConfig, PathsConfig, RunConfig, to_plain_dict
 from reglab.config.base import Schema
-from reglab.config.errors import ConfigError, format_validation_error
+from reglab.config.errors import CheckpointRefused, ConfigError, format_validation_error
 from reglab.data.errors import DatasetError
 
 log = logging.getLogger("reglab")
@@ -52,13 +52,24 @@ def validate_eval_config(cfg: DictConfig | dict) -> EvalConfig:
         raise ConfigError(format_validation_error(exc, fields)) from None
 
 
-def trained_settings(config: dict, here: PathsConfig) -> RunConfig:
-    """The training run's settings, with its data paths moved to this machine's."""
-    trained = config["paths"]
+# What eval takes from a checkpoint's stored config: what the model and its data are. The rest
+# (trainer, callbacks, loggers, hardware, paths) is this machine's: a stored config is data, and
+# a file from elsewhere chooses neither what runs nor where anything is written.
+TRAINED_SECTIONS = ("task_name", "seed", "dataset", "model", "regularizer", "optimizer", "protocol")
+# a trainer to validate against; eval builds its own Trainer
+EVAL_TRAINER = {"_target_": "lightning.Trainer", "max_epochs": 1}
+
+
+def trained_settings(config: dict, here: PathsConfig, hardware: HardwareConfig) -> RunConfig:
+    """The training run's model and data settings, with its data paths moved to this
+    machine's (a checkpoint trained elsewhere finds its data here)."""
+    if not isinstance(config, dict):
+        raise ConfigError("the checkpoint carries no run config (hyper_parameters.config)")
+    trained = config.get("paths") if isinstance(config.get("paths"), dict) else {}
     moves = {
-        trained["data_dir"]: here.data_dir,
-        trained["cache_dir"]: here.cache_dir,
-        trained["output_dir"]: here.output_dir,
+        str(trained[key]): str(getattr(here, key))
+        for key in ("data_dir", "cache_dir")
+        if isinstance(trained.get(key), str) and Path(trained[key]).is_absolute()
     }
 
     def move(value):
@@ -72,7 +83,9 @@ def trained_settings(config: dict, here: PathsConfig) -> RunConfig:
                     return new + value[len(old) :]
         return value
 
-    return RunConfig.model_validate(move(config) | {"paths": here.model_dump()})
+    kept = {key: move(config[key]) for key in TRAINED_SECTIONS if key in config}
+    this_machine = {"paths": here.model_dump(), "hardware": hardware.model_dump()}
+    return RunConfig.model_validate(kept | this_machine | {"trainer": EVAL_TRAINER})
 
 
 def evaluate(settings: EvalConfig) -> dict:
@@ -99,11 +112,15 @@ def evaluate(settings: EvalConfig) -> dict:
     if not ckpt.is_file():
         raise ConfigError(f"ckpt_path={settings.ckpt_path}: no such file")
     module = _load_module(RegLabModule, ckpt)
-    run = trained_settings(module.hparams["config"], settings.paths)
+    try:  # the stored config is the file's: what it names is checked before it is built
+        run = trained_settings(module.hparams["config"], settings.paths, settings.hardware)
+        L.seed_everything(run.seed, workers=True, verbose=False)
+        datamodule = build_datamodule(run.dataset, seed=run.seed)
+    except (ConfigError, ValidationError) as exc:
+        detail = str(exc) if isinstance(exc, ConfigError) else format_validation_error(exc, {})
+        raise CheckpointRefused(ckpt, f"its stored config: {' '.join(detail.split())}") from None
     output_dir = Path(settings.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    L.seed_everything(run.seed, workers=True, verbose=False)
-    datamodule = build_datamodule(run.dataset, seed=run.seed)
     if hasattr(datamodule, "split_transform"):
         apply_protocol(datamodule, run.protocol)
     callbacks = []
@@ -145,21 +162,17 @@ def evaluate(settings: EvalConfig) -> dict:
 
 
 def _load_module(module_class, ckpt: Path):
-    """The checkpoint's RegLabModule; a file that is not one, or a model this machine cannot
-    rebuild (a user's package not importable here), is one line naming the file."""
+    """The checkpoint's RegLabModule; a file that is not one, holds code, or a model this
+    machine cannot rebuild (a user's package not importable here), is one line naming the
+    file (CheckpointRefused)."""
+    from reglab.outputs.checkpoint_io import refusal
+
     try:
         return module_class.load_from_checkpoint(ckpt, map_location="cpu")
-    except ConfigError as exc:
-        raise ConfigError(f"ckpt_path={ckpt}: its model cannot be rebuilt here: {exc}") from None
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"ckpt_path={ckpt}: its model cannot be rebuilt here: {first}") from None
-    except Exception as exc:  # torch.load or Lightning on a file that is not a checkpoint
-        detail = str(exc).splitlines()[0] if str(exc).strip() else "an empty or cut-off file"
-        raise ConfigError(
-            f"ckpt_path={ckpt}: not a checkpoint of a reglab run (one written by train.py, "
-            f"carrying its config): {type(exc).__name__}, {detail}"
-        ) from None
+    except CheckpointRefused:
+        raise
+    except Exception as exc:  # Lightning on a file that is a torch file but no checkpoint
+        raise refusal(ckpt, exc) from None
 
 
 def _trained_overrides(ckpt: Path) -> list[str] | None:

@@ -8,24 +8,34 @@ from pathlib import Path
 from reglab import contract
 from reglab.outputs.atomic import read_json
 from reglab.outputs.results import write_metrics_json
+from reglab.run_folder import RunFolder, same_run
 
 log = logging.getLogger("reglab")
 
 
 def finished_record(output_dir: Path, overrides: list[str]) -> dict | None:
-    """The record of this job if it already completed with the same overrides: re-running a
-    sweep into its folder resumes it instead of starting over."""
+    """The record of this job if it already finished (completed or diverged: a result) with the
+    same overrides: re-running a sweep into its folder resumes it instead of starting over."""
     record = read_json(contract.metrics_json(output_dir))  # unreadable: run again
-    if not record or record.get("status") != contract.COMPLETED:
+    if not record or record.get("status") not in contract.FINAL:
         return None
     if sorted(record.get("overrides") or []) == sorted(overrides):
         return record
     return None
 
 
+def _ours(output_dir: Path, overrides: list[str]) -> bool:
+    """This job may record itself here: the folder holds no run, or this job's unfinished one
+    (reglab.run_folder: a run folder is written only by its own run)."""
+    folder = RunFolder(output_dir)
+    if not folder.holds_run():
+        return True
+    return folder.status() not in contract.FINAL and same_run(folder.overrides(), overrides)
+
+
 def record_interrupted(output_dir: Path, overrides: list[str]) -> None:
     path = contract.metrics_json(output_dir)
-    if read_json(path) is None:
+    if read_json(path) is None and _ours(output_dir, overrides):
         record = {"status": contract.INTERRUPTED, "epochs": 0, "overrides": overrides}
         try:
             write_metrics_json(path, record)
@@ -37,7 +47,10 @@ def record_failure(output_dir: Path, overrides: list[str], exc: BaseException) -
     """A job that failed before training could write metrics.json still leaves one."""
     path = contract.metrics_json(output_dir)
     previous = read_json(path)
-    if not previous or previous.get("overrides") != overrides:
+    if not _ours(output_dir, overrides):
+        log.error("Not recorded in %s: it holds another run", output_dir)
+        return
+    if not previous:  # a record of this run says more than "failed": keep it
         record = {"status": contract.FAILED, "error": f"{type(exc).__name__}: {exc}"}
         try:
             write_metrics_json(path, record | {"overrides": overrides})

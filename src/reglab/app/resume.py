@@ -15,11 +15,10 @@ files are never rewritten.
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from reglab import contract
-from reglab.config.errors import ConfigError
+from reglab.config.errors import CheckpointRefused, ConfigError
 from reglab.outputs.atomic import read_json
+from reglab.run_folder import RunFolder, same_run
 
 
 @dataclass(frozen=True)
@@ -34,14 +33,6 @@ def without_resume(overrides: list[str]) -> list[str]:
     """The overrides that define a run, as a sorted list: their order on the command line
     does not change the run (`seed=6 trainer.max_epochs=5` = `trainer.max_epochs=5 seed=6`)."""
     return sorted(contract.defining_overrides(overrides))
-
-
-def _overrides(run_dir: Path) -> list[str] | None:
-    path = contract.overrides_file(run_dir)
-    try:
-        return (yaml.safe_load(path.read_text()) or []) if path.is_file() else None
-    except (OSError, yaml.YAMLError):
-        return None
 
 
 def run_status(run_dir: Path) -> str | None:
@@ -65,18 +56,15 @@ def find_unfinished_run(runs_dir: Path, current: Path, overrides: list[str]) -> 
     same = [
         d
         for d in runs_dir.iterdir()
-        if d.is_dir()
-        and d != current
-        and _overrides(d) is not None
-        and without_resume(_overrides(d)) == wanted
+        if d.is_dir() and d != current and same_run(RunFolder(d).overrides(), overrides)
     ]
     # by time, not by name: folder names sort by start time, but a resumed run's activity
     # is later than a run started after it
     same.sort(key=lambda d: (_last_active(d), d.name), reverse=True)
     for run_dir in same:
-        if run_status(run_dir) == contract.COMPLETED:
+        if (status := run_status(run_dir)) in contract.FINAL:
             raise ConfigError(
-                f"resume=true: the latest run with these overrides, {run_dir}, completed; "
+                f"resume=true: the latest run with these overrides, {run_dir}, {status}; "
                 "nothing to resume (drop resume=true to start a new run)"
             )
         if contract.checkpoint(run_dir, contract.LAST).is_file():
@@ -94,6 +82,12 @@ def _run_of(ckpt: Path) -> Path | None:
     return run_dir if in_run else None
 
 
+def _resumes_itself(folder: RunFolder, overrides: list[str]) -> bool:
+    """A checkpoint continues its run in the run's folder when that run is unfinished and this
+    is the same run (its defining overrides)."""
+    return folder.status() not in contract.FINAL and same_run(folder.overrides(), overrides)
+
+
 def resume_point(
     resume: bool, ckpt_path: str | None, output_dir: Path, overrides: list[str], multirun: bool
 ) -> ResumePoint | None:
@@ -103,9 +97,10 @@ def resume_point(
         if not ckpt.is_file():
             raise ConfigError(f"ckpt_path={ckpt_path}: no such file")
         run_dir = _run_of(ckpt)
-        if run_dir is not None and run_status(run_dir) != contract.COMPLETED:
+        if run_dir is not None and _resumes_itself(RunFolder(run_dir), overrides):
             return ResumePoint(run_dir, ckpt)  # an unfinished run goes on in its folder
-        # a completed run's files stay as they are: train on in this run's own folder
+        # another run's weights (finished, or other overrides): its files stay as they are;
+        # train on in this run's own folder
         return ResumePoint(output_dir, ckpt, init_from=str(ckpt))
     if not resume:
         return None
@@ -113,9 +108,9 @@ def resume_point(
     if multirun:
         return ResumePoint(output_dir, here) if here.is_file() else None
     if here.is_file():  # hydra.run.dir=X, X holds a run: X is the run to resume
-        if run_status(output_dir) == contract.COMPLETED:
+        if (status := run_status(output_dir)) in contract.FINAL:
             raise ConfigError(
-                f"resume=true: {output_dir} holds a completed run; nothing to resume (choose "
+                f"resume=true: {output_dir} holds a {status} run; nothing to resume (choose "
                 "another hydra.run.dir, or drop resume=true)"
             )
         return ResumePoint(output_dir, here)
@@ -126,12 +121,11 @@ def resume_point(
 def check_epochs_left(point: ResumePoint, max_epochs: int) -> None:
     """A checkpoint that has trained more epochs than trainer.max_epochs cannot go on:
     one line now, instead of Lightning's MisconfigurationException after set-up."""
-    import torch
+    from reglab.outputs.checkpoint_io import read_checkpoint
 
-    try:
-        epoch = torch.load(point.ckpt, map_location="cpu", weights_only=False, mmap=True)["epoch"]
-    except Exception as exc:  # not a Lightning checkpoint, or a damaged one
-        raise ConfigError(f"ckpt_path={point.ckpt}: not a readable checkpoint ({exc})") from None
+    epoch = read_checkpoint(point.ckpt, mmap=True).get("epoch")
+    if not isinstance(epoch, int):
+        raise CheckpointRefused(point.ckpt, "not a Lightning checkpoint (it has no epoch count)")
     done = int(epoch) + 1
     if done > max_epochs:
         raise ConfigError(

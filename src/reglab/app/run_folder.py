@@ -5,6 +5,8 @@ import logging
 import shutil
 from pathlib import Path
 
+from reglab import contract
+
 log = logging.getLogger("reglab")
 
 
@@ -28,5 +30,5 @@ def remove_unstarted_run(output_dir: Path) -> None:
     if not output_dir.is_dir():
         return
     entries = {p.name for p in output_dir.iterdir()}
-    if entries <= {".hydra", "train.log", "config_tree.log"}:
+    if entries <= {".hydra", "train.log", "config_tree.log", contract.LOCK}:
         shutil.rmtree(output_dir, ignore_errors=True)

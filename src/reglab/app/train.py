@@ -22,7 +22,7 @@ from reglab.app.build import (
 )
 from reglab.app.checkpoint_fit import check_checkpoint_fits
 from reglab.app.checks import check_hardware
-from reglab.app.job import JobInfo
+from reglab.app.job_info import JobInfo
 from reglab.app.records import finished_record
 from reglab.app.resume import ResumePoint, check_epochs_left, resume_point
 from reglab.app.run_folder import set_aside_old_checkpoints
@@ -39,6 +39,7 @@ from reglab.outputs.results import print_summary, write_metrics_json
 from reglab.regularizers.early_stopping import early_stopping_record
 from reglab.regularizers.regularization import Regularization
 from reglab.replicas.checks import check_settings as check_replica_settings
+from reglab.run_folder import RunFolder
 from reglab.threads import configure_threads
 
 log = logging.getLogger("reglab")
@@ -59,6 +60,15 @@ def train(settings: RunConfig, job: JobInfo | None = None) -> dict:
     if resume is not None and not resume.init_from and resume.run_dir != output_dir:
         settings = settings.moved_to(resume.run_dir)  # continue in the run's own folder
         output_dir = resume.run_dir
+    folder = RunFolder(output_dir)  # a run folder is written by its own run, one at a time
+    folder.check_writer(job.overrides)
+    with folder.writing():
+        return train_in_folder(settings, job, resume)
+
+
+def train_in_folder(settings: RunConfig, job: JobInfo, resume: ResumePoint | None) -> dict:
+    """Trains and tests in settings.paths.output_dir, which this process may write."""
+    output_dir = Path(settings.paths.output_dir)
     L.seed_everything(settings.seed, workers=True, verbose=False)
 
     data = build_data(settings)
@@ -164,9 +174,8 @@ def start_record(
 def train_seeds(settings: RunConfig, data: RunData, job: JobInfo) -> dict:
     """`seeds=N`: N replicas in one loop, each written as the job a run with its seed would
     write (reglab.app.replicas)."""
-    from hydra.utils import instantiate
-
     from reglab.app.replicas import RunIdentity, train_replicas
+    from reglab.lit.optimizer import optimizer_factory
     from reglab.models.build import build_model
 
     if not isinstance(data.datamodule, InMemoryDataModule):
@@ -195,7 +204,7 @@ def train_seeds(settings: RunConfig, data: RunData, job: JobInfo) -> dict:
         lambda: build_model(
             settings.model, info.in_shape, info.num_outputs, regularization, info.task
         ),
-        instantiate(settings.optimizer.factory_config()),
+        optimizer_factory(settings.optimizer.factory_config()),
         Path(settings.paths.output_dir),
         identity,
         module_arguments(settings, data),

@@ -53,3 +53,11 @@ def format_validation_error(
                 err = {**err, "ctx": {"allowed": ", ".join(allowed_keys[parent])}}
         lines.append("  - " + _describe(err, tags))
     return "Invalid configuration:\n" + "\n".join(lines)
+
+
+class CheckpointRefused(ConfigError):
+    """A checkpoint file that reglab will not load: it would run code, or is not one."""
+
+    def __init__(self, path, why: str):
+        super().__init__(f"{path}: refused: {why}")
+        self.path, self.why = str(path), why

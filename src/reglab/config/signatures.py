@@ -58,6 +58,20 @@ def import_target(target: str):
         raise TargetError(f"cannot import {target!r}: {exc}") from exc
 
 
+def import_class(target: str, base: type | tuple[type, ...], what: str):
+    """The class `target` names, checked to be a subclass of `base` before anything calls it.
+
+    A `_target_` read from a file (a checkpoint's stored config) is data: naming
+    `subprocess.getoutput` or `os.system` must not run it. Importing a module of this machine's
+    installed packages is fine; calling an arbitrary callable is not.
+    """
+    found = import_target(target)
+    if not (inspect.isclass(found) and issubclass(found, base)):
+        kind = "a class" if inspect.isclass(found) else f"a {type(found).__name__}"
+        raise TargetError(f"{target!r} is {kind}, not {what}")
+    return found
+
+
 def _imported_signature(target: str) -> Signature:
     params = inspect.signature(import_target(target)).parameters.values()
     keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)

@@ -1,5 +1,7 @@
 """Builds the data module a validated `dataset` config names, built-in or a user's: one path."""
 
+import inspect
+
 import lightning as L
 
 from reglab.config.errors import ConfigError
@@ -8,16 +10,31 @@ from reglab.data.config import BUILT_IN, LOADER_KEYS, DatasetConfig
 from reglab.data.custom import TensorDataModule, describe_datamodule
 
 
+def data_class(target: str) -> type:
+    """The class `dataset._target_` names, checked before anything calls it (a stored config's
+    `_target_` is data, not code to run): a LightningDataModule, or a class with `load()`."""
+    try:
+        cls = import_target(target)
+    except TargetError as exc:
+        raise ConfigError(f"dataset._target_: {exc}") from None
+    if not inspect.isclass(cls) or not (
+        issubclass(cls, L.LightningDataModule) or callable(getattr(cls, "load", None))
+    ):
+        kind = "a class" if inspect.isclass(cls) else f"a {type(cls).__name__}"
+        raise ConfigError(
+            f"dataset._target_={target} is {kind}, not a LightningDataModule or a class with "
+            "load() (README: 'Your own data set')"
+        )
+    return cls
+
+
 def build_datamodule(cfg: DatasetConfig, seed: int) -> L.LightningDataModule:
     """The data module of `cfg._target_` (nothing is loaded yet, except a user's tensors).
 
     A built-in data module gets its validated config; any other class its keyword arguments
     (and `seed` where it takes one). A class that is not a LightningDataModule must have a
     `load()` that returns the six tensors; reglab serves them from memory."""
-    try:
-        cls = import_target(cfg.target)
-    except TargetError as exc:
-        raise ConfigError(f"dataset._target_: {exc}") from None
+    cls = data_class(cfg.target)
     if isinstance(cfg, BUILT_IN):
         return cls(cfg, seed)
     signature = signature_of(cfg.target)

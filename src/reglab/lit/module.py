@@ -1,21 +1,31 @@
 """RegLabModule: one LightningModule for every model, task and regularizer."""
 
+import pickle
+
 import lightning as L
 import torch
-from hydra.utils import instantiate
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 from torch import nn
 from torchmetrics import MaxMetric, MinMetric
 
+from reglab.config.errors import CheckpointRefused, ConfigError
 from reglab.contract import STAGES
 from reglab.data.base import DataInfo
+from reglab.lit.optimizer import optimizer_factory
 from reglab.lit.publish import publish
 from reglab.lit.tasks import task_for
 from reglab.lit.weighted_mean import WeightedMean
 from reglab.models.build import build_model
 from reglab.models.config import ModelSchema
+from reglab.outputs.checkpoint_io import refusal
 from reglab.regularizers.config import RegularizerConfig
 from reglab.regularizers.regularization import Regularization
+
+
+def _one_line(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
+    return str(exc).splitlines()[0]
 
 
 class RegLabModule(L.LightningModule):
@@ -61,7 +71,7 @@ class RegLabModule(L.LightningModule):
         )
         # the inner nn.Module only; Lightning's loop stays eager
         self.net = torch.compile(net) if compile else net
-        self.optimizer_factory = instantiate(optimizer)
+        self.optimizer_factory = optimizer_factory(optimizer)
         self.automatic_optimization = not fused
         # ModuleDict keys cannot be "train" (nn.Module.train exists): hence the suffix.
         self._metrics = nn.ModuleDict(
@@ -81,6 +91,32 @@ class RegLabModule(L.LightningModule):
         # running over the whole run: saved in checkpoints, so a resumed run goes on from them
         self.best_metric.persistent(True)
         self.train_loss_max.persistent(True)
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path, map_location=None, strict=None, **kwargs):
+        """Lightning's `load_from_checkpoint`, reading the file as data only: tensors and plain
+        values (weights_only=True), and the stored model and optimizer `_target_`s checked to
+        be an nn.Module and a torch optimizer before they are called. A file that fails either
+        raises CheckpointRefused, one line naming the file and why."""
+        for key in ("weights_only", "hparams_file"):
+            if kwargs.pop(key, None) not in (None, True):
+                raise ValueError(f"{key}: reglab reads checkpoints as data only")
+        try:
+            return super().load_from_checkpoint(
+                checkpoint_path,
+                map_location=map_location,
+                strict=strict,
+                weights_only=True,
+                **kwargs,
+            )
+        except CheckpointRefused:
+            raise
+        except (ConfigError, ValidationError) as exc:  # a stored config that is not valid here
+            raise CheckpointRefused(
+                checkpoint_path, f"its stored config: {_one_line(exc)}"
+            ) from None
+        except (pickle.UnpicklingError, EOFError, KeyError, RuntimeError, OSError) as exc:
+            raise refusal(checkpoint_path, exc) from None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from torch import nn
 
 from reglab.config.errors import ConfigError
-from reglab.config.signatures import TargetError, import_target, signature_of
+from reglab.config.signatures import TargetError, import_class, signature_of
 from reglab.models.config import ModelConfig
 from reglab.models.init import initialize
 from reglab.models.outputs import check_outputs
@@ -23,7 +23,8 @@ def build_model(
     regularizers' `hooks` where the constructor takes them; its outputs checked on a probe
     batch (reglab.models.outputs; `task`: the data set's, for the message); then `model.init`."""
     try:
-        cls = import_target(cfg.target)
+        # checked before it is called: a stored config's `_target_` is data, not code to run
+        cls = import_class(cfg.target, nn.Module, "an nn.Module subclass")
     except TargetError as exc:
         raise ConfigError(f"model._target_: {exc}") from None
     signature = signature_of(cfg.target)

@@ -4,12 +4,8 @@ traceback from deep inside a logger or a checkpoint writer."""
 import errno
 import logging
 import os
-import sys
 import tempfile
 from pathlib import Path
-
-from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
 
 log = logging.getLogger("reglab")
 
@@ -49,14 +45,6 @@ def describe(exc: OSError) -> str:
     return f"Cannot write{where}: {reason} ({exc.strerror}). Fix: {fix}"
 
 
-def _completed_run(folder: Path) -> bool:
-    from reglab import contract
-    from reglab.outputs.atomic import read_json
-
-    record = read_json(contract.metrics_json(folder))
-    return bool(record) and record.get("status") == contract.COMPLETED
-
-
 def check_writable(folder: Path) -> None:
     """Creates `folder` and writes a file in it; raises OSError when that is impossible."""
     if folder.exists() and not folder.is_dir():
@@ -66,37 +54,3 @@ def check_writable(folder: Path) -> None:
         pass
     if not os.access(folder, os.W_OK):
         raise OSError(errno.EACCES, os.strerror(errno.EACCES), str(folder))
-
-
-class OutputDirCheck(Callback):
-    """Before Hydra creates the run / sweep folder: is the folder it goes into writable?
-    (The folder's own name carries the start time, so its parent is what can be checked.)"""
-
-    def _check(self, folder: str) -> None:
-        folder = Path(folder)
-        try:
-            if folder.exists() and not folder.is_dir():
-                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder))
-            check_writable(folder.parent)
-        except OSError as exc:  # any reason: /proc/x, a file in the way, a full disk
-            if not exc.filename or ".reglab-write-check-" in str(exc.filename):
-                exc.filename = str(folder)  # the folder asked for, not our probe file
-            self._stop(describe(exc))
-
-    @staticmethod
-    def _stop(message: str) -> None:
-        print(message, file=sys.stderr)  # (Hydra's console log would print it a second time)
-        sys.exit(1)
-
-    def on_run_start(self, config: DictConfig, **kwargs) -> None:
-        folder = Path(config.hydra.run.dir)
-        if _completed_run(folder):  # Hydra would rewrite its .hydra/ and train.log
-            self._stop(
-                f"{folder} holds a completed run; its files are never rewritten. Fix: choose "
-                "another hydra.run.dir (to train on from its checkpoint, keep the default "
-                f"folder and give ckpt_path={folder}/checkpoints/last.ckpt)"
-            )
-        self._check(config.hydra.run.dir)
-
-    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        self._check(config.hydra.sweep.dir)

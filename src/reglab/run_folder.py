@@ -1,0 +1,144 @@
+"""Who may write a run folder: the run that made it, one process at a time.
+
+One rule, enforced here and nowhere else: a folder that holds a run (a metrics.json record of
+any status, or checkpoints of a run killed before it could write one) is written only by that
+same run (the same defining overrides) going on or starting again, one process at a time
+(a lock); a finished run (completed, diverged) is never written again. Everything else writes
+a new folder: eval always, training on from another run's weights, a new run.
+Torch-free: Hydra's callback checks a folder before Hydra creates anything in it.
+"""
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from reglab import contract
+from reglab.config.errors import ConfigError
+from reglab.outputs.atomic import read_json
+
+
+class FolderTaken(ConfigError):
+    """A folder this process may not write: it belongs to another run, or another process
+    is writing it."""
+
+
+def same_run(theirs: list[str] | None, ours: list[str]) -> bool:
+    """Two runs are the same run when their defining overrides are the same set (order and
+    resume=/ckpt_path= aside)."""
+    if theirs is None:
+        return False
+    return sorted(contract.defining_overrides(theirs)) == sorted(contract.defining_overrides(ours))
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    path: Path
+
+    def __post_init__(self):
+        object.__setattr__(self, "path", Path(self.path))
+
+    # what it holds
+    def record(self) -> dict | None:
+        return read_json(contract.metrics_json(self.path))
+
+    def status(self) -> str | None:
+        record = self.record()
+        return record.get("status") if record else None
+
+    def overrides(self) -> list[str] | None:
+        """The run's defining overrides: its record's, else what Hydra saved of its command."""
+        record = self.record()
+        if record and isinstance(record.get("overrides"), list):
+            return record["overrides"]
+        path = contract.overrides_file(self.path)
+        try:
+            saved = yaml.safe_load(path.read_text()) if path.is_file() else None
+        except (OSError, yaml.YAMLError):
+            return None
+        return saved if isinstance(saved, list) else None
+
+    def holds_run(self) -> bool:
+        """A record, or checkpoints (a run killed before it wrote its record)."""
+        if contract.metrics_json(self.path).exists():
+            return True
+        checkpoints = self.path / contract.CHECKPOINTS
+        return checkpoints.is_dir() and any(checkpoints.iterdir())
+
+    # who may write it
+    def check_writer(self, overrides: list[str], *, evaluating: bool = False) -> None:
+        """Raises FolderTaken (one line: whose folder, and the fix) unless a run with these
+        defining overrides may write here: the folder holds no run, or this same run,
+        unfinished (with resume=true it goes on from its last checkpoint; without, it starts
+        again and its earlier checkpoints are set aside). `evaluating`: eval, which never
+        writes a training run's folder."""
+        if not self.path.is_dir() or not self.holds_run():
+            return
+        here, status = self.path, self.status() or "unfinished (no record)"
+        if evaluating:
+            raise FolderTaken(
+                f"{here} holds a training run ({status}); eval only reads a training folder. "
+                "Fix: drop hydra.run.dir (eval writes its own folder under logs/eval/runs/)"
+            )
+        if status in contract.FINAL:
+            raise FolderTaken(
+                f"{here} holds a {status} run; its files are never rewritten. Fix: choose "
+                "another hydra.run.dir (to train on from its weights, keep the default folder "
+                f"and give ckpt_path={contract.checkpoint(here, contract.LAST)})"
+            )
+        theirs = self.overrides()
+        if not same_run(theirs, overrides):
+            raise FolderTaken(
+                f"{here} holds another run ({status}, overrides {theirs}); a run folder is "
+                "written only by its own run. Fix: choose another hydra.run.dir / "
+                "hydra.sweep.dir"
+            )
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Held while this process writes the run: a second writer gets one line naming the
+        holder's pid. flock: released by the kernel when the holder dies, even by SIGKILL."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = self.path / contract.LOCK
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise FolderTaken(
+                f"{self.path} is being written by process {holder} (lock {lock}); a run folder "
+                "has one writer at a time. Fix: wait for that process to end, or stop it"
+            ) from None
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # releases the lock; the file stays (unlinking it would race)
+
+
+def check_sweep_folder(sweep_dir: Path, overrides: list[str]) -> None:
+    """A sweep folder that holds jobs' runs is written only by the same sweep run again
+    (the same overrides: its jobs are the same jobs, and resume)."""
+    sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        return
+    jobs = [d for d in sweep_dir.iterdir() if d.is_dir() and RunFolder(d).holds_run()]
+    if not jobs:
+        return
+    saved = sweep_dir / contract.MULTIRUN_YAML
+    try:
+        theirs = yaml.safe_load(saved.read_text())["hydra"]["overrides"]["task"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        theirs = None
+    if not same_run(theirs, overrides):
+        raise FolderTaken(
+            f"{sweep_dir} holds the jobs of another sweep (overrides {theirs}); a run folder "
+            "is written only by its own run. Fix: choose another hydra.sweep.dir, or give that "
+            "sweep's own overrides to resume it"
+        )

@@ -1,0 +1,134 @@
+"""A checkpoint is data, never code: hostile files through every entry point that reads one.
+
+Payloads: a pickled object whose `__reduce__` runs a command, and stored configs whose model,
+data set, optimizer or callback `_target_` is a callable that writes a marker file, and a
+stored output folder that points outside. Entry points: `train.py ckpt_path=`, `resume=true`,
+`eval.py`, `RegLabModule.load_from_checkpoint` and `predict`. Each case asserts that nothing
+ran (no marker) and that a refused file is one line naming it, exit 1, no traceback.
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from reglab.app.job import run
+from reglab.config.compose import compose_config
+from reglab.config.errors import CheckpointRefused
+from tests.conftest import run_main
+from tests.payloads import PickledCommand
+
+TOY = ["dataset=toy1d", "trainer.max_epochs=1", "logger=csv"]
+PAYLOADS = ("pickle", "model", "dataset", "optimizer", "callback", "output_dir")
+# What each entry point must do with each payload: refuse the file (one line, exit 1), or
+# load it and ignore the stored section (it is never built from the file).
+REFUSED, IGNORED = "refused", "ignored"
+EXPECTED = {
+    # train and resume rebuild everything from this machine's config; only the weights and
+    # the loop state come from the file
+    "train_ckpt_path": dict.fromkeys(PAYLOADS, IGNORED) | {"pickle": REFUSED},
+    "resume": dict.fromkeys(PAYLOADS, IGNORED) | {"pickle": REFUSED},
+    # eval rebuilds the model, optimizer and data set from the stored config
+    "eval": dict.fromkeys(PAYLOADS, REFUSED) | {"callback": IGNORED, "output_dir": IGNORED},
+    "load_from_checkpoint": dict.fromkeys(PAYLOADS, IGNORED)
+    | {"pickle": REFUSED, "model": REFUSED, "optimizer": REFUSED},
+    "predict": dict.fromkeys(PAYLOADS, IGNORED)
+    | {"pickle": REFUSED, "model": REFUSED, "optimizer": REFUSED},
+}
+
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory, fmnist_root) -> Path:
+    out = tmp_path_factory.mktemp("clean") / "run"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DATA_DIR", str(fmnist_root))
+        env.setenv("REGLAB_CACHE_DIR", str(out.parent / "cache"))
+        assert run(compose_config(TOY, out))["status"] == "completed"
+    return out
+
+
+def hostile(clean: Path, payload: str, folder: Path) -> tuple[Path, Path, Path]:
+    """A copy of the clean checkpoint carrying `payload`; returns (ckpt, marker, escape)."""
+    marker, escape = folder / "payload_ran", folder / "escaped"
+    checkpoint = torch.load(clean / "checkpoints" / "last.ckpt", weights_only=True)
+    hparams = checkpoint["hyper_parameters"]
+    config = hparams["config"]
+    touch = {"_target_": "tests.payloads.touch", "marker": str(marker)}
+    if payload == "pickle":
+        checkpoint["callbacks"]["hostile"] = PickledCommand(marker)
+    elif payload == "model":
+        hparams["model"] = config["model"] = dict(touch)
+    elif payload == "dataset":
+        config["dataset"] = dict(touch)
+    elif payload == "optimizer":
+        hparams["optimizer"] = config["optimizer"] = {**touch, "_partial_": False, "lr": 0.1}
+    elif payload == "callback":
+        config["callbacks"] = {"hostile": dict(touch)}
+    elif payload == "output_dir":
+        config["paths"]["output_dir"] = str(folder / "eval" / ".." / "escaped")
+        config["paths"]["log_dir"] = str(folder / ".." / ".." / "escaped")
+    ckpt = folder / "hostile.ckpt"
+    torch.save(checkpoint, ckpt)
+    return ckpt, marker, escape
+
+
+def unfinished_copy(clean: Path, ckpt: Path, folder: Path) -> Path:
+    """The clean run as if interrupted, its last.ckpt replaced by the hostile file."""
+    copy = folder / "interrupted"
+    shutil.copytree(clean, copy)
+    record = json.loads((copy / "metrics.json").read_text())
+    record |= {"status": "interrupted", "overrides": TOY}  # the run resume=true goes on with
+    (copy / "metrics.json").write_text(json.dumps(record))
+    shutil.copy(ckpt, copy / "checkpoints" / "last.ckpt")
+    return copy
+
+
+def enter(entry: str, ckpt: Path, clean: Path, folder: Path) -> tuple[str, str | None]:
+    """Runs the entry point on `ckpt`; (outcome, the refusal's text)."""
+    if entry in ("load_from_checkpoint", "predict"):
+        from reglab.lit import RegLabModule
+
+        try:
+            module = RegLabModule.load_from_checkpoint(ckpt)
+        except CheckpointRefused as exc:
+            return REFUSED, str(exc)
+        if entry == "predict":
+            module.predict(torch.zeros(3, 1))
+        return IGNORED, None
+    if entry == "eval":
+        args, main = [f"ckpt_path={ckpt}", f"hydra.run.dir={folder / 'eval'}"], "eval"
+    elif entry == "train_ckpt_path":
+        more = ["trainer.max_epochs=2", f"ckpt_path={ckpt}", f"hydra.run.dir={folder / 'new'}"]
+        args, main = [*TOY[:1], *TOY[2:], *more], "train"
+    else:
+        copy = unfinished_copy(clean, ckpt, folder)
+        args, main = [*TOY, "resume=true", f"hydra.run.dir={copy}"], "train"
+    result = run_main(args, entry=main)
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output, output[-3000:]
+    if result.returncode == 0:
+        return IGNORED, None
+    refusals = [line for line in output.splitlines() if "refused" in line]
+    assert len(refusals) == 1, output[-3000:]
+    return REFUSED, refusals[0]
+
+
+@pytest.mark.parametrize("entry", list(EXPECTED))
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_a_hostile_checkpoint_runs_nothing(clean_run, tmp_path, entry, payload):
+    ckpt, marker, escape = hostile(clean_run, payload, tmp_path)
+    outcome, message = enter(entry, ckpt, clean_run, tmp_path)
+    assert not marker.exists(), f"{payload} ran through {entry}"
+    assert not escape.exists(), f"{entry} wrote outside its folder"
+    assert outcome == EXPECTED[entry][payload], message
+    if outcome == REFUSED:
+        assert "hostile.ckpt" in message or "last.ckpt" in message
+        assert "refused" in message
+
+
+def test_reglab_checkpoints_load_as_plain_data(clean_run):
+    """What the rule costs reglab's own files: nothing (weights_only=True reads them)."""
+    checkpoint = torch.load(clean_run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert {"state_dict", "hyper_parameters", "optimizer_states"} <= set(checkpoint)
