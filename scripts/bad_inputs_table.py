@@ -23,13 +23,23 @@ sys.path.insert(0, str(REPO / "src"))
 
 from tests.bad_data import make_bad_data  # noqa: E402
 
-FAST = ["dataset.batch_size=64", "trainer.max_epochs=1", "logger=csv"]
+FAST = ["dataset.batch_size=64", "trainer.max_epochs=1", "logger=csv", "extras.print_config=false"]
 FMNIST = ["dataset.val_size=100"]  # the image-folder data set has no val_size
 
 
 def cases(d: Path) -> list[tuple[str, list[str], dict]]:
-    """(case, train.py arguments, environment) for every bad input."""
+    """(case, train.py arguments, environment) for every bad input. `THEN` separates two
+    commands run one after the other (the table shows the second); `{mlp_ckpt}` is the
+    last.ckpt of a finished MLP run."""
     rmb = ["dataset=rmb", "model=lenet"]
+    user = f"hydra.searchpath=[file://{d / 'bad_models' / 'configs'}]"
+    bad_pkg = {"PYTHONPATH": str(d / "bad_models")}
+    corrupt = [*rmb, f"dataset.root={d / 'corrupt_image'}"]
+    unreachable = {
+        "WANDB_API_KEY": "x" * 40,
+        "WANDB_BASE_URL": "http://127.0.0.1:9",
+        "WANDB_MODE": "",
+    }
     return [
         ("typo in a trainer key", ["trainer.max_epoch=1"], {}),
         ("unknown trainer key, added", ["+trainer.max_epoch=1"], {}),
@@ -67,6 +77,51 @@ def cases(d: Path) -> list[tuple[str, list[str], dict]]:
         ("image folder missing", [*rmb, "dataset.root=/nonexistent"], {}),
         ("corrupt image", [*rmb, f"dataset.root={d / 'corrupt_image'}"], {}),
         ("Ctrl-C during start-up", ["SIGINT"], {}),
+        # issue 19: a user's model that cannot train as it is (tests/bad_data.py's bad_pkg)
+        *(
+            (name, [user, f"model={option}", *more], bad_pkg)
+            for name, option, more in (
+                ("user model: 5 outputs for 10 classes", "five_outputs", []),
+                ("user model: 11 outputs for 10 classes", "one_too_many", []),
+                ("user model: no parameters", "no_parameters", []),
+                ("user model: forward returns a tuple", "tuple_output", []),
+                ("user model: (N,) outputs, (N, 1) targets", "flat_regression", ["dataset=toy1d"]),
+                ("user model: outputs detached", "detached", []),
+                ("user model: ignores in_shape", "fixed_inputs", []),
+            )
+        ),
+        ("model=lenet from an MLP checkpoint", ["model=lenet", "ckpt_path={mlp_ckpt}"], {}),
+        ("optimizer=adam from an SGD checkpoint", ["optimizer=adam", "ckpt_path={mlp_ckpt}"], {}),
+        ("another lr than the checkpoint's", ["optimizer.lr=0.01", "ckpt_path={mlp_ckpt}"], {}),
+        (
+            "an lr schedule the checkpoint lacks",
+            ["regularizer=lr_decay", "ckpt_path={mlp_ckpt}"],
+            {},
+        ),
+        ("= in a checkpoint path", [f"ckpt_path={d / 'a=b.ckpt'}"], {}),
+        ("( in a checkpoint path", [f"ckpt_path={d / 'run(1).ckpt'}"], {}),
+        ("seed=4294967296", ["seed=4294967296"], {}),
+        ("seeds=10 from seed=4294967290", ["seed=4294967290", "seeds=10"], {}),
+        ("dataset.split_seed=2**64", ["dataset.split_seed=18446744073709551616"], {}),
+        ("100-character tag with W&B", ["logger=wandb", f"tags=[{'x' * 100}]"], {}),
+        ("W&B project with a slash", ["logger=wandb", "logger.wandb.project=me/reglab"], {}),
+        ("MLflow tag that is no tag key", ["logger=mlflow", "tags=[lr+0.1]"], {}),
+        ("W&B key, server unreachable (mode auto)", ["logger=wandb"], unreachable),
+        (
+            "W&B key, server unreachable, WANDB_MODE=online",
+            ["logger=wandb"],
+            {**unreachable, "WANDB_MODE": "online"},
+        ),
+        (
+            "2 parallel jobs, fresh MLflow store",
+            ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "logger=mlflow", "seed=0,1"],
+            {},
+        ),
+        (
+            "RMB cache of on_bad_file=skip, then =error",
+            [*corrupt, "dataset.on_bad_file=skip", "THEN", *corrupt, "dataset.on_bad_file=error"],
+            {},
+        ),
     ]
 
 
@@ -103,17 +158,33 @@ def run_case(args: list[str], env: dict, workdir: Path) -> tuple[int, str]:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=120)
         return proc.returncode, out
+    env["REGLAB_CACHE_DIR"] = str(workdir / "cache")
+    if "THEN" in args:
+        at = args.index("THEN")
+        run_case(args[:at], env, workdir)
+        args = args[at + 1 :]
     flags = [a for a in args if a.startswith("-")]  # -m goes before the overrides
     rest = [a for a in args if not a.startswith("-")]
-    sizes = [] if "dataset=rmb" in rest else FMNIST
+    sizes = [] if any(a.startswith("dataset=") for a in rest) else FMNIST
+    own_logger = any(a.startswith("logger=") for a in rest)  # instead of FAST's logger=csv
+    fast = [a for a in FAST if not (own_logger and a.startswith("logger="))]
     result = subprocess.run(
-        [sys.executable, str(REPO / "train.py"), *flags, *FAST, *sizes, *rest],
+        [sys.executable, str(REPO / "train.py"), *flags, *fast, *sizes, *rest],
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
     )
     return result.returncode, result.stdout + result.stderr
+
+
+def mlp_checkpoint(d: Path) -> Path:
+    """last.ckpt of a finished one-epoch MLP run (sgd, lr 0.1), trained once."""
+    ckpt = d / "mlp_run" / "checkpoints" / "last.ckpt"
+    if not ckpt.is_file():
+        rc, out = run_case([f"hydra.run.dir={d / 'mlp_run'}"], {}, d / "work" / "mlp_run")
+        assert rc == 0, out[-2000:]
+    return ckpt
 
 
 def main() -> None:
@@ -133,6 +204,8 @@ def main() -> None:
                 continue
             work = d / "work" / re.sub(r"\W+", "_", name)
             work.mkdir(parents=True)
+            if any("{mlp_ckpt}" in a for a in args):
+                args = [a.replace("{mlp_ckpt}", str(mlp_checkpoint(d))) for a in args]
             rc, out = run_case(args, env, work)
             shown = " ".join(args).replace(str(d), "<tmp>")
             shown += "".join(f" ({k}=<{Path(v).name}>)" for k, v in env.items())

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,104 @@ def _image_folder(root: Path, counts: dict[str, int]) -> Path:
             pixels = rng.integers(0, 255, size=(16, 16, 3)).astype(np.uint8)
             Image.fromarray(pixels).save(root / name / f"{i}.jpg")
     return root
+
+
+BAD_MODELS = """
+import math
+
+from torch import nn
+
+
+class FiveOutputs(nn.Module):
+    def __init__(self, in_shape, num_outputs):
+        super().__init__()
+        self.out = nn.Linear(math.prod(in_shape), 5)
+
+    def forward(self, x):
+        return self.out(x.flatten(1))
+
+
+class OneTooMany(nn.Module):
+    \"\"\"num_outputs + 1 logits: the extra class is never a target, nothing else shows it.\"\"\"
+
+    def __init__(self, in_shape, num_outputs):
+        super().__init__()
+        self.out = nn.Linear(math.prod(in_shape), num_outputs + 1)
+
+    def forward(self, x):
+        return self.out(x.flatten(1))
+
+
+class NoParameters(nn.Module):
+    def __init__(self, in_shape, num_outputs):
+        super().__init__()
+        self.num_outputs = num_outputs
+
+    def forward(self, x):
+        return x.flatten(1)[:, : self.num_outputs]
+
+
+class TupleOutput(nn.Module):
+    def __init__(self, in_shape, num_outputs):
+        super().__init__()
+        self.hidden = nn.Linear(math.prod(in_shape), 8)
+        self.out = nn.Linear(8, num_outputs)
+
+    def forward(self, x):
+        features = self.hidden(x.flatten(1))
+        return self.out(features), features
+
+
+class FlatRegression(nn.Module):
+    \"\"\"(N,) outputs against (N, 1) targets: MSE would broadcast to an (N, N) loss.\"\"\"
+
+    def __init__(self, in_shape, num_outputs):
+        super().__init__()
+        self.out = nn.Linear(math.prod(in_shape), num_outputs)
+
+    def forward(self, x):
+        return self.out(x.flatten(1)).squeeze(1)
+
+
+class Detached(nn.Module):
+    def __init__(self, in_shape, num_outputs):
+        super().__init__()
+        self.out = nn.Linear(math.prod(in_shape), num_outputs)
+
+    def forward(self, x):
+        return self.out(x.flatten(1)).detach()
+
+
+class FixedInputs(nn.Module):
+    \"\"\"Ignores in_shape: 100 inputs, whatever the data set.\"\"\"
+
+    def __init__(self, num_outputs):
+        super().__init__()
+        self.out = nn.Linear(100, num_outputs)
+
+    def forward(self, x):
+        return self.out(x.flatten(1))
+"""
+MODEL_OPTIONS = {
+    "five_outputs": "FiveOutputs",
+    "one_too_many": "OneTooMany",
+    "no_parameters": "NoParameters",
+    "tuple_output": "TupleOutput",
+    "flat_regression": "FlatRegression",
+    "detached": "Detached",
+    "fixed_inputs": "FixedInputs",
+}
+
+
+def write_bad_models(d: Path) -> Path:
+    """d/bad_pkg (models that cannot train as they are) and d/configs/model/<option>.yaml
+    naming them; returns d (add it to sys.path / PYTHONPATH, d/configs to the search path)."""
+    (d / "bad_pkg").mkdir(parents=True, exist_ok=True)
+    (d / "bad_pkg" / "__init__.py").write_text(textwrap.dedent(BAD_MODELS))
+    (d / "configs" / "model").mkdir(parents=True, exist_ok=True)
+    for option, name in MODEL_OPTIONS.items():
+        (d / "configs" / "model" / f"{option}.yaml").write_text(f"_target_: bad_pkg.{name}\n")
+    return d
 
 
 def make_bad_data(d: Path) -> dict[str, Path]:
@@ -50,4 +149,5 @@ def make_bad_data(d: Path) -> dict[str, Path]:
     (completed / "checkpoints").mkdir()
     (completed / "checkpoints" / "last.ckpt").write_bytes(b"")
     (completed / "metrics.json").write_text(json.dumps({"status": "completed"}))
+    write_bad_models(d / "bad_models")
     return {p.name: p for p in d.iterdir()}

@@ -71,6 +71,98 @@ IN_PROCESS = [
 if not torch.cuda.is_available():
     IN_PROCESS.append(("hardware=gpu, no GPU", ["hardware=gpu"], None, "no GPU found"))
 
+# A user's model that cannot train as it is (tests/bad_data.py's bad_pkg): one check after the
+# model is built, a batch of zeros through it, before anything trains.
+USER = "hydra.searchpath=[file://{bad_models}/configs]"
+IN_PROCESS += [
+    (
+        "5 outputs for 10 classes",
+        [USER, "model=five_outputs"],
+        None,
+        "model._target_=bad_pkg.FiveOutputs gives 5 outputs for a batch of 2; this data set "
+        "needs 10 outputs for 10 classes (shape (2, 10)). Fix: its forward must return one "
+        "tensor of shape (N, 10) (take `num_outputs` in the constructor: reglab passes 10)",
+    ),
+    (
+        "11 outputs for 10 classes (trained without a word before)",
+        [USER, "model=one_too_many"],
+        None,
+        "model._target_=bad_pkg.OneTooMany gives 11 outputs for a batch of 2; this data set "
+        "needs 10 outputs",
+    ),
+    (
+        "no parameters",
+        [USER, "model=no_parameters"],
+        None,
+        "model._target_=bad_pkg.NoParameters has no trainable parameters: nothing to train",
+    ),
+    (
+        "forward returns a tuple",
+        [USER, "model=tuple_output"],
+        None,
+        "model._target_=bad_pkg.TupleOutput: its forward returns a tuple, not a tensor",
+    ),
+    (
+        "regression outputs (N,) for targets (N, 1)",
+        [USER, "model=flat_regression", "dataset=toy1d"],
+        None,
+        "model._target_=bad_pkg.FlatRegression gives shape (2,) for a batch of 2; this data "
+        "set needs 1 output(s), one per regression target (shape (2, 1))",
+    ),
+    (
+        "outputs detached from the parameters",
+        [USER, "model=detached"],
+        None,
+        "model._target_=bad_pkg.Detached: its outputs do not depend on its trainable parameters",
+    ),
+    (
+        "model ignores in_shape",
+        [USER, "model=fixed_inputs"],
+        None,
+        "model._target_=bad_pkg.FixedInputs: its forward fails on a batch of inputs of shape "
+        "(2, 1, 28, 28) (the data set's in_shape (1, 28, 28)) at {bad_models}/bad_pkg/"
+        "__init__.py:75: RuntimeError: mat1 and mat2 shapes cannot be multiplied",
+    ),
+    (
+        "seed past 2**32-1",
+        ["seed=4294967296"],
+        None,
+        "seed: Input should be less than or equal to 4294967295",
+    ),
+    (
+        "seeds=N past 2**32-1",
+        ["seed=4294967290", "seeds=10"],
+        None,
+        "seeds=10 from seed=4294967290 runs to seed 4294967299, past the largest seed, "
+        "4294967295 (2**32 - 1). Fix: seed=4294967286 or less",
+    ),
+    (
+        "split_seed past 2**64-1",
+        ["dataset.split_seed=18446744073709551616"],
+        None,
+        "dataset.split_seed: Input should be less than or equal to 18446744073709551615",
+    ),
+    (
+        "100-character tag with W&B",
+        [f"tags=[{'x' * 100}]"],
+        None,
+        "tags: the tag 'xxxxxxxxxxxxxxxxxxxx...xxxxxxxxxx' is 100 characters; W&B "
+        "(logger.wandb) takes tags of 1 to 64. Fix: shorten it",
+    ),
+    (
+        "W&B project with a slash",
+        ["logger.wandb.project=me/reglab"],
+        None,
+        "logger.wandb.project=me/reglab: has / in it; W&B takes project names",
+    ),
+    (
+        "MLflow tag that is no tag key",
+        ["logger=mlflow", "tags=[lr+0.1]"],
+        None,
+        "tags: the tag 'lr+0.1' cannot be an MLflow tag key (logger.mlflow keeps each tag as one)",
+    ),
+]
+
 
 @pytest.mark.parametrize(
     "overrides,data,expected", [c[1:] for c in IN_PROCESS], ids=[c[0] for c in IN_PROCESS]
@@ -80,10 +172,12 @@ def test_bad_input_in_process(
 ):
     if data is not None:
         monkeypatch.setenv("DATA_DIR", str(bad.get(data, tmp_path / data)))
+    monkeypatch.syspath_prepend(str(bad["bad_models"]))  # bad_pkg, as a user's package
     paths = {name: str(path) for name, path in bad.items()}
     paths["nowhere"] = str(tmp_path / "nowhere")
     overrides = [o.format(**paths) for o in overrides]
-    size = [] if "dataset=rmb" in overrides else FAST
+    expected = expected.format(**paths)
+    size = [] if any(o.startswith("dataset=") for o in overrides) else FAST
     out = tmp_path / "run"
     cfg = compose_config([*size, *overrides], out)  # the default logger: W&B (offline)
     with caplog.at_level(logging.INFO), pytest.raises(SystemExit) as stop:
@@ -163,3 +257,101 @@ def test_a_checkpoint_past_max_epochs_is_one_line(make_config, tmp_path, caplog)
     assert "has trained 2 epochs, more than trainer.max_epochs=1" in text, text
     assert "trainer.max_epochs=3 or more" in text
     assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def mlp_checkpoint(tmp_path_factory, fmnist_root):
+    """last.ckpt of a finished MLP run (sgd, lr 0.1, no lr schedule), 1 epoch."""
+    from reglab.app.job import run
+
+    tmp = tmp_path_factory.mktemp("mlp")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DATA_DIR", str(fmnist_root))
+        mp.setenv("REGLAB_CACHE_DIR", str(tmp / "cache"))
+        mp.setenv("REGLAB_LOG_DIR", str(tmp / "logs"))
+        assert run(compose_config([*FAST, "logger=csv"], tmp / "run"))["status"] == "completed"
+    return tmp / "run" / "checkpoints" / "last.ckpt"
+
+
+# ckpt_path= of a checkpoint this run cannot go on from: (case, overrides, text)
+CHECKPOINT_MISMATCHES = [
+    (
+        "model=lenet from an MLP",
+        ["model=lenet"],
+        "the checkpoint holds model=mlp (hidden=[256, 256], activation=relu, norm=none, "
+        "norm_groups=2) on dataset=fashion_mnist; this run builds model=lenet (",
+    ),
+    (
+        "other hidden sizes",
+        ["model.hidden=[128]"],
+        "net.layers.1.weight is (256, 784) in the checkpoint, (128, 784) here",
+    ),
+    (
+        "optimizer=adam from sgd (KeyError: 'betas' mid-step before)",
+        ["optimizer=adam"],
+        "optimizer._target_=torch.optim.Adam here, torch.optim.SGD in the checkpoint",
+    ),
+    (
+        "another lr (the checkpoint's was used, quietly)",
+        ["optimizer.lr=0.01"],
+        "so this run's settings would not apply: optimizer.lr=0.01 here, 0.1 in the checkpoint",
+    ),
+    (
+        "an lr schedule the checkpoint lacks",
+        ["regularizer=lr_decay"],
+        "regularizer.lr_decay={'schedule': 'step'",
+    ),
+    (
+        "another weight decay",
+        ["regularizer=weight_decay"],
+        "regularizer.weight_decay=0.0005 here, 0.0 in the checkpoint",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "overrides,expected",
+    [c[1:] for c in CHECKPOINT_MISMATCHES],
+    ids=[c[0] for c in CHECKPOINT_MISMATCHES],
+)
+def test_a_checkpoint_of_another_model_or_optimizer_is_one_line(
+    overrides, expected, mlp_checkpoint, tmp_path, caplog
+):
+    out = tmp_path / "again"
+    ckpt = f"ckpt_path={mlp_checkpoint}"
+    cfg = compose_config([*FAST, "logger=csv", "trainer.max_epochs=2", ckpt, *overrides], out)
+    with caplog.at_level(logging.INFO), pytest.raises(SystemExit) as stop:
+        handle_run(cfg)
+    assert stop.value.code == 1
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].exc_info is None
+    assert errors[0].getMessage().startswith(f"ckpt_path={mlp_checkpoint}: ")
+    assert expected in errors[0].getMessage(), errors[0].getMessage()
+    assert not out.exists()
+
+
+def test_a_checkpoint_with_only_another_label_goes_on(mlp_checkpoint, tmp_path):
+    from reglab.app.job import run
+
+    out = tmp_path / "again"
+    ckpt = f"ckpt_path={mlp_checkpoint}"
+    overrides = [*FAST, "logger=csv", "trainer.max_epochs=2", ckpt, "model.name=renamed"]
+    assert run(compose_config(overrides, out))["epochs"] == 2
+
+
+@pytest.mark.parametrize("char", ["=", "(", "{"])
+def test_a_value_the_override_grammar_cannot_read_is_one_line(char, tmp_path):
+    """`ckpt_path=/x/a=b.ckpt`: Hydra's parser said "mismatched input '=' expecting <EOF>",
+    naming neither the override nor the fix; the quoted form it suggests is read."""
+    from .conftest import run_cli
+
+    path = f"{tmp_path}/a{char}b.ckpt"
+    done = run_cli([f"ckpt_path={path}", "logger=csv"], timeout=60)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"Cannot read the override 'ckpt_path={path}'")
+    assert f"Fix: quote the value, as in \"ckpt_path='{path}'\"" in lines[0]
+    quoted = run_main([f"ckpt_path='{path}'", "logger=csv"])
+    shown = quoted.stdout + quoted.stderr
+    assert quoted.returncode == 1 and f"ckpt_path={path}: no such file" in shown

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
+import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.loggers import Logger
@@ -73,6 +74,9 @@ def module_arguments(settings: RunConfig, data: RunData) -> dict:
     normalization = getattr(data.datamodule, "normalization", None)
     if normalization is not None:  # RegLabModule.predict prepares images as training did
         info = dataclasses.replace(info, mean=normalization[0], std=normalization[1])
+    splits = getattr(data.datamodule, "splits", None)
+    if splits is not None:  # what predict takes: images as stored, or the features as they are
+        info = dataclasses.replace(info, uint8_images=splits.x_train.dtype == torch.uint8)
     return dict(
         model=settings.model.model_dump(by_alias=True),
         info=info.as_dict(),

@@ -42,6 +42,10 @@ def _start(job: Callable[[], object], entry: str) -> None:
     # appended, so an installed package of the same name wins.
     if os.getcwd() not in sys.path:
         sys.path.append(os.getcwd())
+    unreadable = unreadable_override(sys.argv[1:])
+    if unreadable:  # Hydra would print its parser's error, which names neither key nor fix
+        print(unreadable, file=sys.stderr)
+        sys.exit(1)
     from reglab.app import signals
 
     signals.install()  # SIGTERM stops a run as Ctrl-C does (records, checkpoints, exit 1)
@@ -54,6 +58,34 @@ def _start(job: Callable[[], object], entry: str) -> None:
         how = signals.describe(exc)
         print(f"Interrupted ({how}) during start-up, before the first epoch: nothing was trained.")
         sys.exit(1)
+
+
+def unreadable_override(argv: list[str]) -> str | None:
+    """One line for the first override Hydra's grammar cannot read (a `=`, `(`, `{` or `#`
+    inside a value, e.g. a file name), naming it and how to quote it; None when all parse."""
+    from hydra._internal.utils import get_args_parser
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    try:
+        overrides = get_args_parser().parse_known_args(argv)[0].overrides
+    except SystemExit:  # a malformed flag: Hydra's own usage message says which
+        return None
+    parser = OverridesParser.create()
+    for override in overrides:
+        try:
+            parser.parse_overrides([override])
+        except OverrideParseException as exc:
+            reason = (str(exc).strip().splitlines() or [""])[0]
+            key, sep, value = override.partition("=")
+            if not sep or "'" in value:
+                fix = "quote the value (Hydra's override grammar)"
+            else:
+                fix = (
+                    f"quote the value, as in \"{key}='{value}'\" (the shell keeps the inner quotes)"
+                )
+            return f"Cannot read the override {override!r} ({reason}). Fix: {fix}"
+    return None
 
 
 def train() -> None:

@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from reglab.app.logger_limits import logger_limit_problems
 from reglab.config.base import Schema
 from reglab.config.errors import ConfigError, format_validation_error
 from reglab.config.signatures import signature_of
@@ -30,6 +31,8 @@ from reglab.models import config as model_config
 from reglab.models.config import ModelSchema, UserModelConfig
 from reglab.regularizers.config import CONV, HIDDEN, RegularizerConfig, is_on
 
+# numpy's (and so Lightning's seed_everything) seeds: 0 .. 2**32 - 1
+MAX_SEED = 2**32 - 1
 PRECISIONS = ("64-true", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true")
 
 
@@ -125,7 +128,7 @@ class PathsConfig(Schema):
 
 class RunConfig(Schema):
     task_name: str
-    seed: NonNegativeInt
+    seed: NonNegativeInt = Field(le=MAX_SEED)
     # seeds=N: N replicas (seeds seed..seed+N-1) trained together in one loop (reglab.replicas)
     seeds: PositiveInt = 1
     test: bool = True
@@ -164,6 +167,23 @@ class RunConfig(Schema):
             return value
 
         return RunConfig.model_validate(move(self.model_dump(by_alias=True)))
+
+    @model_validator(mode="after")
+    def _replica_seeds_in_range(self):
+        last = self.seed + self.seeds - 1
+        if self.seeds > 1 and last > MAX_SEED:
+            raise ValueError(
+                f"seeds={self.seeds} from seed={self.seed} runs to seed {last}, past the largest "
+                f"seed, {MAX_SEED} (2**32 - 1). Fix: seed={MAX_SEED - self.seeds + 1} or less"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _loggers_take_the_tags(self):
+        problems = logger_limit_problems(self.logger, list(self.tags))
+        if problems:
+            raise ValueError("\n  - ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _no_selection_on_test(self):

@@ -21,6 +21,7 @@ from reglab.app.build import (
     build_trainer,
     module_arguments,
 )
+from reglab.app.checkpoint_fit import check_checkpoint_fits
 from reglab.app.checks import check_hardware
 from reglab.app.job_info import JobInfo
 from reglab.app.records import finished_record
@@ -81,6 +82,8 @@ def train_in_folder(settings: RunConfig, job: JobInfo, resume: ResumePoint | Non
     if settings.seeds > 1:  # N seeds in one loop: reglab.replicas builds and trains them
         return train_seeds(settings, data, job, resume)
     module = build_module(settings, data)
+    if resume is not None:  # another model's or optimizer's checkpoint: one line, now
+        check_checkpoint_fits(resume.ckpt, module, settings)
     record = start_record(settings, job, module.regularization.name, resume)
     loggers = build_run_loggers(settings, record["config"], run_name(record), job.sweep_name)
     trainer = build_trainer(settings, data, module.regularization.callbacks(), loggers)
@@ -209,7 +212,9 @@ def train_seeds(
         data.datamodule,
         regularization,
         data.task,
-        lambda: build_model(settings.model, info.in_shape, info.num_outputs, regularization),
+        lambda: build_model(
+            settings.model, info.in_shape, info.num_outputs, regularization, info.task
+        ),
         optimizer_factory(settings.optimizer.factory_config()),
         Path(settings.paths.output_dir),
         identity,

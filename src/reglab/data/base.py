@@ -30,6 +30,13 @@ class DataInfo:
     # (None: not standardised); kept in checkpoints, so RegLabModule.predict needs no data module
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
+    # the data set stores uint8 images (prepared on the device as above); None: not recorded
+    # (a checkpoint from before this key: images when mean is set)
+    uint8_images: bool | None = None
+
+    @property
+    def takes_uint8_images(self) -> bool:
+        return self.uint8_images if self.uint8_images is not None else self.mean is not None
 
     def as_dict(self) -> dict:
         """Plain values (a checkpoint's hyperparameters)."""

@@ -22,6 +22,8 @@ from reglab.config.base import Schema
 from reglab.config.targets import TargetConfig, TargetSchemas, check_keywords
 
 SUPPLIED = ("seed",)
+# what torch.Generator.manual_seed takes (split_seed, data_seed seed one)
+GeneratorSeed = Field(default=0, ge=0, le=2**64 - 1)
 LOADER_KEYS = ("batch_size", "eval_batch_size")
 
 
@@ -52,7 +54,7 @@ class ImageDataConfig(InMemoryConfig):
     """Image data sets: decoded once to uint8 tensors, cached, normalised on the device."""
 
     cache_dir: str
-    split_seed: int = 0  # the validation split does not move when `seed` changes
+    split_seed: int = GeneratorSeed  # the validation split does not move when `seed` changes
     normalize: bool = True
 
 
@@ -134,7 +136,7 @@ class ImageFolderConfig(ImageDataConfig):
 class SyntheticConfig(InMemoryConfig):
     """The generated regression sets: tiny, so a step is mostly Lightning's own overhead."""
 
-    data_seed: int = 0
+    data_seed: int = GeneratorSeed
     batch_size: PositiveInt | None = None
     # Batches per Lightning step: "epoch" runs an epoch's minibatches (same order, one
     # optimizer step each) inside one step, since Lightning's ~1 ms per step is ten times the

@@ -4,7 +4,9 @@ any user's images (`dataset.root=...`).
 Every image is decoded, converted to RGB and resized to `image_size` x `image_size` once, then
 kept as one uint8 tensor in `paths.cache_dir` (never in the data folder, which may be
 read-only). The cache is keyed by the folder's listing (paths, sizes, modification times) and
-the image size, so adding, removing or replacing a file rebuilds it. Decoding the 200 course
+every setting that changes what is cached (the image size, `on_bad_file`: a cache made with
+`skip` lacks the bad files, which `error` must report), so adding, removing or replacing a
+file, or changing one of those settings, rebuilds it. Decoding the 200 course
 images takes about a second; the course's pipeline pays it every epoch.
 
 Split per class, seeded, as the course's split script: 80% train, 10% validation, 10% test.
@@ -76,8 +78,10 @@ def listing(folders: list[Path]) -> list[tuple[int, Path]]:
     ]
 
 
-def fingerprint(root: Path, files: list[tuple[int, Path]], image_size: int) -> str:
-    digest = hashlib.sha256(f"{CACHE_VERSION}:{image_size}".encode())
+def fingerprint(root: Path, files: list[tuple[int, Path]], cfg: ImageFolderConfig) -> str:
+    """The cache key: the listing, and each setting of `cfg` that changes the decoded
+    tensors or which files they hold."""
+    digest = hashlib.sha256(f"{CACHE_VERSION}:{cfg.image_size}:{cfg.on_bad_file}".encode())
     for label, path in files:
         stat = path.stat()
         rel = path.relative_to(root).as_posix()
@@ -120,7 +124,7 @@ def load_images(cfg: ImageFolderConfig) -> dict:
     root = Path(cfg.root).expanduser().resolve()
     folders = image_classes(root)
     files = listing(folders)
-    key = fingerprint(root, files, cfg.image_size)
+    key = fingerprint(root, files, cfg)
     cache = Path(cfg.cache_dir).expanduser() / "image_folder" / f"{root.name}-{key}.pt"
     if cache.is_file():
         entry = torch.load(cache, weights_only=True)

@@ -62,7 +62,13 @@ class RegLabModule(L.LightningModule):
         self.task = task_for(self.info)
         self.regularization = Regularization(RegularizerConfig.model_validate(regularizer))
         model_cfg = TypeAdapter(ModelSchema).validate_python(model)
-        net = build_model(model_cfg, self.info.in_shape, self.info.num_outputs, self.regularization)
+        net = build_model(
+            model_cfg,
+            self.info.in_shape,
+            self.info.num_outputs,
+            self.regularization,
+            self.info.task,
+        )
         # the inner nn.Module only; Lightning's loop stays eager
         self.net = torch.compile(net) if compile else net
         self.optimizer_factory = optimizer_factory(optimizer)
@@ -118,22 +124,43 @@ class RegLabModule(L.LightningModule):
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """The network's outputs (logits, or regression values) for inputs as the data set
-        stores them: uint8 images (N, C, H, W) are scaled to [0, 1] and standardised as in
-        training (the checkpoint keeps the mean and std); other inputs go in as they are.
-        Evaluation mode (no dropout), on the module's device."""
+        stores them. Evaluation mode (no dropout), on the module's device.
+
+        A model trained on uint8 images (the built-in image sets) takes them (N, C, H, W) as
+        uint8 (0-255), or as floats in [0, 1] (what torchvision's ToTensor gives): both are
+        scaled and standardised as in training, with the mean and std the checkpoint keeps.
+        Any other float input to such a model raises ValueError, since it cannot tell
+        standardised inputs from 0-255 ones: give inputs already prepared to `module.net`
+        instead. Other models (the regression sets' features, a user's float data) get their
+        inputs as they are (uint8 ones scaled to [0, 1]).
+        """
         x = x.to(self.device)
-        if x.dtype == torch.uint8:
-            x = x.float().div_(255.0)
-            if self.info.mean is not None:
-                mean = torch.tensor(self.info.mean, device=x.device).view(1, -1, 1, 1)
-                std = torch.tensor(self.info.std, device=x.device).view(1, -1, 1, 1)
-                x = (x - mean) / std
+        if self.info.takes_uint8_images or x.dtype == torch.uint8:
+            x = self._images_as_in_training(x)
         was_training = self.training
         self.eval()
         try:
             return self.net(x)
         finally:
             self.train(was_training)
+
+    def _images_as_in_training(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 images, or floats in [0, 1], scaled and standardised as training did."""
+        if x.dtype == torch.uint8:
+            x = x.float().div_(255.0)
+        elif not x.is_floating_point() or (x.numel() and (x.min() < 0 or x.max() > 1)):
+            low, high = (float(x.min()), float(x.max())) if x.numel() else (0.0, 0.0)
+            raise ValueError(
+                f"predict: this model was trained on uint8 images; it takes them as uint8 "
+                f"(0-255) or as floats in [0, 1], and got {x.dtype} values in [{low:g}, "
+                f"{high:g}]. Fix: pass the images as stored (uint8), x / 255 for 0-255 floats, "
+                "or call module.net(x) on inputs already standardised"
+            )
+        if self.info.mean is not None:
+            mean = torch.tensor(self.info.mean, device=x.device).view(1, -1, 1, 1)
+            std = torch.tensor(self.info.std, device=x.device).view(1, -1, 1, 1)
+            x = (x - mean) / std
+        return x
 
     def _evaluate(self, stage: str, batch) -> torch.Tensor:
         loss, _ = self._evaluate_with_outputs(stage, batch)

@@ -2,7 +2,11 @@
 server `logger.mlflow.tracking_uri` names. Params = the run's config, per-epoch metrics as
 they come, the final metrics at the end."""
 
+import contextlib
+import hashlib
 import os
+import tempfile
+import time
 from pathlib import Path
 
 from lightning.pytorch.loggers import MLFlowLogger
@@ -24,6 +28,47 @@ def _local_store(uri: str) -> Path | None:
             path = Path(uri[len(prefix) :])
             return path.parent if prefix == "sqlite:///" else path
     return None
+
+
+@contextlib.contextmanager
+def store_lock(uri: str | None):
+    """Held while a job opens the store: parallel jobs of a sweep (joblib) opening a fresh
+    SQLite store at once both ran its schema migrations, and one failed (or left the store
+    half-migrated). The first job creates and upgrades the store, the others wait and find
+    it ready; the same lock serialises creating the experiment on a server. A lock file next
+    to a local store, else in the temporary folder, keyed by the URI."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; jobs there run without it
+        yield
+        return
+    store = uri[len("sqlite:///") :] if uri and uri.startswith("sqlite:///") else None
+    if store:
+        lock_path = Path(store + ".lock")
+    else:
+        key = hashlib.sha256(str(uri).encode()).hexdigest()[:16]
+        lock_path = Path(tempfile.gettempdir()) / f"reglab-mlflow-{key}.lock"
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _open(options: dict, attempts: int = 3) -> MLFlowLogger:
+    """The logger with its experiment and run created. A race lost to a job on another
+    machine (the experiment created in between) is retried."""
+    for attempt in range(attempts):
+        try:
+            logger = MLFlowLogger(**options)
+            _ = logger.experiment, logger.run_id
+            return logger
+        except Exception as exc:
+            if attempt + 1 == attempts or "already exists" not in str(exc).lower():
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _bad_uri(uri: str, why: str) -> ConfigError:
@@ -59,8 +104,8 @@ def build_mlflow_logger(options: dict, run_name: str, tags: list[str]) -> MLFlow
         run_tags["tags"] = ", ".join(tags)
     options["tags"] = run_tags or None
     try:  # the store is opened here, before training, so a bad one is one line now
-        logger = MLFlowLogger(**options)
-        _ = logger.experiment, logger.run_id
+        with store_lock(uri):
+            logger = _open(options)
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise _bad_uri(uri, reason[:300]) from None

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from lightning.pytorch.loggers import WandbLogger
 
+from reglab.config.errors import ConfigError
 from reglab.loggers.wandb_artifacts import CheckpointArtifactsWandbLogger
+from reglab.loggers.wandb_reach import base_url, unreachable_reason
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,30 @@ def resolve_mode(mode: str) -> str:
     return mode
 
 
+def reachable_mode(mode: str, asked: str) -> str:
+    """`mode` once the server was asked: an online run whose server does not answer goes
+    offline with one warning when online was only the default (`auto` with credentials), and
+    stops with one line when it was asked for (mode=online, WANDB_MODE=online)."""
+    if mode != "online":
+        return mode
+    reason = unreachable_reason(base_url())
+    if reason is None:
+        return mode
+    if asked == "auto" and not os.environ.get("WANDB_MODE"):
+        log.warning(
+            "W&B server %s not reachable (%s): this run logs offline, as with "
+            "WANDB_MODE=offline; sync it later with `wandb sync`",
+            base_url(),
+            reason,
+        )
+        return "offline"
+    raise ConfigError(
+        f"W&B server {base_url()} not reachable ({reason}) and W&B is set to online. "
+        "Fix: WANDB_MODE=offline (sync later with `wandb sync`), logger=csv, or check the "
+        "network / WANDB_BASE_URL"
+    )
+
+
 def sweep_locked_keys() -> set[str]:
     """The parameter names of the W&B sweep this run belongs to (the agent passes them in
     WANDB_SWEEP_PARAM_PATH); wandb locks those config keys for the run."""
@@ -65,7 +91,8 @@ def build_wandb_logger(
     tags: list[str] = (),
 ) -> WandbLogger:
     options = {k: v for k, v in options.items() if not k.startswith("_")}
-    mode = resolve_mode(options.pop("mode", "auto"))
+    asked = options.pop("mode", "auto")
+    mode = reachable_mode(resolve_mode(asked), asked)
     upload_checkpoints = options.pop("log_model", False)
     options["name"] = options.get("name") or run_name
     options["group"] = options.get("group") or group
@@ -79,7 +106,16 @@ def build_wandb_logger(
     logger = CheckpointArtifactsWandbLogger(
         mode=mode, config=config, upload_checkpoints=upload_checkpoints, **options
     )
-    run = _start(logger, options.get("id") if resuming else None)
+    try:
+        run = _start(logger, options.get("id") if resuming else None)
+    except Exception as exc:
+        if mode != "online":
+            raise
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise ConfigError(
+            f"W&B could not start the run online ({type(exc).__name__}: {reason}). Fix: check "
+            "WANDB_API_KEY (`wandb login`), or WANDB_MODE=offline to log offline"
+        ) from None
     if id_file is not None:
         id_file.parent.mkdir(parents=True, exist_ok=True)
         id_file.write_text(run.id + "\n")

@@ -103,7 +103,9 @@ def plot_curves_by_config(
         means = [statistics.fmean(per_epoch[e]) for e in epochs]
         label = ", ".join(f"{k}={s.params.get(k)}" for k in swept) or "defaults"
         marker = "o" if len(epochs) < 30 else None  # a 1-epoch curve is one point: show it
-        ax.plot(epochs, means, marker=marker, label=f"{label} (n={len(s.completed)})")
+        counts = sorted({len(per_epoch[e]) for e in epochs})  # the jobs each point averages
+        n = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+        ax.plot(epochs, means, marker=marker, label=f"{label} (n={n})")
         drawn = True
     if not drawn:
         plt.close(fig)

@@ -1,9 +1,11 @@
 """Hydra callback: after a multirun, write the sweep's comparison into the sweep folder."""
 
 import logging
+import shlex
 import sys
 from pathlib import Path
 
+import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
@@ -36,10 +38,46 @@ def exit_if_jobs_failed(sweep_dir: Path) -> None:
         names = ", ".join(job.path.name for job in failed[:10]) + (
             ", ..." if len(failed) > 10 else ""
         )
+        again = rerun_command(sweep_dir)
+        hint = f" To re-run only them (once fixed): {again}" if again else ""
         message = (
             f"{len(failed)} of {len(jobs)} jobs failed (jobs {names}): their metrics.json says "
-            f"why; the report is in {sweep_dir}. Re-running the same command re-runs only them."
+            f"why; the report is in {sweep_dir}.{hint}"
         )
         log.error("%s", message)
         print(message, file=sys.stderr)
         sys.exit(1)
+
+
+# hydra overrides a re-run must not repeat: -m says the mode; the sweep folder is given anew
+NOT_REPEATED = ("hydra.mode=", "hydra.sweep.dir=", "resume=")
+
+
+def rerun_command(sweep_dir: Path) -> str | None:
+    """The command that runs the sweep again into `sweep_dir`, from the multirun.yaml Hydra
+    saved there: the same overrides (Hydra's too: launcher, sweeper), the same config
+    folders, `hydra.sweep.dir=<sweep_dir>` (a new folder would re-run every job) and
+    `resume=true` (a job that crashed goes on from its last.ckpt). Its finished jobs are
+    skipped, so only the failed ones run."""
+    path = sweep_dir / "multirun.yaml"
+    try:
+        hydra = (yaml.safe_load(path.read_text()) or {}).get("hydra") or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    overrides = hydra.get("overrides") or {}
+    given = [*(overrides.get("hydra") or []), *(overrides.get("task") or [])]
+    kept = [o for o in given if not o.lstrip("+~").startswith(NOT_REPEATED)]
+    sources = (hydra.get("runtime") or {}).get("config_sources") or []
+    folders = [
+        ["--config-dir", s["path"]]
+        for s in sources
+        if s.get("provider") == "command-line" and s.get("schema") == "file"
+    ]
+    args = [
+        "-m",
+        *(a for pair in folders for a in pair),
+        *kept,
+        f"hydra.sweep.dir={sweep_dir.resolve()}",
+        "resume=true",
+    ]
+    return "python train.py " + shlex.join(args)

@@ -135,7 +135,8 @@ def write_summary(summaries: list[ConfigSummary], swept: list[str], out_dir: Pat
             "seeds",
             "failed",
             "diverged",
-            *[f"{k}_{s}" for k in keys for s in ("mean", "std")],
+            # _n: the values each mean is over (a job may lack a metric, or hold a NaN)
+            *[f"{k}_{s}" for k in keys for s in ("mean", "std", "n")],
         ]
     )
     for s in summaries:
@@ -146,7 +147,11 @@ def write_summary(summaries: list[ConfigSummary], swept: list[str], out_dir: Pat
                 len(s.completed),
                 s.count("failed") + s.count("missing"),
                 s.count("diverged"),
-                *[v for st in stats for v in (st if st else ("", ""))],
+                *[
+                    v
+                    for k, st in zip(keys, stats, strict=True)
+                    for v in ((*st, len(s.values(k))) if st else ("", "", 0))
+                ],
             ]
         )
     write_text(csv_path, table.getvalue())
@@ -164,7 +169,10 @@ def write_summary(summaries: list[ConfigSummary], swept: list[str], out_dir: Pat
         cells = []
         for k in keys:
             stat = s.mean_std(k)
-            cells.append("—" if stat is None else _format(k, *stat, n=len(s.values(k))))
+            n = len(s.values(k))
+            cell = "—" if stat is None else _format(k, *stat, n=n)
+            # the seeds column counts completed jobs; a mean over fewer says so
+            cells.append(cell + (f" (n={n})" if stat is not None and n != len(s.completed) else ""))
         lines.append("| " + " | ".join([*label, seeds, *cells]) + " |")
     write_text(md_path, "\n".join(lines) + "\n")
     return [csv_path, md_path]

@@ -61,20 +61,35 @@ def finite(values) -> list[float]:
     return [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
 
 
-def mean_std(values) -> tuple[float, float] | None:
-    values = finite(values)
-    if not values:
+class Stat(tuple):
+    """(mean, std), unpacked as a pair, over `n` finite values of the `given` ones (one per
+    job): a table's seeds column counts jobs, and a mean over fewer must say so."""
+
+    def __new__(cls, mean: float, std: float, n: int, given: int):
+        stat = super().__new__(cls, (mean, std))
+        stat.n, stat.given = n, given
+        return stat
+
+
+def mean_std(values) -> Stat | None:
+    values = list(values)
+    kept = finite(values)
+    if not kept:
         return None
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+    std = statistics.stdev(kept) if len(kept) > 1 else 0.0
+    return Stat(statistics.fmean(kept), std, len(kept), len(values))
 
 
 def fmt(stat: tuple[float, float] | None, digits: int = 4) -> str:
+    """`mean ± std`, and `(n=k)` where fewer values than jobs were averaged."""
     if stat is None:
         return "—"
     mean, std = stat
+    n = getattr(stat, "n", None)
+    count = f" (n={n})" if n is not None and n != stat.given else ""
     if abs(mean) >= 1e5:
-        return f"{mean:.4g} ± {std:.2g}"
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+        return f"{mean:.4g} ± {std:.2g}{count}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}{count}"
 
 
 def mean_curve(jobs: list[Job], key: str) -> list[tuple[int, float, float]]:
