@@ -75,6 +75,9 @@ class RegLabModule(L.LightningModule):
         # running over the whole run: saved in checkpoints, so a resumed run goes on from them
         self.best_metric.persistent(True)
         self.train_loss_max.persistent(True)
+        # train/lr: read when the epoch starts; by its end Lightning has stepped an
+        # epoch-interval scheduler (the next epoch's lr)
+        self._epoch_lr: float | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -157,6 +160,9 @@ class RegLabModule(L.LightningModule):
     def _publish(self, values: dict[str, torch.Tensor], prog_bar: tuple[str, ...] = ()) -> None:
         publish(self.trainer, values, prog_bar)  # not self.log: see reglab.lit.publish
 
+    def on_train_epoch_start(self) -> None:
+        self._epoch_lr = self.trainer.optimizers[0].param_groups[0]["lr"]
+
     def on_train_epoch_end(self) -> None:
         values = self._epoch_values("train")
         penalty = self.train_penalty.compute() if self.regularization.has_penalty else None
@@ -164,8 +170,7 @@ class RegLabModule(L.LightningModule):
         values["train/penalty"] = penalty if penalty is not None else torch.tensor(0.0)
         # ||w||_2 over all weights (d2l 4.5 reports it): weight decay's visible effect.
         values["train/w_norm"] = self.regularization.weight_norm(self.net)
-        optimizer = self.trainer.optimizers[0]
-        values["train/lr"] = torch.tensor(optimizer.param_groups[0]["lr"])  # this epoch's lr
+        values["train/lr"] = torch.tensor(self._epoch_lr)  # the lr this epoch trained with
         # epochs run, for metrics.json: with ddp_spawn only callback_metrics reach the main
         # process (not the loop's counters); a key without "/" is not logged anywhere
         self.trainer.callback_metrics["epochs"] = torch.tensor(float(self.current_epoch + 1))
