@@ -23,6 +23,7 @@ from reglab.app.settings import ExtrasConfig, HardwareConfig, PathsConfig, RunCo
 from reglab.config.base import Schema
 from reglab.config.errors import ConfigError, format_validation_error
 from reglab.data.errors import DatasetError
+from reglab.extras.command import program
 
 log = logging.getLogger("reglab")
 
@@ -43,7 +44,7 @@ def validate_eval_config(cfg: DictConfig | dict) -> EvalConfig:
     except MissingMandatoryValue as exc:
         key = getattr(exc, "full_key", None) or "ckpt_path"
         raise ConfigError(
-            f"{key} is required: python eval.py {key}=/path/to/run/checkpoints/best.ckpt"
+            f"{key} is required: {program('eval')} {key}=/path/to/run/checkpoints/best.ckpt"
         ) from None
     try:
         return EvalConfig.model_validate(raw)
