@@ -22,8 +22,10 @@ class RegLabModule(L.LightningModule):
     """Trains `net` on `task`, with the regularization's penalty and parameter groups.
 
     Logged per epoch: train/loss (data loss), train/penalty (the explicit term), train/w_norm
-    (L2 norm of all weights), the task's metrics for train/val/test (e.g. train/acc),
-    val/loss, and the best value of the task's monitor (val/acc_best or val/loss_best).
+    (L2 norm of all weights), train/lr, the task's metrics for train/val/test (e.g.
+    train/acc), val/loss, and the best value of the task's monitor (val/acc_best or
+    val/loss_best). Where the test set is evaluated every epoch (protocol=d2l) the per-epoch
+    evaluation is logged as test/* (test/acc_best), and nothing as val/*.
     """
 
     def __init__(
@@ -149,10 +151,12 @@ class RegLabModule(L.LightningModule):
         # Predictions for per-class instruments (on_test_batch_end receives this).
         return {"preds": outputs.argmax(1)} if self.task.name == "classification" else None
 
-    def _epoch_values(self, stage: str) -> dict[str, torch.Tensor]:
-        """The stage's epoch metrics (torchmetrics syncs them across ranks), then resets them."""
+    def _epoch_values(self, stage: str, prefix: str | None = None) -> dict[str, torch.Tensor]:
+        """The stage's epoch metrics (torchmetrics syncs them across ranks), then resets them;
+        keyed `<prefix>/<name>` (prefix: the stage's name)."""
         metrics = {"loss": self._losses[f"{stage}_"], **self._metrics[f"{stage}_"]}
-        values = {f"{stage}/{name}": metric.compute() for name, metric in metrics.items()}
+        prefix = prefix or stage
+        values = {f"{prefix}/{name}": metric.compute() for name, metric in metrics.items()}
         for metric in metrics.values():
             metric.reset()
         return values
@@ -185,7 +189,7 @@ class RegLabModule(L.LightningModule):
                     scheduler.step()
 
     def on_validation_epoch_end(self) -> None:
-        values = self._epoch_values("val")
+        values = self._epoch_values("val", self.task.epoch_stage)
         if not self.trainer.sanity_checking:
             self.best_metric.update(values[self.task.monitor])
             values[f"{self.task.monitor}_best"] = self.best_metric.compute()
