@@ -36,6 +36,8 @@ class EvalConfig(Schema):
     hardware: HardwareConfig
     paths: PathsConfig
     extras: ExtrasConfig = ExtrasConfig()
+    # logger=wandb / tensorboard / mlflow / csv, as training: the evaluation's own runs
+    logger: dict[str, dict | None] | None = None
 
 
 def validate_eval_config(cfg: DictConfig | dict) -> EvalConfig:
@@ -81,12 +83,14 @@ def evaluate(settings: EvalConfig) -> dict:
     import lightning as L
 
     from reglab.app.checks import check_hardware
+    from reglab.app.eval_logging import build_eval_loggers, training_run
     from reglab.callbacks.per_class import PerClassAccuracy
     from reglab.data.build import build_datamodule
     from reglab.data.protocol import apply_protocol
     from reglab.extras.provenance import provenance
     from reglab.extras.warnings import silence_known_warnings
     from reglab.lit import RegLabModule
+    from reglab.loggers import finish_wandb, log_final_metrics
     from reglab.outputs.results import print_summary, write_metrics_json
     from reglab.threads import configure_threads
 
@@ -101,6 +105,11 @@ def evaluate(settings: EvalConfig) -> dict:
         raise ConfigError(f"ckpt_path={settings.ckpt_path}: no such file")
     module = _load_module(RegLabModule, ckpt)
     run = trained_settings(module.hparams["config"], settings.paths)
+    if settings.split == "val" and module.task.epoch_stage == "test":
+        raise ConfigError(
+            f"split=val: {ckpt} was trained under protocol={run.protocol.name}, which has no "
+            "validation split (the test set was its per-epoch evaluation); use split=test"
+        )
     output_dir = Path(settings.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     L.seed_everything(run.seed, workers=True, verbose=False)
@@ -110,11 +119,15 @@ def evaluate(settings: EvalConfig) -> dict:
     callbacks = []
     if settings.split == "test" and module.task.name == "classification":
         callbacks.append(PerClassAccuracy(output_dir))
+    logged_config = settings.model_dump(by_alias=True) | {"trained": module.hparams["config"]}
+    loggers = build_eval_loggers(
+        settings.logger, training_run(ckpt), logged_config, output_dir, list(settings.tags)
+    )
     trainer = L.Trainer(
         accelerator=settings.hardware.accelerator,
         devices=1,
         precision=settings.hardware.precision,
-        logger=False,
+        logger=loggers or False,
         callbacks=callbacks,
         enable_progress_bar=False,
         enable_model_summary=False,
@@ -140,6 +153,8 @@ def evaluate(settings: EvalConfig) -> dict:
         "provenance": provenance(),
     }
     write_metrics_json(contract.metrics_json(output_dir), record)
+    log_final_metrics(loggers, logged_config, record)  # MLflow, TensorBoard hparams
+    finish_wandb()
     print_summary(record)
     log.info("Results in %s", output_dir)
     return record
