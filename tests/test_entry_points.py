@@ -196,7 +196,7 @@ def test_a_declared_sweep_with_its_key_given_runs_that_one_case(tmp_path):
 def readme_python_example() -> str:
     text = (REPO / "README.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    (block,) = [b for b in blocks if "compose_config" in b]
+    (block,) = [b for b in blocks if "from reglab.app.job import run" in b]
     return block
 
 

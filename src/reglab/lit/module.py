@@ -80,6 +80,24 @@ class RegLabModule(L.LightningModule):
         # train/lr: read when the epoch starts; by its end Lightning has stepped an
         # epoch-interval scheduler (the next epoch's lr)
         self._epoch_lr: float | None = None
+        self._lr: float | None = None  # a learning rate set after construction (lr finder)
+
+    @property
+    def lr(self) -> float | None:
+        """The optimizer's learning rate: what Lightning's learning-rate finder reads and sets
+        (`Tuner(trainer).lr_find(module, datamodule=...)`, `update_attr=True`)."""
+        return self._lr if self._lr is not None else self.optimizer_factory.keywords.get("lr")
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        # configure_optimizers builds the optimizer with it; the saved hyperparameters (and
+        # the config checkpoints carry) say what it was built with.
+        self._lr = float(value)
+        self.hparams["optimizer"] = {**self.hparams["optimizer"], "lr": self._lr}
+        config = self.hparams.get("config")
+        if isinstance(config, dict) and isinstance(config.get("optimizer"), dict):
+            optimizer = {**config["optimizer"], "lr": self._lr}
+            self.hparams["config"] = {**config, "optimizer": optimizer}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -199,7 +217,8 @@ class RegLabModule(L.LightningModule):
         self._publish(self._epoch_values("test"))
 
     def configure_optimizers(self):
-        optimizer = self.optimizer_factory(self.regularization.parameter_groups(self.net))
+        lr = {} if self._lr is None else {"lr": self._lr}
+        optimizer = self.optimizer_factory(self.regularization.parameter_groups(self.net), **lr)
         scheduler = self.regularization.scheduler(optimizer, self.trainer.max_epochs)
         if scheduler is None:
             return optimizer
