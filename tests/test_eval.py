@@ -107,3 +107,44 @@ def test_eval_of_a_missing_checkpoint_is_one_line(tmp_path):
     cfg = compose_config([f"ckpt_path={tmp_path / 'nope.ckpt'}"], tmp_path / "eval", "eval")
     with pytest.raises(ConfigError, match=r"ckpt_path=.*nope.ckpt: no such file"):
         evaluate(validate_eval_config(cfg))
+
+
+def test_eval_logs_its_own_runs_linked_to_the_training_run(trained, tmp_path):
+    """logger=[wandb,tensorboard]: the evaluation's own W&B run (offline) and TensorBoard
+    events, in its own folder, named and grouped after the training run and tagged `eval`."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from reglab.loggers.wandb_offline import read_offline_run
+
+    run_dir, record = trained
+    before = _snapshot(run_dir)
+    out = tmp_path / "eval"
+    cfg = compose_config(
+        [
+            f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}",
+            "logger=[wandb,tensorboard]",
+            "tags=[paper]",
+        ],
+        out,
+        "eval",
+    )
+    result = evaluate(validate_eval_config(cfg))
+    (wandb_dir,) = out.glob("wandb/offline-run-*")
+    logged = read_offline_run(wandb_dir)
+    assert logged.name == "mlp-none-fashion_mnist-eval"  # the training run's name + -eval
+    assert logged.group == run_dir.name and logged.job_type == "eval"
+    assert logged.tags == ["paper", "eval"]
+    assert logged.config["trained_run"]["folder"] == str(run_dir)
+    assert logged.summary["test/acc"] == pytest.approx(result["test/acc"])
+    assert logged.summary["test/acc"] == pytest.approx(record["test/acc"], abs=1e-6)
+    events = EventAccumulator(str(out / "tensorboard")).Reload()
+    assert events.Scalars("test/acc")[-1].value == pytest.approx(result["test/acc"])
+    assert events.Scalars("final/test/loss")[-1].value == pytest.approx(result["test/loss"])
+    assert _snapshot(run_dir) == before  # nothing written in the training run's folder
+
+    csv_only = tmp_path / "csv"
+    cfg = compose_config(
+        [f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", "logger=csv"], csv_only, "eval"
+    )
+    evaluate(validate_eval_config(cfg))
+    assert sorted(p.name for p in csv_only.iterdir() if p.is_dir()) == []  # no logger runs

@@ -99,6 +99,12 @@ def test_tiny_search_end_to_end_and_resume(tmp_path):
     assert sorted(p.name for p in sweep.iterdir() if p.name.isdigit()) == ["0", "1", "2", "3"]
     results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     assert results["trials"] == 4
+    # ... and continues the study: the new trial is not trial 0's parameters replayed (a
+    # sampler seeded as the first run's draws them again)
+    trials = list(csv.DictReader((sweep / "trials.csv").read_text().splitlines()))
+    searched = ("regularizer.dropout.0", "regularizer.dropout.1", "regularizer.weight_decay")
+    params = [tuple(float(t[k]) for k in searched) for t in trials]
+    assert len(set(params)) == 4, params
 
     # The best trial's command runs once, as a single run.
     best = shlex.split(results["best_command"])[2:]

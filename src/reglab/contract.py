@@ -56,6 +56,15 @@ STAGES = ("train", "val", "test")
 BEST_SUFFIX = "_best"
 # What every run logs per epoch besides the task's own metrics (reglab.lit.module).
 TRAIN_EXTRAS = ("penalty", "w_norm", "lr", "loss_max")
+
+
+def monitor_best_key(record: dict) -> str | None:
+    """The monitor's best-so-far key a run recorded (val/acc_best; test/acc_best where the
+    per-epoch evaluation is the test set): what a sweeper optimises by default."""
+    bests = [k for k in record if k.endswith(BEST_SUFFIX) and k.split("/")[0] in ("val", "test")]
+    return min(bests, key=lambda k: not k.startswith("val/"), default=None)
+
+
 # Per-layer and per-class series of the instruments (callbacks=instruments).
 INSTRUMENT_PREFIXES = ("weights/norm/", "act/", "test/class_acc/")
 

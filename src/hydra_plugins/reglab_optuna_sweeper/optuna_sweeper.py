@@ -58,8 +58,11 @@ class OptunaSweeper(Sweeper):
             hydra_context=hydra_context, task_function=task_function, config=config
         )
 
-    def _make_sampler(self, space, make_sampler):
-        sampler, grid_size = make_sampler(self.sampler_name, space, self.seed)
+    def _make_sampler(self, space, make_sampler, trials_so_far: int = 0):
+        # A resumed study continues: a sampler seeded as the first run's would draw that run's
+        # trials again (trial 0's parameters first), so the seed moves on with the study.
+        seed = None if self.seed is None else self.seed + trials_so_far
+        sampler, grid_size = make_sampler(self.sampler_name, space, seed)
         if grid_size is not None:  # the grid sampler stops when the grid is used up
             self.n_trials = min(self.n_trials, grid_size)
         return sampler
@@ -84,6 +87,8 @@ class OptunaSweeper(Sweeper):
             direction=self.direction,
             load_if_exists=True,
         )
+        if study.trials:
+            study.sampler = self._make_sampler(space, make_sampler, len(study.trials))
         done = sum(t.state in (TrialState.COMPLETE, TrialState.FAIL) for t in study.trials)
         if done:
             log.info("Study %s already has %d trials: going on from there", study.study_name, done)

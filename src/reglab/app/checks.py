@@ -18,13 +18,19 @@ def logged_metrics(task, validation: bool = True) -> list[str]:
     names = ["loss", *(task.metrics() or {})]
     logged = [f"train/{n}" for n in names] + [f"train/{n}" for n in TRAIN_EXTRAS]
     if validation:
-        logged += [f"val/{n}" for n in names] + [f"{task.monitor}{BEST_SUFFIX}"]
+        stage = task.epoch_stage  # val, or test where the test set is evaluated every epoch
+        logged += [f"{stage}/{n}" for n in names] + [f"{task.monitor}{BEST_SUFFIX}"]
     return logged
 
 
 def _unknown(key: str, value: str, known: list[str], prefixes: tuple[str, ...] = ()) -> str:
     guess = difflib.get_close_matches(value, known, n=1)
     hint = f"did you mean {guess[0]}? " if guess else ""
+    as_test = "test/" + value.partition("/")[2]
+    if value.startswith("val/") and as_test in known:  # protocol=d2l: no validation split
+        hint = (
+            f"there is no validation split: the test set is evaluated every epoch, as {as_test}; "
+        )
     more = f" (or a name starting with {', '.join(prefixes)})" if prefixes else ""
     return (
         f"{key}={value}: not a metric this run logs; {hint}choose one of: {', '.join(known)}{more}"

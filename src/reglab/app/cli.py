@@ -32,12 +32,46 @@ def eval_job(cfg: DictConfig) -> None:
     handle_eval(cfg)
 
 
+# launchers of the `cluster` extra: the option, and the plugin module it needs
+CLUSTER_LAUNCHERS = {
+    "slurm": "hydra_plugins.hydra_submitit_launcher",
+    "submitit_local": "hydra_plugins.hydra_submitit_launcher",
+    "submitit_slurm": "hydra_plugins.hydra_submitit_launcher",
+    "ray": "hydra_plugins.hydra_ray_launcher",
+}
+
+
+def missing_launcher(args: list[str]) -> str | None:
+    """`hydra/launcher=slurm` (or ray) without the plugin installed: the one line to print,
+    instead of Hydra's composition error about a config it cannot find."""
+    import importlib.util
+
+    for arg in args:
+        key, _, option = arg.lstrip("+~").partition("=")
+        if key != "hydra/launcher" or option not in CLUSTER_LAUNCHERS:
+            continue
+        try:
+            found = importlib.util.find_spec(CLUSTER_LAUNCHERS[option]) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            return (
+                f"hydra/launcher={option} needs the cluster extra, which is not installed: "
+                "pip install 'reglab[cluster]'"
+            )
+    return None
+
+
 def _start(job: Callable[[], object], entry: str) -> None:
     from reglab.app.help import help_text, wants_help
 
     if wants_help(sys.argv[1:]):  # Hydra's --help composes the config once per option
         print(help_text(entry, sys.argv[1:]))
         return
+    problem = missing_launcher(sys.argv[1:])
+    if problem:
+        print(problem, file=sys.stderr)
+        sys.exit(1)
     # A user's package in the folder they run from is importable, as with `python -m`;
     # appended, so an installed package of the same name wins.
     if os.getcwd() not in sys.path:

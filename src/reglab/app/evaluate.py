@@ -23,6 +23,7 @@ from reglab.app.settings import ExtrasConfig, HardwareConfig, PathsConfig, RunCo
 from reglab.config.base import Schema
 from reglab.config.errors import CheckpointRefused, ConfigError, format_validation_error
 from reglab.data.errors import DatasetError
+from reglab.extras.command import program
 
 log = logging.getLogger("reglab")
 
@@ -35,6 +36,8 @@ class EvalConfig(Schema):
     hardware: HardwareConfig
     paths: PathsConfig
     extras: ExtrasConfig = ExtrasConfig()
+    # logger=wandb / tensorboard / mlflow / csv, as training: the evaluation's own runs
+    logger: dict[str, dict | None] | None = None
 
 
 def validate_eval_config(cfg: DictConfig | dict) -> EvalConfig:
@@ -43,7 +46,7 @@ def validate_eval_config(cfg: DictConfig | dict) -> EvalConfig:
     except MissingMandatoryValue as exc:
         key = getattr(exc, "full_key", None) or "ckpt_path"
         raise ConfigError(
-            f"{key} is required: python eval.py {key}=/path/to/run/checkpoints/best.ckpt"
+            f"{key} is required: {program('eval')} {key}=/path/to/run/checkpoints/best.ckpt"
         ) from None
     try:
         return EvalConfig.model_validate(raw)
@@ -93,12 +96,14 @@ def evaluate(settings: EvalConfig) -> dict:
     import lightning as L
 
     from reglab.app.checks import check_hardware
+    from reglab.app.eval_logging import build_eval_loggers, training_run
     from reglab.callbacks.per_class import PerClassAccuracy
     from reglab.data.build import build_datamodule
     from reglab.data.protocol import apply_protocol
     from reglab.extras.provenance import provenance
     from reglab.extras.warnings import silence_known_warnings
     from reglab.lit import RegLabModule
+    from reglab.loggers import finish_wandb, log_final_metrics
     from reglab.outputs.results import print_summary, write_metrics_json
     from reglab.replicas.state import check_not_run_state
     from reglab.threads import configure_threads
@@ -122,6 +127,11 @@ def evaluate(settings: EvalConfig) -> dict:
     except (ConfigError, ValidationError) as exc:
         detail = str(exc) if isinstance(exc, ConfigError) else format_validation_error(exc, {})
         raise CheckpointRefused(ckpt, f"its stored config: {' '.join(detail.split())}") from None
+    if settings.split == "val" and module.task.epoch_stage == "test":
+        raise ConfigError(
+            f"split=val: {ckpt} was trained under protocol={run.protocol.name}, which has no "
+            "validation split (the test set was its per-epoch evaluation); use split=test"
+        )
     output_dir = Path(settings.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     if hasattr(datamodule, "split_transform"):
@@ -129,11 +139,15 @@ def evaluate(settings: EvalConfig) -> dict:
     callbacks = []
     if settings.split == "test" and module.task.name == "classification":
         callbacks.append(PerClassAccuracy(output_dir))
+    logged_config = settings.model_dump(by_alias=True) | {"trained": module.hparams["config"]}
+    loggers = build_eval_loggers(
+        settings.logger, training_run(ckpt), logged_config, output_dir, list(settings.tags)
+    )
     trainer = L.Trainer(
         accelerator=settings.hardware.accelerator,
         devices=1,
         precision=settings.hardware.precision,
-        logger=False,
+        logger=loggers or False,
         callbacks=callbacks,
         enable_progress_bar=False,
         enable_model_summary=False,
@@ -159,6 +173,8 @@ def evaluate(settings: EvalConfig) -> dict:
         "provenance": provenance(),
     }
     write_metrics_json(contract.metrics_json(output_dir), record)
+    log_final_metrics(loggers, logged_config, record)  # MLflow, TensorBoard hparams
+    finish_wandb()
     print_summary(record)
     log.info("Results in %s", output_dir)
     return record

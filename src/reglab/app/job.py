@@ -5,9 +5,12 @@ validating, not of importing torch and Lightning (scripts/bench_startup.py).
 """
 
 import logging
+import shlex
 import sys
 from pathlib import Path
 
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from reglab.app import signals
@@ -17,9 +20,39 @@ from reglab.app.run_folder import remove_unstarted_run
 from reglab.app.settings import RunConfig, validate_config
 from reglab.config.errors import ConfigError
 from reglab.data.errors import DatasetError
+from reglab.extras.command import program
 from reglab.outputs.writable import describe, disk_error
 
 log = logging.getLogger("reglab")
+
+
+def check_not_a_declared_sweep() -> None:
+    """An experiment (or hparams_search) that declares a sweep in hydra.sweeper.params, run
+    without -m, would quietly train only its first case: say so instead. A command that gives
+    each swept key one value runs that one case."""
+    if not HydraConfig.initialized():
+        return
+    hydra = HydraConfig.get()
+    params = dict(hydra.sweeper.get("params") or {})
+    if hydra.mode == RunMode.MULTIRUN or not params:
+        return
+    given = {o.lstrip("+~").split("=", 1)[0] for o in hydra.overrides.task}
+    unset = [key for key in params if key.lstrip("+~") not in given]
+    if not unset:
+        return
+    choices = hydra.runtime.choices
+    declared = [
+        f"{group}={choices[group]}"
+        for group in ("experiment", "hparams_search")
+        if isinstance(choices.get(group), str)
+    ]
+    who = " and ".join(declared) or "the config"
+    swept = ", ".join(f"{key}={params[key]}" for key in unset)
+    command = shlex.join(list(hydra.overrides.task))
+    raise ConfigError(
+        f"{who} declares a sweep ({swept}): add -m to run it "
+        f"({program('train')} -m {command}), or give each swept key one value"
+    )
 
 
 def run(cfg: DictConfig, job: JobInfo | None = None) -> dict:
@@ -42,6 +75,7 @@ def handle_run(cfg: DictConfig) -> float | None:
     job = JobInfo.from_hydra()
     own_dir = Path(cfg.paths.output_dir)  # a resumed run goes on in its own folder instead
     try:
+        check_not_a_declared_sweep()
         settings = validate_config(cfg)  # before anything is built or loaded
         record = train_settings(settings, job)
     except (ConfigError, DatasetError) as exc:

@@ -62,9 +62,7 @@ def optimized_value(record: dict, metric: str | None, multirun: bool) -> float |
     """What a sweeper optimises: `optimized_metric` from metrics.json, by default the best
     validation value of the task's monitor. None (a failed trial) when the run has no such
     value, e.g. it diverged before validating."""
-    default = next(
-        (k for k in record if k.startswith("val/") and k.endswith(contract.BEST_SUFFIX)), ""
-    )
+    default = contract.monitor_best_key(record) or ""
     if metric is None and not multirun:
         return record.get(default)  # one run: nothing optimises it, nothing to complain about
     metric = metric or default

@@ -188,11 +188,12 @@ class RunConfig(Schema):
     @model_validator(mode="after")
     def _no_selection_on_test(self):
         es = self.regularizer.early_stopping
-        if self.protocol.name == "d2l" and es is not None and es.monitor.startswith("val/"):
+        selects = es is not None and es.monitor.startswith(("val/", "test/"))
+        if self.protocol.name == "d2l" and selects:
             raise ValueError(
-                f"regularizer.early_stopping monitors {es.monitor}, but under protocol=d2l the "
-                "validation split is the test set: early stopping would select on test data. "
-                "Use protocol=default with early stopping"
+                f"regularizer.early_stopping monitors {es.monitor}, but protocol=d2l has no "
+                "validation split (the test set is evaluated every epoch, as test/*): early "
+                "stopping would select on test data. Use protocol=default with early stopping"
             )
         return self
 

@@ -13,7 +13,8 @@ from reglab.outputs.plots import plot_curves
 
 
 class EpochMetricsWriter(L.Callback):
-    """One row per epoch with the epoch's train/ and val/ metrics and its duration.
+    """One row per epoch with the epoch's train/ and val/ metrics and its duration (test/
+    instead of val/ where the test set is evaluated every epoch: protocol=d2l).
 
     An epoch's row is completed at the start of the next epoch (or at the end of training):
     by then Lightning has published everything logged in any epoch-end hook, the module's
@@ -40,9 +41,12 @@ class EpochMetricsWriter(L.Callback):
         self._start = self._epoch_start = 0.0
         self._trainer = None
         self._rewrite = False
+        self._epoch_stage = "val/"  # the per-epoch evaluation's prefix (the module's task)
 
     def setup(self, trainer, pl_module, stage: str) -> None:
         self._trainer = trainer
+        task = getattr(pl_module, "task", None)
+        self._epoch_stage = f"{getattr(task, 'epoch_stage', 'val')}/"
 
     def on_fit_start(self, trainer, pl_module) -> None:
         # a resumed run goes on from the elapsed time its checkpoint recorded
@@ -82,9 +86,11 @@ class EpochMetricsWriter(L.Callback):
     def _complete_pending(self, trainer) -> None:
         if self._pending is not None:
             row, self._pending = self._pending, None
-            # val/ values stay in callback_metrics between validations: take them only from
-            # epochs that validated, so curves show when validation really ran.
-            skip = ("test/",) if row.pop("validated") else ("test/", "val/")
+            # Evaluation values stay in callback_metrics between validations: take them only
+            # from epochs that validated, so curves show when validation really ran. The
+            # final test's test/* (after fit) are not an epoch's.
+            skip = {"test/", "val/"} - ({self._epoch_stage} if row.pop("validated") else set())
+            skip = tuple(sorted(skip))
             for key, value in sorted(trainer.callback_metrics.items()):
                 if "/" in key and not key.startswith(skip):
                     row[key] = float(value)

@@ -3,8 +3,8 @@
 
 Logging only: nothing selects on these numbers (checkpoints and early stopping watch the
 validation split; the final `test/*` in metrics.json is still the chosen checkpoint's). Where
-the validation split already is the test set (`protocol=d2l`, the generated data sets) the
-`val/*` columns are this curve, and the callback does nothing.
+the validation split already is the test set (the generated data sets: `val/*`; protocol=d2l:
+`test/*`) those columns are this curve, and the callback does nothing.
 """
 
 import lightning as L

@@ -26,6 +26,9 @@ class DataInfo:
     # d2l and the course validate on the test set: then the best-on-validation checkpoint
     # would be chosen on test data, so the test uses the last weights (test_ckpt=auto).
     val_is_test: bool = False
+    # the key prefix of the numbers evaluated after every epoch: "val", or "test" where the
+    # test set is evaluated every epoch and there is no validation split (protocol=d2l)
+    epoch_stage: Literal["val", "test"] = "val"
     # how uint8 images become the model's inputs: /255, then (x - mean) / std per channel
     # (None: not standardised); kept in checkpoints, so RegLabModule.predict needs no data module
     mean: tuple[float, ...] | None = None

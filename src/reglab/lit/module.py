@@ -32,8 +32,10 @@ class RegLabModule(L.LightningModule):
     """Trains `net` on `task`, with the regularization's penalty and parameter groups.
 
     Logged per epoch: train/loss (data loss), train/penalty (the explicit term), train/w_norm
-    (L2 norm of all weights), the task's metrics for train/val/test (e.g. train/acc),
-    val/loss, and the best value of the task's monitor (val/acc_best or val/loss_best).
+    (L2 norm of all weights), train/lr, the task's metrics for train/val/test (e.g.
+    train/acc), val/loss, and the best value of the task's monitor (val/acc_best or
+    val/loss_best). Where the test set is evaluated every epoch (protocol=d2l) the per-epoch
+    evaluation is logged as test/* (test/acc_best), and nothing as val/*.
     """
 
     def __init__(
@@ -91,6 +93,27 @@ class RegLabModule(L.LightningModule):
         # running over the whole run: saved in checkpoints, so a resumed run goes on from them
         self.best_metric.persistent(True)
         self.train_loss_max.persistent(True)
+        # train/lr: read when the epoch starts; by its end Lightning has stepped an
+        # epoch-interval scheduler (the next epoch's lr)
+        self._epoch_lr: float | None = None
+        self._lr: float | None = None  # a learning rate set after construction (lr finder)
+
+    @property
+    def lr(self) -> float | None:
+        """The optimizer's learning rate: what Lightning's learning-rate finder reads and sets
+        (`Tuner(trainer).lr_find(module, datamodule=...)`, `update_attr=True`)."""
+        return self._lr if self._lr is not None else self.optimizer_factory.keywords.get("lr")
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        # configure_optimizers builds the optimizer with it; the saved hyperparameters (and
+        # the config checkpoints carry) say what it was built with.
+        self._lr = float(value)
+        self.hparams["optimizer"] = {**self.hparams["optimizer"], "lr": self._lr}
+        config = self.hparams.get("config")
+        if isinstance(config, dict) and isinstance(config.get("optimizer"), dict):
+            optimizer = {**config["optimizer"], "lr": self._lr}
+            self.hparams["config"] = {**config, "optimizer": optimizer}
 
     @classmethod
     def load_from_checkpoint(cls, checkpoint_path, map_location=None, strict=None, **kwargs):
@@ -209,16 +232,21 @@ class RegLabModule(L.LightningModule):
         # Predictions for per-class instruments (on_test_batch_end receives this).
         return {"preds": outputs.argmax(1)} if self.task.name == "classification" else None
 
-    def _epoch_values(self, stage: str) -> dict[str, torch.Tensor]:
-        """The stage's epoch metrics (torchmetrics syncs them across ranks), then resets them."""
+    def _epoch_values(self, stage: str, prefix: str | None = None) -> dict[str, torch.Tensor]:
+        """The stage's epoch metrics (torchmetrics syncs them across ranks), then resets them;
+        keyed `<prefix>/<name>` (prefix: the stage's name)."""
         metrics = {"loss": self._losses[f"{stage}_"], **self._metrics[f"{stage}_"]}
-        values = {f"{stage}/{name}": metric.compute() for name, metric in metrics.items()}
+        prefix = prefix or stage
+        values = {f"{prefix}/{name}": metric.compute() for name, metric in metrics.items()}
         for metric in metrics.values():
             metric.reset()
         return values
 
     def _publish(self, values: dict[str, torch.Tensor], prog_bar: tuple[str, ...] = ()) -> None:
         publish(self.trainer, values, prog_bar)  # not self.log: see reglab.lit.publish
+
+    def on_train_epoch_start(self) -> None:
+        self._epoch_lr = self.trainer.optimizers[0].param_groups[0]["lr"]
 
     def on_train_epoch_end(self) -> None:
         values = self._epoch_values("train")
@@ -227,8 +255,7 @@ class RegLabModule(L.LightningModule):
         values["train/penalty"] = penalty if penalty is not None else torch.tensor(0.0)
         # ||w||_2 over all weights (d2l 4.5 reports it): weight decay's visible effect.
         values["train/w_norm"] = self.regularization.weight_norm(self.net)
-        optimizer = self.trainer.optimizers[0]
-        values["train/lr"] = torch.tensor(optimizer.param_groups[0]["lr"])  # this epoch's lr
+        values["train/lr"] = torch.tensor(self._epoch_lr)  # the lr this epoch trained with
         # epochs run, for metrics.json: with ddp_spawn only callback_metrics reach the main
         # process (not the loop's counters); a key without "/" is not logged anywhere
         self.trainer.callback_metrics["epochs"] = torch.tensor(float(self.current_epoch + 1))
@@ -243,7 +270,7 @@ class RegLabModule(L.LightningModule):
                     scheduler.step()
 
     def on_validation_epoch_end(self) -> None:
-        values = self._epoch_values("val")
+        values = self._epoch_values("val", self.task.epoch_stage)
         if not self.trainer.sanity_checking:
             self.best_metric.update(values[self.task.monitor])
             values[f"{self.task.monitor}_best"] = self.best_metric.compute()
@@ -253,7 +280,8 @@ class RegLabModule(L.LightningModule):
         self._publish(self._epoch_values("test"))
 
     def configure_optimizers(self):
-        optimizer = self.optimizer_factory(self.regularization.parameter_groups(self.net))
+        lr = {} if self._lr is None else {"lr": self._lr}
+        optimizer = self.optimizer_factory(self.regularization.parameter_groups(self.net), **lr)
         scheduler = self.regularization.scheduler(optimizer, self.trainer.max_epochs)
         if scheduler is None:
             return optimizer

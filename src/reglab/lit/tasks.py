@@ -14,9 +14,18 @@ from reglab.data.base import DataInfo
 @dataclass(frozen=True)
 class Task:
     name: str
-    # The validation metric that picks the best checkpoint, and whether higher is better.
-    monitor: str
+    # The per-epoch metric that picks the best checkpoint (its name within the stage), and
+    # whether higher is better.
+    metric: str
     mode: Literal["min", "max"]
+    # where the per-epoch evaluation's keys live: val/, or test/ under protocol=d2l
+    # (DataInfo.epoch_stage): every key and monitor of that evaluation follows it
+    epoch_stage: str = "val"
+
+    @property
+    def monitor(self) -> str:
+        """e.g. val/acc; test/acc where the test set is evaluated every epoch."""
+        return f"{self.epoch_stage}/{self.metric}"
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -30,7 +39,7 @@ class Task:
 class Classification(Task):
     num_classes: int = 2
     name: str = "classification"
-    monitor: str = "val/acc"
+    metric: str = "acc"
     mode: Literal["min", "max"] = "max"
 
     def loss(self, outputs, targets):
@@ -46,7 +55,7 @@ class Regression(Task):
     """Mean squared error; the best checkpoint has the lowest validation loss."""
 
     name: str = "regression"
-    monitor: str = "val/loss"
+    metric: str = "loss"
     mode: Literal["min", "max"] = "min"
 
     def loss(self, outputs, targets):
@@ -55,7 +64,7 @@ class Regression(Task):
 
 def task_for(info: DataInfo) -> Task:
     if info.task == "classification":
-        return Classification(num_classes=info.num_outputs)
+        return Classification(num_classes=info.num_outputs, epoch_stage=info.epoch_stage)
     if info.task == "regression":
-        return Regression()
+        return Regression(epoch_stage=info.epoch_stage)
     raise ValueError(f"no task for {info.task!r}")

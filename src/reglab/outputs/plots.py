@@ -19,11 +19,12 @@ def epoch_axis(ax) -> None:
 
 
 def _quantities(rows: Sequence[dict]) -> list[str]:
-    """Quantities logged for train or val (loss first), skipping an all-zero penalty."""
+    """Quantities logged per epoch for train and val (test under protocol=d2l), loss first,
+    skipping an all-zero penalty."""
     names = []
     for key in dict.fromkeys(k for row in rows for k in row):
         stage, _, name = key.partition("/")
-        if stage not in ("train", "val") or name.endswith("_best") or name in names:
+        if stage not in ("train", "val", "test") or name.endswith("_best") or name in names:
             continue
         if name == "penalty" and not any(row.get(key) for row in rows):
             continue
@@ -39,7 +40,7 @@ def plot_curves(rows: Sequence[dict], path: str | Path, log_loss: bool = False) 
     epochs = [row["epoch"] for row in rows]
     marker = "o" if len(rows) <= 60 else None  # markers on 2,000 epochs are slow and unreadable
     for ax, name in zip(axes, names, strict=False):
-        for stage, style in (("train", "-"), ("val", "--")):
+        for stage, style in (("train", "-"), ("val", "--"), ("test", "--")):
             key = f"{stage}/{name}"
             points = [(e, row[key]) for e, row in zip(epochs, rows, strict=True) if key in row]
             if points:

@@ -374,7 +374,9 @@ class ReplicaLoop:
 
     @torch.no_grad()
     def _validate(self, epoch: int) -> dict[str, torch.Tensor]:
-        values = self.evaluate("val", None)
+        # keyed as the single run keys its per-epoch evaluation (test/* under protocol=d2l)
+        stage = self.task.epoch_stage
+        values = {f"{stage}/{k.split('/', 1)[1]}": v for k, v in self.evaluate("val").items()}
         monitor = values[self.task.monitor]
         better = monitor > self.best_value if self.task.mode == "max" else monitor < self.best_value
         improved = better & self.active

@@ -57,7 +57,7 @@ def plot_replica_curves(rows_by_seed: dict[int, list[dict]], path: Path, regress
     for ax, name in zip(axes[0], names, strict=True):
         for i, (seed, rows) in enumerate(rows_by_seed.items()):
             color = f"C{i % 10}"
-            for stage, style in (("train", "-"), ("val", "--")):
+            for stage, style in (("train", "-"), ("val", "--"), ("test", "--")):
                 key = f"{stage}/{name}"
                 points = [(row["epoch"], row[key]) for row in rows if key in row]
                 if points:
@@ -65,7 +65,10 @@ def plot_replica_curves(rows_by_seed: dict[int, list[dict]], path: Path, regress
                     label = f"seed {seed}" if stage == "train" else None
                     ax.plot(xs, ys, style, color=color, linewidth=0.8, label=label)
         epoch_axis(ax)
-        ax.set_title(f"{LABELS.get(name, name)} (train -, val --)")
+        evaluated = (
+            "test" if any(f"test/{name}" in r for s in rows_by_seed.values() for r in s) else "val"
+        )
+        ax.set_title(f"{LABELS.get(name, name)} (train -, {evaluated} --)")
         if name == "loss" and regression:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)

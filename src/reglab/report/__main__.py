@@ -3,11 +3,12 @@
 import argparse
 import sys
 
+from reglab.extras.command import program
 from reglab.report.build import build_report
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reglab.report", description=__doc__)
+    parser = argparse.ArgumentParser(prog=program("report"), description=__doc__)
     parser.add_argument("sweep_dir", help="a multirun folder (one subfolder per job)")
     parser.add_argument(
         "--wandb-report",

@@ -5,22 +5,36 @@ from pathlib import Path
 
 import yaml
 
+from reglab.extras.command import program, program_of_command
 from reglab.outputs.atomic import write_text
 from reglab.report.compare import compare_jobs
 from reglab.report.figures import plot_curves_by_config, plot_metric_vs_params
 from reglab.report.jobs import load_jobs
-from reglab.report.summary import primary_metric, summarize, write_summary
+from reglab.report.summary import primary_metric, summarize, sweep_objective, write_summary
 from reglab.report.topics import topic_outputs
 
 
-def sweep_command(sweep_dir: Path) -> str | None:
-    """The command that ran the sweep, from the multirun.yaml Hydra saves."""
+def sweep_command(sweep_dir: Path, jobs: list | None = None) -> str | None:
+    """The command that ran the sweep, from the multirun.yaml Hydra saves, started as the
+    user started it (a job's recorded command says how: reglab-train, python train.py, ...)."""
     path = sweep_dir / "multirun.yaml"
     if not path.is_file():
         return None
     overrides = (yaml.safe_load(path.read_text()) or {}).get("hydra", {}).get("overrides", {})
     task = overrides.get("task") or []
-    return "python train.py -m " + " ".join(shlex.quote(o) for o in task)
+    jobs = load_jobs(sweep_dir) if jobs is None else jobs
+    typed = (
+        program_of_command(j.metrics["provenance"]["command"])
+        for j in jobs
+        if _recorded_command(j.metrics)
+    )
+    start = next((p for p in typed if p), None) or program("train")
+    return f"{start} -m " + " ".join(shlex.quote(o) for o in task)
+
+
+def _recorded_command(record: dict | None) -> bool:
+    provenance = (record or {}).get("provenance")
+    return isinstance(provenance, dict) and isinstance(provenance.get("command"), str)
 
 
 def build_report(sweep_dir: str | Path) -> list[Path]:
@@ -29,9 +43,11 @@ def build_report(sweep_dir: str | Path) -> list[Path]:
     jobs = load_jobs(sweep_dir)
     if not jobs:
         return []
-    summaries, swept = summarize(jobs)
-    written = write_summary(summaries, swept, sweep_dir)
-    metric, _ = primary_metric(summaries)
+    objective = sweep_objective(sweep_dir, jobs)
+    summaries, swept = summarize(jobs, objective)
+    written = write_summary(summaries, swept, sweep_dir, objective)
+    metric, _ = primary_metric(summaries)  # what the figures plot
+    ranked_by, _ = primary_metric(summaries, objective)
     figures = plot_metric_vs_params(summaries, swept, metric, sweep_dir) if metric else []
     curves = plot_curves_by_config(summaries, swept, sweep_dir / "curves_by_config.png")
     figures += [curves] if curves else []
@@ -39,7 +55,7 @@ def build_report(sweep_dir: str | Path) -> list[Path]:
     figures += topic_outputs(jobs, sweep_dir)  # the experiment's own tables and figures
     written += figures
     lines = [f"# Sweep report: {sweep_dir.name}", ""]
-    command = sweep_command(sweep_dir)
+    command = sweep_command(sweep_dir, jobs)
     if command:
         lines += ["Command:", "", "```bash", command, "```", ""]
     counts = {
@@ -48,7 +64,7 @@ def build_report(sweep_dir: str | Path) -> list[Path]:
     }
     lines += [
         f"{len(jobs)} jobs: " + ", ".join(f"{n} {st}" for st, n in counts.items() if n) + ".",
-        f"Sorted by {metric}." if metric else "",
+        f"Sorted by {ranked_by}." if ranked_by else "",
         "",
         (sweep_dir / "summary.md").read_text(),
     ]

@@ -27,7 +27,7 @@ def plot_learning_curves(jobs: list[Job], path: Path) -> Path | None:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     losses = []
-    for ax, stage in zip(axes, ("train", "val"), strict=True):
+    for ax, stage in zip(axes, ("train", jobs[0].epoch_stage), strict=True):
         for job in jobs:
             points = [(r["epoch"], r[f"{stage}/loss"]) for r in job.rows if f"{stage}/loss" in r]
             if points:

@@ -38,8 +38,8 @@ def epoch_test_key(job: Job) -> tuple[str, str]:
     """The metrics.csv column with the test accuracy of every epoch, and what it is."""
     if any("test_curve/acc" in r for r in job.rows):
         return "test_curve/acc", "test accuracy (test_curve/acc)"
-    if job.metrics.get("tested_checkpoint") == "last weights":  # protocol=d2l: val is test
-        return "val/acc", "test accuracy (protocol=d2l: val/acc is the test set)"
+    if job.epoch_stage == "test":  # protocol=d2l: the test set every epoch
+        return "test/acc", "test accuracy (protocol=d2l: the test set every epoch)"
     return "val/acc", "validation accuracy (no per-epoch test curve in this sweep)"
 
 

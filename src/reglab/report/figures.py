@@ -83,12 +83,11 @@ def plot_metric_vs_params(
 def plot_curves_by_config(
     summaries: list[ConfigSummary], swept: list[str], path: Path
 ) -> Path | None:
-    """Validation curve (accuracy, else loss) per configuration, averaged over its seeds."""
-    key = (
-        "val/acc"
-        if any("val/acc" in r for s in summaries for j in s.completed for r in j.rows)
-        else "val/loss"
-    )
+    """Validation curve (accuracy, else loss) per configuration, averaged over its seeds
+    (the test curve where the test set is evaluated every epoch: protocol=d2l)."""
+    rows = [r for s in summaries for j in s.completed for r in j.rows]
+    stage = "test" if any("test/loss" in r for r in rows) else "val"
+    key = f"{stage}/acc" if any(f"{stage}/acc" in r for r in rows) else f"{stage}/loss"
     fig, ax = plt.subplots(figsize=(7, 4.2))
     drawn = False
     for s in summaries:
@@ -112,7 +111,7 @@ def plot_curves_by_config(
         return None
     epoch_axis(ax)
     ax.set_ylabel(f"{key} (mean over seeds)")
-    if key == "val/loss":
+    if key.endswith("/loss"):
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)

@@ -29,9 +29,14 @@ class Job:
 
     @property
     def task(self) -> str:
-        return (
-            "regression" if any("val/loss_best" in r for r in self.rows[-1:]) else "classification"
-        )
+        best = f"{self.epoch_stage}/loss_best"
+        return "regression" if any(best in r for r in self.rows[-1:]) else "classification"
+
+    @property
+    def epoch_stage(self) -> str:
+        """The prefix of the per-epoch evaluation in metrics.csv: val, or test where the test
+        set is evaluated every epoch (protocol=d2l; metrics.csv has no other test/ column)."""
+        return "test" if any("test/loss" in r for r in self.rows) else "val"
 
 
 def _read_rows(path: Path) -> list[dict]:

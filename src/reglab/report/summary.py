@@ -11,6 +11,9 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
+from reglab import contract
 from reglab.outputs.atomic import write_text
 from reglab.report.jobs import Job
 
@@ -74,8 +77,35 @@ def config_key(job: Job) -> tuple[str, ...]:
     return tuple(o for o in job.overrides if not o.startswith(SEED_PREFIXES))
 
 
-def summarize(jobs: list[Job]) -> tuple[list[ConfigSummary], list[str]]:
-    """(configurations sorted best first, the override keys that differ between them)."""
+@dataclass(frozen=True)
+class Objective:
+    """The metric a sweeper optimised, and its direction: what its report ranks by."""
+
+    metric: str
+    higher_is_better: bool
+
+
+def sweep_objective(sweep_dir: Path, jobs: list[Job]) -> Objective | None:
+    """What the sweep's sweeper optimised (an Optuna search: `optimized_metric`, by default
+    the monitor's best, in `hydra.sweeper.direction`), from the multirun.yaml Hydra saves.
+    None for a sweeper that optimises nothing (a grid)."""
+    path = Path(sweep_dir) / "multirun.yaml"
+    config = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+    direction = ((config.get("hydra") or {}).get("sweeper") or {}).get("direction")
+    if direction not in ("maximize", "minimize"):
+        return None
+    metric = config.get("optimized_metric") or next(
+        (m for j in jobs if (m := contract.monitor_best_key(j.metrics))), None
+    )
+    return Objective(metric, direction == "maximize") if metric else None
+
+
+def summarize(
+    jobs: list[Job], objective: Objective | None = None
+) -> tuple[list[ConfigSummary], list[str]]:
+    """(configurations sorted best first, the override keys that differ between them).
+    Sorted by `objective` when the sweep optimised one (never by a test number it did not
+    choose by), else by `primary_metric`."""
     configs: dict[tuple[str, ...], ConfigSummary] = {}
     for job in jobs:
         configs.setdefault(config_key(job), ConfigSummary(config_key(job))).jobs.append(job)
@@ -88,7 +118,7 @@ def summarize(jobs: list[Job]) -> tuple[list[ConfigSummary], list[str]]:
             if len({t.params.get(k) for t in summaries}) > 1
         }
     )
-    metric, higher_is_better = primary_metric(summaries)
+    metric, higher_is_better = primary_metric(summaries, objective)
 
     def order(s: ConfigSummary):
         stat = s.mean_std(metric) if metric else None
@@ -100,8 +130,13 @@ def summarize(jobs: list[Job]) -> tuple[list[ConfigSummary], list[str]]:
     return summaries, swept
 
 
-def primary_metric(summaries: list[ConfigSummary]) -> tuple[str | None, bool]:
-    """What to sort by: test accuracy (higher first), else test/validation loss (lower first)."""
+def primary_metric(
+    summaries: list[ConfigSummary], objective: Objective | None = None
+) -> tuple[str | None, bool]:
+    """What to sort by: the sweep's objective; else test accuracy (higher first), else
+    test/validation loss (lower first)."""
+    if objective is not None and any(s.values(objective.metric) for s in summaries):
+        return objective.metric, objective.higher_is_better
     for key, higher in (
         ("test/acc", True),
         ("val/acc_best", True),
@@ -114,8 +149,15 @@ def primary_metric(summaries: list[ConfigSummary]) -> tuple[str | None, bool]:
     return None, True
 
 
-def metric_keys(summaries: list[ConfigSummary]) -> list[str]:
-    return [k for k in SUMMARY_KEYS if any(s.values(k) for s in summaries)]
+def metric_keys(summaries: list[ConfigSummary], objective: Objective | None = None) -> list[str]:
+    keys = [k for k in SUMMARY_KEYS if any(s.values(k) for s in summaries)]
+    if objective is not None and objective.metric not in keys:
+        keys = (
+            [objective.metric, *keys]
+            if any(s.values(objective.metric) for s in summaries)
+            else keys
+        )
+    return keys
 
 
 def sweep_tags(summaries: list[ConfigSummary]) -> list[str]:
@@ -124,8 +166,13 @@ def sweep_tags(summaries: list[ConfigSummary]) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
-def write_summary(summaries: list[ConfigSummary], swept: list[str], out_dir: Path) -> list[Path]:
-    keys = metric_keys(summaries)
+def write_summary(
+    summaries: list[ConfigSummary],
+    swept: list[str],
+    out_dir: Path,
+    objective: Objective | None = None,
+) -> list[Path]:
+    keys = metric_keys(summaries, objective)
     csv_path, md_path = out_dir / "summary.csv", out_dir / "summary.md"
     table = io.StringIO(newline="")
     writer = csv.writer(table)
@@ -156,6 +203,13 @@ def write_summary(summaries: list[ConfigSummary], swept: list[str], out_dir: Pat
         )
     write_text(csv_path, table.getvalue())
     lines = [f"Tags: {', '.join(tags)}", ""] if (tags := sweep_tags(summaries)) else []
+    if objective is not None and objective.metric in keys:
+        direction = "highest" if objective.higher_is_better else "lowest"
+        lines += [
+            f"Ranked by {objective.metric}, {direction} first: the metric the search "
+            "optimised. Test columns are shown, never used to choose.",
+            "",
+        ]
     lines.append("| " + " | ".join([*(swept or ["configuration"]), "seeds", *keys]) + " |")
     lines.append("|" + "---|" * (max(len(swept), 1) + 1 + len(keys)))
     for s in summaries:

@@ -33,6 +33,7 @@ def build_wandb_report(sweep_dir: str | Path, target: str) -> wr.Report:
     summaries, swept = summarize(jobs)
     metric, _ = primary_metric(summaries)
     kind = "acc" if metric and "acc" in metric else "loss"
+    stage = jobs[0].epoch_stage if jobs else "val"  # test/* under protocol=d2l
     keys = list(dict.fromkeys(config_key(k) for k in swept))
     group_by = wr.Config("choices.regularizer")
     runset = wr.Runset(
@@ -40,9 +41,9 @@ def build_wandb_report(sweep_dir: str | Path, target: str) -> wr.Report:
     )
     panels = [
         wr.LinePlot(
-            title=f"val/{kind} by regularizer (mean ± std over seeds)",
+            title=f"{stage}/{kind} by regularizer (mean ± std over seeds)",
             x="epoch",
-            y=[f"val/{kind}"],
+            y=[f"{stage}/{kind}"],
             groupby=group_by,
             groupby_aggfunc="mean",
             groupby_rangefunc="stddev",

@@ -9,6 +9,7 @@ import optuna
 import yaml
 from optuna.trial import TrialState
 
+from reglab.extras.command import program
 from reglab.outputs.atomic import write_text
 from reglab.search.space import SearchSpace
 
@@ -37,8 +38,8 @@ def write_results(study: optuna.Study, space: SearchSpace, sweep_dir: Path) -> d
             "best_params": dict(best.params),
             "best_overrides": space.overrides(best.params),
             # one run of the best trial (hydra.mode=RUN: hparams_search would start a search)
-            "best_command": shlex.join(
-                ["python", "train.py", *space.overrides(best.params), "hydra.mode=RUN"]
+            "best_command": " ".join(
+                [program("train"), shlex.join([*space.overrides(best.params), "hydra.mode=RUN"])]
             ),
         }
     write_text(sweep_dir / "optimization_results.yaml", yaml.safe_dump(results, sort_keys=False))
