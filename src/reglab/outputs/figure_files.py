@@ -1,0 +1,43 @@
+"""Every figure reglab draws is saved here: a `.png` to look at and an `.svg` beside it for a
+paper (text kept as text, so a journal's fonts apply), both written atomically."""
+
+import io
+import warnings
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt
+
+from reglab.outputs.atomic import write_bytes
+
+DPI = 110
+VECTOR_SUFFIX = ".svg"
+# Text as <text> (editable, small); no date or random ids: the same figure, the same bytes.
+SVG_STYLE = {"svg.fonttype": "none", "svg.hashsalt": "reglab"}
+
+
+def vector_path(path: str | Path) -> Path:
+    """The vector twin of a figure's `.png`."""
+    return Path(path).with_suffix(VECTOR_SUFFIX)
+
+
+def save_figure(fig, path: str | Path, laid_out: bool = False) -> Path:
+    """Writes `path` (.png) and its `.svg` twin, closes the figure; returns `path`.
+    `laid_out`: the caller placed the axes itself (no tight_layout)."""
+    path = Path(path)
+    fig.set_label(path.stem)  # names the figure for whoever inspects it before it closes
+    if not laid_out and fig.get_layout_engine() is None:
+        with warnings.catch_warnings():  # a long legend can defeat tight_layout; bbox saves it
+            warnings.filterwarnings("ignore", message="Tight layout not applied")
+            fig.tight_layout()
+    png, svg = io.BytesIO(), io.BytesIO()
+    # bbox_inches="tight": a legend outside the axes stays on the page
+    fig.savefig(png, format="png", dpi=DPI, bbox_inches="tight")
+    with plt.rc_context(SVG_STYLE):
+        fig.savefig(svg, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    write_bytes(path, png.getvalue())
+    write_bytes(vector_path(path), svg.getvalue())
+    return path
