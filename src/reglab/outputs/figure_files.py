@@ -25,7 +25,8 @@ def vector_path(path: str | Path) -> Path:
 
 def save_figure(fig, path: str | Path, laid_out: bool = False) -> Path:
     """Writes `path` (.png) and its `.svg` twin, closes the figure; returns `path`.
-    `laid_out`: the caller placed the axes itself (no tight_layout)."""
+    `laid_out`: the caller placed the axes and left room for every label (no tight_layout,
+    no tight bounding box: each costs a drawing of the figure)."""
     path = Path(path)
     fig.set_label(path.stem)  # names the figure for whoever inspects it before it closes
     if not laid_out and fig.get_layout_engine() is None:
@@ -34,9 +35,10 @@ def save_figure(fig, path: str | Path, laid_out: bool = False) -> Path:
             fig.tight_layout()
     png, svg = io.BytesIO(), io.BytesIO()
     # bbox_inches="tight": a legend outside the axes stays on the page
-    fig.savefig(png, format="png", dpi=DPI, bbox_inches="tight")
+    bbox = None if laid_out else "tight"
+    fig.savefig(png, format="png", dpi=DPI, bbox_inches=bbox)
     with plt.rc_context(SVG_STYLE):
-        fig.savefig(svg, format="svg", bbox_inches="tight", metadata={"Date": None})
+        fig.savefig(svg, format="svg", bbox_inches=bbox, metadata={"Date": None})
     plt.close(fig)
     write_bytes(path, png.getvalue())
     write_bytes(vector_path(path), svg.getvalue())

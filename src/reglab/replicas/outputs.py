@@ -48,6 +48,7 @@ def plot_replica_curves(rows_by_seed: dict[int, list[dict]], path: Path, regress
     the point of training them together; nothing reads curves.png but people."""
     import matplotlib.pyplot as plt
 
+    from reglab.outputs.figure_files import save_figure
     from reglab.outputs.plots import LABELS, _quantities, epoch_axis
 
     names = _quantities([row for rows in rows_by_seed.values() for row in rows])
@@ -69,12 +70,8 @@ def plot_replica_curves(rows_by_seed: dict[int, list[dict]], path: Path, regress
         if name == "loss" and regression:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=6)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, dpi=110, format="png")
-    plt.close(fig)
-    write_bytes(path, buffer.getvalue())
+    axes[0][-1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # beside
+    save_figure(fig, path)
 
 
 def checkpoint(

@@ -19,14 +19,15 @@ from reglab.report.summary import ConfigSummary, config_key
 
 Config = tuple[str, ...]  # a job's overrides without the seed
 
-# Ten well-separated hues; past ten, their light partners, then five dark ones; past 25 a
-# sampled colour map. Each block of ten also gets its own dash pattern, so a light blue and
-# its blue differ in two ways.
-_DARK_EXTRA = [colormaps["tab20b"](i) for i in (0, 4, 8, 12, 16)]
+# Matplotlib's ten, then twenty picked from the XKCD colours, each as far (CIE Lab) from those
+# before it as any: readable on white (lightness 30-75), not greyish; the closest two of the
+# thirty are 27.7 ΔE apart. Past 30 configurations, a sampled colour map. Each block of ten
+# also gets its own dash pattern.
 BASE_COLORS = [
-    *(colormaps["tab10"](i) for i in range(10)),
-    *(colormaps["tab20"](2 * i + 1) for i in range(10)),
-    *_DARK_EXTRA,
+    *(to_hex(colormaps["tab10"](i)) for i in range(10)),
+    *("#0804f9", "#ff08e8", "#3c4d03", "#0165fc", "#ff0789", "#8fb67b", "#9a6200"),
+    *("#920a4e", "#fe828c", "#a00498", "#c760ff", "#137e6d", "#ccad60", "#01c08d"),
+    *("#5d21d0", "#f2ab15", "#be03fd", "#7f2b0a", "#84597e", "#d99b82"),
 ]
 LINESTYLES = ("-", "--", "-.")
 LEGEND_CHAR_W = 0.055  # inches per character of a legend label
@@ -35,7 +36,7 @@ LOG_SPAN = 100.0  # values spanning more than this factor get a log axis
 
 def colors(n: int) -> list[str]:
     if n <= len(BASE_COLORS):
-        return [to_hex(c) for c in BASE_COLORS[:n]]
+        return BASE_COLORS[:n]
     return [to_hex(colormaps["turbo"](i / (n - 1))) for i in range(n)]
 
 
@@ -57,7 +58,7 @@ def round_to_differ(values: Sequence[float], least: int = 2, most: int = 10) -> 
     return [f"{v:.{most}g}" for v in values]
 
 
-def _short_keys(keys: list[str]) -> dict[str, str]:
+def short_keys(keys: list[str]) -> dict[str, str]:
     """`regularizer.weight_decay` -> `weight_decay` where the last part names it alone."""
     short = {}
     for key in keys:
@@ -81,7 +82,7 @@ def config_labels(configs: Sequence[Config]) -> dict[Config, str]:
     keys = list(dict.fromkeys(k for p in params.values() for k in p))
     swept = [k for k in keys if len({p.get(k) for p in params.values()}) > 1]
     shown: dict[Config, list[str]] = {c: [] for c in configs}
-    names = _short_keys(swept)
+    names = short_keys(swept)
     for key in swept:
         values = [params[c].get(key) for c in configs]
         numbers = [_number(v) for v in values]
