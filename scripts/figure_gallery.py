@@ -37,7 +37,7 @@ def optuna_figures(out: Path) -> list[Path]:
         return 0.85 - (dropout - 0.4) ** 2 - 0.002 * abs(__import__("math").log10(decay) + 4)
 
     study.optimize(objective, n_trials=9)
-    return write_optuna_figures(study, out)
+    return write_optuna_figures(study, out, "val/acc_best")
 
 
 def main() -> None:

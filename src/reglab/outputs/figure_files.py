@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 from reglab.outputs.atomic import write_bytes
 
 DPI = 110
+PAD_INCHES = 0.1  # around the tight bounding box, as matplotlib's bbox_inches="tight"
 VECTOR_SUFFIX = ".svg"
 # Text as <text> (editable, small); no date or random ids: the same figure, the same bytes.
 SVG_STYLE = {"svg.fonttype": "none", "svg.hashsalt": "reglab"}
@@ -29,13 +30,15 @@ def save_figure(fig, path: str | Path, laid_out: bool = False) -> Path:
     no tight bounding box: each costs a drawing of the figure)."""
     path = Path(path)
     fig.set_label(path.stem)  # names the figure for whoever inspects it before it closes
+    fig.set_dpi(DPI)  # text is measured at the resolution it is drawn: a legend fits
     if not laid_out and fig.get_layout_engine() is None:
         with warnings.catch_warnings():  # a long legend can defeat tight_layout; bbox saves it
             warnings.filterwarnings("ignore", message="Tight layout not applied")
             fig.tight_layout()
     png, svg = io.BytesIO(), io.BytesIO()
-    # bbox_inches="tight": a legend outside the axes stays on the page
-    bbox = None if laid_out else "tight"
+    # the figure's tight bounding box (a legend outside the axes stays on the page), measured
+    # once for both formats: "tight" would lay the figure out again for each
+    bbox = None if laid_out else fig.get_tightbbox().padded(PAD_INCHES)
     fig.savefig(png, format="png", dpi=DPI, bbox_inches=bbox)
     with plt.rc_context(SVG_STYLE):
         fig.savefig(svg, format="svg", bbox_inches=bbox, metadata={"Date": None})

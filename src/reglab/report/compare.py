@@ -79,7 +79,9 @@ def plot_learning_curves(jobs: list[Job], path: Path) -> Path | None:
         ax.grid(alpha=0.3)
     set_scale(axes[0], "y", losses)  # shared by both panels
     axes[0].set_ylabel(f"loss ({loss_unit(regression)})")
-    legend_beside(axes[1], entries_from=axes[0], title="thick: mean over seeds", title_fontsize=7)
+    several = any(len(group) > 1 for group in _by_config(jobs, style).values())
+    title = "thin: a seed, thick: their mean" if several else None
+    legend_beside(axes[1], entries_from=axes[0], title=title, title_fontsize=7)
     return save_figure(fig, path)
 
 

@@ -22,9 +22,15 @@ HISTORY, IMPORTANCES, PARALLEL = OPTUNA_FIGURES
 
 
 def _legend_beside(ax) -> None:
-    """Optuna puts its legend over the trials: move it right of the axes."""
-    if ax.get_legend() is not None:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=8)
+    """Optuna puts its legend over the trials: move it right of the axes (a legend of one
+    entry, the target's name, repeats the axis label: dropped)."""
+    legend = ax.get_legend()
+    if legend is None:
+        return
+    if len(legend.get_texts()) < 2:
+        legend.remove()
+        return
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=8)
 
 
 def _untruncate(ax, params: list[str]) -> None:
@@ -71,8 +77,9 @@ def write_optuna_figures(
             ax.set_xlabel(f"importance for {target_name} (fANOVA, sums to 1)")
             _legend_beside(ax)
             written.append(save_figure(ax.figure, out_dir / IMPORTANCES))
-        ax = vis.plot_parallel_coordinate(study, target_name=target_name)
-        _untruncate(ax, params)
-        written.append(save_figure(ax.figure, out_dir / PARALLEL))
+        if len(complete) >= 2:  # one trial's coordinates compare with nothing
+            ax = vis.plot_parallel_coordinate(study, target_name=target_name)
+            _untruncate(ax, params)
+            written.append(save_figure(ax.figure, out_dir / PARALLEL))
     plt.close("all")  # Optuna's colour bars can leave a figure of their own behind
     return written
