@@ -94,12 +94,13 @@ def plot_activation_stats(history: list[dict], path: Path) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     epochs = [h["epoch"] for h in history]
     for ax, stat in zip(axes, ("var", "mean"), strict=True):
-        for layer in layers:
+        for i, layer in enumerate(layers):
             for mode, style in (("train", "-"), ("eval", "--")):
                 ax.plot(
                     epochs,
                     [h[f"act/{stat}/{layer}/{mode}"] for h in history],
                     style,
+                    color=f"C{i % 10}",  # a colour per layer, the mode in the dash
                     marker="o" if len(epochs) < 30 else None,  # one epoch: still a visible point
                     label=f"{layer.replace('_', ' ')} {mode}",
                 )

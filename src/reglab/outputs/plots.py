@@ -11,8 +11,15 @@ from matplotlib.ticker import MaxNLocator
 
 from reglab.outputs.figure_files import save_figure
 
-LABELS = {"loss": "loss", "acc": "accuracy", "penalty": "penalty"}
-UNITS = {"acc": "fraction correct", "w_norm": "L2", "lr": "per step"}
+LABELS = {
+    "loss": "loss",
+    "acc": "accuracy",
+    "penalty": "penalty",
+    "w_norm": "weight norm",
+    "lr": "learning rate",
+    "loss_max": "largest batch loss",
+}
+UNITS = {"acc": "fraction correct", "w_norm": "L2"}
 
 
 STAGE_NAMES = {"train": "training", "val": "validation"}

@@ -193,6 +193,7 @@ def plot_grad_norms(groups: dict[str, list[Job]], path: Path) -> Path | None:
         set_scale(ax, "y", values)
         ax.grid(alpha=0.3)
         legend_beside(ax)
+    axes[0].set_xlabel("")  # shared with the panel below
     return save_png(fig, path)
 
 
