@@ -235,6 +235,9 @@ def test_optuna_figures_beside_the_report(tmp_path, drawn, caplog):
     parallel = [t.get_text() for t in drawn["optuna_parallel_coordinate"].axes[0].get_xticklabels()]
     assert "dropout.0" in parallel and not any(t.endswith("...") for t in parallel)
     assert drawn["optuna_importances"].axes[0].get_legend() is None  # one entry: the x label
+    importances = drawn["optuna_importances"].axes[0]
+    assert "PED-ANOVA, sums to 1" in importances.get_xlabel()
+    assert sum(bar.get_width() for bar in importances.patches) == pytest.approx(1.0, abs=0.02)
     for name in ("optuna_history",):
         legend = drawn[name].axes[0].get_legend()
         drawn[name].canvas.draw()

@@ -94,6 +94,7 @@ def plot_metric_vs_param(
         if connected and len(lines) > 1:  # a legend entry per setting of the others
             ax.add_line(Line2D([], [], color="0.45", marker=marker, label=names[group]))
     set_scale(ax, "x", xs_all)
+    set_scale(ax, "y", [v for _, _, (m, sd) in points for v in (m - sd, m + sd)])
     ax.set_xlabel(param)
     ax.set_ylabel(f"{metric_label(metric, _regression(summaries))}\n({SEEDS_NOTE})")
     ax.grid(alpha=0.3)
@@ -112,6 +113,13 @@ def _decimals(means: list[float]) -> int:
     return min(4, max(2, 1 - math.floor(math.log10(min(gaps)))))
 
 
+def _value_text(mean: float, std: float, digits: int) -> str:
+    """`0.8534 ± 0.0021`; an exploded loss as `1.02e+14 ± 3.1e+13`, as summary.md does."""
+    if abs(mean) >= 1e5 or 0 < abs(mean) < 1e-3:
+        return f"{mean:.3g}" + (f" ± {std:.2g}" if std else "")
+    return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if std else "")
+
+
 def plot_metric_by_config(
     summaries: list[ConfigSummary], metric: str, out_dir: Path
 ) -> Path | None:
@@ -125,6 +133,10 @@ def plot_metric_by_config(
     style = sweep_style(j for s in summaries for j in s.jobs)
     fig, ax = plt.subplots(figsize=(7.0, max(2.4, 1.0 + 0.32 * len(rows))))
     digits = _decimals([st[0] for _, st in rows])
+    # a loss that exploded in one configuration: a log axis, the others still apart
+    scale = set_scale(
+        ax, "x", [v for s, (m, sd) in rows for v in (m - sd, m + sd, *s.values(metric))]
+    )
     for y, (s, (mean, std)) in enumerate(rows):
         color = style.color(s.overrides)
         seeds = s.values(metric)
@@ -133,7 +145,7 @@ def plot_metric_by_config(
         ax.errorbar(
             mean, y, xerr=std if len(seeds) > 1 else None, fmt="o", color=color, capsize=3, ms=6
         )
-        text = f"{mean:.{digits}f}" + (f" ± {std:.{digits}f} (n={len(seeds)})" if std else "")
+        text = _value_text(mean, std, digits) + (f" (n={len(seeds)})" if std else "")
         ax.annotate(
             text,
             xy=(1.0, y),
@@ -147,7 +159,8 @@ def plot_metric_by_config(
     ax.set_ylim(len(rows) - 0.5, -0.5)  # best at the top
     ax.set_ylabel("configuration (best first)")
     ax.set_xlabel(f"{metric_label(metric, _regression(summaries))} ({SEEDS_NOTE}; o: a seed)")
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))  # long decimals: room between ticks
+    if scale == "linear":
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5))  # long decimals: room between ticks
     ax.grid(alpha=0.3, axis="x")
     return save_figure(fig, out_dir / f"{metric.replace('/', '_')}_by_config.png")
 

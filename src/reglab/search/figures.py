@@ -73,8 +73,10 @@ def write_optuna_figures(
                 len(params),
             )
         else:
-            ax = vis.plot_param_importances(study, target_name=target_name)
-            ax.set_xlabel(f"importance for {target_name} (fANOVA, sums to 1)")
+            # named here, so that the axis says which method weighed them
+            evaluator = optuna.importance.PedAnovaImportanceEvaluator()
+            ax = vis.plot_param_importances(study, evaluator, target_name=target_name)
+            ax.set_xlabel(f"importance for {target_name} (PED-ANOVA, sums to 1)")
             _legend_beside(ax)
             written.append(save_figure(ax.figure, out_dir / IMPORTANCES))
         if len(complete) >= 2:  # one trial's coordinates compare with nothing
