@@ -54,8 +54,9 @@ def main() -> None:
                 if path.suffix == ".png":
                     shutil.copy(path, out / f"{name}_{path.name}")
                     print(out / f"{name}_{path.name}")
-    for path in optuna_figures(out):
-        print(path)
+        for path in optuna_figures(Path(tmp)):
+            shutil.copy(path, out / path.name)
+            print(out / path.name)
 
 
 if __name__ == "__main__":

@@ -233,7 +233,8 @@ def test_optuna_figures_beside_the_report(tmp_path, drawn, caplog):
     history = drawn["optuna_history"]
     assert history.axes[0].get_ylabel() == "validation best accuracy (fraction correct)"
     parallel = [t.get_text() for t in drawn["optuna_parallel_coordinate"].axes[0].get_xticklabels()]
-    assert "dropout.0" in parallel and not any(t.endswith("...") for t in parallel)
+    assert parallel[0] == "val/acc_best" and "dropout.0" in parallel
+    assert not any(t.endswith("...") for t in parallel)
     assert drawn["optuna_importances"].axes[0].get_legend() is None  # one entry: the x label
     importances = drawn["optuna_importances"].axes[0]
     assert "PED-ANOVA, sums to 1" in importances.get_xlabel()

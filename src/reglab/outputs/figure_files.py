@@ -31,9 +31,11 @@ def save_figure(fig, path: str | Path, laid_out: bool = False) -> Path:
     path = Path(path)
     fig.set_label(path.stem)  # names the figure for whoever inspects it before it closes
     fig.set_dpi(DPI)  # text is measured at the resolution it is drawn: a legend fits
-    if not laid_out and fig.get_layout_engine() is None:
-        with warnings.catch_warnings():  # a long legend can defeat tight_layout; bbox saves it
-            warnings.filterwarnings("ignore", message="Tight layout not applied")
+    with warnings.catch_warnings():  # a long legend can defeat tight_layout; bbox saves it
+        warnings.filterwarnings("ignore", message="Tight layout not applied")
+        if fig.get_layout_engine() is not None:
+            fig.draw_without_rendering()  # the engine lays it out (Optuna's figures have one)
+        elif not laid_out:
             fig.tight_layout()
     png, svg = io.BytesIO(), io.BytesIO()
     # the figure's tight bounding box (a legend outside the axes stays on the page), measured

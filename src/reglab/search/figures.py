@@ -14,7 +14,7 @@ from optuna.trial import TrialState
 
 from reglab.outputs.figure_files import save_figure
 from reglab.report.build import OPTUNA_FIGURES
-from reglab.report.style import metric_label, short_keys
+from reglab.report.style import legend_beside, metric_label, short_keys
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +30,15 @@ def _legend_beside(ax) -> None:
     if len(legend.get_texts()) < 2:
         legend.remove()
         return
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=8)
+    legend_beside(ax)
 
 
-def _untruncate(ax, params: list[str]) -> None:
-    """Optuna cuts long names to `regularizer.dropo...`: the shortest unique name instead."""
+def _untruncate(ax, params: list[str], target: str) -> None:
+    """Optuna cuts long names to `regularizer.dropo...`: the shortest unique name instead;
+    the target's axis by its key (the colour bar spells it out)."""
     names = short_keys(params)
-    labels = []
-    for label in ax.get_xticklabels():
+    labels = [target]  # Optuna's first axis is the target's
+    for label in ax.get_xticklabels()[1:]:
         text = label.get_text()
         stem = text.removesuffix("...")
         matches = [p for p in params if p == text or (text.endswith("...") and p.startswith(stem))]
@@ -81,7 +82,7 @@ def write_optuna_figures(
             written.append(save_figure(ax.figure, out_dir / IMPORTANCES))
         if len(complete) >= 2:  # one trial's coordinates compare with nothing
             ax = vis.plot_parallel_coordinate(study, target_name=target_name)
-            _untruncate(ax, params)
+            _untruncate(ax, params, metric or "objective")
             written.append(save_figure(ax.figure, out_dir / PARALLEL))
     plt.close("all")  # Optuna's colour bars can leave a figure of their own behind
     return written
