@@ -224,7 +224,9 @@ def _study(trials: int, params: int):
 
 
 def test_optuna_figures_beside_the_report(tmp_path, drawn, caplog):
-    from reglab.search.figures import write_optuna_figures
+    import optuna
+
+    from reglab.search.figures import IMPORTANCES, write_optuna_figures
 
     written = write_optuna_figures(_study(6, 2), tmp_path, "val/acc_best")
     assert {p.name for p in written} == set(OPTUNA_FIGURES)
@@ -255,4 +257,12 @@ def test_optuna_figures_beside_the_report(tmp_path, drawn, caplog):
         one_trial = write_optuna_figures(_study(1, 2), tmp_path / "two", None)
     assert [p.name for p in one_param] == ["optuna_history.png", "optuna_parallel_coordinate.png"]
     assert [p.name for p in one_trial] == ["optuna_history.png"]
+    # all trials alike: Optuna would give each parameter the same share, which reads as a
+    # finding; not drawn either
+    flat = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    flat.optimize(lambda t: 0 * t.suggest_float("a", 0, 1) + 0 * t.suggest_float("b", 0, 1), 5)
+    with caplog.at_level(logging.INFO, logger="reglab.search.figures"):
+        written = write_optuna_figures(flat, tmp_path / "flat", None)
+    assert IMPORTANCES not in {p.name for p in written}
+    assert "too few distinct trials to tell them apart" in caplog.text
     assert caplog.text.count("Parameter importances need 2 completed trials and 2 parameters") == 2

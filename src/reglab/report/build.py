@@ -66,7 +66,7 @@ def build_report(sweep_dir: str | Path) -> list[Path]:
     for figure in figures + searched:
         if figure.suffix == ".png":
             vector = vector_path(figure).name
-            lines += [f"![{figure.stem}]({figure.name})", "", f"Vector: [{vector}]({vector})", ""]
+            lines += [f"![{figure.stem}]({figure.name})", f"(vector: [{vector}]({vector}))", ""]
         elif figure.suffix == ".md":
             lines += [f"## {figure.stem}", "", figure.read_text(), ""]
     report = sweep_dir / "report.md"

@@ -19,6 +19,8 @@ from reglab.report.style import legend_beside, metric_label, short_keys
 log = logging.getLogger(__name__)
 
 HISTORY, IMPORTANCES, PARALLEL = OPTUNA_FIGURES
+# what Optuna's PED-ANOVA warns when its top and whole sets of trials are the same
+EQUAL_IMPORTANCES = "Parameter importances will be equal"
 
 
 def _legend_beside(ax) -> None:
@@ -44,6 +46,25 @@ def _untruncate(ax, params: list[str], target: str) -> None:
         matches = [p for p in params if p == text or (text.endswith("...") and p.startswith(stem))]
         labels.append(names[matches[0]] if len(matches) == 1 else text)
     ax.set_xticks(ax.get_xticks(), labels)
+
+
+def _importances(study: optuna.Study, target_name: str, out_dir: Path) -> list[Path]:
+    from optuna.visualization import matplotlib as vis
+
+    # named here, so that the axis says which method weighed them
+    evaluator = optuna.importance.PedAnovaImportanceEvaluator()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        ax = vis.plot_param_importances(study, evaluator, target_name=target_name)
+    if any(EQUAL_IMPORTANCES in str(w.message) for w in caught):
+        # too few (or too alike) trials: PED-ANOVA returns equal shares, which would read
+        # as a finding
+        plt.close(ax.figure)
+        log.info("Parameter importances: too few distinct trials to tell them apart, not drawn")
+        return []
+    ax.set_xlabel(f"importance for {target_name} (PED-ANOVA, sums to 1)")
+    _legend_beside(ax)
+    return [save_figure(ax.figure, out_dir / IMPORTANCES)]
 
 
 def write_optuna_figures(
@@ -74,12 +95,7 @@ def write_optuna_figures(
                 len(params),
             )
         else:
-            # named here, so that the axis says which method weighed them
-            evaluator = optuna.importance.PedAnovaImportanceEvaluator()
-            ax = vis.plot_param_importances(study, evaluator, target_name=target_name)
-            ax.set_xlabel(f"importance for {target_name} (PED-ANOVA, sums to 1)")
-            _legend_beside(ax)
-            written.append(save_figure(ax.figure, out_dir / IMPORTANCES))
+            written += _importances(study, target_name, out_dir)
         if len(complete) >= 2:  # one trial's coordinates compare with nothing
             ax = vis.plot_parallel_coordinate(study, target_name=target_name)
             _untruncate(ax, params, metric or "objective")
