@@ -110,7 +110,17 @@ class OptunaSweeper(Sweeper):
             returns.append(results)
             done += len(batch)
         write_results(study, space, sweep_dir)
+        self._write_figures(study, sweep_dir)
         return returns
+
+    def _write_figures(self, study, sweep_dir: Path) -> None:
+        from reglab.search.figures import write_optuna_figures
+
+        try:
+            metric = OmegaConf.select(self.config, "optimized_metric", default=None)
+            write_optuna_figures(study, sweep_dir, metric)
+        except Exception:  # a figure must never turn a finished search into a failure
+            log.exception("reglab: could not draw Optuna's figures in %s", sweep_dir)
 
 
 def _objective(result) -> float | None:

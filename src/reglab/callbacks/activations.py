@@ -87,26 +87,34 @@ def plot_activation_stats(history: list[dict], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from reglab.outputs.figure_files import save_figure
+
     # in forward order (hidden_1, hidden_2, ...), as first logged
     layers = list(dict.fromkeys(k.split("/")[2] for k in history[0] if k.startswith("act/var/")))
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     epochs = [h["epoch"] for h in history]
     for ax, stat in zip(axes, ("var", "mean"), strict=True):
-        for layer in layers:
+        for i, layer in enumerate(layers):
             for mode, style in (("train", "-"), ("eval", "--")):
                 ax.plot(
                     epochs,
                     [h[f"act/{stat}/{layer}/{mode}"] for h in history],
                     style,
+                    color=f"C{i % 10}",  # a colour per layer, the mode in the dash
                     marker="o" if len(epochs) < 30 else None,  # one epoch: still a visible point
                     label=f"{layer.replace('_', ' ')} {mode}",
                 )
         ax.set_title(f"activation {'variance' if stat == 'var' else 'mean'} per hidden layer")
+        ax.set_ylabel(f"activation {'variance' if stat == 'var' else 'mean'}")
         epoch_axis(ax)
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8, title="solid: train mode, dashed: eval", title_fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    axes[1].legend(  # beside the panels, over no curve
+        *axes[0].get_legend_handles_labels(),
+        fontsize=8,
+        title="solid: train mode, dashed: eval",
+        title_fontsize=8,
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+    )
+    return save_figure(fig, path)

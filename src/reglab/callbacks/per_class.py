@@ -72,14 +72,14 @@ def plot_per_class(rows: list[dict], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from reglab.outputs.figure_files import save_figure
+
     fig, ax = plt.subplots(figsize=(max(5, 0.7 * len(rows)), 3.6))
     bars = ax.bar([r["class"] for r in rows], [r["accuracy"] for r in rows], color="tab:blue")
     ax.bar_label(bars, labels=[f"{r['accuracy']:.2f}" for r in rows], fontsize=8)
     ax.set_ylim(0, 1.05)
-    ax.set_ylabel("test accuracy")
+    ax.set_xlabel("class")
+    ax.set_ylabel("test accuracy (fraction correct)")
     ax.set_title("per-class test accuracy")
     ax.tick_params(axis="x", rotation=45)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

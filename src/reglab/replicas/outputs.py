@@ -48,7 +48,9 @@ def plot_replica_curves(rows_by_seed: dict[int, list[dict]], path: Path, regress
     the point of training them together; nothing reads curves.png but people."""
     import matplotlib.pyplot as plt
 
+    from reglab.outputs.figure_files import save_figure
     from reglab.outputs.plots import LABELS, _quantities, epoch_axis
+    from reglab.report.style import loss_unit, set_scale
 
     names = _quantities([row for rows in rows_by_seed.values() for row in rows])
     if not names:
@@ -69,15 +71,12 @@ def plot_replica_curves(rows_by_seed: dict[int, list[dict]], path: Path, regress
             "test" if any(f"test/{name}" in r for s in rows_by_seed.values() for r in s) else "val"
         )
         ax.set_title(f"{LABELS.get(name, name)} (train -, {evaluated} --)")
-        if name == "loss" and regression:
-            ax.set_yscale("log")
+        if name == "loss":  # log where it spans decades, symmetric-log when it reaches 0
+            set_scale(ax, "y", [y for line in ax.lines for y in line.get_ydata()])
+            ax.set_ylabel(f"loss ({loss_unit(regression)})")
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=6)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, dpi=110, format="png")
-    plt.close(fig)
-    write_bytes(path, buffer.getvalue())
+    axes[0][-1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # beside
+    save_figure(fig, path)
 
 
 def checkpoint(

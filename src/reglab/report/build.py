@@ -7,11 +7,20 @@ import yaml
 
 from reglab.extras.command import program, program_of_command
 from reglab.outputs.atomic import write_text
+from reglab.outputs.figure_files import vector_path
 from reglab.report.compare import compare_jobs
 from reglab.report.figures import plot_curves_by_config, plot_metric_vs_params
 from reglab.report.jobs import load_jobs
 from reglab.report.summary import primary_metric, summarize, sweep_objective, write_summary
 from reglab.report.topics import topic_outputs
+
+# written by the Optuna sweeper (reglab.search.figures), which report.md shows when present;
+# named here so that the report does not import Optuna
+OPTUNA_FIGURES = (
+    "optuna_history.png",
+    "optuna_importances.png",
+    "optuna_parallel_coordinate.png",
+)
 
 
 def sweep_command(sweep_dir: Path, jobs: list | None = None) -> str | None:
@@ -68,9 +77,12 @@ def build_report(sweep_dir: str | Path) -> list[Path]:
         "",
         (sweep_dir / "summary.md").read_text(),
     ]
-    for figure in figures:
+    # an Optuna search's own figures, drawn by its sweeper
+    searched = [sweep_dir / name for name in OPTUNA_FIGURES if (sweep_dir / name).is_file()]
+    for figure in figures + searched:
         if figure.suffix == ".png":
-            lines += [f"![{figure.stem}]({figure.name})", ""]
+            vector = vector_path(figure).name
+            lines += [f"![{figure.stem}]({figure.name})", f"(vector: [{vector}]({vector}))", ""]
         elif figure.suffix == ".md":
             lines += [f"## {figure.stem}", "", figure.read_text(), ""]
     report = sweep_dir / "report.md"

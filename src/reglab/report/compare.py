@@ -12,44 +12,78 @@ import torch
 from reglab import contract
 from reglab.models.roles import state_dict_weights_by_role
 from reglab.outputs.atomic import write_text
+from reglab.outputs.figure_files import save_figure
 from reglab.outputs.plots import epoch_axis
-from reglab.report.figures import save_figure
 from reglab.report.jobs import Job
+from reglab.report.style import (
+    Config,
+    SweepStyle,
+    legend_beside,
+    loss_unit,
+    plot_mean_band,
+    set_scale,
+    sweep_style,
+)
+from reglab.report.summary import config_key
+from reglab.report.weight_grid import draw_weight_grid
 
 log = logging.getLogger(__name__)
 
 
+def _by_config(jobs: list[Job], style: SweepStyle) -> dict[Config, list[Job]]:
+    groups: dict[Config, list[Job]] = {config: [] for config in style.configs}
+    for job in jobs:
+        groups[config_key(job)].append(job)
+    return {config: group for config, group in groups.items() if group}
+
+
 def plot_learning_curves(jobs: list[Job], path: Path) -> Path | None:
-    """Train and validation loss per epoch, one line per job (log scale for regression, or
-    when the losses span more than three decades)."""
+    """Train and validation loss per epoch: every job a thin line in its configuration's
+    colour, the configuration's mean over seeds a thick one (log scale where the losses span
+    more than two decades; symmetric-log when one reaches 0)."""
+    style = sweep_style(jobs)
     jobs = [j for j in jobs if j.rows]
     if not jobs:
         return None
+    regression = jobs[0].task == "regression"
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     losses = []
+    # the per-epoch evaluation: validation, or the test set where it is evaluated every epoch
     for ax, stage in zip(axes, ("train", jobs[0].epoch_stage), strict=True):
-        for job in jobs:
-            points = [(r["epoch"], r[f"{stage}/loss"]) for r in job.rows if f"{stage}/loss" in r]
-            if points:
-                # markers when there are few points: a 1-epoch series is one point
-                marker = "o" if len(points) < 30 else None
-                ax.plot(*zip(*points, strict=True), marker=marker, label=job.label)
-                losses += [loss for _, loss in points]
+        key = f"{stage}/loss"
+        for config, group in _by_config(jobs, style).items():
+            runs = [[(r["epoch"], r[key]) for r in job.rows if key in r] for job in group]
+            runs = [run for run in runs if run]
+            if not runs:
+                continue
+            color, dashes = style.color(config), style.linestyle(config)
+            label = f"{style.label(config)} (n={len(runs)})"
+            if len(runs) > 1:  # the seeds, thin, under their mean
+                for run in runs:
+                    marker = "o" if len(run) < 30 else None  # a 1-epoch run is one point
+                    ax.plot(
+                        *zip(*run, strict=True),
+                        dashes,
+                        color=color,
+                        lw=0.7,
+                        alpha=0.45,
+                        marker=marker,
+                        ms=2,
+                    )
+                    losses += [y for _, y in run]
+            losses += plot_mean_band(ax, runs, color, label if stage == "train" else None, dashes)
+        name = {"train": "training", "val": "validation", "test": "test"}[stage]
         ax.set_title(
-            f"{stage} loss" + (" (= test)" if stage == "val" and _val_is_test(jobs) else "")
+            f"{name} loss" + (" (= test)" if stage == "val" and _val_is_test(jobs) else "")
         )
         epoch_axis(ax)
-        if jobs[0].task == "regression" or _spans_decades(losses):
-            ax.set_yscale("log")
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=8)
+    set_scale(axes[0], "y", losses)  # shared by both panels
+    axes[0].set_ylabel(f"loss ({loss_unit(regression)})")
+    several = any(len(group) > 1 for group in _by_config(jobs, style).values())
+    title = "thin: a seed, thick: their mean" if several else None
+    legend_beside(axes[1], entries_from=axes[0], title=title, title_fontsize=7)
     return save_figure(fig, path)
-
-
-def _spans_decades(values: list[float]) -> bool:
-    """A loss that exploded in one job flattens the others on a linear axis."""
-    finite = [v for v in values if v > 0 and v < float("inf")]
-    return bool(finite) and max(finite) / min(finite) > 1e3
 
 
 def _val_is_test(jobs: list[Job]) -> bool:
@@ -57,7 +91,9 @@ def _val_is_test(jobs: list[Job]) -> bool:
 
 
 def plot_fits(jobs: list[Job], path: Path) -> Path | None:
-    """For 1-D regression: each job's fitted curve over the train and test points."""
+    """For 1-D regression: each job's fitted curve over the train and test points, the
+    seeds of a configuration in its colour."""
+    style = sweep_style(jobs)
     fits = [(job, job.artifact(contract.FIT_JSON)) for job in jobs]
     fits = [(job, fit) for job, fit in fits if fit]
     if not fits:
@@ -65,17 +101,32 @@ def plot_fits(jobs: list[Job], path: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     first = fits[0][1]
     ax.scatter(
-        first["train"]["x"], first["train"]["y"], c="tab:blue", marker="o", label="train", zorder=3
+        first["train"]["x"],
+        first["train"]["y"],
+        c="0.2",
+        marker="o",
+        s=14,
+        label="train",
+        zorder=3,
     )
     ax.scatter(
-        first["test"]["x"], first["test"]["y"], c="tab:red", marker="x", label="test", zorder=3
+        first["test"]["x"], first["test"]["y"], c="0.2", marker="x", s=14, label="test", zorder=3
     )
+    labelled = set()
     for job, fit in fits:
-        ax.plot(fit["grid"]["x"], fit["grid"]["y"], label=job.label)
+        config = config_key(job)
+        ax.plot(
+            fit["grid"]["x"],
+            fit["grid"]["y"],
+            style.linestyle(config),
+            color=style.color(config),
+            label=None if config in labelled else style.label(config),
+        )
+        labelled.add(config)
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    legend_beside(ax)
     return save_figure(fig, path)
 
 
@@ -94,25 +145,15 @@ def layer_weights(job: Job) -> dict[str, torch.Tensor]:
 
 
 def plot_weight_histograms(jobs: list[Job], path: Path) -> Path | None:
-    """One panel per layer, the jobs' final weights overlaid (the course's histograms)."""
+    """Small multiples: a row per configuration, a column per layer (the course's
+    histograms). A column shares its bins and axes, so one layer compares down the column;
+    the seeds of a configuration are outlines in its colour."""
+    style = sweep_style(jobs)
     weights = [(job, layer_weights(job)) for job in jobs]
     weights = [(job, w) for job, w in weights if w]
     if not weights:
         return None
-    layers = list(dict.fromkeys(layer for _, w in weights for layer in w))
-    fig, axes = plt.subplots(1, len(layers), figsize=(3.6 * len(layers), 3.2), squeeze=False)
-    for ax, layer in zip(axes[0], layers, strict=True):
-        for job, w in weights:
-            if layer in w:
-                ax.hist(w[layer].flatten().numpy(), bins=50, alpha=0.5, label=job.label)
-        shapes = sorted(
-            {"x".join(str(d) for d in w[layer].shape) for _, w in weights if layer in w}
-        )
-        shape = " / ".join(shapes)
-        ax.set_title(f"{layer} ({shape})")
-        ax.set_yscale("log")
-    axes[0][-1].legend(fontsize=7)
-    return save_figure(fig, path)
+    return draw_weight_grid(weights, style, path)
 
 
 def weights_table(jobs: list[Job], path: Path) -> Path | None:

@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from reglab.report.jobs import Job
+from reglab.report.style import legend_beside
 from reglab.report.topics import fmt, mean_std, override_value, save_png, write_text
 
 # (panel title, index of the varied rate, index and value of the fixed one)
@@ -59,8 +60,8 @@ def report(jobs: list[Job], sweep_dir: Path) -> list[Path]:
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("dropout rate")
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("accuracy (final epoch / tested checkpoint)")
-    axes[0].legend()
+    axes[0].set_ylabel("accuracy (fraction correct; final epoch / tested checkpoint)")
+    legend_beside(axes[1], entries_from=axes[0], title="mean ± std over seeds", title_fontsize=7)
     figure = save_png(fig, sweep_dir / "dropout_rates.png")
     md = write_text(sweep_dir / "dropout_rates.md", "\n".join(lines) + "\n")
     return [md, figure]

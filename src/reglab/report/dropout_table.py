@@ -19,6 +19,8 @@ import matplotlib.pyplot as plt
 
 from reglab.outputs.plots import epoch_axis
 from reglab.report.jobs import Job
+from reglab.report.style import legend_beside, metric_label, set_scale, sweep_style
+from reglab.report.summary import config_key
 from reglab.report.topics import (
     by_case,
     finite,
@@ -163,23 +165,35 @@ def plot_grad_norms(groups: dict[str, list[Job]], path: Path) -> Path | None:
     cases = [c for c in EXPLODE_CASES if c in groups]
     if not cases or not any(series(groups[c][0], "train/grad_norm_mean") for c in cases):
         return None
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    style = sweep_style(j for group in groups.values() for j in group)
+    # stacked: each panel's legend beside it, outside the other's data
+    fig, axes = plt.subplots(2, 1, figsize=(7, 7), sharex=True)
+    drawn: list[list[float]] = [[], []]
     for case in cases:
-        for key, style in (("train/grad_norm_mean", "-"), ("train/grad_norm_max", ":")):
+        color = style.color(config_key(groups[case][0]))
+        for key, dashes in (("train/grad_norm_mean", "-"), ("train/grad_norm_max", ":")):
             curve = mean_curve(groups[case], key)
             if curve:
                 epochs, means, _ = zip(*curve, strict=True)
-                axes[0].plot(epochs, means, style, label=f"{case}: {key.split('/')[1]}")
+                axes[0].plot(
+                    epochs, means, dashes, color=color, label=f"{case}: {key.split('/')[1]}"
+                )
+                drawn[0] += means
         curve = mean_curve(groups[case], "train/loss")
         if curve:
             epochs, means, _ = zip(*curve, strict=True)
-            axes[1].plot(epochs, means, label=f"{case}: train loss (epoch mean)")
+            axes[1].plot(epochs, means, color=color, label=f"{case}: train loss (epoch mean)")
+            drawn[1] += means
     axes[0].set_title("gradient norm per epoch (mean over seeds)")
     axes[1].set_title("training loss")
-    for ax in axes:
+    axes[0].set_ylabel("gradient norm (L2)")
+    axes[1].set_ylabel(metric_label("train/loss"))
+    for ax, values in zip(axes, drawn, strict=True):
         epoch_axis(ax)
+        set_scale(ax, "y", values)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        legend_beside(ax)
+    axes[0].set_xlabel("")  # shared with the panel below
     return save_png(fig, path)
 
 

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 
 from reglab.outputs.plots import epoch_axis
 from reglab.report.jobs import Job
+from reglab.report.style import legend_beside, set_scale
 from reglab.report.topics import by_case, mean_curve, save_png, write_text
 
 # act/var/<layer>/<mode>; the layer part is whatever the instrument names it
@@ -38,6 +39,7 @@ def report(jobs: list[Job], sweep_dir: Path) -> list[Path]:
         if not columns:
             continue
         fig, ax = plt.subplots(figsize=(6.5, 4.2))
+        drawn = []
         for key, layer, mode in columns:
             curve = mean_curve(group, key)
             if not curve:
@@ -48,12 +50,14 @@ def report(jobs: list[Job], sweep_dir: Path) -> list[Path]:
             low = [m - s for m, s in zip(means, stds, strict=True)]
             high = [m + s for m, s in zip(means, stds, strict=True)]
             ax.fill_between(epochs, low, high, color=line.get_color(), alpha=0.15)
+            drawn += [*low, *high]
             lines.append(f"| {case} | {layer} | {mode} | {means[0]:.4g} | {means[-1]:.4g} |")
         ax.set_title(f"{case}: hidden activation variance ({len(group)} seeds)")
         epoch_axis(ax)
-        ax.set_ylabel("variance")
+        set_scale(ax, "y", drawn)
+        ax.set_ylabel("activation variance\n(mean ± std over seeds)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        legend_beside(ax)
         written.append(save_png(fig, sweep_dir / f"activation_variance_{case}.png"))
     if not written:
         return []

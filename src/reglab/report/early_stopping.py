@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 
 from reglab.outputs.plots import epoch_axis
 from reglab.report.jobs import Job
+from reglab.report.style import legend_beside, metric_label
 from reglab.report.topics import by_case, fmt, mean_std, save_png, series, write_text
 
 
@@ -70,7 +71,10 @@ def report(jobs: list[Job], sweep_dir: Path) -> list[Path]:
             epoch_axis(ax)
             ax.set_title(f"seed {i}: {metric}")
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
+            if i == 0:  # train, val and test share the unit
+                ax.set_ylabel(metric_label(f"train/{metric}").removeprefix("training "))
+    # one legend for all panels (the same lines in each), beside the last column
+    legend_beside(axes[0][-1], entries_from=axes[0][0])
     figure = save_png(fig, sweep_dir / "early_stopping.png")
 
     def stat(js, key):

@@ -11,6 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from reglab.report.jobs import Job
+from reglab.report.style import legend_beside, sweep_style
+from reglab.report.summary import config_key
 from reglab.report.topics import by_case, save_png, write_text
 
 
@@ -30,17 +32,21 @@ def report(jobs: list[Job], sweep_dir: Path) -> list[Path]:
             table[case] = {c: statistics.fmean(r[c] for r in runs) for c in runs[0]}
     if not table:
         return []
+    style = sweep_style(jobs)
+    config_of = {case: config_key(group[0]) for case, group in by_case(jobs).items()}
     classes = list(next(iter(table.values())))
     fig, ax = plt.subplots(figsize=(max(8, 1.1 * len(classes)), 4.5))
     width = 0.8 / len(table)
     for i, (case, accuracy) in enumerate(table.items()):
         xs = [c + (i - (len(table) - 1) / 2) * width for c in range(len(classes))]
-        ax.bar(xs, [accuracy[c] for c in classes], width, label=case)
+        color = style.color(config_of[case])
+        ax.bar(xs, [accuracy[c] for c in classes], width, label=case, color=color)
     ax.set_xticks(range(len(classes)), classes, rotation=30, ha="right")
-    ax.set_ylabel("test accuracy")
+    ax.set_xlabel("class")
+    ax.set_ylabel("test accuracy (fraction correct,\nmean over seeds)")
     ax.set_ylim(0, 1)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, ncols=min(len(table), 3))
+    legend_beside(ax)
     figure = save_png(fig, sweep_dir / "per_class_accuracy.png")
     lines = ["| class | " + " | ".join(table) + " |", "|---|" + "---|" * len(table)]
     for c in classes:

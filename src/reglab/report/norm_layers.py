@@ -9,6 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from reglab.report.jobs import Job
+from reglab.report.style import legend_beside, metric_label, set_scale
 from reglab.report.topics import fmt, mean_std, override_value, save_png, write_text
 
 NORM_ORDER = ("none", "batch", "layer", "group", "instance")
@@ -43,12 +44,15 @@ def report(jobs: list[Job], sweep_dir: Path) -> list[Path]:
             "| norm | " + " | ".join(f"batch {b}" for b in batches) + " |",
             "|---|" + "---|" * len(batches),
         ]
+        drawn = []
         for norm, per_batch in table.items():
             stats = {b: mean_std(j.metrics.get(key) for j in per_batch.get(b, [])) for b in batches}
             points = [(b, *stats[b]) for b in batches if stats[b] is not None]
             if points:
                 xs, means, stds = zip(*points, strict=True)
                 ax.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=norm)
+                drawn += [m + s for m, s in zip(means, stds, strict=True)]
+                drawn += [m - s for m, s in zip(means, stds, strict=True)]
             digits = 4 if key.endswith("acc") else 3
             lines.append(f"| {norm} | " + " | ".join(fmt(stats[b], digits) for b in batches) + " |")
         lines.append("")
@@ -56,10 +60,10 @@ def report(jobs: list[Job], sweep_dir: Path) -> list[Path]:
         ax.set_xticks(batches, [str(b) for b in batches])
         ax.set_xlabel("batch size")
         ax.set_title(title)
+        ax.set_ylabel(f"{metric_label(key)}\n(mean ± std over seeds)")
         ax.grid(alpha=0.3)
-        if key == "train/loss_max":
-            ax.set_yscale("log")
-    axes[0].legend(title="model.norm", fontsize=8)
+        set_scale(ax, "y", drawn)
+    legend_beside(axes[1], entries_from=axes[0], title="model.norm")
     figure = save_png(fig, sweep_dir / "norm_layers.png")
     md = write_text(sweep_dir / "norm_layers.md", "\n".join(lines) + "\n")
     return [md, figure]

@@ -137,10 +137,7 @@ def write_text(path: Path, text: str) -> Path:
 
 
 def save_png(fig, path: Path) -> Path:
-    """save_figure, atomically."""
-    from reglab.report.figures import save_figure
+    """The report's one way to save a figure: .png and .svg, atomically."""
+    from reglab.outputs.figure_files import save_figure
 
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    save_figure(fig, tmp)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path)
