@@ -138,7 +138,7 @@ def test_predict_of_an_old_checkpoint_without_the_key_still_prepares_images():
 def test_a_topic_table_counts_the_values_each_mean_is_over():
     """The experiments' own tables (dropout_table.md, ...) have a seeds column counting
     jobs; a mean over fewer (a diverged seed's NaN) says how many it averaged."""
-    from reglab.report.topics import fmt, mean_std
+    from reglab.report.topic_tools import fmt, mean_std
 
     assert fmt(mean_std([0.8, math.nan, 0.6])) == "0.7000 ± 0.1414 (n=2)"
     assert fmt(mean_std([0.8, 0.6])) == "0.7000 ± 0.1414"

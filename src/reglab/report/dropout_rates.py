@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 
 from reglab.report.jobs import Job
 from reglab.report.style import legend_beside
-from reglab.report.topics import fmt, mean_std, override_value, save_png, write_text
+from reglab.report.topic_tools import fmt, mean_std, override_value, save_png, write_text
 
 # (panel title, index of the varied rate, index and value of the fixed one)
 FAMILIES = (

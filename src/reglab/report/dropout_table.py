@@ -21,7 +21,7 @@ from reglab.outputs.plots import epoch_axis
 from reglab.report.jobs import Job
 from reglab.report.style import legend_beside, metric_label, set_scale, sweep_style
 from reglab.report.summary import config_key
-from reglab.report.topics import (
+from reglab.report.topic_tools import (
     by_case,
     finite,
     fmt,

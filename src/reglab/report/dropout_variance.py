@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 from reglab.outputs.plots import epoch_axis
 from reglab.report.jobs import Job
 from reglab.report.style import legend_beside, set_scale
-from reglab.report.topics import by_case, mean_curve, save_png, write_text
+from reglab.report.topic_tools import by_case, mean_curve, save_png, write_text
 
 # act/var/<layer>/<mode>; the layer part is whatever the instrument names it
 VARIANCE = re.compile(r"^act/var/(?P<layer>.+)/(?P<mode>train|eval)$")

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 from reglab.outputs.plots import epoch_axis
 from reglab.report.jobs import Job
 from reglab.report.style import legend_beside, metric_label
-from reglab.report.topics import by_case, fmt, mean_std, save_png, series, write_text
+from reglab.report.topic_tools import by_case, fmt, mean_std, save_png, series, write_text
 
 
 def best_epoch(job: Job) -> int | None:

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 from reglab.report.jobs import Job
 from reglab.report.style import legend_beside, sweep_style
 from reglab.report.summary import config_key
-from reglab.report.topics import by_case, save_png, write_text
+from reglab.report.topic_tools import by_case, save_png, write_text
 
 
 def per_class(job: Job) -> dict[str, float]:

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 
 from reglab.report.jobs import Job
 from reglab.report.style import legend_beside, metric_label, set_scale
-from reglab.report.topics import fmt, mean_std, override_value, save_png, write_text
+from reglab.report.topic_tools import fmt, mean_std, override_value, save_png, write_text
 
 NORM_ORDER = ("none", "batch", "layer", "group", "instance")
 PANELS = (

@@ -2,104 +2,15 @@
 
 Each experiment that answers a question of the notes (experiment=dropout_table, norm_layers,
 early_stopping, dropout_rates, dropout_variance, lenet_regularizers) adds its own tables and
-figures to the generic report; `build_report` calls `topic_outputs`.
+figures to the generic report; `build_report` calls `topic_outputs`. What they share is in
+reglab.report.topic_tools (so no topic module imports this registry back).
 """
 
-import math
-import statistics
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-
 from reglab.report.jobs import Job
-from reglab.report.summary import config_key
-
-
-def task_name(jobs: list[Job]) -> str | None:
-    """The sweep's task_name, from the first job's resolved config."""
-    for job in jobs:
-        path = job.path / ".hydra" / "config.yaml"
-        if path.is_file():
-            return (yaml.safe_load(path.read_text()) or {}).get("task_name")
-    return None
-
-
-def case_name(job: Job) -> str:
-    """A job's configuration: the value of its `+case/<experiment>=` override, else its
-    overrides without the seed."""
-    for override in job.overrides:
-        key, _, value = override.lstrip("+").partition("=")
-        if key.startswith("case/"):
-            return value
-    return ", ".join(config_key(job)) or "(defaults)"
-
-
-def by_case(jobs: list[Job]) -> dict[str, list[Job]]:
-    """Completed jobs grouped by configuration, in sweep order."""
-    groups: dict[str, list[Job]] = {}
-    for job in jobs:
-        if job.status == "completed":
-            groups.setdefault(case_name(job), []).append(job)
-    return groups
-
-
-def override_value(job: Job, key: str) -> str | None:
-    for override in job.overrides:
-        k, _, value = override.lstrip("+").partition("=")
-        if k == key:
-            return value
-    return None
-
-
-def series(job: Job, key: str) -> list[tuple[int, float]]:
-    """(epoch, value) of one metrics.csv column, where the epoch has it."""
-    return [(int(r["epoch"]), r[key]) for r in job.rows if key in r and "epoch" in r]
-
-
-def finite(values) -> list[float]:
-    return [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
-
-
-class Stat(tuple):
-    """(mean, std), unpacked as a pair, over `n` finite values of the `given` ones (one per
-    job): a table's seeds column counts jobs, and a mean over fewer must say so."""
-
-    def __new__(cls, mean: float, std: float, n: int, given: int):
-        stat = super().__new__(cls, (mean, std))
-        stat.n, stat.given = n, given
-        return stat
-
-
-def mean_std(values) -> Stat | None:
-    values = list(values)
-    kept = finite(values)
-    if not kept:
-        return None
-    std = statistics.stdev(kept) if len(kept) > 1 else 0.0
-    return Stat(statistics.fmean(kept), std, len(kept), len(values))
-
-
-def fmt(stat: tuple[float, float] | None, digits: int = 4) -> str:
-    """`mean ± std`, and `(n=k)` where fewer values than jobs were averaged."""
-    if stat is None:
-        return "—"
-    mean, std = stat
-    n = getattr(stat, "n", None)
-    count = f" (n={n})" if n is not None and n != stat.given else ""
-    if abs(mean) >= 1e5:
-        return f"{mean:.4g} ± {std:.2g}{count}"
-    return f"{mean:.{digits}f} ± {std:.{digits}f}{count}"
-
-
-def mean_curve(jobs: list[Job], key: str) -> list[tuple[int, float, float]]:
-    """(epoch, mean, std) over the jobs of one column, for epochs every job has."""
-    per_job = [dict(series(job, key)) for job in jobs]
-    per_job = [s for s in per_job if s]
-    if not per_job:
-        return []
-    epochs = sorted(set.intersection(*(set(s) for s in per_job)))
-    return [(e, *mean_std([s[e] for s in per_job])) for e in epochs]
+from reglab.report.topic_tools import task_name
 
 
 def _topics() -> dict[str, Callable[[list[Job], Path], list[Path]]]:
@@ -126,18 +37,3 @@ def topic_outputs(jobs: list[Job], sweep_dir: Path) -> list[Path]:
     """The experiment's own tables (.md) and figures (.png), or [] for other sweeps."""
     topic = _topics().get(task_name(jobs) or "")
     return topic(jobs, sweep_dir) if topic else []
-
-
-def write_text(path: Path, text: str) -> Path:
-    """Writes a report file atomically (temp file + rename): a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-    return path
-
-
-def save_png(fig, path: Path) -> Path:
-    """The report's one way to save a figure: .png and .svg, atomically."""
-    from reglab.outputs.figure_files import save_figure
-
-    return save_figure(fig, path)
