@@ -39,6 +39,7 @@ def test_nothing_outside_the_composition_root_imports_it():
     upward = {
         (module, name)
         for module, names in IMPORTS.items()
+        # reglab.__main__ (python -m reglab) is an entry point, as train.py
         if not module.startswith("reglab.app") and module != "reglab.__main__"
         for name in names
         if name.startswith("reglab.app")

@@ -1,5 +1,6 @@
 """The command lines: `reglab-train` (= `python train.py`), `reglab-eval` (= `python eval.py`)
-and `reglab-report` (= `python -m reglab.report`).
+and `reglab-report` (= `python -m reglab.report`); `python -m reglab train|eval|report` runs
+them as subcommands.
 
 The configs ship inside the package (`pkg://reglab.configs`), so an installed reglab runs from
 any folder; a user's own configs join with `--config-dir DIR` or `hydra.searchpath`. Imports
@@ -137,3 +138,27 @@ def report() -> None:
     from reglab.report.__main__ import main
 
     sys.exit(main())
+
+
+USAGE = (
+    "usage: python -m reglab {train,eval,report} [arguments]\n"
+    "  train   train and test one configuration (-m: a sweep), as reglab-train\n"
+    "  eval    evaluate a checkpoint (ckpt_path=...), as reglab-eval\n"
+    "  report  (re)build a sweep folder's report, as reglab-report"
+)
+
+
+def module_main(argv: list[str] | None = None) -> None:
+    """`python -m reglab train|eval|report ...`: the console scripts as subcommands."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help"):
+        print(USAGE, file=sys.stderr if not args else sys.stdout)
+        sys.exit(2 if not args else 0)
+    command, rest = args[0], args[1:]
+    entries = {"train": train, "eval": evaluate, "report": report}
+    if command not in entries:
+        print(f"python -m reglab: unknown command {command!r}\n{USAGE}", file=sys.stderr)
+        sys.exit(2)
+    # Hydra and argparse read sys.argv: the subcommand's arguments, as its console script sees
+    sys.argv = [sys.argv[0], *rest]
+    entries[command]()
