@@ -231,3 +231,30 @@ def run_main(args: list[str], env: dict | None = None, entry: str = "train"):
         root.setLevel(saved[3])
         GlobalHydra.instance().clear()
     return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """sha256 of every file under `folder`: compare two to prove nothing was written."""
+    import hashlib
+
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+# A run that takes about a second: the 1-D toy regression, one epoch, CSV only.
+TOY = ["dataset=toy1d", "trainer.max_epochs=1", "logger=csv"]
+
+
+def finished_toy_run(tmp_path_factory, data_root: Path, name: str) -> Path:
+    """A completed TOY run's folder, for module-scoped fixtures (as _isolated_env sets up)."""
+    from reglab.app.job import run
+
+    out = tmp_path_factory.mktemp(name) / "run"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DATA_DIR", str(data_root))
+        env.setenv("REGLAB_CACHE_DIR", str(out.parent / "cache"))
+        assert run(compose_config(TOY, out))["status"] == "completed"
+    return out

@@ -1,6 +1,5 @@
 """`python eval.py ckpt_path=...`: a checkpoint evaluated in a run folder of its own."""
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -10,15 +9,7 @@ from reglab.app.evaluate import evaluate, validate_eval_config
 from reglab.app.job import run
 from reglab.config.compose import compose_config
 from reglab.config.errors import ConfigError
-from tests.conftest import FAST, run_main
-
-
-def _snapshot(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
+from tests.conftest import FAST, run_main, snapshot
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +28,7 @@ def trained(tmp_path_factory, fmnist_root) -> tuple[Path, dict]:
 
 def test_eval_of_last_ckpt_equals_the_training_runs_test_numbers(trained, tmp_path):
     run_dir, record = trained
-    before = _snapshot(run_dir)
+    before = snapshot(run_dir)
     out = tmp_path / "eval"
     cfg = compose_config([f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}"], out, "eval")
     result = evaluate(validate_eval_config(cfg))
@@ -49,7 +40,7 @@ def test_eval_of_last_ckpt_equals_the_training_runs_test_numbers(trained, tmp_pa
     classes = [k for k in written if k.startswith("test/class_acc/")]
     assert len(classes) == 10
     assert (out / "per_class_accuracy.csv").is_file()
-    assert _snapshot(run_dir) == before  # nothing written in the training run's folder
+    assert snapshot(run_dir) == before  # nothing written in the training run's folder
 
 
 def test_eval_on_the_validation_split(trained, tmp_path):
@@ -117,7 +108,7 @@ def test_eval_logs_its_own_runs_linked_to_the_training_run(trained, tmp_path):
     from reglab.loggers.wandb_offline import read_offline_run
 
     run_dir, record = trained
-    before = _snapshot(run_dir)
+    before = snapshot(run_dir)
     out = tmp_path / "eval"
     cfg = compose_config(
         [
@@ -140,7 +131,7 @@ def test_eval_logs_its_own_runs_linked_to_the_training_run(trained, tmp_path):
     events = EventAccumulator(str(out / "tensorboard")).Reload()
     assert events.Scalars("test/acc")[-1].value == pytest.approx(result["test/acc"])
     assert events.Scalars("final/test/loss")[-1].value == pytest.approx(result["test/loss"])
-    assert _snapshot(run_dir) == before  # nothing written in the training run's folder
+    assert snapshot(run_dir) == before  # nothing written in the training run's folder
 
     csv_only = tmp_path / "csv"
     cfg = compose_config(

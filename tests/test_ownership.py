@@ -2,7 +2,6 @@
 eval never writes a training folder, another run never rewrites a record of any status, a
 finished run is never written again, and a second writer gets one line naming the holder."""
 
-import hashlib
 import json
 import os
 import shutil
@@ -10,31 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from reglab.app.job import run
 from reglab.app.records import record_failure
-from reglab.config.compose import compose_config
 from reglab.run_folder import FolderTaken, RunFolder
-from tests.conftest import run_main
-
-TOY = ["dataset=toy1d", "trainer.max_epochs=1", "logger=csv"]
-
-
-def snapshot(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
+from tests.conftest import TOY, finished_toy_run, run_main, snapshot
 
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory, fmnist_root) -> Path:
-    out = tmp_path_factory.mktemp("owned") / "run"
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("DATA_DIR", str(fmnist_root))
-        env.setenv("REGLAB_CACHE_DIR", str(out.parent / "cache"))
-        assert run(compose_config(TOY, out))["status"] == "completed"
-    return out
+    return finished_toy_run(tmp_path_factory, fmnist_root, "owned")
 
 
 def a_run(finished: Path, folder: Path, status: str, overrides=TOY) -> Path:
