@@ -276,9 +276,10 @@ class ReplicaLoop:
             self.epochs_done = epoch + 1
             last = self.epochs_done == self.s.max_epochs or not bool(self.active.any())
             if self.epochs_done % self.s.check_val_every_n_epoch == 0 or last:
-                self.last_state = self.state_dict()
-                if checkpoint is not None:
-                    checkpoint(self.last_state)
+                state = self.state_dict()
+                if checkpoint is not None:  # the file first: an interrupt while it is written
+                    checkpoint(state)  # leaves the previous one, and last_state still matches it
+                self.last_state = state
         return self.outcomes
 
     def _log_progress(self, epoch: int, values: dict[str, torch.Tensor]) -> None:

@@ -1,7 +1,8 @@
 """What a `seeds=N` run leaves to continue from, and what its checkpoints may be used for.
 
-`<run>/checkpoints/last.ckpt` of a `seeds=N` run is the run's state after its last completed
-epoch (written atomically after every epoch): all replicas' weights, best weights, optimizer
+`<run>/checkpoints/last.ckpt` of a `seeds=N` run is the run's state after its last
+checkpointed epoch (written atomically after every validated epoch and the last, as a single
+run's last.ckpt): all replicas' weights, best weights, optimizer
 and scheduler state, statuses and metrics rows (`ReplicaLoop.state_dict()`), under
 `RUN_STATE`. `resume=true` finds it as it finds a single run's last.ckpt, and the run goes on
 from it exactly.
