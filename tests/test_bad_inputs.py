@@ -161,6 +161,12 @@ IN_PROCESS += [
         None,
         "tags: the tag 'lr+0.1' cannot be an MLflow tag key (logger.mlflow keeps each tag as one)",
     ),
+    (
+        "logger.wandb.mode typo",
+        ["logger.wandb.mode=ofline"],
+        None,
+        "logger.wandb.mode=ofline: not a W&B mode; use one of ('auto', 'online', 'offline'",
+    ),
 ]
 
 
@@ -355,3 +361,17 @@ def test_a_value_the_override_grammar_cannot_read_is_one_line(char, tmp_path):
     quoted = run_main([f"ckpt_path='{path}'", "logger=csv"])
     shown = quoted.stdout + quoted.stderr
     assert quoted.returncode == 1 and f"ckpt_path={path}: no such file" in shown
+
+
+@pytest.mark.parametrize("value", ["", "ofline"])
+def test_a_wandb_mode_wandb_does_not_know_is_one_line(value, make_config, monkeypatch):
+    """WANDB_MODE= (set but empty) or a typo: wandb's own settings check raised a pydantic
+    traceback when the logger started."""
+    from reglab.app.settings import validate_config
+    from reglab.config.errors import ConfigError
+
+    monkeypatch.setenv("WANDB_MODE", value)
+    with pytest.raises(ConfigError, match=rf"WANDB_MODE='{value}' \(environment\): not a W&B mode"):
+        validate_config(make_config())
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    validate_config(make_config())
