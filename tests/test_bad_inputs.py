@@ -295,7 +295,8 @@ CHECKPOINT_MISMATCHES = [
     (
         "optimizer=adam from sgd (KeyError: 'betas' mid-step before)",
         ["optimizer=adam"],
-        "optimizer._target_=torch.optim.Adam here, torch.optim.SGD in the checkpoint",
+        "the checkpoint's optimizer state has dampening, momentum, nesterov, which "
+        "optimizer._target_=torch.optim.Adam here does not: it is another optimizer's",
     ),
     (
         "another lr (the checkpoint's was used, quietly)",
@@ -305,7 +306,7 @@ CHECKPOINT_MISMATCHES = [
     (
         "an lr schedule the checkpoint lacks",
         ["regularizer=lr_decay"],
-        "regularizer.lr_decay={'schedule': 'step'",
+        "regularizer.lr_decay is set here, the checkpoint has no lr schedule",
     ),
     (
         "another weight decay",
@@ -375,3 +376,16 @@ def test_a_wandb_mode_wandb_does_not_know_is_one_line(value, make_config, monkey
         validate_config(make_config())
     monkeypatch.setenv("WANDB_MODE", "offline")
     validate_config(make_config())
+
+
+def test_a_decayed_lr_in_the_checkpoint_is_not_a_difference(tmp_path):
+    """The optimizer state holds the lr the schedule reached; the configured lr is its
+    starting lr (`initial_lr`), which is what must match."""
+    from reglab.app.job import run
+
+    decay = ["regularizer=lr_decay", "regularizer.lr_decay.step_size=1", "logger=csv"]
+    first = run(compose_config([*FAST, *decay, "trainer.max_epochs=2"], tmp_path / "first"))
+    assert first["train/lr"] < 0.1  # the schedule has moved the lr
+    ckpt = f"ckpt_path={tmp_path / 'first' / 'checkpoints' / 'last.ckpt'}"
+    again = compose_config([*FAST, *decay, "trainer.max_epochs=3", ckpt], tmp_path / "again")
+    assert run(again)["epochs"] == 3
