@@ -133,8 +133,14 @@ FAST = ["dataset.val_size=100", "dataset.batch_size=64", "trainer.max_epochs=1"]
 
 @pytest.fixture
 def make_config(tmp_path):
+    """Configs of runs in tmp_path/run, then run-1, run-2, ...: a run folder is its own run's
+    (reglab.run_folder), so each config made here is a run of its own."""
+    made = []
+
     def _make(*overrides: str, fast: bool = True):
-        return compose_config([*(FAST if fast else []), *overrides], tmp_path / "run")
+        folder = tmp_path / ("run" if not made else f"run-{len(made)}")
+        made.append(folder)
+        return compose_config([*(FAST if fast else []), *overrides], folder)
 
     return _make
 
