@@ -161,6 +161,12 @@ IN_PROCESS += [
         None,
         "tags: the tag 'lr+0.1' cannot be an MLflow tag key (logger.mlflow keeps each tag as one)",
     ),
+    (
+        "logger.wandb.mode typo",
+        ["logger.wandb.mode=ofline"],
+        None,
+        "logger.wandb.mode=ofline: not a W&B mode; use one of ('auto', 'online', 'offline'",
+    ),
 ]
 
 
@@ -289,7 +295,8 @@ CHECKPOINT_MISMATCHES = [
     (
         "optimizer=adam from sgd (KeyError: 'betas' mid-step before)",
         ["optimizer=adam"],
-        "optimizer._target_=torch.optim.Adam here, torch.optim.SGD in the checkpoint",
+        "the checkpoint's optimizer state has dampening, momentum, nesterov, which "
+        "optimizer._target_=torch.optim.Adam here does not: it is another optimizer's",
     ),
     (
         "another lr (the checkpoint's was used, quietly)",
@@ -299,7 +306,7 @@ CHECKPOINT_MISMATCHES = [
     (
         "an lr schedule the checkpoint lacks",
         ["regularizer=lr_decay"],
-        "regularizer.lr_decay={'schedule': 'step'",
+        "regularizer.lr_decay is set here, the checkpoint has no lr schedule",
     ),
     (
         "another weight decay",
@@ -355,3 +362,30 @@ def test_a_value_the_override_grammar_cannot_read_is_one_line(char, tmp_path):
     quoted = run_main([f"ckpt_path='{path}'", "logger=csv"])
     shown = quoted.stdout + quoted.stderr
     assert quoted.returncode == 1 and f"ckpt_path={path}: no such file" in shown
+
+
+@pytest.mark.parametrize("value", ["", "ofline"])
+def test_a_wandb_mode_wandb_does_not_know_is_one_line(value, make_config, monkeypatch):
+    """WANDB_MODE= (set but empty) or a typo: wandb's own settings check raised a pydantic
+    traceback when the logger started."""
+    from reglab.app.settings import validate_config
+    from reglab.config.errors import ConfigError
+
+    monkeypatch.setenv("WANDB_MODE", value)
+    with pytest.raises(ConfigError, match=rf"WANDB_MODE='{value}' \(environment\): not a W&B mode"):
+        validate_config(make_config())
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    validate_config(make_config())
+
+
+def test_a_decayed_lr_in_the_checkpoint_is_not_a_difference(tmp_path):
+    """The optimizer state holds the lr the schedule reached; the configured lr is its
+    starting lr (`initial_lr`), which is what must match."""
+    from reglab.app.job import run
+
+    decay = ["regularizer=lr_decay", "regularizer.lr_decay.step_size=1", "logger=csv"]
+    first = run(compose_config([*FAST, *decay, "trainer.max_epochs=2"], tmp_path / "first"))
+    assert first["train/lr"] < 0.1  # the schedule has moved the lr
+    ckpt = f"ckpt_path={tmp_path / 'first' / 'checkpoints' / 'last.ckpt'}"
+    again = compose_config([*FAST, *decay, "trainer.max_epochs=3", ckpt], tmp_path / "again")
+    assert run(again)["epochs"] == 3

@@ -128,3 +128,25 @@ def test_the_failed_sweep_hint_re_runs_only_the_failed_jobs(tmp_path):
     assert (done.read_bytes(), done.stat().st_mtime_ns) == before  # not run again
     assert "regularizer.dropout: Input should be less than 1" in shown  # job 1 ran again
     assert [p.name for p in (tmp_path / "logs" / "train" / "multiruns").iterdir()] == [sweep.name]
+
+
+def test_wandb_login_credentials_are_found_for_the_host_wandb_uses(monkeypatch, tmp_path):
+    """`wandb login` writes ~/.netrc for the host wandb talks to; reglab looked up
+    api.wandb.ai, while this wandb's default is another host: a logged-in user's runs went
+    offline (mode=auto) without credentials being missed."""
+    from urllib.parse import urlsplit
+
+    from wandb.sdk.lib import urls
+
+    from reglab.loggers.wandb import has_credentials
+
+    monkeypatch.delenv("WANDB_BASE_URL", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    host = urlsplit(urls.DEFAULT_BASE_URL).hostname
+    (tmp_path / ".netrc").write_text(f"machine {host}\n  login user\n  password {'k' * 40}\n")
+    (tmp_path / ".netrc").chmod(0o600)
+    assert has_credentials()
+    (tmp_path / ".netrc").write_text(
+        f"machine elsewhere.example\n  login u\n  password {'k' * 40}\n"
+    )
+    assert not has_credentials()

@@ -2,11 +2,13 @@
 
 Lightning loads the weights only after set-up, and a checkpoint of another model ends in a
 state-dict traceback (missing and unexpected keys); one of another optimizer or schedule
-fails mid-step or quietly takes the stored hyperparameters. Compared here, before the loggers
-start: the weights' names and shapes, the optimizer's class and the lr schedule, with one
-line that says what the checkpoint holds against what this run's config builds.
+fails mid-step, or quietly trains on with the stored lr and weight decay (Lightning restores
+the optimizer state, param groups included). Compared here, before the loggers start: the
+weights' names and shapes, the optimizer state against the optimizer this run builds, and the
+lr schedule, with one line that says what the checkpoint holds against what this run sets.
 """
 
+import math
 from pathlib import Path
 
 import torch
@@ -16,8 +18,17 @@ from reglab.outputs.checkpoint_io import read_checkpoint
 
 # model keys that change no weight: a checkpoint of model=mlp with name=x fits name=y
 NOT_ARCHITECTURE = ("name", "init")
-# regularizer keys that live in the optimizer's state (param groups) or the lr scheduler's
-TRAINING_KEYS = ("weight_decay", "lr_decay")
+# param-group keys that are no training hyperparameter (implementation choices, bookkeeping,
+# keys one torch version has and another lacks)
+NOT_HYPERPARAMETERS = {
+    "params",
+    "initial_lr",
+    "foreach",
+    "fused",
+    "differentiable",
+    "capturable",
+    "decoupled_weight_decay",
+}
 
 
 def stored_config(checkpoint: dict) -> dict:
@@ -74,7 +85,14 @@ def check_checkpoint_fits(ckpt: Path, module: torch.nn.Module, settings) -> None
             "checkpoint's model and data set settings (its .hydra/overrides.yaml), or no "
             "ckpt_path to train from scratch"
         )
-    changed = _training_differences(checkpoint.get("hyper_parameters") or {}, settings)
+    changed = _optimizer_differences(checkpoint, module, settings)
+    stored_schedule = bool(checkpoint.get("lr_schedulers"))
+    if stored_schedule != (settings.regularizer.lr_decay is not None):
+        changed.append(
+            "regularizer.lr_decay is set here, the checkpoint has no lr schedule"
+            if not stored_schedule
+            else "the checkpoint has an lr schedule, regularizer.lr_decay is not set here"
+        )
     if changed:
         raise ConfigError(
             f"ckpt_path={ckpt}: Lightning restores the checkpoint's optimizer and lr schedule, "
@@ -83,22 +101,51 @@ def check_checkpoint_fits(ckpt: Path, module: torch.nn.Module, settings) -> None
         )
 
 
-def _training_differences(stored: dict, settings) -> list[str]:
-    """Each optimizer / weight decay / lr schedule setting that differs from the stored one."""
-    stored_regularizer = stored.get("regularizer") or {}
-    pairs = [
-        ("optimizer", stored.get("optimizer") or {}, settings.optimizer.factory_config()),
-        (
-            "regularizer",
-            {k: stored_regularizer.get(k) for k in TRAINING_KEYS},
-            settings.regularizer.model_dump(include=set(TRAINING_KEYS)),
-        ),
-    ]
-    found = []
-    for section, theirs, ours in pairs:
-        for key in sorted(set(theirs) | set(ours)):
-            if theirs.get(key) != ours.get(key):
-                found.append(
-                    f"{section}.{key}={ours.get(key)} here, {theirs.get(key)} in the checkpoint"
-                )
+def _optimizer_differences(checkpoint: dict, module: torch.nn.Module, settings) -> list[str]:
+    """What the optimizer state Lightning would restore sets differently from this run's
+    optimizer: its class (the state's keys), or a hyperparameter of a parameter group (lr as
+    configured: a schedule's starting lr, not the decayed one)."""
+    states = checkpoint.get("optimizer_states") or []
+    if not states or not isinstance(states[0], dict):
+        return []
+    stored = states[0].get("param_groups") or []
+    ours = module.optimizer_factory(module.regularization.parameter_groups(module.net))
+    groups = ours.param_groups
+    target = settings.optimizer.target
+    if len(stored) != len(groups):
+        return [f"{len(stored)} parameter groups in the checkpoint's optimizer, {len(groups)} here"]
+    found: list[str] = []
+    for theirs, mine in zip(stored, groups, strict=True):
+        only_theirs = set(theirs) - set(mine) - NOT_HYPERPARAMETERS
+        only_mine = set(mine) - set(theirs) - NOT_HYPERPARAMETERS
+        if only_theirs:
+            return [
+                f"the checkpoint's optimizer state has {', '.join(sorted(only_theirs))}, which "
+                f"optimizer._target_={target} here does not: it is another optimizer's"
+            ]
+        if only_mine:
+            return [
+                f"optimizer._target_={target} here keeps {', '.join(sorted(only_mine))}, which "
+                "the checkpoint's optimizer state lacks: it is another optimizer's"
+            ]
+        for key in sorted(set(mine) & set(theirs) - NOT_HYPERPARAMETERS):
+            value = theirs.get("initial_lr", theirs[key]) if key == "lr" else theirs[key]
+            if not _same(value, mine[key]):
+                name = "regularizer.weight_decay" if key == "weight_decay" else f"optimizer.{key}"
+                line = f"{name}={_plain(mine[key])} here, {_plain(value)} in the checkpoint"
+                if line not in found:
+                    found.append(line)
     return found
+
+
+def _plain(value):
+    return value.item() if isinstance(value, torch.Tensor) and value.numel() == 1 else value
+
+
+def _same(a, b) -> bool:
+    a, b = _plain(a), _plain(b)
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b

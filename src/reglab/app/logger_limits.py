@@ -1,15 +1,19 @@
 """What the chosen loggers accept as tags and names, checked with the config (torch-free).
 
-W&B refuses a tag longer than 64 characters and a project name over 128 characters or with
-/ \\ # ? % : in it; MLflow makes each tag a tag key (reglab.loggers.mlflow), which may hold
-only letters, digits, _ - . space : / and at most 250 characters. Found when the logger
-starts, each is a traceback (or, for MLflow, an error that blames the tracking URI); here it
-is one line naming the value, before anything is loaded.
+W&B refuses a tag longer than 64 characters, a project name over 128 characters or with
+/ \\ # ? % : in it, and a mode (logger.wandb.mode, WANDB_MODE) it does not know; MLflow makes
+each tag a tag key (reglab.loggers.mlflow), which may hold only letters, digits, _ - . space
+: / and at most 250 characters. Found when the logger starts, each is a traceback (or, for
+MLflow, an error that blames the tracking URI); here it is one line naming the value,
+before anything is loaded.
 """
 
+import os
 import posixpath
 import re
 
+# reglab's own `auto`, and what wandb.init takes (logger.wandb.mode, WANDB_MODE)
+WANDB_MODES = ("auto", "online", "offline", "disabled", "shared", "dryrun", "run")
 WANDB_TAG_MAX = 64
 WANDB_PROJECT_MAX = 128
 WANDB_PROJECT_BAD = "/\\#?%:"
@@ -40,6 +44,15 @@ def _wandb_problems(name: str, node: dict, tags: list[str]) -> list[str]:
                     f"{key}: the tag {_short(tag)!r} is {len(tag)} characters; W&B "
                     f"(logger.{name}) takes tags of 1 to {WANDB_TAG_MAX}. Fix: shorten it"
                 )
+    mode = node.get("mode")
+    if mode is not None and mode not in WANDB_MODES:
+        problems.append(f"logger.{name}.mode={mode}: not a W&B mode; use one of {WANDB_MODES}")
+    env = os.environ.get("WANDB_MODE")
+    if env is not None and env not in WANDB_MODES[1:]:
+        problems.append(
+            f"WANDB_MODE={env!r} (environment): not a W&B mode; set it to online, offline or "
+            "disabled, or unset it (W&B is online with credentials, else offline)"
+        )
     project = node.get("project")
     if project is not None:
         project = str(project)

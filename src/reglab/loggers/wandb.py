@@ -24,7 +24,8 @@ def has_credentials() -> bool:
     """An API key in the environment or in ~/.netrc (where `wandb login` puts it)."""
     if os.environ.get("WANDB_API_KEY"):
         return True
-    host = os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai").split("://")[-1]
+    # the host wandb itself would use (its default moved from api.wandb.ai in wandb 0.31)
+    host = base_url().split("://")[-1]
     try:
         return netrc.netrc().authenticators(host.split("/")[0]) is not None
     except (FileNotFoundError, netrc.NetrcParseError):

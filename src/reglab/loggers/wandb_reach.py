@@ -5,22 +5,32 @@ on a machine without network stalled ~107 s and ended in a traceback before trai
 connection to the server's host (name lookup included) answers within a few seconds.
 """
 
+import configparser
+import contextlib
 import os
 import socket
 import threading
+from pathlib import Path
 from urllib.parse import urlsplit
 
 PROBE_SECONDS = 5.0
 
 
 def base_url() -> str:
-    """The server wandb.init talks to: WANDB_BASE_URL, else wandb's own setting (its
-    settings files, `wandb login --host`, or the default of the installed wandb)."""
+    """The server a new wandb.init talks to: WANDB_BASE_URL, else wandb's settings file
+    (`wandb login --host` writes it), else the installed wandb's default. Read afresh, as a
+    new process would (wandb's in-process settings keep the environment of their first use)."""
     if os.environ.get("WANDB_BASE_URL"):
         return os.environ["WANDB_BASE_URL"]
-    from wandb.sdk import wandb_setup
+    folder = Path(os.environ.get("WANDB_CONFIG_DIR") or "~/.config/wandb").expanduser()
+    parser = configparser.ConfigParser()
+    with contextlib.suppress(configparser.Error, OSError, UnicodeDecodeError):
+        parser.read(folder / "settings")
+    if parser.get("default", "base_url", fallback=None):
+        return parser.get("default", "base_url")
+    from wandb.sdk.lib.urls import DEFAULT_BASE_URL
 
-    return str(wandb_setup.singleton().settings.base_url)
+    return DEFAULT_BASE_URL
 
 
 def unreachable_reason(url: str, timeout: float = PROBE_SECONDS) -> str | None:
