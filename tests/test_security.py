@@ -24,10 +24,9 @@ PAYLOADS = ("pickle", "model", "dataset", "optimizer", "callback", "output_dir")
 REFUSED, IGNORED = "refused", "ignored"
 EXPECTED = {
     # train and resume rebuild everything from this machine's config; only the weights and
-    # the loop state come from the file (a stored optimizer unlike this run's is refused:
-    # Lightning would restore its state into another optimizer)
-    "train_ckpt_path": dict.fromkeys(PAYLOADS, IGNORED) | {"pickle": REFUSED, "optimizer": REFUSED},
-    "resume": dict.fromkeys(PAYLOADS, IGNORED) | {"pickle": REFUSED, "optimizer": REFUSED},
+    # the loop state come from the file
+    "train_ckpt_path": dict.fromkeys(PAYLOADS, IGNORED) | {"pickle": REFUSED},
+    "resume": dict.fromkeys(PAYLOADS, IGNORED) | {"pickle": REFUSED},
     # eval rebuilds the model, optimizer and data set from the stored config
     "eval": dict.fromkeys(PAYLOADS, REFUSED) | {"callback": IGNORED, "output_dir": IGNORED},
     "load_from_checkpoint": dict.fromkeys(PAYLOADS, IGNORED)

@@ -27,12 +27,17 @@ class FolderTaken(ConfigError):
     is writing it."""
 
 
+def _identity(overrides: list[str]) -> list[str]:
+    """What a run is: its defining overrides as a set, without where it writes or reads
+    (`paths.*`: the same run spelled with paths.output_dir=X or hydra.run.dir=X)."""
+    defining = contract.defining_overrides(overrides)
+    return sorted(o for o in defining if not o.lstrip("+~").startswith("paths."))
+
+
 def same_run(theirs: list[str] | None, ours: list[str]) -> bool:
-    """Two runs are the same run when their defining overrides are the same set (order and
-    resume=/ckpt_path= aside)."""
-    if theirs is None:
-        return False
-    return sorted(contract.defining_overrides(theirs)) == sorted(contract.defining_overrides(ours))
+    """Two runs are the same run when their defining overrides are the same set (order,
+    resume=/ckpt_path= and paths.* aside)."""
+    return theirs is not None and _identity(theirs) == _identity(ours)
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,9 @@ class RunFolder:
                 f"and give ckpt_path={contract.checkpoint(here, contract.LAST)})"
             )
         theirs = self.overrides()
-        if not same_run(theirs, overrides):
+        # None: checkpoints with no record of who wrote them (a run started from Python,
+        # killed before its record): no other run's identity to protect
+        if theirs is not None and not same_run(theirs, overrides):
             raise FolderTaken(
                 f"{here} holds another run ({status}, overrides {theirs}); a run folder is "
                 "written only by its own run. Fix: choose another hydra.run.dir / "
