@@ -117,6 +117,29 @@ def cases(d: Path) -> list[tuple[str, list[str], dict]]:
             ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "logger=mlflow", "seed=0,1"],
             {},
         ),
+        # issue 19: files are data, runs are owned ({...} from hostile_files())
+        ("checkpoint holding a pickled command", ["ckpt_path={pickled_ckpt}"], {}),
+        (
+            "eval of a checkpoint holding a pickled command",
+            ["EVAL", "ckpt_path={pickled_ckpt}"],
+            {},
+        ),
+        (
+            "eval of a checkpoint whose model is subprocess.getoutput",
+            ["EVAL", "ckpt_path={callable_model_ckpt}"],
+            {},
+        ),
+        (
+            "eval into a training run's folder",
+            ["EVAL", "ckpt_path={mlp_ckpt}", "hydra.run.dir={interrupted_run}"],
+            {},
+        ),
+        (
+            "another run into an interrupted run's folder",
+            ["seed=7", "hydra.run.dir={interrupted_run}"],
+            {},
+        ),
+        ("a diverged run's folder given", ["hydra.run.dir={diverged_run}"], {}),
         (
             "RMB cache of on_bad_file=skip, then =error",
             [*corrupt, "dataset.on_bad_file=skip", "THEN", *corrupt, "dataset.on_bad_file=error"],
@@ -160,6 +183,15 @@ def run_case(args: list[str], env: dict, workdir: Path) -> tuple[int, str]:
         out, _ = proc.communicate(timeout=120)
         return proc.returncode, out
     env["REGLAB_CACHE_DIR"] = str(workdir / "cache")
+    if args[:1] == ["EVAL"]:  # python eval.py with these arguments alone
+        result = subprocess.run(
+            [sys.executable, str(REPO / "eval.py"), *args[1:]],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        return result.returncode, result.stdout + result.stderr
     if "THEN" in args:
         at = args.index("THEN")
         run_case(args[:at], env, workdir)
@@ -188,6 +220,36 @@ def mlp_checkpoint(d: Path) -> Path:
     return ckpt
 
 
+def hostile_files(d: Path) -> dict[str, Path]:
+    """Files made from the MLP run: checkpoints that would run a command if loaded as code,
+    and copies of the run as an interrupted and a diverged run."""
+    import json
+    import shutil
+
+    import torch
+
+    from tests.payloads import PickledCommand
+
+    ckpt = mlp_checkpoint(d)
+    marker = d / "payload_ran"
+    files = {"mlp_run": ckpt.parent.parent}
+    pickled = torch.load(ckpt, weights_only=True)
+    pickled["callbacks"]["hostile"] = PickledCommand(marker)
+    torch.save(pickled, files.setdefault("pickled_ckpt", d / "pickled.ckpt"))
+    callable_model = torch.load(ckpt, weights_only=True)
+    command = {"_target_": "subprocess.getoutput", "cmd": f"touch {marker}"}
+    callable_model["hyper_parameters"]["model"] = command
+    callable_model["hyper_parameters"]["config"]["model"] = command
+    torch.save(callable_model, files.setdefault("callable_model_ckpt", d / "callable.ckpt"))
+    for status in ("interrupted", "diverged"):
+        copy = files.setdefault(f"{status}_run", d / f"{status}_run")
+        if not copy.exists():
+            shutil.copytree(files["mlp_run"], copy)
+            record = json.loads((copy / "metrics.json").read_text())
+            (copy / "metrics.json").write_text(json.dumps(record | {"status": status}))
+    return files
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", nargs="*", help="case names (substrings) to run")
@@ -208,10 +270,15 @@ def main() -> None:
             work.mkdir(parents=True)
             if any("{mlp_ckpt}" in a for a in args):
                 args = [a.replace("{mlp_ckpt}", str(mlp_checkpoint(d))) for a in args]
+            if any(("{" in a and "_run}" in a) or "_ckpt}" in a for a in args):
+                files = hostile_files(d)
+                args = [a.format(**files) if "{" in a else a for a in args]
             rc, out = run_case(args, env, work)
             shown = " ".join(args).replace(str(d), "<tmp>")
             shown += "".join(f" ({k}=<{Path(v or '').name}>)" for k, v in env.items())
             text = message(out).replace(str(d), "<tmp>").replace("|", "\\|")
+            if (d / "payload_ran").exists():  # a checkpoint ran code: the worst answer
+                text = f"**A PAYLOAD RAN.** {text}"
             print(
                 f"| {name} | `{shown}` | {rc} | {'yes' if 'Traceback' in out else 'no'} | {text} |"
             )

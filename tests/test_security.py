@@ -123,3 +123,22 @@ def test_reglab_checkpoints_load_as_plain_data(clean_run):
     """What the rule costs reglab's own files: nothing (weights_only=True reads them)."""
     checkpoint = torch.load(clean_run / "checkpoints" / "last.ckpt", weights_only=True)
     assert {"state_dict", "hyper_parameters", "optimizer_states"} <= set(checkpoint)
+
+
+def test_a_cifar10_batch_file_is_data_too(tmp_path):
+    """The official CIFAR-10 files are Python pickles: a planted one is refused, not run."""
+    import pickle
+
+    from reglab.data.cifar10 import read_batch
+    from reglab.data.errors import BadDataFileError
+    from tests.conftest import write_cifar10
+
+    folder = write_cifar10(tmp_path) / "cifar-10-batches-py"
+    images, labels = read_batch(folder / "data_batch_1")  # a real batch still reads
+    assert images.shape[1:] == (3, 32, 32) and len(labels) == len(images)
+    marker = tmp_path / "payload_ran"
+    with (folder / "data_batch_2").open("wb") as f:
+        pickle.dump({"data": PickledCommand(marker), "labels": [0]}, f)
+    with pytest.raises(BadDataFileError, match=r"posix\.system.*refused"):
+        read_batch(folder / "data_batch_2")
+    assert not marker.exists()

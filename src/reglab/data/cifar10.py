@@ -58,11 +58,34 @@ def _not_found(data_dir: Path, reason: str) -> DatasetNotFoundError:
     )
 
 
+# What the official batches (and numpy pickles of any protocol) name: arrays and dtypes.
+NUMPY_MODULES = ("numpy", "numpy.core.multiarray", "numpy._core.multiarray")
+NUMPY_MODULES += ("numpy.core.numeric", "numpy._core.numeric")
+ARRAY_GLOBALS = {
+    (module, name)
+    for module in NUMPY_MODULES
+    for name in ("_reconstruct", "ndarray", "dtype", "_frombuffer", "scalar")
+}
+
+
+class ArraysOnly(pickle.Unpickler):
+    """Unpickles numbers, strings, lists, dicts and numpy arrays, nothing else: a data file is
+    data, and a planted `__reduce__` (os.system, ...) is refused instead of run."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in ARRAY_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(
+            f"it holds a Python object ({module}.{name}), not only arrays: refused, a data file "
+            "never runs code"
+        )
+
+
 def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(images uint8 (N, 3, 32, 32), labels int64) from one official pickle file."""
     try:
         with path.open("rb") as f:
-            entry = pickle.load(f, encoding="latin1")
+            entry = ArraysOnly(f, encoding="latin1").load()
         data = np.asarray(entry["data"], dtype=np.uint8)
         labels = np.asarray(entry.get("labels", entry.get("fine_labels")), dtype=np.int64)
     except Exception as exc:
