@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from reglab.app.records import record_failure
-from reglab.run_folder import FolderTaken, RunFolder
+from reglab.run_folder import RunFolder
 from tests.conftest import TOY, finished_toy_run, run_main, snapshot
 
 
@@ -95,21 +95,73 @@ def test_a_diverged_runs_checkpoint_trains_on_in_a_new_folder(finished, tmp_path
 
 
 def test_a_second_writer_gets_one_line_naming_the_holder(finished, tmp_path):
+    import subprocess
+    import sys
+
     folder = a_run(finished, tmp_path / "run", "interrupted")
-    before = snapshot(folder)
-    with RunFolder(folder).writing():  # a resume=true that is still training
-        result = run_main(
-            [*TOY, "resume=true", f"hydra.run.dir={tmp_path / 'second'}"],
-            env={"REGLAB_LOG_DIR": str(tmp_path)},
-        )
-        second = RunFolder(folder).writing()
-        with pytest.raises(FolderTaken, match=f"being written by process {os.getpid()}"):
-            second.__enter__()
-    line = refused(result, "being written by process")
-    assert f"process {os.getpid()}" in line and str(folder) in line
-    assert snapshot(folder) == before
-    with RunFolder(folder).writing():  # released: the next writer gets it
+    hold = f"from reglab.run_folder import RunFolder; RunFolder({str(folder)!r}).hold(); "
+    hold += "print('held', flush=True); import time; time.sleep(120)"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold], stdout=subprocess.PIPE, text=True, env=os.environ
+    )
+    try:  # a resume=true still training, in another process
+        assert holder.stdout.readline().strip() == "held"
+        before = snapshot(folder)  # with the holder's pid in the lock file
+        via_link = tmp_path / "link"
+        via_link.symlink_to(folder)
+        for where in (folder, via_link):  # its own folder, or a link to it
+            result = run_main([*TOY, "resume=true", f"hydra.run.dir={where}"])
+            line = refused(result, "being written by process")
+            assert f"process {holder.pid}" in line
+        # found by resume=true from a new folder: refused in train(), before it writes
+        result = run_main([*TOY, "resume=true"], env={"REGLAB_LOG_DIR": str(tmp_path / "logs")})
+        assert result.returncode == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    assert snapshot(folder) == before  # not even Hydra's .hydra/ and train.log
+    with RunFolder(folder).writing():  # released with its holder: the next writer gets it
         pass
+
+
+@pytest.mark.parametrize("inside", ["checkpoints", ".hydra", "new_sub_folder"])
+def test_no_run_or_eval_writes_inside_a_run_folder(finished, tmp_path, inside):
+    folder = a_run(finished, tmp_path / "run", "completed")
+    before = snapshot(folder)
+    result = run_main([*TOY, "seed=3", f"hydra.run.dir={folder / inside}"])
+    refused(result, "is inside the run folder")
+    ckpt = folder / "checkpoints" / "last.ckpt"
+    result = run_main([f"ckpt_path={ckpt}", f"hydra.run.dir={folder / inside}"], entry="eval")
+    refused(result, "is inside the run folder")
+    assert snapshot(folder) == before
+
+
+def test_eval_never_writes_a_run_through_paths_output_dir(finished, tmp_path):
+    folder = a_run(finished, tmp_path / "run", "completed")
+    before = snapshot(folder)
+    ckpt = folder / "checkpoints" / "last.ckpt"
+    args = [f"ckpt_path={ckpt}", "logger=csv", f"paths.output_dir={folder}"]
+    result = run_main([*args, f"hydra.run.dir={tmp_path / 'eval'}"], entry="eval")
+    refused(result, "eval only reads a training folder")
+    assert snapshot(folder) == before
+
+
+def test_a_sweep_into_a_runs_folder_is_refused(finished, tmp_path):
+    folder = a_run(finished, tmp_path / "run", "completed")
+    before = snapshot(folder)
+    for extra in ([], ["hydra.sweep.subdir=."]):
+        result = run_main(["-m", *TOY, "seed=1,2", f"hydra.sweep.dir={folder}", *extra])
+        refused(result, "is a run's folder or lies inside one")
+    assert snapshot(folder) == before
+
+
+def test_the_report_never_writes_a_runs_folder(finished, tmp_path):
+    from reglab.report.__main__ import main
+
+    folder = a_run(finished, tmp_path / "run", "completed")
+    before = snapshot(folder)
+    assert main([str(folder)]) == 1
+    assert snapshot(folder) == before
 
 
 def test_a_sweep_folder_holding_another_sweeps_jobs_is_refused(finished, tmp_path):
@@ -120,8 +172,12 @@ def test_a_sweep_folder_holding_another_sweeps_jobs_is_refused(finished, tmp_pat
     other = run_main(["-m", *TOY, "seed=5,6", f"hydra.sweep.dir={sweep}"])
     refused(other, "holds the jobs of another sweep")
     assert snapshot(sweep) == before
+    jobs = {job: snapshot(sweep / job) for job in ("0", "1")}
     again = run_main(["-m", "resume=true", *TOY, "seed=0,1", f"hydra.sweep.dir={sweep}"])
     assert again.returncode == 0, again.stderr[-3000:]
+    # the finished jobs were skipped, their files as they were (Hydra's .hydra/ and
+    # train.log included, which Hydra rewrites before a job runs)
+    assert {job: snapshot(sweep / job) for job in jobs} == jobs
 
 
 def test_a_failure_is_never_recorded_over_another_runs_record(finished, tmp_path):

@@ -27,6 +27,10 @@ WEIGHTS_JSON = "weights.json"
 WANDB_ID = "wandb_id"
 HYDRA_DIR = ".hydra"
 OVERRIDES_YAML = "overrides.yaml"
+# what Hydra writes into a run's folder before the run starts (hydra/default.yaml names the log)
+HYDRA_FILES = ("config.yaml", "hydra.yaml", OVERRIDES_YAML)
+TRAIN_LOG = "train.log"
+CONFIG_TREE_LOG = "config_tree.log"
 # held (flock) by the one process writing the run; holds its pid
 LOCK = ".reglab.lock"
 # what Hydra writes into a sweep folder: the sweep's own overrides

@@ -27,16 +27,22 @@ class FolderTaken(ConfigError):
     is writing it."""
 
 
+# Where a run writes, not what it is: the same run spelled with paths.output_dir=X or
+# hydra.run.dir=X. (paths.data_dir stays: other data is another run.)
+LOCATION_KEYS = ("paths.output_dir", "paths.log_dir", "paths.cache_dir", "paths.root_dir")
+# The processes' own locks: folder -> the open lock file (see RunFolder.writing)
+_HELD: dict[str, int] = {}
+
+
 def _identity(overrides: list[str]) -> list[str]:
-    """What a run is: its defining overrides as a set, without where it writes or reads
-    (`paths.*`: the same run spelled with paths.output_dir=X or hydra.run.dir=X)."""
+    """What a run is: its defining overrides as a set, without where it writes."""
     defining = contract.defining_overrides(overrides)
-    return sorted(o for o in defining if not o.lstrip("+~").startswith("paths."))
+    return sorted(o for o in defining if o.lstrip("+~").split("=", 1)[0] not in LOCATION_KEYS)
 
 
 def same_run(theirs: list[str] | None, ours: list[str]) -> bool:
     """Two runs are the same run when their defining overrides are the same set (order,
-    resume=/ckpt_path= and paths.* aside)."""
+    resume=/ckpt_path= and where they write aside)."""
     return theirs is not None and _identity(theirs) == _identity(ours)
 
 
@@ -74,6 +80,13 @@ class RunFolder:
         checkpoints = self.path / contract.CHECKPOINTS
         return checkpoints.is_dir() and any(checkpoints.iterdir())
 
+    def enclosing_run(self) -> "RunFolder | None":
+        """The run folder this folder lies inside (`<run>/checkpoints`, `<run>/.hydra`, ...)."""
+        for parent in self.path.resolve().parents:
+            if RunFolder(parent).holds_run():
+                return RunFolder(parent)
+        return None
+
     # who may write it
     def check_writer(self, overrides: list[str], *, evaluating: bool = False) -> None:
         """Raises FolderTaken (one line: whose folder, and the fix) unless a run with these
@@ -81,6 +94,12 @@ class RunFolder:
         unfinished (with resume=true it goes on from its last checkpoint; without, it starts
         again and its earlier checkpoints are set aside). `evaluating`: eval, which never
         writes a training run's folder."""
+        enclosing = self.enclosing_run()
+        if enclosing is not None:
+            raise FolderTaken(
+                f"{self.path} is inside the run folder {enclosing.path}; a run folder is written "
+                "only by its own run. Fix: choose a folder outside it"
+            )
         if not self.path.is_dir() or not self.holds_run():
             return
         here, status = self.path, self.status() or "unfinished (no record)"
@@ -108,7 +127,31 @@ class RunFolder:
     @contextmanager
     def writing(self) -> Iterator[None]:
         """Held while this process writes the run: a second writer gets one line naming the
-        holder's pid. flock: released by the kernel when the holder dies, even by SIGKILL."""
+        holder's pid. flock: released by the kernel when the holder dies, even by SIGKILL.
+        Re-entrant within a process (Hydra's callback may have taken it already: hold())."""
+        key = str(self.path.resolve())
+        if key in _HELD:
+            yield
+            return
+        _HELD[key] = self._acquire()
+        try:
+            yield
+        finally:
+            os.close(_HELD.pop(key))  # releases the lock; the file stays (unlinking would race)
+
+    def hold(self) -> None:
+        """Takes the lock until release() or the end of the process: before Hydra writes its
+        .hydra/ and train.log into a folder another process may be writing."""
+        key = str(self.path.resolve())
+        if key not in _HELD:
+            _HELD[key] = self._acquire()
+
+    def release(self) -> None:
+        fd = _HELD.pop(str(self.path.resolve()), None)
+        if fd is not None:
+            os.close(fd)
+
+    def _acquire(self) -> int:
         self.path.mkdir(parents=True, exist_ok=True)
         lock = self.path / contract.LOCK
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
@@ -121,18 +164,22 @@ class RunFolder:
                 f"{self.path} is being written by process {holder} (lock {lock}); a run folder "
                 "has one writer at a time. Fix: wait for that process to end, or stop it"
             ) from None
-        try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-            yield
-        finally:
-            os.close(fd)  # releases the lock; the file stays (unlinking it would race)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        return fd
 
 
 def check_sweep_folder(sweep_dir: Path, overrides: list[str]) -> None:
     """A sweep folder that holds jobs' runs is written only by the same sweep run again
     (the same overrides: its jobs are the same jobs, and resume)."""
     sweep_dir = Path(sweep_dir)
+    folder = RunFolder(sweep_dir)
+    enclosing = folder.enclosing_run() or (folder if folder.holds_run() else None)
+    if enclosing is not None:
+        raise FolderTaken(
+            f"{sweep_dir} is a run's folder or lies inside one ({enclosing.path}); a run folder "
+            "is written only by its own run. Fix: choose another hydra.sweep.dir"
+        )
     if not sweep_dir.is_dir():
         return
     jobs = [d for d in sweep_dir.iterdir() if d.is_dir() and RunFolder(d).holds_run()]

@@ -24,6 +24,7 @@ from reglab.config.base import Schema
 from reglab.config.errors import CheckpointRefused, ConfigError, format_validation_error
 from reglab.data.errors import DatasetError
 from reglab.extras.command import program
+from reglab.run_folder import RunFolder
 
 log = logging.getLogger("reglab")
 
@@ -87,6 +88,11 @@ def trained_settings(config: dict, here: PathsConfig, hardware: HardwareConfig) 
         return value
 
     kept = {key: move(config[key]) for key in TRAINED_SECTIONS if key in config}
+    dataset = kept.get("dataset")
+    if isinstance(dataset, dict):  # where data are read from and cached: this machine's
+        for key in ("data_dir", "cache_dir"):
+            if key in dataset:
+                dataset[key] = str(getattr(here, key))
     this_machine = {"paths": here.model_dump(), "hardware": hardware.model_dump()}
     return RunConfig.model_validate(kept | this_machine | {"trainer": EVAL_TRAINER})
 
@@ -133,6 +139,7 @@ def evaluate(settings: EvalConfig) -> dict:
             "validation split (the test set was its per-epoch evaluation); use split=test"
         )
     output_dir = Path(settings.paths.output_dir)
+    RunFolder(output_dir).check_writer([], evaluating=True)  # paths.output_dir=<a run> too
     output_dir.mkdir(parents=True, exist_ok=True)
     if hasattr(datamodule, "split_transform"):
         apply_protocol(datamodule, run.protocol)
@@ -153,10 +160,16 @@ def evaluate(settings: EvalConfig) -> dict:
         enable_model_summary=False,
         default_root_dir=output_dir,
     )
-    if settings.split == "test":
-        trainer.test(module, datamodule=datamodule, verbose=False)
-    else:
-        trainer.validate(module, datamodule=datamodule, verbose=False)
+    evaluate_split = trainer.test if settings.split == "test" else trainer.validate
+    try:
+        evaluate_split(module, datamodule=datamodule, verbose=False)
+    except RuntimeError as exc:  # the stored model and data set do not fit (shapes, dtypes)
+        if not any(w in str(exc) for w in ("shape", "size", "dimension", "dtype")):
+            raise
+        detail = str(exc).strip().splitlines()[0][:200]
+        raise CheckpointRefused(
+            ckpt, f"its model and its data set do not fit each other here ({detail})"
+        ) from None
     prefix = f"{settings.split}/"
     metrics = {
         key: float(value)

@@ -18,7 +18,10 @@ def set_aside_old_checkpoints(folder: Path) -> None:
     if not folder.is_dir() or not any(folder.iterdir()):
         return
     previous = folder.with_name(f"{folder.name}_previous")
-    shutil.rmtree(previous, ignore_errors=True)
+    number = 1
+    while previous.exists():  # an earlier set-aside stays: results are never deleted
+        number += 1
+        previous = folder.with_name(f"{folder.name}_previous{number}")
     folder.rename(previous)
     log.warning("Starting afresh: the checkpoints already in %s moved to %s", folder, previous)
 
@@ -30,5 +33,6 @@ def remove_unstarted_run(output_dir: Path) -> None:
     if not output_dir.is_dir():
         return
     entries = {p.name for p in output_dir.iterdir()}
-    if entries <= {".hydra", "train.log", "config_tree.log", contract.LOCK}:
+    started_by_hydra = {contract.HYDRA_DIR, contract.TRAIN_LOG, contract.CONFIG_TREE_LOG}
+    if entries <= started_by_hydra | {contract.LOCK}:
         shutil.rmtree(output_dir, ignore_errors=True)

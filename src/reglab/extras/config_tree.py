@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.syntax import Syntax
 from rich.tree import Tree
 
+from reglab import contract
+
 # The sections a reader looks at first, in this order; the rest follow alphabetically.
 FIRST = (
     "task_name",
@@ -46,7 +48,7 @@ def print_config_tree(cfg: DictConfig | dict, output_dir: Path | None = None) ->
     Console().print(tree)
     if output_dir is None:
         return None
-    path = Path(output_dir) / "config_tree.log"
+    path = Path(output_dir) / contract.CONFIG_TREE_LOG
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with tmp.open("w") as f:
         Console(file=f, width=100, color_system=None, force_terminal=False).print(tree)

@@ -140,6 +140,8 @@ class RegLabModule(L.LightningModule):
             ) from None
         except (pickle.UnpicklingError, EOFError, KeyError, RuntimeError, OSError) as exc:
             raise refusal(checkpoint_path, exc) from None
+        except ValueError as exc:  # Lightning's own refusals (e.g. a stored `_instantiator`)
+            raise CheckpointRefused(checkpoint_path, _one_line(exc)) from None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

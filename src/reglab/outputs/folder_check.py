@@ -9,6 +9,8 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from reglab import contract
+from reglab.outputs.atomic import write_bytes
 from reglab.outputs.writable import check_writable, describe
 from reglab.run_folder import FolderTaken, RunFolder, check_sweep_folder
 
@@ -21,6 +23,9 @@ class OutputDirCheck(Callback):
 
     def __init__(self, writer: str = "train"):
         self.writer = writer
+        # a resumed sweep's finished jobs: their .hydra/ and train.log as they were, restored
+        # after Hydra rewrote them for the job it then skips (FinishedJobs)
+        self.finished: dict[str, dict[str, bytes | None]] = {}
 
     def _check(self, folder: str) -> None:
         folder = Path(folder)
@@ -45,13 +50,53 @@ class OutputDirCheck(Callback):
             RunFolder(folder).check_writer(
                 list(config.hydra.overrides.task), evaluating=self.writer == "eval"
             )
+            self._check(config.hydra.run.dir)
+            if self.writer == "train":  # one writer: taken before Hydra writes there
+                RunFolder(folder).hold()
         except FolderTaken as exc:
             self._stop(str(exc))
-        self._check(config.hydra.run.dir)
+
+    def on_run_end(self, config: DictConfig, **kwargs) -> None:
+        RunFolder(Path(config.hydra.run.dir)).release()
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
         try:
-            check_sweep_folder(Path(config.hydra.sweep.dir), list(config.hydra.overrides.task))
+            check_sweep_folder(sweep_dir, list(config.hydra.overrides.task))
         except FolderTaken as exc:
             self._stop(str(exc))
         self._check(config.hydra.sweep.dir)
+        self.finished = finished_jobs(sweep_dir)
+
+    def on_job_end(self, config: DictConfig, job_return=None, **kwargs) -> None:
+        saved = self.finished.get(str(Path(config.hydra.runtime.output_dir).resolve()))
+        if saved:
+            restore(saved)
+
+
+def finished_jobs(sweep_dir: Path) -> dict[str, dict[str, bytes | None]]:
+    """The files Hydra rewrites in a job folder before the job runs (.hydra/*.yaml, the
+    appended train.log), for every finished job of a sweep run again: a finished run's files
+    are never rewritten, so they are put back after its (skipped) job."""
+    if not sweep_dir.is_dir():
+        return {}
+    saved = {}
+    for job in sweep_dir.iterdir():
+        if not job.is_dir() or RunFolder(job).status() not in contract.FINAL:
+            continue
+        files = [job / contract.HYDRA_DIR / name for name in contract.HYDRA_FILES]
+        files.append(job / contract.TRAIN_LOG)
+        saved[str(job.resolve())] = {str(f): f.read_bytes() if f.is_file() else None for f in files}
+    return saved
+
+
+def restore(saved: dict[str, bytes | None]) -> None:
+    for path, content in saved.items():
+        path = Path(path)
+        current = path.read_bytes() if path.is_file() else None
+        if current == content:
+            continue
+        if content is None:
+            path.unlink(missing_ok=True)
+        else:
+            write_bytes(path, content)

@@ -2,9 +2,11 @@
 
 import argparse
 import sys
+from pathlib import Path
 
 from reglab.extras.command import program
 from reglab.report.build import build_report
+from reglab.run_folder import RunFolder
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,6 +21,14 @@ def main(argv: list[str] | None = None) -> int:
         "--save", action="store_true", help="publish the W&B Report (needs W&B credentials)"
     )
     args = parser.parse_args(argv)
+    run = RunFolder(Path(args.sweep_dir))
+    if run.holds_run() or run.enclosing_run() is not None:
+        print(
+            f"{args.sweep_dir} is a run's folder, not a sweep's: a run folder is written only by "
+            "its run. Give a multirun folder (python train.py -m ...: logs/train/multiruns/...)",
+            file=sys.stderr,
+        )
+        return 1
     written = build_report(args.sweep_dir)
     if not written:
         print(f"no jobs found in {args.sweep_dir} (looked for */.hydra/overrides.yaml)")
