@@ -23,3 +23,20 @@ class KillAt(L.Callback):
                 # in the pytest process)
                 signal.signal(signal.SIGINT, signal.default_int_handler)
             os.kill(os.getpid(), getattr(signal, self.signal))
+
+
+def poison_replica(monkeypatch, epoch: int, replica: int = 1) -> None:
+    """In a seeds=N run, replica `replica`'s inputs turn NaN in epoch `epoch` (0-based): it
+    diverges there, the others go on."""
+    from reglab.replicas.batches import ReplicaBatches
+
+    epoch_batches = ReplicaBatches.epoch
+
+    def poisoned(self, current):
+        for x, y in epoch_batches(self, current):
+            if current == epoch:
+                x = x.clone()
+                x[replica] = float("nan")
+            yield x, y
+
+    monkeypatch.setattr(ReplicaBatches, "epoch", poisoned)

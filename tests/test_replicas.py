@@ -20,6 +20,7 @@ from reglab.replicas.loop import ReplicaLoop
 from reglab.replicas.stack import StackedNet, check_functional
 
 from .conftest import FAST, run_main
+from .helpers import poison_replica
 
 SMALL_MLP = ["model.hidden=[32]", "logger=csv"]
 TOY = ["dataset=toy1d", "model=linear", "logger=csv", "trainer.max_epochs=6"]
@@ -129,18 +130,7 @@ def test_a_diverging_replica_stops_and_the_others_go_on(make_config, tmp_path, m
         s: _state(tmp_path / "run" / f"seed_{s}" / "checkpoints" / "last.ckpt") for s in (42, 44)
     }
 
-    from reglab.replicas.batches import ReplicaBatches
-
-    epoch_batches = ReplicaBatches.epoch
-
-    def poisoned(self, epoch):  # replica 1's inputs turn NaN in its third epoch
-        for x, y in epoch_batches(self, epoch):
-            if epoch == 2:
-                x = x.clone()
-                x[1] = float("nan")
-            yield x, y
-
-    monkeypatch.setattr(ReplicaBatches, "epoch", poisoned)
+    poison_replica(monkeypatch, epoch=2)  # replica 1 turns NaN in its third epoch
     cfg = make_config(*TOY, "seeds=3", fast=False)
     cfg.paths.output_dir = str(tmp_path / "poisoned")
     record = run(cfg)

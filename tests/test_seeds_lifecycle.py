@@ -14,6 +14,7 @@ from reglab.app.job import run
 from reglab.config.compose import compose_config
 
 from .conftest import FAST, REPO, run_cli, run_main
+from .helpers import poison_replica
 
 SIGNAL_RUN = REPO / "tests" / "signal_run.py"
 # a validation split (best.ckpt, the test on the best weights), dropout masks and momentum:
@@ -100,18 +101,7 @@ def test_an_interrupted_seeds_run_keeps_every_replica_and_resumes_exactly(tmp_pa
 def test_resume_continues_stopped_replicas_as_they_stopped(tmp_path, monkeypatch):
     """Early-stopped and diverged replicas stay as they were when the run went on: their
     weights and optimizer state held, the others exact."""
-    from reglab.replicas.batches import ReplicaBatches
-
-    epoch_batches = ReplicaBatches.epoch
-
-    def poisoned(self, epoch):  # replica 1's inputs turn NaN in its second epoch
-        for x, y in epoch_batches(self, epoch):
-            if epoch == 1:
-                x = x.clone()
-                x[1] = float("nan")
-            yield x, y
-
-    monkeypatch.setattr(ReplicaBatches, "epoch", poisoned)
+    poison_replica(monkeypatch, epoch=1)  # replica 1 turns NaN in its second epoch
     es = ["dataset=toy1d", "model=mlp", "model.hidden=[8]", "logger=csv", "seeds=3", "seed=0"]
     es += ["regularizer=early_stopping", "regularizer.early_stopping.patience=1"]
     es += ["regularizer.early_stopping.min_delta=0.05", "optimizer=adam", "optimizer.lr=0.02"]
@@ -137,21 +127,10 @@ def test_resume_continues_stopped_replicas_as_they_stopped(tmp_path, monkeypatch
 
 
 def test_a_diverged_replica_keeps_its_last_finite_weights(tmp_path, monkeypatch):
-    from reglab.replicas.batches import ReplicaBatches
-
     toy = ["dataset=toy1d", "model=linear", "logger=csv", "seeds=3"]
     two = tmp_path / "two"
     run(compose_config([*toy, "trainer.max_epochs=2"], two))
-    epoch_batches = ReplicaBatches.epoch
-
-    def poisoned(self, epoch):  # replica 1's inputs turn NaN in its third epoch
-        for x, y in epoch_batches(self, epoch):
-            if epoch == 2:
-                x = x.clone()
-                x[1] = float("nan")
-            yield x, y
-
-    monkeypatch.setattr(ReplicaBatches, "epoch", poisoned)
+    poison_replica(monkeypatch, epoch=2)  # replica 1 turns NaN in its third epoch
     out = tmp_path / "run"
     run(compose_config([*toy, "trainer.max_epochs=5"], out))
     record = _record(out / "seed_43")
