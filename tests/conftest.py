@@ -124,6 +124,14 @@ def _isolated_env(monkeypatch, tmp_path, fmnist_root):
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    # each test starts with no W&B service of an earlier test in this worker: a DDP rank
+    # attaching to a run fails when the run belongs to another test's service
+    monkeypatch.delenv("WANDB_SERVICE", raising=False)
+    yield
+    import sys
+
+    if "wandb" in sys.modules:
+        sys.modules["wandb"].teardown()
 
 
 # Settings that keep a run small: the data set above is 600 images, so a batch of 64 gives
