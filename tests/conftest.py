@@ -256,13 +256,15 @@ def snapshot(folder: Path) -> dict[str, str]:
 TOY = ["dataset=toy1d", "trainer.max_epochs=1", "logger=csv"]
 
 
-def finished_toy_run(tmp_path_factory, data_root: Path, name: str) -> Path:
-    """A completed TOY run's folder, for module-scoped fixtures (as _isolated_env sets up)."""
+def finished_run(tmp_path_factory, data_root: Path, name: str, overrides=TOY) -> Path:
+    """A completed run's folder (the TOY run by default), for module-scoped fixtures, in the
+    environment _isolated_env gives a test."""
     from reglab.app.job import run
 
     out = tmp_path_factory.mktemp(name) / "run"
     with pytest.MonkeyPatch.context() as env:
         env.setenv("DATA_DIR", str(data_root))
         env.setenv("REGLAB_CACHE_DIR", str(out.parent / "cache"))
-        assert run(compose_config(TOY, out))["status"] == "completed"
+        env.setenv("REGLAB_LOG_DIR", str(out.parent / "logs"))
+        assert run(compose_config(list(overrides), out))["status"] == "completed"
     return out

@@ -13,7 +13,7 @@ from reglab.app.job import handle_run
 from reglab.config.compose import compose_config
 
 from .bad_data import make_bad_data
-from .conftest import FAST, run_main
+from .conftest import FAST, finished_run, run_main
 
 
 @pytest.fixture(scope="module")
@@ -268,15 +268,8 @@ def test_a_checkpoint_past_max_epochs_is_one_line(make_config, tmp_path, caplog)
 @pytest.fixture(scope="module")
 def mlp_checkpoint(tmp_path_factory, fmnist_root):
     """last.ckpt of a finished MLP run (sgd, lr 0.1, no lr schedule), 1 epoch."""
-    from reglab.app.job import run
-
-    tmp = tmp_path_factory.mktemp("mlp")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DATA_DIR", str(fmnist_root))
-        mp.setenv("REGLAB_CACHE_DIR", str(tmp / "cache"))
-        mp.setenv("REGLAB_LOG_DIR", str(tmp / "logs"))
-        assert run(compose_config([*FAST, "logger=csv"], tmp / "run"))["status"] == "completed"
-    return tmp / "run" / "checkpoints" / "last.ckpt"
+    run_dir = finished_run(tmp_path_factory, fmnist_root, "mlp", [*FAST, "logger=csv"])
+    return run_dir / "checkpoints" / "last.ckpt"
 
 
 # ckpt_path= of a checkpoint this run cannot go on from: (case, overrides, text)

@@ -11,12 +11,12 @@ import pytest
 
 from reglab.app.records import record_failure
 from reglab.run_folder import RunFolder
-from tests.conftest import TOY, finished_toy_run, run_main, snapshot
+from tests.conftest import TOY, finished_run, run_main, snapshot
 
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory, fmnist_root) -> Path:
-    return finished_toy_run(tmp_path_factory, fmnist_root, "owned")
+    return finished_run(tmp_path_factory, fmnist_root, "owned")
 
 
 def a_run(finished: Path, folder: Path, status: str, overrides=TOY) -> Path:

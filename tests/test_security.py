@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from reglab.config.errors import CheckpointRefused
-from tests.conftest import TOY, finished_toy_run, run_main
+from tests.conftest import TOY, finished_run, run_main
 from tests.payloads import PickledCommand
 
 PAYLOADS = ("pickle", "model", "dataset", "optimizer", "callback", "output_dir")
@@ -38,7 +38,7 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def clean_run(tmp_path_factory, fmnist_root) -> Path:
-    return finished_toy_run(tmp_path_factory, fmnist_root, "clean")
+    return finished_run(tmp_path_factory, fmnist_root, "clean")
 
 
 def hostile(clean: Path, payload: str, folder: Path) -> tuple[Path, Path, Path]:

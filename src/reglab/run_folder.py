@@ -80,6 +80,11 @@ class RunFolder:
         checkpoints = self.path / contract.CHECKPOINTS
         return checkpoints.is_dir() and any(checkpoints.iterdir())
 
+    def unfinished_run_of(self, overrides: list[str]) -> bool:
+        """It holds this same run (its defining overrides), not finished: the run may go on
+        or start again here."""
+        return self.status() not in contract.FINAL and same_run(self.overrides(), overrides)
+
     def enclosing_run(self) -> "RunFolder | None":
         """The run folder this folder lies inside (`<run>/checkpoints`, `<run>/.hydra`, ...)."""
         for parent in self.path.resolve().parents:
@@ -129,15 +134,14 @@ class RunFolder:
         """Held while this process writes the run: a second writer gets one line naming the
         holder's pid. flock: released by the kernel when the holder dies, even by SIGKILL.
         Re-entrant within a process (Hydra's callback may have taken it already: hold())."""
-        key = str(self.path.resolve())
-        if key in _HELD:
+        if str(self.path.resolve()) in _HELD:
             yield
             return
-        _HELD[key] = self._acquire()
+        self.hold()
         try:
             yield
         finally:
-            os.close(_HELD.pop(key))  # releases the lock; the file stays (unlinking would race)
+            self.release()
 
     def hold(self) -> None:
         """Takes the lock until release() or the end of the process: before Hydra writes its
@@ -149,7 +153,7 @@ class RunFolder:
     def release(self) -> None:
         fd = _HELD.pop(str(self.path.resolve()), None)
         if fd is not None:
-            os.close(fd)
+            os.close(fd)  # releases the lock; the file stays (unlinking it would race)
 
     def _acquire(self) -> int:
         self.path.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 from reglab import contract
 from reglab.outputs.atomic import read_json
 from reglab.outputs.results import write_metrics_json
-from reglab.run_folder import RunFolder, same_run
+from reglab.run_folder import RunFolder
 
 log = logging.getLogger("reglab")
 
@@ -28,9 +28,7 @@ def _ours(output_dir: Path, overrides: list[str]) -> bool:
     """This job may record itself here: the folder holds no run, or this job's unfinished one
     (reglab.run_folder: a run folder is written only by its own run)."""
     folder = RunFolder(output_dir)
-    if not folder.holds_run():
-        return True
-    return folder.status() not in contract.FINAL and same_run(folder.overrides(), overrides)
+    return not folder.holds_run() or folder.unfinished_run_of(overrides)
 
 
 def record_interrupted(output_dir: Path, overrides: list[str]) -> None:

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from reglab import contract
 from reglab.config.errors import CheckpointRefused, ConfigError
-from reglab.outputs.atomic import read_json
 from reglab.run_folder import RunFolder, same_run
 
 
@@ -33,12 +32,6 @@ def without_resume(overrides: list[str]) -> list[str]:
     """The overrides that define a run, as a sorted list: their order on the command line
     does not change the run (`seed=6 trainer.max_epochs=5` = `trainer.max_epochs=5 seed=6`)."""
     return sorted(contract.defining_overrides(overrides))
-
-
-def run_status(run_dir: Path) -> str | None:
-    """metrics.json's status; None when there is none or it cannot be read (not completed)."""
-    record = read_json(contract.metrics_json(run_dir))
-    return record.get("status") if record else None
 
 
 def _last_active(run_dir: Path) -> float:
@@ -62,7 +55,7 @@ def find_unfinished_run(runs_dir: Path, current: Path, overrides: list[str]) -> 
     # is later than a run started after it
     same.sort(key=lambda d: (_last_active(d), d.name), reverse=True)
     for run_dir in same:
-        if (status := run_status(run_dir)) in contract.FINAL:
+        if (status := RunFolder(run_dir).status()) in contract.FINAL:
             raise ConfigError(
                 f"resume=true: the latest run with these overrides, {run_dir}, {status}; "
                 "nothing to resume (drop resume=true to start a new run)"
@@ -82,12 +75,6 @@ def _run_of(ckpt: Path) -> Path | None:
     return run_dir if in_run else None
 
 
-def _resumes_itself(folder: RunFolder, overrides: list[str]) -> bool:
-    """A checkpoint continues its run in the run's folder when that run is unfinished and this
-    is the same run (its defining overrides)."""
-    return folder.status() not in contract.FINAL and same_run(folder.overrides(), overrides)
-
-
 def resume_point(
     resume: bool, ckpt_path: str | None, output_dir: Path, overrides: list[str], multirun: bool
 ) -> ResumePoint | None:
@@ -97,7 +84,8 @@ def resume_point(
         if not ckpt.is_file():
             raise ConfigError(f"ckpt_path={ckpt_path}: no such file")
         run_dir = _run_of(ckpt)
-        if run_dir is not None and _resumes_itself(RunFolder(run_dir), overrides):
+        # a checkpoint continues its run in its folder when this is that run, unfinished
+        if run_dir is not None and RunFolder(run_dir).unfinished_run_of(overrides):
             return ResumePoint(run_dir, ckpt)  # an unfinished run goes on in its folder
         # another run's weights (finished, or other overrides): its files stay as they are;
         # train on in this run's own folder
@@ -108,7 +96,7 @@ def resume_point(
     if multirun:
         return ResumePoint(output_dir, here) if here.is_file() else None
     if here.is_file():  # hydra.run.dir=X, X holds a run: X is the run to resume
-        if (status := run_status(output_dir)) in contract.FINAL:
+        if (status := RunFolder(output_dir).status()) in contract.FINAL:
             raise ConfigError(
                 f"resume=true: {output_dir} holds a {status} run; nothing to resume (choose "
                 "another hydra.run.dir, or drop resume=true)"

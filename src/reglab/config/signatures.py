@@ -67,9 +67,13 @@ def import_class(target: str, base: type | tuple[type, ...], what: str):
     """
     found = import_target(target)
     if not (inspect.isclass(found) and issubclass(found, base)):
-        kind = "a class" if inspect.isclass(found) else f"a {type(found).__name__}"
-        raise TargetError(f"{target!r} is {kind}, not {what}")
+        raise TargetError(f"{target!r} is {kind_of(found)}, not {what}")
     return found
+
+
+def kind_of(found) -> str:
+    """What an imported name is, for a message: "a class", "a function", ..."""
+    return "a class" if inspect.isclass(found) else f"a {type(found).__name__}"
 
 
 def _imported_signature(target: str) -> Signature:

@@ -5,7 +5,7 @@ import inspect
 import lightning as L
 
 from reglab.config.errors import ConfigError
-from reglab.config.signatures import TargetError, import_target, signature_of
+from reglab.config.signatures import TargetError, import_target, kind_of, signature_of
 from reglab.data.config import BUILT_IN, LOADER_KEYS, DatasetConfig
 from reglab.data.custom import TensorDataModule, describe_datamodule
 
@@ -20,10 +20,9 @@ def data_class(target: str) -> type:
     if not inspect.isclass(cls) or not (
         issubclass(cls, L.LightningDataModule) or callable(getattr(cls, "load", None))
     ):
-        kind = "a class" if inspect.isclass(cls) else f"a {type(cls).__name__}"
         raise ConfigError(
-            f"dataset._target_={target} is {kind}, not a LightningDataModule or a class with "
-            "load() (README: 'Your own data set')"
+            f"dataset._target_={target} is {kind_of(cls)}, not a LightningDataModule or a class "
+            "with load() (README: 'Your own data set')"
         )
     return cls
 

@@ -24,7 +24,7 @@ class OutputDirCheck(Callback):
     def __init__(self, writer: str = "train"):
         self.writer = writer
         # a resumed sweep's finished jobs: their .hydra/ and train.log as they were, restored
-        # after Hydra rewrote them for the job it then skips (FinishedJobs)
+        # after Hydra rewrote them for the job it then skips (finished_jobs, restore)
         self.finished: dict[str, dict[str, bytes | None]] = {}
 
     def _check(self, folder: str) -> None:
