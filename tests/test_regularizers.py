@@ -10,8 +10,8 @@ from reglab.models.mlp import MLP
 from reglab.regularizers.config import RegularizerConfig
 from reglab.regularizers.dropout import Dropout
 from reglab.regularizers.noise import GaussianNoise
-from reglab.regularizers.penalties import l1_penalty, l2_penalty
 from reglab.regularizers.regularization import Regularization
+from reglab.regularizers.weight_decay import weight_parameters
 
 
 def reg(**kw) -> Regularization:
@@ -90,19 +90,20 @@ def test_explicit_penalties_equal_hand_computed_values():
         net[1].bias.fill_(-7.0)
     squares = 1 + 4 + 9 + 0.25 + 1 + 4  # 19.25
     absolutes = 1 + 2 + 3 + 0.5 + 1 + 2  # 9.5
-    assert l2_penalty([net[0].weight, net[1].weight]).item() == pytest.approx(squares / 2)
-    assert l1_penalty([net[0].weight, net[1].weight]).item() == pytest.approx(absolutes)
-    assert reg(l2=0.1).penalty(net).item() == pytest.approx(0.1 * squares / 2)
-    assert reg(l1=0.01).penalty(net).item() == pytest.approx(0.01 * absolutes)
-    assert reg(l2=0.1, l1=0.01).penalty(net).item() == pytest.approx(
+    weights = list(weight_parameters(net))
+    assert reg(l2=1.0).penalty(weights).item() == pytest.approx(squares / 2)
+    assert reg(l1=1.0).penalty(weights).item() == pytest.approx(absolutes)
+    assert reg(l2=0.1).penalty(weights).item() == pytest.approx(0.1 * squares / 2)
+    assert reg(l1=0.01).penalty(weights).item() == pytest.approx(0.01 * absolutes)
+    assert reg(l2=0.1, l1=0.01).penalty(weights).item() == pytest.approx(
         0.1 * squares / 2 + 0.01 * absolutes
     )
-    assert not reg().has_penalty and reg().penalty(net).item() == 0.0
+    assert not reg().has_penalty and reg().penalty(weights).item() == 0.0
 
 
 def test_penalty_gradient_is_lambda_w_for_l2():
     net = nn.Linear(3, 1)
-    reg(l2=0.5).penalty(net).backward()
+    reg(l2=0.5).penalty(list(weight_parameters(net))).backward()
     torch.testing.assert_close(net.weight.grad, 0.5 * net.weight.detach())
     assert net.bias.grad is None
 

@@ -20,6 +20,7 @@ from reglab.app.settings import RunConfig
 from reglab.data.base import InMemoryDataModule
 from reglab.lit import RegLabModule
 from reglab.lit.tasks import Task
+from reglab.models.roles import hidden_weight_names
 from reglab.outputs.results import write_metrics_json
 from reglab.regularizers.regularization import Regularization
 from reglab.regularizers.weight_decay import weight_parameters
@@ -93,6 +94,7 @@ def train_replicas(
     weight_ids = {id(p) for p in weight_parameters(nets[0])}
     names = {id(p): name for name, p in nets[0].named_parameters()}
     weight_names = [names[i] for i in names if i in weight_ids]
+    hidden_names = hidden_weight_names(nets[0])
     groups = regularization.parameter_groups(nets[0])
     # the module a checkpoint must load into: its metric states and key names
     module_state = RegLabModule(**module_arguments).state_dict()
@@ -132,6 +134,7 @@ def train_replicas(
             max_grad_norm=guard.get("max_grad_norm"),
             base_seed=settings.seed,
         ),
+        hidden_names,
     )
     run_ckpt = contract.checkpoint(output_dir, contract.LAST)
     if resume_ckpt is not None:

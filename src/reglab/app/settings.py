@@ -30,6 +30,7 @@ from reglab.extras.config import ExtrasConfig
 from reglab.models import config as model_config
 from reglab.models.config import ModelSchema, UserModelConfig
 from reglab.regularizers.config import CONV, HIDDEN, RegularizerConfig, is_on
+from reglab.regularizers.protocol import hooks_refusal
 
 # numpy's (and so Lightning's seed_everything) seeds: 0 .. 2**32 - 1
 MAX_SEED = 2**32 - 1
@@ -254,11 +255,9 @@ class RunConfig(Schema):
             if is_on(getattr(self.regularizer, key)) and not signature_of(
                 self.model.target
             ).accepts("hooks"):
-                raise ValueError(
-                    f"regularizer.{key} needs the hidden-layer hook, and model._target_="
-                    f"{self.model.target} does not take `hooks`: add a `hooks` keyword to its "
-                    f"constructor (README: 'Your own model'), or set regularizer.{key}=0"
-                )
+                layers = "conv" if key in CONV else "hidden"
+                model = f"model._target_={self.model.target}"
+                raise ValueError(hooks_refusal(key, model, layers))
         return self
 
 

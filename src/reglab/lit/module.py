@@ -15,11 +15,13 @@ from reglab.lit.optimizer import optimizer_factory
 from reglab.lit.publish import publish
 from reglab.lit.tasks import task_for
 from reglab.lit.weighted_mean import WeightedMean
-from reglab.models.build import build_model
+from reglab.models.build import build_model, model_label
 from reglab.models.config import ModelSchema
+from reglab.models.roles import hidden_weight_names
 from reglab.outputs.checkpoint_io import refusal
 from reglab.regularizers.config import RegularizerConfig
 from reglab.regularizers.regularization import Regularization
+from reglab.regularizers.weight_decay import weight_parameters
 
 
 def _one_line(exc: Exception) -> str:
@@ -62,8 +64,10 @@ class RegLabModule(L.LightningModule):
         self.save_hyperparameters(logger=False)
         self.info = DataInfo.from_dict(info)
         self.task = task_for(self.info)
-        self.regularization = Regularization(RegularizerConfig.model_validate(regularizer))
         model_cfg = TypeAdapter(ModelSchema).validate_python(model)
+        self.regularization = Regularization(
+            RegularizerConfig.model_validate(regularizer), model_label(model_cfg)
+        )
         net = build_model(
             model_cfg,
             self.info.in_shape,
@@ -71,6 +75,12 @@ class RegLabModule(L.LightningModule):
             self.regularization,
             self.info.task,
         )
+        # what the regularizers act on: the weights (penalties) and the hidden layers' weight
+        # matrices (constraints), found once on the uncompiled network
+        self._weights = list(weight_parameters(net))
+        hidden = hidden_weight_names(net)
+        self.regularization.check(self.info.task, len(hidden))
+        self._hidden_weights = [net.get_parameter(name) for name in hidden]
         # the inner nn.Module only; Lightning's loop stays eager
         self.net = torch.compile(net) if compile else net
         self.optimizer_factory = optimizer_factory(optimizer)
@@ -195,6 +205,8 @@ class RegLabModule(L.LightningModule):
         x, y = batch
         outputs = self.net(x)
         loss = self.task.loss(outputs, y)
+        if stage == "train" and self.regularization.has_loss_transform:
+            loss = self.regularization.training_loss(loss, outputs, y)
         self._losses[f"{stage}_"].update(loss.detach(), weight=len(y))
         for metric in self._metrics[f"{stage}_"].values():
             metric.update(outputs.detach(), y)
@@ -203,7 +215,7 @@ class RegLabModule(L.LightningModule):
     def _training_loss(self, batch) -> torch.Tensor:
         loss = self._evaluate("train", batch)
         if self.regularization.has_penalty:
-            penalty = self.regularization.penalty(self.net)
+            penalty = self.regularization.penalty(self._weights)
             loss = loss + penalty
             self.train_penalty.update(penalty.detach())
         self.last_loss = loss.detach()  # read by callbacks (divergence guard)
@@ -224,7 +236,17 @@ class RegLabModule(L.LightningModule):
             optimizer.zero_grad()
             self.manual_backward(loss)
             optimizer.step()
+            self._after_optimizer_step()
         return None
+
+    def optimizer_step(self, *args, **kwargs) -> None:
+        super().optimizer_step(*args, **kwargs)
+        self._after_optimizer_step()
+
+    def _after_optimizer_step(self) -> None:
+        """The regularizers' post-step constraints (max-norm) on the hidden weights."""
+        if self.regularization.has_constraint:
+            self.regularization.constrain(self._hidden_weights)
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._evaluate("val", batch)

@@ -12,6 +12,11 @@ from reglab.models.outputs import check_outputs
 from reglab.regularizers.regularization import Regularization
 
 
+def model_label(cfg: ModelConfig) -> str:
+    """How messages name the model: `model=mlp`, or `model._target_=pkg.Net` for a user's."""
+    return f"model={cfg.name}" if cfg.name else f"model._target_={cfg.target}"
+
+
 def build_model(
     cfg: ModelConfig,
     in_shape: Sequence[int],
@@ -28,7 +33,7 @@ def build_model(
     except TargetError as exc:
         raise ConfigError(f"model._target_: {exc}") from None
     signature = signature_of(cfg.target)
-    label = f"model={cfg.name}" if cfg.name else f"model._target_={cfg.target}"
+    label = model_label(cfg)
     hooks = regularization.hooks(label)
     supplied = {"in_shape": tuple(in_shape), "num_outputs": num_outputs, "hooks": hooks}
     keywords = cfg.keywords() | {k: v for k, v in supplied.items() if k in signature.names}

@@ -58,3 +58,14 @@ def state_dict_weights_by_role(state: dict, prefix: str = "net.") -> dict:
     ]
     kinds = ["linear" if t.dim() == 2 else "conv" for t in weights]
     return dict(zip(roles(kinds), weights, strict=True))
+
+
+def hidden_weight_names(net: nn.Module) -> list[str]:
+    """The parameter names of the hidden layers' weight matrices ("hidden 1", ...: the fully
+    connected layers before the output), in forward order: what max-norm constrains."""
+    names = {module: name for name, module in net.named_modules()}
+    return [
+        f"{names[module]}.weight" if names[module] else "weight"
+        for role, module in weight_layers_by_role(net).items()
+        if role.startswith("hidden")
+    ]

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from reglab.config.errors import ConfigError
-from reglab.regularizers.config import AugmentConfig
+from reglab.regularizers.settings import AugmentConfig
 
 # ITU-R 601 luma, as torchvision's rgb_to_grayscale
 LUMA = (0.299, 0.587, 0.114)

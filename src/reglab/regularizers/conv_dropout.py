@@ -11,7 +11,7 @@ Survivors are scaled by 1 / (1 - p); evaluation passes the maps through unchange
 import torch
 from torch import nn
 
-from reglab.regularizers.config import ConvDropoutMode
+from reglab.regularizers.settings import ConvDropoutMode
 
 
 class ConvDropout(nn.Module):

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from reglab.regularizers.config import DropoutImpl
+from reglab.regularizers.settings import DropoutImpl
 
 
 class Dropout(nn.Module):

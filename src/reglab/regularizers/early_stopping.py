@@ -6,7 +6,7 @@ validations; the test then uses the best checkpoint, and metrics.json records wh
 
 from lightning.pytorch.callbacks import EarlyStopping
 
-from reglab.regularizers.config import EarlyStoppingConfig
+from reglab.regularizers.settings import EarlyStoppingConfig
 
 
 def early_stopping_callback(cfg: EarlyStoppingConfig) -> EarlyStopping:

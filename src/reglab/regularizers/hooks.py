@@ -8,99 +8,69 @@ its hidden fully connected layer i (0, 1, ... in forward order):
     hooks.after_activation(i)                   -> a module for the activation (noise, dropout)
 
 and for its convolution j: `hooks.after_conv(j)` (conv dropout, before the activation). Each
-returns `nn.Identity()` when nothing is on. That is all dropout, noise, DropConnect and conv
-dropout need; penalties, weight decay, early stopping, lr decay and augmentation work on any
-`nn.Module`. After the model is built, `check_used` makes sure every regularizer that is on
-was placed somewhere: a model that ignores its hooks is an error, not a silent no-op.
+returns `nn.Identity()` when nothing is on. The hooks ask every regularizer that is on and
+acts on layers (reglab.regularizers.protocol: `layers`), in their declared order; penalties,
+constraints, weight decay, early stopping, lr decay and augmentation work on any `nn.Module`.
+After the model is built, `check_used` makes sure every regularizer that is on was placed
+somewhere: a model that ignores its hooks is an error, not a silent no-op.
 """
 
 from torch import nn
 
 from reglab.config.errors import ConfigError
-from reglab.regularizers.config import CONV, HIDDEN, RegularizerConfig, is_on
-from reglab.regularizers.conv_dropout import ConvDropout
-from reglab.regularizers.dropconnect import DropConnectLinear
-from reglab.regularizers.dropout import Dropout
-from reglab.regularizers.noise import GaussianNoise
+from reglab.regularizers.kinds import REGULARIZERS
+from reglab.regularizers.protocol import hooks_refusal
 
 
 class HiddenHooks:
-    def __init__(self, cfg: RegularizerConfig, model: str = "the model"):
+    def __init__(self, cfg, model: str = "the model"):
+        """cfg: the validated `regularizer` node; model: how messages name the model."""
         self.cfg = cfg
         self.model = model
+        acting = [r for r in REGULARIZERS if r.layers and r.is_on(cfg)]
+        self.regularizers = [r(cfg, model) for r in sorted(acting, key=lambda r: r.stacking())]
         self.hidden_used: set[int] = set()
         self.convs_used: set[int] = set()
 
-    def _rate(self, key: str, index: int) -> float:
-        value = getattr(self.cfg, key)
-        if not isinstance(value, list):
-            return float(value)
-        if index >= len(value):
-            layer = "conv layer" if key in CONV else "hidden layer"
-            raise ConfigError(
-                f"regularizer.{key} has {len(value)} values but {self.model} has a {layer} "
-                f"{index + 1}: give one value per layer, or a single number for all"
-            )
-        return float(value[index])
-
     def linear(self, index: int, in_features: int, out_features: int, bias: bool = True):
         self.hidden_used.add(index)
-        rate = self._rate("dropconnect", index)
-        if rate > 0:
-            return DropConnectLinear(in_features, out_features, rate, bias=bias)
+        for regularizer in self.regularizers:
+            layer = regularizer.linear(index, in_features, out_features, bias)
+            if layer is not None:
+                return layer
         return nn.Linear(in_features, out_features, bias=bias)
 
     def before_activation(self, index: int) -> nn.Module:
         self.hidden_used.add(index)
-        if self.cfg.dropout_placement != "before_activation":
-            return nn.Identity()
-        return self._dropout(index)
+        return pack([m for r in self.regularizers for m in r.before_activation(index)])
 
     def after_activation(self, index: int) -> nn.Module:
         self.hidden_used.add(index)
-        std = self._rate("noise", index)
-        modules = [GaussianNoise(std)] if std > 0 else []
-        if self.cfg.dropout_placement == "after_activation":
-            modules += unpack(self._dropout(index))
-        return pack(modules)
+        return pack([m for r in self.regularizers for m in r.after_activation(index)])
 
     def after_conv(self, index: int) -> nn.Module:
         self.convs_used.add(index)
-        rate = self._rate("conv_dropout", index)
-        return ConvDropout(rate, self.cfg.conv_dropout_mode) if rate > 0 else nn.Identity()
-
-    def _dropout(self, index: int) -> nn.Module:
-        rate = self._rate("dropout", index)
-        return Dropout(rate, self.cfg.dropout_impl) if rate > 0 else nn.Identity()
+        return pack([m for r in self.regularizers for m in r.after_conv(index)])
 
     def check_used(self, takes_hooks: bool) -> None:
         """Every regularizer that is on found its layers, one value per layer."""
-        for keys, used, what in (
-            (HIDDEN, self.hidden_used, "hidden"),
-            (CONV, self.convs_used, "conv"),
-        ):
-            for key in keys:
-                value = getattr(self.cfg, key)
-                if not is_on(value):
-                    continue
-                if not takes_hooks:
-                    raise ConfigError(
-                        f"regularizer.{key} needs the hidden-layer hook, and {self.model} does "
-                        "not take `hooks`: add a `hooks` keyword to its constructor and ask it "
-                        f"for its {what} layers (README: 'Your own model'), or set "
-                        f"regularizer.{key}=0"
-                    )
-                if not used:
-                    raise ConfigError(
-                        f"regularizer.{key} is on but {self.model} asked its hooks for no "
-                        f"{what} layer: nothing would be regularized. Set regularizer.{key}=0, "
-                        "or call the hooks in the model (README: 'Your own model')"
-                    )
-                if isinstance(value, list) and len(value) != len(used):
-                    raise ConfigError(
-                        f"regularizer.{key} has {len(value)} values but {self.model} has "
-                        f"{len(used)} {what} layers: give one per layer, or a single number"
-                    )
+        for regularizer in self.regularizers:
+            key, what = regularizer.switch, regularizer.layers
+            used = self.hidden_used if what == "hidden" else self.convs_used
+            if not takes_hooks:
+                raise ConfigError(hooks_refusal(key, self.model, what))
+            if not used:
+                raise ConfigError(
+                    f"regularizer.{key} is on but {self.model} asked its hooks for no "
+                    f"{what} layer: nothing would be regularized. Set regularizer.{key}=0, "
+                    "or call the hooks in the model (README: 'Your own model')"
+                )
+            value = regularizer.value
+            if isinstance(value, list) and len(value) != len(used):
+                raise ConfigError(
+                    f"regularizer.{key} has {len(value)} values but {self.model} has "
+                    f"{len(used)} {what} layers: give one per layer, or a single number"
+                )
 
 
 def unpack(module: nn.Module) -> list[nn.Module]:

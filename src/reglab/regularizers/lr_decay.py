@@ -9,7 +9,7 @@ switches schedule with one key (`regularizer.lr_decay.schedule=cosine`).
 
 import torch
 
-from reglab.regularizers.config import LRDecayConfig
+from reglab.regularizers.settings import LRDecayConfig
 
 
 def lr_scheduler(

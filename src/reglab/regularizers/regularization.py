@@ -1,80 +1,100 @@
-"""`Regularization` gathers what the chosen options do to a run: the hooks that place modules in
-hidden layers (dropout, noise, DropConnect), optimizer parameter groups (weight decay), the explicit
-penalty added to the loss (l1, l2), a learning-rate schedule (lr_decay), callbacks
-(early_stopping) and the training-batch augmentation (augment).
+"""`Regularization`: the regularizers that are on, composed. The LightningModule, the model
+builder, the data module and the seeds=N replica loop ask it what the run gets (hooks,
+parameter groups, penalty, loss transform, post-step constraint, lr schedule, callbacks,
+augmentation) and never name a regularizer: each is one module of `kinds/` (the protocol:
+reglab.regularizers.protocol), so a regularizer written once serves single runs and replicas.
 """
-
-from dataclasses import dataclass
 
 import lightning as L
 import torch
 from torch import nn
 
-from reglab.regularizers.augment import BatchAugment
-from reglab.regularizers.config import RegularizerConfig
-from reglab.regularizers.early_stopping import early_stopping_callback
+from reglab.config.errors import ConfigError
 from reglab.regularizers.hooks import HiddenHooks
-from reglab.regularizers.lr_decay import lr_scheduler
-from reglab.regularizers.penalties import l1_penalty, l2_penalty
+from reglab.regularizers.kinds import REGULARIZERS
+from reglab.regularizers.protocol import Regularizer, overrides
 from reglab.regularizers.weight_decay import parameter_groups, weight_parameters
 
 
-def _is_on(value) -> bool:
-    if isinstance(value, list):
-        return any(v > 0 for v in value)
-    return bool(value)
-
-
-@dataclass(frozen=True)
 class Regularization:
-    cfg: RegularizerConfig
+    def __init__(self, cfg, model: str = "the model"):
+        """cfg: the validated `regularizer` node (RegularizerConfig); model: how messages
+        name the model."""
+        self.cfg = cfg
+        self.active: list[Regularizer] = [r(cfg, model) for r in REGULARIZERS if r.is_on(cfg)]
+        self.has_penalty = self._adds("penalty")
+        self.has_constraint = self._adds("constrain")
+        self.has_loss_transform = self._adds("training_loss")
+
+    def _adds(self, method: str) -> bool:
+        return any(overrides(r, method) for r in self.active)
+
+    def _one(self, what: str, found: list):
+        """The one regularizer's contribution where a run can take only one (an lr schedule,
+        an augmentation), or None."""
+        found = [x for x in found if x is not None]
+        if len(found) > 1:
+            raise ConfigError(f"more than one regularizer sets the run's {what}: choose one")
+        return found[0] if found else None
 
     @property
     def name(self) -> str:
         """What is switched on, e.g. 'dropout+weight_decay', or 'none'."""
-        settings = self.cfg.model_dump(exclude=set(RegularizerConfig.SETTINGS))
-        active = [key for key, value in settings.items() if _is_on(value)]
-        return "+".join(active) or "none"
+        return "+".join(r.switch for r in self.active) or "none"
 
     def hooks(self, model: str = "the model") -> HiddenHooks:
-        """What a model's constructor gets as `hooks`: dropout, noise, DropConnect and conv
-        dropout for its hidden and conv layers (see reglab.regularizers.hooks)."""
+        """What a model's constructor gets as `hooks` (see reglab.regularizers.hooks)."""
         return HiddenHooks(self.cfg, model)
 
+    def check(self, task: str, hidden_layers: int) -> None:
+        """Each regularizer's refusal of the data set's task or the model, before training."""
+        for regularizer in self.active:
+            regularizer.check(task, hidden_layers)
+
     def parameter_groups(self, net: nn.Module) -> list[dict]:
-        return parameter_groups(net, self.cfg.weight_decay)
+        options: dict = {}
+        for regularizer in self.active:
+            options.update(regularizer.weight_group())
+        return parameter_groups(net, options)
 
     def scheduler(self, optimizer: torch.optim.Optimizer, max_epochs: int):
-        """The lr_decay schedule (stepped once per epoch), or None."""
-        if self.cfg.lr_decay is None:
-            return None
-        return lr_scheduler(self.cfg.lr_decay, optimizer, max_epochs)
+        """The lr schedule (stepped once per epoch), or None."""
+        schedules = [r.scheduler(optimizer, max_epochs) for r in self.active]
+        return self._one("lr schedule", schedules)
 
-    def augmentation(self, seed: int) -> BatchAugment | None:
+    def augmentation(self, seed: int):
         """The training-batch augmentation the data module applies, or None."""
-        return None if self.cfg.augment is None else BatchAugment(self.cfg.augment, seed)
+        return self._one("augmentation", [r.augmentation(seed) for r in self.active])
 
     def callbacks(self) -> list[L.Callback]:
-        if self.cfg.early_stopping is None:
-            return []
-        return [early_stopping_callback(self.cfg.early_stopping)]
+        return [callback for r in self.active for callback in r.callbacks()]
 
-    @property
-    def has_penalty(self) -> bool:
-        return self.cfg.l2 > 0 or self.cfg.l1 > 0
+    def penalty(self, weights: list[torch.Tensor], replica_dims: int = 0) -> torch.Tensor:
+        """The explicit term added to the data loss, from the weights (reglab's weight layers:
+        weight_parameters), shaped as their `replica_dims` leading dimensions; zero when no
+        regularizer adds one."""
+        total = None
+        for regularizer in self.active:
+            term = regularizer.penalty(weights, replica_dims)
+            if term is not None:
+                total = term if total is None else total + term
+        if total is None:
+            return weights[0].new_zeros(weights[0].shape[:replica_dims])
+        return total
+
+    def training_loss(self, loss: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor):
+        for regularizer in self.active:
+            loss = regularizer.training_loss(loss, outputs, targets)
+        return loss
+
+    @torch.no_grad()
+    def constrain(self, hidden_weights: list[torch.Tensor]) -> None:
+        """After an optimizer step: each constraint on the hidden weight matrices, in place."""
+        for regularizer in self.active:
+            regularizer.constrain(hidden_weights)
 
     @staticmethod
     @torch.no_grad()
     def weight_norm(net: nn.Module) -> torch.Tensor:
         """||w||_2 over all weights (not biases), the quantity decay and l2 shrink."""
         return torch.sqrt(sum(w.pow(2).sum() for w in weight_parameters(net)))
-
-    def penalty(self, net: nn.Module) -> torch.Tensor:
-        """The explicit term added to the data loss (a zero tensor when none is on)."""
-        weights = list(weight_parameters(net))
-        total = weights[0].new_zeros(())
-        if self.cfg.l2 > 0:
-            total = total + self.cfg.l2 * l2_penalty(weights)
-        if self.cfg.l1 > 0:
-            total = total + self.cfg.l1 * l1_penalty(weights)
-        return total

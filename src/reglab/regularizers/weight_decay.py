@@ -1,4 +1,4 @@
-"""Weight decay (`regularizer=weight_decay`): optimizer parameter groups that decay weights only.
+"""The weights regularizers act on, and the optimizer parameter groups that decay them only.
 
 Biases and normalization parameters are left alone, as in d2l's concise implementation.
 """
@@ -18,12 +18,13 @@ def weight_parameters(net: nn.Module) -> Iterator[nn.Parameter]:
             yield module.weight
 
 
-def parameter_groups(net: nn.Module, weight_decay: float) -> list[dict]:
-    """Two optimizer groups: weights with `weight_decay`, everything else without."""
+def parameter_groups(net: nn.Module, weight_options: dict | None = None) -> list[dict]:
+    """Two optimizer groups: the weights with `weight_options` (the regularizers' options of
+    the weights' group, e.g. weight_decay), everything else without weight decay."""
     weights = list(weight_parameters(net))
     weight_ids = {id(p) for p in weights}
     others = [p for p in net.parameters() if id(p) not in weight_ids]
-    groups = [{"params": weights, "weight_decay": weight_decay}]
+    groups = [{"params": weights, "weight_decay": 0.0, **(weight_options or {})}]
     if others:
         groups.append({"params": others, "weight_decay": 0.0})
     return groups

@@ -4,6 +4,7 @@ Torch-free (train.py checks the settings before anything is imported or loaded).
 """
 
 from reglab.config.errors import ConfigError
+from reglab.regularizers.kinds import REGULARIZERS
 
 # Optimizers whose update of an element reads only that element's gradient and state: one
 # step over stacked tensors is then exactly N single-run steps. (LBFGS, for one, is not.)
@@ -75,8 +76,9 @@ def check_settings(settings) -> None:
         raise _unsupported("hardware.compile", "torch.compile under torch.func.vmap")
     if hw.precision != "32-true":
         raise _unsupported(f"hardware.precision={hw.precision}")
-    if settings.regularizer.augment is not None:
-        raise _unsupported("regularizer.augment", "per-replica augmentation draws")
+    for regularizer in REGULARIZERS:  # what a regularizer declares it cannot do per replica
+        if regularizer.replica_refusal and regularizer.is_on(settings.regularizer):
+            raise _unsupported(f"regularizer.{regularizer.switch}", regularizer.replica_refusal)
     if settings.optimizer.target not in ELEMENTWISE_OPTIMIZERS:
         raise _unsupported(
             f"optimizer._target_={settings.optimizer.target}",

@@ -40,8 +40,8 @@ from torch.func import vmap
 from reglab import contract
 from reglab.callbacks.seeding import epoch_seed, seed_device
 from reglab.lit.tasks import Task
-from reglab.regularizers.config import EarlyStoppingConfig
 from reglab.regularizers.regularization import Regularization
+from reglab.regularizers.settings import EarlyStoppingConfig
 from reglab.replicas.batches import ReplicaBatches
 from reglab.replicas.stack import StackedNet
 
@@ -90,11 +90,13 @@ class ReplicaLoop:
         prepare: Callable[[torch.Tensor], torch.Tensor],
         weight_names: list[str],
         settings: LoopSettings,
+        hidden_names: list[str] = (),
     ):
         self.net, self.task, self.reg = stacked, task, regularization
         self.optimizer, self.batches = optimizer, batches
         self.evaluate, self.prepare = evaluation, prepare
-        self.weight_names = weight_names
+        self.weight_names = weight_names  # what penalties act on (weight_parameters)
+        self.hidden_names = list(hidden_names)  # what constraints act on (hidden weights)
         self.s = settings
         self.scheduler = regularization.scheduler(optimizer, settings.max_epochs)
         n = stacked.num_replicas
@@ -115,7 +117,7 @@ class ReplicaLoop:
         self.best_metric = self.best_value.clone()  # val/<monitor>_best (MaxMetric/MinMetric)
         self.loss_max = torch.full((n,), -math.inf, device=device)
         self.step = 0
-        self._loss_per_replica = vmap(task.loss)
+        self._loss_per_replica = vmap(self._training_loss)
         es = settings.early_stopping
         if es is not None:
             sign = -1.0 if es.resolved_mode == "max" else 1.0
@@ -125,15 +127,18 @@ class ReplicaLoop:
         self.last_state = self.state_dict()  # interrupted before a checkpoint: nothing done
 
     # -- per replica quantities --------------------------------------------------------------
+    def _training_loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """One replica's training data loss, as a single run's (vmapped over replicas)."""
+        return self.reg.training_loss(self.task.loss(outputs, targets), outputs, targets)
+
     def penalty(self) -> torch.Tensor:
-        """The explicit penalty of each replica, (N,): l2/2 * sum(w^2) + l1 * sum(|w|)."""
+        """The explicit penalty of each replica, (N,), from the regularizers (as a single run)."""
         weights = [self.net.params[name] for name in self.weight_names]
-        total = weights[0].new_zeros(self.net.num_replicas)
-        if self.reg.cfg.l2 > 0:
-            total = total + self.reg.cfg.l2 * sum(w.pow(2).flatten(1).sum(1) for w in weights) / 2
-        if self.reg.cfg.l1 > 0:
-            total = total + self.reg.cfg.l1 * sum(w.abs().flatten(1).sum(1) for w in weights)
-        return total
+        return self.reg.penalty(weights, replica_dims=1)
+
+    def _constrain(self) -> None:
+        """The regularizers' post-step constraints, on every replica's hidden weights."""
+        self.reg.constrain([self.net.params[name] for name in self.hidden_names])
 
     @torch.no_grad()
     def weight_norm(self) -> torch.Tensor:
@@ -333,6 +338,8 @@ class ReplicaLoop:
             bad_value = torch.where(first, value, bad_value)
             bad_kind = torch.where(first, kind, bad_kind)
             self.optimizer.step()
+            if self.reg.has_constraint:
+                self._constrain()
             if self._frozen is not None:
                 self._hold_frozen()
             with torch.no_grad():

@@ -1,0 +1,161 @@
+"""The regularizer protocol: what one regularizer may add to a run, declared in one module.
+
+A regularizer is a subclass of `Regularizer` in a module of `reglab.regularizers.kinds`
+(found there by `kinds.REGULARIZERS`; nothing else lists it). It declares its keys of the
+`regularizer` node (`Settings`, each off by default) and overrides only what it adds:
+
+    at the hidden-layer hooks   linear / before_activation / after_activation / after_conv
+    to the optimizer            weight_group (options of the weights' parameter group),
+                                scheduler (an lr schedule)
+    to the loss                 penalty (a term added to the loss), training_loss (a transform
+                                of the training batch's data loss)
+    after each optimizer step   constrain (e.g. rescale weights)
+    to the run                  callbacks, augmentation (of training batches), check (refuse
+                                a data set or model it cannot act on, before training)
+
+`Regularization` (regularization.py) composes the ones that are on; the LightningModule and
+the seeds=N replica loop call only it, so a regularizer written once serves both. Tensors
+reach the methods with `replica_dims` leading replica dimensions (0 in a single run, 1 for
+stacked replicas): write them with tensor methods over the trailing dimensions and the same
+code serves both.
+
+Torch-free at import: validating a config reads `Settings` only (a typo costs milliseconds),
+so a module imports torch where it acts (inside the method), if it needs torch at all.
+"""
+
+from typing import Any, ClassVar
+
+from reglab.config.base import Schema
+from reglab.config.errors import ConfigError
+
+
+def is_on(value: Any) -> bool:
+    """A setting that switches its regularizer on: a positive rate (or any positive rate of a
+    per-layer list), or a node that is set (early_stopping: {...})."""
+    if value is None or value is False:
+        return False
+    if isinstance(value, list | tuple):
+        return any(v > 0 for v in value)
+    if isinstance(value, int | float):
+        return value > 0
+    return True
+
+
+class Regularizer:
+    """One regularizer. Subclasses set the class attributes and override what they add."""
+
+    # Its keys in the `regularizer` node, with their defaults (off): a Schema subclass.
+    Settings: ClassVar[type[Schema]]
+    # The key that switches it on, and its name in run names ("dropout+weight_decay").
+    switch: ClassVar[str]
+    # Where it sits among the others: its keys in the schema and its name in run names.
+    order: ClassVar[int] = 100
+    # Where its modules sit among the others' at the same hook (None: `order`).
+    stack_order: ClassVar[int | None] = None
+    # "hidden" / "conv": acts through a model's hooks on those layers (it is then an error
+    # for the model not to ask for them); None: works on any nn.Module.
+    layers: ClassVar[str | None] = None
+    # Why seeds>1 cannot train it yet (a ConfigError names the key and this), or None.
+    replica_refusal: ClassVar[str | None] = None
+
+    def __init__(self, cfg: Schema, model: str = "the model"):
+        self.cfg = cfg  # the whole validated `regularizer` node
+        self.model = model  # how messages name the model ("model=mlp")
+
+    @classmethod
+    def stacking(cls) -> int:
+        return cls.order if cls.stack_order is None else cls.stack_order
+
+    @classmethod
+    def is_on(cls, cfg: Schema) -> bool:
+        return is_on(getattr(cfg, cls.switch))
+
+    @property
+    def value(self) -> Any:
+        """The switch's value (a rate, a list of rates, a node)."""
+        return getattr(self.cfg, self.switch)
+
+    def rate(self, index: int, key: str | None = None) -> float:
+        """The value of `key` (default: the switch) for hidden or conv layer `index`: the one
+        number, or the layer's entry of a per-layer list."""
+        key = key or self.switch
+        value = getattr(self.cfg, key)
+        if not isinstance(value, list):
+            return float(value)
+        if index >= len(value):
+            layer = "conv layer" if self.layers == "conv" else "hidden layer"
+            raise ConfigError(
+                f"regularizer.{key} has {len(value)} values but {self.model} has a {layer} "
+                f"{index + 1}: give one value per layer, or a single number for all"
+            )
+        return float(value[index])
+
+    # -- hidden-layer hooks (reglab.regularizers.hooks) ---------------------------------------
+    def linear(self, index: int, in_features: int, out_features: int, bias: bool):
+        """The nn.Linear of hidden layer `index`, or None (a plain one)."""
+        return None
+
+    def before_activation(self, index: int) -> list:
+        """Modules for hidden layer `index`'s pre-activation."""
+        return []
+
+    def after_activation(self, index: int) -> list:
+        """Modules for hidden layer `index`'s activation."""
+        return []
+
+    def after_conv(self, index: int) -> list:
+        """Modules after convolution `index`, before its activation."""
+        return []
+
+    # -- optimizer ----------------------------------------------------------------------------
+    def weight_group(self) -> dict:
+        """Options of the optimizer's parameter group of weights (not biases or norm scales)."""
+        return {}
+
+    def scheduler(self, optimizer, max_epochs: int):
+        """An lr schedule stepped once per epoch, or None."""
+        return None
+
+    # -- loss ---------------------------------------------------------------------------------
+    def penalty(self, weights: list, replica_dims: int):
+        """A term added to the loss, from the weights (each with `replica_dims` leading
+        replica dimensions); shape: those dimensions. None: adds nothing."""
+        return None
+
+    def training_loss(self, loss, outputs, targets):
+        """The training batch's data loss, transformed (one replica's: vmapped for replicas).
+        Validation and test keep the task's own loss."""
+        return loss
+
+    # -- after each optimizer step ------------------------------------------------------------
+    def constrain(self, hidden_weights: list) -> None:
+        """Acts on the hidden layers' weight matrices (out, in), with leading replica
+        dimensions, in place and without autograd, after every optimizer step."""
+
+    # -- the run ------------------------------------------------------------------------------
+    def callbacks(self) -> list:
+        """Lightning callbacks the run adds."""
+        return []
+
+    def augmentation(self, seed: int):
+        """The training-batch augmentation the data module applies, or None."""
+        return None
+
+    def check(self, task: str, hidden_layers: int) -> None:
+        """Raises ConfigError, before training, for a data set's task ("classification",
+        "regression") or a model (its number of hidden layers) it cannot act on."""
+
+
+def hooks_refusal(key: str, model: str, layers: str) -> str:
+    """Why a regularizer acting at the hooks cannot act on a model that does not take them:
+    one message for validation (from the signature) and for the built model."""
+    return (
+        f"regularizer.{key} needs the hidden-layer hook, and {model} does not take `hooks`: "
+        f"add a `hooks` keyword to its constructor and ask it for its {layers} layers "
+        f"(README: 'Your own model'), or set regularizer.{key}=0"
+    )
+
+
+def overrides(regularizer: Regularizer, method: str) -> bool:
+    """Whether the regularizer adds something through `method`."""
+    return getattr(type(regularizer), method) is not getattr(Regularizer, method)
