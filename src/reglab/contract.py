@@ -1,8 +1,9 @@
 """The run folder's contract: what a run leaves where, and the names every part agrees on.
 
 Training writes these files, resume reads them back, callbacks fill them in, the sweep report
-and the evaluation read them: all through the names below, so a name changes in one place.
-Torch-free.
+and the evaluation read them: all through reglab.run_folder.RunFolder, which builds every path
+from the names below, so a name changes in one place (tests/test_run_folder_literals.py checks
+that no other module spells one). Torch-free.
 
     <run>/metrics.json          the record: status, final metrics, choices, overrides, ...
     <run>/metrics.csv           one row per epoch
@@ -12,32 +13,39 @@ Torch-free.
     <run>/fit.json, weights.json  the regression fit and weights (callbacks.artifacts)
     <run>/wandb_id              the W&B run a resumed run continues
     <run>/.hydra/overrides.yaml what Hydra recorded of the command line
+    <run>/seed_<k>/             a seeds=N run's replica k: a run folder of its own
 """
-
-from pathlib import Path
 
 METRICS_JSON = "metrics.json"
 METRICS_CSV = "metrics.csv"
 CHECKPOINTS = "checkpoints"
-BEST = "best"  # checkpoint file stems
+BEST = "best"  # checkpoint file stems (and test_ckpt's values)
 LAST = "last"
 ON_EXCEPTION = "on_exception"
+CKPT_SUFFIX = ".ckpt"
 FIT_JSON = "fit.json"
 WEIGHTS_JSON = "weights.json"
 WANDB_ID = "wandb_id"
+CURVES_PNG = "curves.png"
+PER_CLASS_CSV = "per_class_accuracy.csv"
 HYDRA_DIR = ".hydra"
 OVERRIDES_YAML = "overrides.yaml"
+CONFIG_YAML = "config.yaml"
+HYDRA_YAML = "hydra.yaml"
 # what Hydra writes into a run's folder before the run starts (hydra/default.yaml names the log)
-HYDRA_FILES = ("config.yaml", "hydra.yaml", OVERRIDES_YAML)
+HYDRA_FILES = (CONFIG_YAML, HYDRA_YAML, OVERRIDES_YAML)
 TRAIN_LOG = "train.log"
 CONFIG_TREE_LOG = "config_tree.log"
 # held (flock) by the one process writing the run; holds its pid
 LOCK = ".reglab.lock"
 # what Hydra writes into a sweep folder: the sweep's own overrides
 MULTIRUN_YAML = "multirun.yaml"
+# a seeds=N run's replica folders: seed_<k>
+REPLICA_PREFIX = "seed_"
 
 # Where a run stands (metrics.json's "status").
 COMPLETED, FAILED, INTERRUPTED, DIVERGED = "completed", "failed", "interrupted", "diverged"
+STATUSES = (COMPLETED, FAILED, INTERRUPTED, DIVERGED)
 # A run that ended with a result: its folder is never written again (resume refuses it;
 # training on from its weights writes a new folder).
 FINAL = (COMPLETED, DIVERGED)
@@ -71,18 +79,6 @@ def monitor_best_key(record: dict) -> str | None:
 
 # Per-layer and per-class series of the instruments (callbacks=instruments).
 INSTRUMENT_PREFIXES = ("weights/norm/", "act/", "test/class_acc/")
-
-
-def checkpoint(run_dir: Path, stem: str) -> Path:
-    return Path(run_dir) / CHECKPOINTS / f"{stem}.ckpt"
-
-
-def metrics_json(run_dir: Path) -> Path:
-    return Path(run_dir) / METRICS_JSON
-
-
-def overrides_file(run_dir: Path) -> Path:
-    return Path(run_dir) / HYDRA_DIR / OVERRIDES_YAML
 
 
 # Overrides that say how a run starts, not what it is: a resumed run is the same run.

@@ -1,5 +1,11 @@
-"""Who may write a run folder: the run that made it, one process at a time.
+"""A run folder's one owner: its files' paths, its record and statuses, and who may write it.
 
+`RunFolder(path)` names every file a run leaves (metrics.json, checkpoints/<stem>.ckpt,
+.hydra/overrides.yaml, seed_<k>/ replicas, ...; the names are reglab.contract's), reads and
+writes its record (metrics.json, atomically) and moves its status. No other module spells a
+run folder's file name or status (tests/test_run_folder_literals.py).
+
+Who may write a run folder: the run that made it, one process at a time.
 One rule, enforced here and nowhere else: a folder that holds a run (a metrics.json record of
 any status, or checkpoints of a run killed before it could write one) is written only by that
 same run (the same defining overrides) going on or starting again, one process at a time
@@ -20,6 +26,7 @@ import yaml
 from reglab import contract
 from reglab.config.errors import ConfigError
 from reglab.outputs.atomic import read_json
+from reglab.outputs.results import write_metrics_json
 
 
 class FolderTaken(ConfigError):
@@ -46,6 +53,41 @@ def same_run(theirs: list[str] | None, ours: list[str]) -> bool:
     return theirs is not None and _identity(theirs) == _identity(ours)
 
 
+def checkpoint_name(stem: str) -> str:
+    """A checkpoint's file name: best -> best.ckpt."""
+    return f"{stem}{contract.CKPT_SUFFIX}"
+
+
+def mark(record: dict, status: str, **fields) -> dict:
+    """The record's status becomes `status` (one of contract.STATUSES), with `fields`; the
+    record (changed in place) is returned. A record starts `failed` and moves once the run
+    says how it ended: completed, diverged (both final), or interrupted."""
+    if status not in contract.STATUSES:
+        raise ValueError(f"{status!r} is not a run status ({', '.join(contract.STATUSES)})")
+    record["status"] = status
+    record.update(fields)
+    return record
+
+
+def ended(status: str | None) -> bool:
+    """A status with a result: the run's folder is never written again."""
+    return status in contract.FINAL
+
+
+def rebase_paths(value, moves: dict[str, str]):
+    """`value` (nested dicts and lists) with every string that is a path under one of
+    `moves`' folders (the folder itself or below it) moved under its new folder."""
+    if isinstance(value, dict):
+        return {k: rebase_paths(v, moves) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rebase_paths(v, moves) for v in value]
+    if isinstance(value, str):
+        for old, new in moves.items():
+            if value == old or value.startswith(old + "/"):
+                return new + value[len(old) :]
+    return value
+
+
 @dataclass(frozen=True)
 class RunFolder:
     path: Path
@@ -53,37 +95,155 @@ class RunFolder:
     def __post_init__(self):
         object.__setattr__(self, "path", Path(self.path))
 
+    # its files
+    @property
+    def metrics_json(self) -> Path:
+        return self.path / contract.METRICS_JSON
+
+    @property
+    def metrics_csv(self) -> Path:
+        return self.path / contract.METRICS_CSV
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / contract.CHECKPOINTS
+
+    def checkpoint(self, stem: str) -> Path:
+        return self.checkpoints / checkpoint_name(stem)
+
+    @property
+    def best_ckpt(self) -> Path:
+        return self.checkpoint(contract.BEST)
+
+    @property
+    def last_ckpt(self) -> Path:
+        return self.checkpoint(contract.LAST)
+
+    @property
+    def on_exception_ckpt(self) -> Path:
+        return self.checkpoint(contract.ON_EXCEPTION)
+
+    @property
+    def fit_json(self) -> Path:
+        return self.path / contract.FIT_JSON
+
+    @property
+    def weights_json(self) -> Path:
+        return self.path / contract.WEIGHTS_JSON
+
+    @property
+    def wandb_id(self) -> Path:
+        return self.path / contract.WANDB_ID
+
+    @property
+    def curves_png(self) -> Path:
+        return self.path / contract.CURVES_PNG
+
+    @property
+    def per_class_csv(self) -> Path:
+        return self.path / contract.PER_CLASS_CSV
+
+    @property
+    def hydra_dir(self) -> Path:
+        return self.path / contract.HYDRA_DIR
+
+    @property
+    def overrides_yaml(self) -> Path:
+        return self.hydra_dir / contract.OVERRIDES_YAML
+
+    @property
+    def config_yaml(self) -> Path:
+        return self.hydra_dir / contract.CONFIG_YAML
+
+    @property
+    def hydra_files(self) -> list[Path]:
+        """What Hydra writes into the folder before the run starts: .hydra/*.yaml, train.log."""
+        return [*(self.hydra_dir / name for name in contract.HYDRA_FILES), self.train_log]
+
+    @property
+    def train_log(self) -> Path:
+        return self.path / contract.TRAIN_LOG
+
+    @property
+    def config_tree_log(self) -> Path:
+        return self.path / contract.CONFIG_TREE_LOG
+
+    @property
+    def lock(self) -> Path:
+        return self.path / contract.LOCK
+
+    @property
+    def multirun_yaml(self) -> Path:
+        """A sweep folder's: the sweep's own overrides (Hydra's multirun.yaml)."""
+        return self.path / contract.MULTIRUN_YAML
+
+    # a seeds=N run's replicas: each a run folder, seed_<k>
+    def replica(self, seed: int) -> "RunFolder":
+        return RunFolder(self.path / f"{contract.REPLICA_PREFIX}{seed}")
+
+    @property
+    def replica_seed(self) -> int | None:
+        """k for a replica's folder (seed_<k>), else None."""
+        name = self.path.name
+        suffix = name[len(contract.REPLICA_PREFIX) :]
+        return (
+            int(suffix) if name.startswith(contract.REPLICA_PREFIX) and suffix.isdigit() else None
+        )
+
+    def replicas(self) -> list["RunFolder"]:
+        """The replica folders a `seeds=N` run left (in seed order), or [] for a plain run."""
+        found = [RunFolder(p) for p in self.path.glob(f"{contract.REPLICA_PREFIX}*")]
+        found = [f for f in found if f.replica_seed is not None and f.overrides_yaml.is_file()]
+        return sorted(found, key=lambda f: f.replica_seed)
+
+    def jobs(self) -> list["RunFolder"]:
+        """A sweep folder's job folders (those with .hydra/overrides.yaml), unordered."""
+        pattern = f"*/{contract.HYDRA_DIR}/{contract.OVERRIDES_YAML}"
+        return [RunFolder(f.parent.parent) for f in self.path.glob(pattern)]
+
     # what it holds
     def record(self) -> dict | None:
-        return read_json(contract.metrics_json(self.path))
+        return read_json(self.metrics_json)
+
+    def write_record(self, record: dict) -> Path:
+        """metrics.json, atomically: a reader sees the old record or the new one."""
+        return write_metrics_json(self.metrics_json, record)
 
     def status(self) -> str | None:
         record = self.record()
         return record.get("status") if record else None
 
-    def overrides(self) -> list[str] | None:
-        """The run's defining overrides: its record's, else what Hydra saved of its command."""
-        record = self.record()
-        if record and isinstance(record.get("overrides"), list):
-            return record["overrides"]
-        path = contract.overrides_file(self.path)
+    def finished(self) -> bool:
+        """It holds a run that ended with a result (completed, diverged)."""
+        return ended(self.status())
+
+    def saved_overrides(self) -> list[str] | None:
+        """What Hydra saved of the run's command line (.hydra/overrides.yaml); None when there
+        is none or it cannot be read."""
+        path = self.overrides_yaml
         try:
             saved = yaml.safe_load(path.read_text()) if path.is_file() else None
         except (OSError, yaml.YAMLError):
             return None
         return saved if isinstance(saved, list) else None
 
+    def overrides(self) -> list[str] | None:
+        """The run's defining overrides: its record's, else what Hydra saved of its command."""
+        record = self.record()
+        if record and isinstance(record.get("overrides"), list):
+            return record["overrides"]
+        return self.saved_overrides()
+
     def holds_run(self) -> bool:
         """A record, or checkpoints (a run killed before it wrote its record)."""
-        if contract.metrics_json(self.path).exists():
+        if self.metrics_json.exists():
             return True
-        checkpoints = self.path / contract.CHECKPOINTS
-        return checkpoints.is_dir() and any(checkpoints.iterdir())
+        return self.checkpoints.is_dir() and any(self.checkpoints.iterdir())
 
     def unfinished_run_of(self, overrides: list[str]) -> bool:
         """It holds this same run (its defining overrides), not finished: the run may go on
         or start again here."""
-        return self.status() not in contract.FINAL and same_run(self.overrides(), overrides)
+        return not self.finished() and same_run(self.overrides(), overrides)
 
     def enclosing_run(self) -> "RunFolder | None":
         """The run folder this folder lies inside (`<run>/checkpoints`, `<run>/.hydra`, ...)."""
@@ -117,7 +277,7 @@ class RunFolder:
             raise FolderTaken(
                 f"{here} holds a {status} run; its files are never rewritten. Fix: choose "
                 "another hydra.run.dir (to train on from its weights, keep the default folder "
-                f"and give ckpt_path={contract.checkpoint(here, contract.LAST)})"
+                f"and give ckpt_path={self.last_ckpt})"
             )
         theirs = self.overrides()
         # None: checkpoints with no record of who wrote them (a run started from Python,
@@ -157,7 +317,7 @@ class RunFolder:
 
     def _acquire(self) -> int:
         self.path.mkdir(parents=True, exist_ok=True)
-        lock = self.path / contract.LOCK
+        lock = self.lock
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -189,7 +349,7 @@ def check_sweep_folder(sweep_dir: Path, overrides: list[str]) -> None:
     jobs = [d for d in sweep_dir.iterdir() if d.is_dir() and RunFolder(d).holds_run()]
     if not jobs:
         return
-    saved = sweep_dir / contract.MULTIRUN_YAML
+    saved = folder.multirun_yaml
     try:
         theirs = yaml.safe_load(saved.read_text())["hydra"]["overrides"]["task"]
     except (OSError, yaml.YAMLError, KeyError, TypeError):

@@ -13,7 +13,6 @@ from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.loggers import Logger
 
-from reglab import contract
 from reglab.app.checks import check_monitors, has_validation_split
 from reglab.app.settings import RunConfig
 from reglab.callbacks import build_callbacks
@@ -29,6 +28,7 @@ from reglab.loggers import build_loggers
 from reglab.outputs.checkpoint_io import AtomicCheckpointIO
 from reglab.regularizers.augment import check_images
 from reglab.regularizers.regularization import Regularization
+from reglab.run_folder import RunFolder
 
 
 @dataclass
@@ -112,7 +112,7 @@ def build_run_loggers(
         logged_config,
         run_name,
         sweep_name,
-        output_dir / contract.WANDB_ID,
+        RunFolder(output_dir).wandb_id,
         tags=settings.tags,
     )
 

@@ -5,7 +5,7 @@ monitor that names no metric stops the run before its first epoch, not after it.
 import difflib
 
 from reglab.config.errors import ConfigError
-from reglab.contract import BEST_SUFFIX, INSTRUMENT_PREFIXES, TRAIN_EXTRAS
+from reglab.contract import BEST, BEST_SUFFIX, INSTRUMENT_PREFIXES, TRAIN_EXTRAS
 
 
 def has_validation_split(dataset) -> bool:
@@ -63,12 +63,12 @@ def check_monitors(settings, task, val_is_test: bool = False) -> None:
     final = [*known, "test/loss", *(f"test/{n}" for n in task.metrics() or {}), "epochs"]
     if metric is not None and metric not in final and not metric.startswith(INSTRUMENT_PREFIXES):
         problems.append(_unknown("optimized_metric", metric, final, INSTRUMENT_PREFIXES))
-    if settings.test_ckpt == "best" and not validation:
+    if settings.test_ckpt == BEST and not validation:
         problems.append(
             "test_ckpt=best: there is no validation split (dataset.val_size=0) to choose a best "
             "checkpoint by; use test_ckpt=last or set dataset.val_size"
         )
-    if settings.test_ckpt == "best" and validation and val_is_test:
+    if settings.test_ckpt == BEST and validation and val_is_test:
         problems.append(
             f"test_ckpt=best: {settings.dataset.label}'s validation split is its test split "
             "(as in d2l), so a best checkpoint would be chosen on test data; use test_ckpt=last "

@@ -10,7 +10,7 @@ from lightning.pytorch.loggers import Logger
 
 from reglab import contract
 from reglab.loggers import build_loggers
-from reglab.outputs.atomic import read_json
+from reglab.run_folder import RunFolder
 
 EVAL_TAG = "eval"
 
@@ -28,7 +28,8 @@ class TrainingRun:
 def training_run(ckpt: Path) -> TrainingRun:
     """The run whose checkpoints/ folder holds `ckpt` (read only)."""
     folder = ckpt.parent.parent
-    record = read_json(contract.metrics_json(folder)) or {}
+    run = RunFolder(folder)
+    record = run.record() or {}
     choices = record.get("choices") or {}
     if all(isinstance(choices.get(g), str) for g in contract.NAME_GROUPS):
         name = "-".join(choices[g] for g in contract.NAME_GROUPS)  # as train.py names it
@@ -37,11 +38,11 @@ def training_run(ckpt: Path) -> TrainingRun:
     replica_of = record.get("replica_of")  # seeds=N: the replicas' group is the run folder
     if replica_of:
         group = Path(replica_of).name
-    elif (folder.parent / "multirun.yaml").is_file():  # a sweep's job: the sweep's group
+    elif RunFolder(folder.parent).multirun_yaml.is_file():  # a sweep's job: the sweep's group
         group = folder.parent.name
     else:
         group = folder.name
-    id_file = folder / contract.WANDB_ID
+    id_file = run.wandb_id
     wandb_id = id_file.read_text().strip() if id_file.is_file() else None
     return TrainingRun(folder, name, group, wandb_id)
 
@@ -61,6 +62,6 @@ def build_eval_loggers(
         config,
         f"{trained.name}-{EVAL_TAG}",
         trained.group,
-        output_dir / contract.WANDB_ID,  # this evaluation's own W&B run, in its own folder
+        RunFolder(output_dir).wandb_id,  # this evaluation's own W&B run, in its own folder
         tags=list(dict.fromkeys([*tags, EVAL_TAG])),
     )

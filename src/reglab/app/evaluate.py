@@ -24,7 +24,7 @@ from reglab.config.base import Schema
 from reglab.config.errors import CheckpointRefused, ConfigError, format_validation_error
 from reglab.data.errors import DatasetError
 from reglab.extras.command import program
-from reglab.run_folder import RunFolder
+from reglab.run_folder import RunFolder, rebase_paths
 
 log = logging.getLogger("reglab")
 
@@ -47,7 +47,7 @@ def validate_eval_config(cfg: DictConfig | dict) -> EvalConfig:
     except MissingMandatoryValue as exc:
         key = getattr(exc, "full_key", None) or "ckpt_path"
         raise ConfigError(
-            f"{key} is required: {program('eval')} {key}=/path/to/run/checkpoints/best.ckpt"
+            f"{key} is required: {program('eval')} {key}={RunFolder('/path/to/run').best_ckpt}"
         ) from None
     try:
         return EvalConfig.model_validate(raw)
@@ -75,19 +75,7 @@ def trained_settings(config: dict, here: PathsConfig, hardware: HardwareConfig) 
         for key in ("data_dir", "cache_dir")
         if isinstance(trained.get(key), str) and Path(trained[key]).is_absolute()
     }
-
-    def move(value):
-        if isinstance(value, dict):
-            return {k: move(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [move(v) for v in value]
-        if isinstance(value, str):
-            for old, new in moves.items():
-                if value == old or value.startswith(old + "/"):
-                    return new + value[len(old) :]
-        return value
-
-    kept = {key: move(config[key]) for key in TRAINED_SECTIONS if key in config}
+    kept = {key: rebase_paths(config[key], moves) for key in TRAINED_SECTIONS if key in config}
     dataset = kept.get("dataset")
     if isinstance(dataset, dict):  # where data are read from and cached: this machine's
         for key in ("data_dir", "cache_dir"):
@@ -110,7 +98,7 @@ def evaluate(settings: EvalConfig) -> dict:
     from reglab.extras.warnings import silence_known_warnings
     from reglab.lit import RegLabModule
     from reglab.loggers import finish_wandb, log_final_metrics
-    from reglab.outputs.results import print_summary, write_metrics_json
+    from reglab.outputs.results import print_summary
     from reglab.replicas.state import check_not_run_state
     from reglab.threads import configure_threads
 
@@ -176,16 +164,17 @@ def evaluate(settings: EvalConfig) -> dict:
         for key, value in sorted(trainer.callback_metrics.items())
         if key.startswith(prefix) and not key.endswith(contract.BEST_SUFFIX)
     }
+    trained = RunFolder(ckpt.parent.parent)  # the run the checkpoint belongs to, if any
     record = {
         "status": contract.COMPLETED,
         "checkpoint": str(ckpt),
         "split": settings.split,
         **metrics,
-        "trained": {"overrides": _trained_overrides(ckpt), "config": module.hparams["config"]},
+        "trained": {"overrides": trained.saved_overrides(), "config": module.hparams["config"]},
         "tags": list(settings.tags),
         "provenance": provenance(),
     }
-    write_metrics_json(contract.metrics_json(output_dir), record)
+    RunFolder(output_dir).write_record(record)
     log_final_metrics(loggers, logged_config, record)  # MLflow, TensorBoard hparams
     finish_wandb()
     print_summary(record)
@@ -225,17 +214,6 @@ def check_finite_weights(module, ckpt: Path) -> None:
             "diverged before this checkpoint was written, there is nothing to evaluate; "
             "evaluate a checkpoint of an epoch before the divergence"
         )
-
-
-def _trained_overrides(ckpt: Path) -> list[str] | None:
-    """The command-line overrides of the run the checkpoint belongs to, if it is in one."""
-    import yaml
-
-    path = contract.overrides_file(ckpt.parent.parent)
-    try:
-        return yaml.safe_load(path.read_text()) if path.is_file() else None
-    except (OSError, yaml.YAMLError):
-        return None
 
 
 def handle_eval(cfg: DictConfig) -> None:

@@ -6,9 +6,7 @@ import logging
 from pathlib import Path
 
 from reglab import contract
-from reglab.outputs.atomic import read_json
-from reglab.outputs.results import write_metrics_json
-from reglab.run_folder import RunFolder
+from reglab.run_folder import RunFolder, ended, mark
 
 log = logging.getLogger("reglab")
 
@@ -16,8 +14,8 @@ log = logging.getLogger("reglab")
 def finished_record(output_dir: Path, overrides: list[str]) -> dict | None:
     """The record of this job if it already finished (completed or diverged: a result) with the
     same overrides: re-running a sweep into its folder resumes it instead of starting over."""
-    record = read_json(contract.metrics_json(output_dir))  # unreadable: run again
-    if not record or record.get("status") not in contract.FINAL:
+    record = RunFolder(output_dir).record()  # unreadable: run again
+    if not record or not ended(record.get("status")):
         return None
     if sorted(record.get("overrides") or []) == sorted(overrides):
         return record
@@ -32,28 +30,28 @@ def _ours(output_dir: Path, overrides: list[str]) -> bool:
 
 
 def record_interrupted(output_dir: Path, overrides: list[str]) -> None:
-    path = contract.metrics_json(output_dir)
-    if read_json(path) is None and _ours(output_dir, overrides):
-        record = {"status": contract.INTERRUPTED, "epochs": 0, "overrides": overrides}
+    folder = RunFolder(output_dir)
+    if folder.record() is None and _ours(output_dir, overrides):
+        record = mark({}, contract.INTERRUPTED, epochs=0, overrides=overrides)
         try:
-            write_metrics_json(path, record)
+            folder.write_record(record)
         except OSError as exc:
-            log.error("Could not write %s: %s", path, exc)
+            log.error("Could not write %s: %s", folder.metrics_json, exc)
 
 
 def record_failure(output_dir: Path, overrides: list[str], exc: BaseException) -> None:
     """A job that failed before training could write metrics.json still leaves one."""
-    path = contract.metrics_json(output_dir)
-    previous = read_json(path)
+    folder = RunFolder(output_dir)
+    previous = folder.record()
     if not _ours(output_dir, overrides):
         log.error("Not recorded in %s: it holds another run", output_dir)
         return
-    if not previous:  # a record of this run says more than "failed": keep it
-        record = {"status": contract.FAILED, "error": f"{type(exc).__name__}: {exc}"}
+    if not previous:  # a record of this run says more than a failure: keep it
+        record = mark({}, contract.FAILED, error=f"{type(exc).__name__}: {exc}")
         try:
-            write_metrics_json(path, record | {"overrides": overrides})
+            folder.write_record(record | {"overrides": overrides})
         except OSError as write_error:
-            log.error("Could not record the failure in %s: %s", path, write_error)
+            log.error("Could not record the failure in %s: %s", folder.metrics_json, write_error)
 
 
 def optimized_value(record: dict, metric: str | None, multirun: bool) -> float | None:

@@ -21,13 +21,12 @@ from reglab.data.base import InMemoryDataModule
 from reglab.lit import RegLabModule
 from reglab.lit.tasks import Task
 from reglab.models.roles import hidden_weight_names
-from reglab.outputs.results import write_metrics_json
 from reglab.regularizers.regularization import Regularization
 from reglab.regularizers.weight_decay import weight_parameters
 from reglab.replicas.batches import ReplicaBatches
 from reglab.replicas.checks import check_model, check_settings
 from reglab.replicas.evaluation import replica_evaluation
-from reglab.replicas.folders import replica_dir, replica_overrides
+from reglab.replicas.folders import replica_overrides
 from reglab.replicas.loop import LoopSettings, ReplicaLoop
 from reglab.replicas.outputs import (
     checkpoint,
@@ -40,6 +39,7 @@ from reglab.replicas.outputs import (
 )
 from reglab.replicas.stack import StackedNet, build_replicas, check_functional
 from reglab.replicas.state import REPLICA, load_run_state, run_checkpoint
+from reglab.run_folder import RunFolder, mark
 
 log = logging.getLogger("reglab")
 # keys run_config() adds to the config for loggers; Hydra's config.yaml has none of them
@@ -136,7 +136,8 @@ def train_replicas(
         ),
         hidden_names,
     )
-    run_ckpt = contract.checkpoint(output_dir, contract.LAST)
+    run = RunFolder(output_dir)
+    run_ckpt = run.last_ckpt
     if resume_ckpt is not None:
         loop.load_state_dict(load_run_state(resume_ckpt, seeds))
         log.info("Continuing %d replicas after epoch %d", len(seeds), loop.epochs_done)
@@ -154,9 +155,9 @@ def train_replicas(
         loop.fit(save_run_state)
         loop.early_stopping_records()
         if settings.test:
-            best = settings.test_ckpt in ("auto", "best") and keep_best
+            best = settings.test_ckpt in ("auto", contract.BEST) and keep_best
             tested = loop.evaluate("test", loop.best_params if best else None)
-            tested_ckpt = "best" if best else tested_ckpt
+            tested_ckpt = contract.BEST if best else tested_ckpt
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (reglab.app.signals)
         signals.shield()
         interrupted, tested = exc, {}
@@ -168,15 +169,16 @@ def train_replicas(
         """Each replica's folder, then the run's metrics.json (its record, returned)."""
         records = []
         for k, (seed, outcome) in enumerate(zip(seeds, loop.outcomes, strict=True)):
-            folder = replica_dir(output_dir, seed)
+            replica = run.replica(seed)
+            folder = replica.path
             overrides = replica_overrides(identity.overrides, seed)
             config = _replica_config(identity.config, seed, folder)
             plain = {key: v for key, v in config.items() if key not in LOGGED_ONLY}
-            write_hydra_files(folder, overrides, plain)
+            write_hydra_files(replica, overrides, plain)
             status = outcome.status
             if interrupted is not None and status != contract.DIVERGED:
                 status = contract.INTERRUPTED
-            record = {"status": status, "choices": identity.choices, "overrides": overrides}
+            record = mark({}, status, choices=identity.choices, overrides=overrides)
             record.update(tags=list(identity.tags), provenance=identity.provenance)
             record.update(_final_values(outcome.rows))
             if outcome.early_stopping is not None:
@@ -192,12 +194,12 @@ def train_replicas(
                 weights = stacked.replica_state(k, state["params"])
                 step = _step_after(outcome.rows, weights_epoch, last_step)
                 ckpt = checkpoint(module_state, weights, weights_epoch, step, hparams)
-                save_checkpoint(contract.checkpoint(folder, contract.LAST), ckpt | origin)
+                save_checkpoint(replica.last_ckpt, ckpt | origin)
             if keep_best and outcome.best_epoch is not None:
                 best_state = stacked.replica_state(k, state["best_params"])
                 best_step = _step_after(outcome.rows, outcome.best_epoch, last_step)
                 ckpt = checkpoint(module_state, best_state, outcome.best_epoch, best_step, hparams)
-                save_checkpoint(contract.checkpoint(folder, contract.BEST), ckpt | origin)
+                save_checkpoint(replica.best_ckpt, ckpt | origin)
             if interrupted is None:
                 artifacts = (settings.callbacks or {}).get("artifacts")
                 write_artifacts(artifacts, nets[k], stacked.replica_state(k), datamodule, folder)
@@ -206,13 +208,11 @@ def train_replicas(
             elif tested:
                 record.update({key: float(v[k]) for key, v in tested.items()})
                 record["tested_checkpoint"] = (
-                    str(contract.checkpoint(folder, contract.BEST))
-                    if tested_ckpt == "best"
-                    else tested_ckpt
+                    str(replica.best_ckpt) if tested_ckpt == contract.BEST else tested_ckpt
                 )
             record.update(epochs=last_epoch, wall_seconds=wall, replica_of=str(output_dir))
-            write_metrics_csv(folder, outcome.rows)
-            write_metrics_json(contract.metrics_json(folder), record)
+            write_metrics_csv(replica, outcome.rows)
+            replica.write_record(record)
             if interrupted is None:  # logger runs are written from finished replicas' rows
                 replay_to_loggers(
                     settings.logger,
@@ -227,9 +227,9 @@ def train_replicas(
                 )
             records.append(record)
         rows_by_seed = {seed: o.rows for seed, o in zip(seeds, loop.outcomes, strict=True)}
-        plot_replica_curves(rows_by_seed, output_dir / "curves.png", task.name == "regression")
-        summary = _run_record(identity, seeds, records, output_dir, wall)
-        write_metrics_json(contract.metrics_json(output_dir), summary)
+        plot_replica_curves(rows_by_seed, run.curves_png, task.name == "regression")
+        summary = _run_record(identity, seeds, records, run, wall)
+        run.write_record(summary)
         return summary
 
     try:
@@ -306,7 +306,7 @@ def _divergence_message(outcome) -> str:
     return f"Diverged: {what}: {d['value']:g} at epoch {d['epoch']}, step {d['step']}"
 
 
-def _run_record(identity, seeds, records, output_dir, wall) -> dict:
+def _run_record(identity, seeds, records, run: RunFolder, wall) -> dict:
     """The run folder's own metrics.json: the replicas, their statuses, and the mean of each
     final metric over the completed ones (what a sweeper optimising this job sees)."""
     statuses = [r["status"] for r in records]
@@ -322,16 +322,17 @@ def _run_record(identity, seeds, records, output_dir, wall) -> dict:
         values = [r[key] for r in counted if isinstance(r.get(key), float)]
         if values:
             means[key] = sum(values) / len(values)
-    return {
-        "status": status,
-        "choices": identity.choices,
-        "overrides": identity.overrides,
-        "tags": list(identity.tags),
-        "provenance": identity.provenance,
-        "seeds": seeds,
-        "replicas": [str(replica_dir(output_dir, s).name) for s in seeds],
-        "replica_status": statuses,
+    return mark(
+        {},
+        status,
+        choices=identity.choices,
+        overrides=identity.overrides,
+        tags=list(identity.tags),
+        provenance=identity.provenance,
+        seeds=seeds,
+        replicas=[str(run.replica(s).path.name) for s in seeds],
+        replica_status=statuses,
         **means,
-        "epochs": max((r["epochs"] for r in records), default=0),
-        "wall_seconds": wall,
-    }
+        epochs=max((r["epochs"] for r in records), default=0),
+        wall_seconds=wall,
+    )

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from reglab import contract
 from reglab.config.errors import CheckpointRefused, ConfigError
-from reglab.run_folder import RunFolder, same_run
+from reglab.run_folder import RunFolder, ended, same_run
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,8 @@ def without_resume(overrides: list[str]) -> list[str]:
 def _last_active(run_dir: Path) -> float:
     """When the run last wrote something we rely on (its last checkpoint, else its folder)."""
     times = [run_dir.stat().st_mtime]
-    for path in (contract.checkpoint(run_dir, contract.LAST), contract.metrics_json(run_dir)):
+    folder = RunFolder(run_dir)
+    for path in (folder.last_ckpt, folder.metrics_json):
         if path.is_file():
             times.append(path.stat().st_mtime)
     return max(times)
@@ -55,12 +56,12 @@ def find_unfinished_run(runs_dir: Path, current: Path, overrides: list[str]) -> 
     # is later than a run started after it
     same.sort(key=lambda d: (_last_active(d), d.name), reverse=True)
     for run_dir in same:
-        if (status := RunFolder(run_dir).status()) in contract.FINAL:
+        if ended(status := RunFolder(run_dir).status()):
             raise ConfigError(
                 f"resume=true: the latest run with these overrides, {run_dir}, {status}; "
                 "nothing to resume (drop resume=true to start a new run)"
             )
-        if contract.checkpoint(run_dir, contract.LAST).is_file():
+        if RunFolder(run_dir).last_ckpt.is_file():
             return run_dir
     raise ConfigError(
         f"resume=true: no run with the overrides {wanted} and a checkpoints/last.ckpt in "
@@ -71,7 +72,8 @@ def find_unfinished_run(runs_dir: Path, current: Path, overrides: list[str]) -> 
 def _run_of(ckpt: Path) -> Path | None:
     """The run folder a checkpoint belongs to (…/<run>/checkpoints/x.ckpt), if any."""
     run_dir = ckpt.parent.parent
-    in_run = ckpt.parent.name == contract.CHECKPOINTS and (run_dir / contract.HYDRA_DIR).is_dir()
+    folder = RunFolder(run_dir)
+    in_run = ckpt.parent == folder.checkpoints and folder.hydra_dir.is_dir()
     return run_dir if in_run else None
 
 
@@ -92,18 +94,18 @@ def resume_point(
         return ResumePoint(output_dir, ckpt, init_from=str(ckpt))
     if not resume:
         return None
-    here = contract.checkpoint(output_dir, contract.LAST)
+    here = RunFolder(output_dir).last_ckpt
     if multirun:
         return ResumePoint(output_dir, here) if here.is_file() else None
     if here.is_file():  # hydra.run.dir=X, X holds a run: X is the run to resume
-        if (status := RunFolder(output_dir).status()) in contract.FINAL:
+        if ended(status := RunFolder(output_dir).status()):
             raise ConfigError(
                 f"resume=true: {output_dir} holds a {status} run; nothing to resume (choose "
                 "another hydra.run.dir, or drop resume=true)"
             )
         return ResumePoint(output_dir, here)
     run_dir = find_unfinished_run(output_dir.parent, output_dir, overrides)
-    return ResumePoint(run_dir, contract.checkpoint(run_dir, contract.LAST))
+    return ResumePoint(run_dir, RunFolder(run_dir).last_ckpt)
 
 
 def check_epochs_left(point: ResumePoint, max_epochs: int) -> None:

@@ -36,7 +36,7 @@ from reglab.extras.start import start_extras
 from reglab.extras.warnings import silence_known_warnings
 from reglab.lit import RegLabModule
 from reglab.loggers import finish_wandb, log_final_metrics
-from reglab.outputs.results import print_summary, write_metrics_json
+from reglab.outputs.results import print_summary
 from reglab.regularizers.early_stopping import early_stopping_record
 from reglab.regularizers.regularization import Regularization
 from reglab.replicas.checks import check_settings as check_replica_settings
@@ -75,7 +75,7 @@ def train_in_folder(settings: RunConfig, job: JobInfo, resume: ResumePoint | Non
 
     data = build_data(settings)
     if resume is None:
-        set_aside_old_checkpoints(output_dir / contract.CHECKPOINTS)
+        set_aside_old_checkpoints(RunFolder(output_dir).checkpoints)
     # config tree, quiet libraries: once the run will start (an error above stays the last
     # line a user sees, and its folder is removed)
     start_extras(settings.model_dump(by_alias=True), settings.extras, output_dir)
@@ -256,7 +256,7 @@ def finish_record(settings: RunConfig, trainer: L.Trainer, record: dict, seconds
     record["epochs"] = int(trainer.callback_metrics.get("epochs", trainer.current_epoch))
     record["wall_seconds"] = round(seconds, 3)
     try:
-        write_metrics_json(contract.metrics_json(settings.paths.output_dir), record)
+        RunFolder(settings.paths.output_dir).write_record(record)
     except OSError as exc:  # a full disk must not hide the error that got us here
         log.error("Could not write metrics.json: %s", exc)
     ok = record["status"] in (contract.COMPLETED, contract.DIVERGED)
@@ -265,7 +265,7 @@ def finish_record(settings: RunConfig, trainer: L.Trainer, record: dict, seconds
 
 def test_checkpoint(trainer: L.Trainer, choice: str, val_is_test: bool) -> str | None:
     """The checkpoint to test: the best one, or None for the weights in memory (the last)."""
-    if choice == "last" or (choice == "auto" and val_is_test):
+    if choice == contract.LAST or (choice == "auto" and val_is_test):
         return None
     callback = trainer.checkpoint_callback
     return (callback.best_model_path if callback else "") or None

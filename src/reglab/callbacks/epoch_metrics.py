@@ -10,6 +10,7 @@ import lightning as L
 from reglab import contract
 from reglab.outputs.atomic import write_text
 from reglab.outputs.plots import plot_curves
+from reglab.run_folder import RunFolder
 
 
 class EpochMetricsWriter(L.Callback):
@@ -128,7 +129,7 @@ class EpochMetricsWriter(L.Callback):
         self._flush(trainer, force=True)
         if trainer.is_global_zero and self.rows:
             log_loss = getattr(getattr(pl_module, "task", None), "name", "") == "regression"
-            plot_curves(self.rows, self.output_dir / "curves.png", log_loss=log_loss)
+            plot_curves(self.rows, RunFolder(self.output_dir).curves_png, log_loss=log_loss)
 
     def on_train_end(self, trainer, pl_module) -> None:
         self._finish(trainer, pl_module)

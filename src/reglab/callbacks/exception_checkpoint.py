@@ -10,14 +10,16 @@ from pathlib import Path
 
 import lightning as L
 
+from reglab import contract
 from reglab.outputs.writable import disk_error
+from reglab.run_folder import checkpoint_name
 
 log = logging.getLogger("reglab")
 
 
 class ExceptionCheckpoint(L.Callback):
-    def __init__(self, dirpath: str | Path, filename: str = "on_exception"):
-        self.path = Path(dirpath) / f"{filename}.ckpt"
+    def __init__(self, dirpath: str | Path, filename: str = contract.ON_EXCEPTION):
+        self.path = Path(dirpath) / checkpoint_name(filename)
 
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
         try:

@@ -9,6 +9,7 @@ import lightning as L
 import torch
 
 from reglab.lit.publish import publish
+from reglab.run_folder import RunFolder
 
 
 class PerClassAccuracy(L.Callback):
@@ -48,7 +49,7 @@ class PerClassAccuracy(L.Callback):
         if not trainer.is_global_zero:
             return
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.output_dir / "per_class_accuracy.csv", "w", newline="") as f:
+        with open(RunFolder(self.output_dir).per_class_csv, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)

@@ -14,8 +14,6 @@ Split per class, seeded, as the course's split script: 80% train, 10% validation
 
 import hashlib
 import logging
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -25,6 +23,7 @@ import torch
 from reglab.data.base import DataInfo, ImageDataModule, Splits
 from reglab.data.config import ImageFolderConfig
 from reglab.data.errors import BadDataFileError, DatasetNotFoundError
+from reglab.outputs.atomic import atomic_write
 
 log = logging.getLogger(__name__)
 CACHE_VERSION = 1
@@ -148,11 +147,7 @@ def load_images(cfg: ImageFolderConfig) -> dict:
 
 def _save_atomically(entry: dict, path: Path) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        os.close(fd)
-        torch.save(entry, tmp)
-        os.replace(tmp, path)  # concurrent jobs never see half a file
+        atomic_write(path, lambda f: torch.save(entry, f))  # concurrent jobs never see half
     except OSError as exc:
         log.warning("Could not cache decoded images in %s (%s): decoding again next run", path, exc)
 

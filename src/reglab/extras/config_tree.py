@@ -1,6 +1,6 @@
 """The composed config as a tree: printed at the start of a run, saved as config_tree.log."""
 
-import os
+import io
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -8,7 +8,8 @@ from rich.console import Console
 from rich.syntax import Syntax
 from rich.tree import Tree
 
-from reglab import contract
+from reglab.outputs.atomic import write_text
+from reglab.run_folder import RunFolder
 
 # The sections a reader looks at first, in this order; the rest follow alphabetically.
 FIRST = (
@@ -48,9 +49,6 @@ def print_config_tree(cfg: DictConfig | dict, output_dir: Path | None = None) ->
     Console().print(tree)
     if output_dir is None:
         return None
-    path = Path(output_dir) / contract.CONFIG_TREE_LOG
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w") as f:
-        Console(file=f, width=100, color_system=None, force_terminal=False).print(tree)
-    os.replace(tmp, path)  # never a half-written file
-    return path
+    text = io.StringIO()
+    Console(file=text, width=100, color_system=None, force_terminal=False).print(tree)
+    return write_text(RunFolder(output_dir).config_tree_log, text.getvalue())  # never half

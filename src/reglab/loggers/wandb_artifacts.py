@@ -13,9 +13,11 @@ from pathlib import Path
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import WandbLogger
 
+from reglab import contract
+
 
 def checkpoint_role(callback: ModelCheckpoint) -> str:
-    return "best" if callback.monitor else "last"
+    return contract.BEST if callback.monitor else contract.LAST
 
 
 class CheckpointArtifactsWandbLogger(WandbLogger):

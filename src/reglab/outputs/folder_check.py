@@ -9,7 +9,6 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from reglab import contract
 from reglab.outputs.atomic import write_bytes
 from reglab.outputs.writable import check_writable, describe
 from reglab.run_folder import FolderTaken, RunFolder, check_sweep_folder
@@ -82,10 +81,9 @@ def finished_jobs(sweep_dir: Path) -> dict[str, dict[str, bytes | None]]:
         return {}
     saved = {}
     for job in sweep_dir.iterdir():
-        if not job.is_dir() or RunFolder(job).status() not in contract.FINAL:
+        if not job.is_dir() or not RunFolder(job).finished():
             continue
-        files = [job / contract.HYDRA_DIR / name for name in contract.HYDRA_FILES]
-        files.append(job / contract.TRAIN_LOG)
+        files = RunFolder(job).hydra_files
         saved[str(job.resolve())] = {str(f): f.read_bytes() if f.is_file() else None for f in files}
     return saved
 

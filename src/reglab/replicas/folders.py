@@ -3,19 +3,16 @@
 <output_dir>/seed_<k>/ holds .hydra/overrides.yaml (the run's overrides with `seed=k` for
 `seeds=N`) and .hydra/config.yaml, metrics.json, metrics.csv, curves.png and checkpoints/.
 The run's own folder keeps a metrics.json whose `replicas` lists them; the sweep report
-(`replica_job_dirs`) reads the replica folders in its place, so `seeds=5` and `seed=range(5)`
+(`RunFolder.replicas`) reads the replica folders in its place, so `seeds=5` and `seed=range(5)`
 give the same summary. Torch-free: the report imports this module.
 """
 
 from pathlib import Path
 
-REPLICA_PREFIX = "seed_"
+from reglab.run_folder import RunFolder
+
 SEEDS_PREFIXES = ("seeds=", "+seeds=", "++seeds=")
 SEED_PREFIXES = ("seed=", "+seed=", "++seed=")
-
-
-def replica_dir(output_dir: Path, seed: int) -> Path:
-    return Path(output_dir) / f"{REPLICA_PREFIX}{seed}"
 
 
 def replica_overrides(overrides: list[str], seed: int) -> list[str]:
@@ -24,22 +21,10 @@ def replica_overrides(overrides: list[str], seed: int) -> list[str]:
     return [*kept, f"seed={seed}"]
 
 
-def _seed_of(folder: Path) -> int | None:
-    suffix = folder.name[len(REPLICA_PREFIX) :]
-    return int(suffix) if folder.name.startswith(REPLICA_PREFIX) and suffix.isdigit() else None
-
-
-def replica_job_dirs(job_dir: Path) -> list[Path]:
-    """The replica folders a `seeds=N` job left (in seed order), or [] for a plain job."""
-    pattern = f"{REPLICA_PREFIX}*/.hydra/overrides.yaml"
-    found = [p.parent.parent for p in Path(job_dir).glob(pattern)]
-    return sorted((p for p in found if _seed_of(p) is not None), key=_seed_of)
-
-
 def job_order(path: Path) -> tuple:
     """Sweep jobs in job-number order (0, 1, ..., 10: numerically), a replica with its job,
     in seed order; folders not named by a number after them, by name."""
-    seed = _seed_of(path)
+    seed = RunFolder(path).replica_seed
     job = path.parent if seed is not None else path
     number = int(job.name) if job.name.isdigit() else 0
     return (not job.name.isdigit(), number, job.name, -1 if seed is None else seed)

@@ -16,20 +16,20 @@ from omegaconf import OmegaConf
 
 from reglab.loggers import build_loggers, finish_wandb, log_final_metrics
 from reglab.outputs.atomic import write_bytes, write_text
+from reglab.run_folder import RunFolder, ended, rebase_paths
 
 log = logging.getLogger("reglab")
 
 
-def write_hydra_files(folder: Path, overrides: list[str], config: dict) -> None:
+def write_hydra_files(folder: RunFolder, overrides: list[str], config: dict) -> None:
     """What Hydra writes into a job folder, as far as reglab's report reads it."""
-    hydra_dir = folder / ".hydra"
-    hydra_dir.mkdir(parents=True, exist_ok=True)
-    write_text(hydra_dir / "overrides.yaml", yaml.safe_dump(overrides, sort_keys=False))
+    folder.hydra_dir.mkdir(parents=True, exist_ok=True)
+    write_text(folder.overrides_yaml, yaml.safe_dump(overrides, sort_keys=False))
     # plain yaml, not OmegaConf.to_yaml: the config is resolved already, and 10x faster
-    write_text(hydra_dir / "config.yaml", yaml.safe_dump(config, sort_keys=False))
+    write_text(folder.config_yaml, yaml.safe_dump(config, sort_keys=False))
 
 
-def write_metrics_csv(folder: Path, rows: list[dict]) -> None:
+def write_metrics_csv(folder: RunFolder, rows: list[dict]) -> None:
     """metrics.csv: the columns EpochMetricsWriter writes, in its order."""
     if not rows:
         return
@@ -38,7 +38,7 @@ def write_metrics_csv(folder: Path, rows: list[dict]) -> None:
     writer = csv.DictWriter(text, fieldnames=columns)
     writer.writeheader()
     writer.writerows(rows)
-    write_text(folder / "metrics.csv", text.getvalue())
+    write_text(folder.metrics_csv, text.getvalue())
 
 
 def plot_replica_curves(rows_by_seed: dict[int, list[dict]], path: Path, regression: bool) -> None:
@@ -138,17 +138,6 @@ def write_artifacts(
     callback.on_train_end(trainer, _TrainedNet(net))
 
 
-def _retarget(node, old: str, new: str):
-    """The logger options with the run's folder replaced by the replica's (save_dir, ...)."""
-    if isinstance(node, dict):
-        return {k: _retarget(v, old, new) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_retarget(v, old, new) for v in node]
-    if isinstance(node, str) and node.startswith(old):
-        return new + node[len(old) :]
-    return node
-
-
 def replay_to_loggers(
     logger_nodes: dict | None,
     run_dir: Path,
@@ -163,11 +152,17 @@ def replay_to_loggers(
     """One logger run per replica (one W&B run each, in the run's group), given the replica's
     epoch rows after training: the loggers see what a single run would have logged, though
     not live."""
-    nodes = _retarget(logger_nodes or {}, str(run_dir), str(folder))
+    # the logger options with the run's folder replaced by the replica's (save_dir, ...)
+    nodes = rebase_paths(logger_nodes or {}, {str(run_dir): str(folder)})
     if not any(nodes.values()):
         return
     loggers = build_loggers(
-        OmegaConf.create(nodes), logged_config, run_name, group, folder / "wandb_id", tags=tags
+        OmegaConf.create(nodes),
+        logged_config,
+        run_name,
+        group,
+        RunFolder(folder).wandb_id,
+        tags=tags,
     )
     try:
         for row in rows:
@@ -184,4 +179,4 @@ def replay_to_loggers(
         for logger in loggers:
             logger.finalize("success")
     finally:
-        finish_wandb(exit_code=0 if record["status"] in ("completed", "diverged") else 1)
+        finish_wandb(exit_code=0 if ended(record["status"]) else 1)

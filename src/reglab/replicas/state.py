@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from reglab.config.errors import ConfigError
+from reglab.run_folder import RunFolder
 
 RUN_STATE = "reglab_replicas"  # {"seeds": [...], "loop": ReplicaLoop.state_dict()}
 REPLICA = "reglab_replica"  # {"run": <the seeds=N run's folder>, "seed": k}
@@ -112,5 +113,5 @@ def check_not_run_state(path: Path) -> None:
         raise ConfigError(
             f"ckpt_path={path} is the state of a seeds={len(seeds)} run (its replicas "
             f"together), not one model: evaluate a replica's, e.g. ckpt_path="
-            f"{run / f'seed_{seeds[0]}' / 'checkpoints' / 'last.ckpt'}"
+            f"{RunFolder(run).replica(seeds[0]).last_ckpt}"
         )

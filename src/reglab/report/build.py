@@ -5,6 +5,7 @@ from pathlib import Path
 
 import yaml
 
+from reglab import contract
 from reglab.extras.command import program, program_of_command
 from reglab.outputs.atomic import write_text
 from reglab.outputs.figure_files import vector_path
@@ -13,6 +14,7 @@ from reglab.report.figures import plot_curves_by_config, plot_metric_vs_params
 from reglab.report.jobs import load_jobs
 from reglab.report.summary import primary_metric, summarize, sweep_objective, write_summary
 from reglab.report.topics import topic_outputs
+from reglab.run_folder import RunFolder
 
 # written by the Optuna sweeper (reglab.search.figures), which report.md shows when present;
 # named here so that the report does not import Optuna
@@ -26,7 +28,7 @@ OPTUNA_FIGURES = (
 def sweep_command(sweep_dir: Path, jobs: list | None = None) -> str | None:
     """The command that ran the sweep, from the multirun.yaml Hydra saves, started as the
     user started it (a job's recorded command says how: reglab-train, python train.py, ...)."""
-    path = sweep_dir / "multirun.yaml"
+    path = RunFolder(sweep_dir).multirun_yaml
     if not path.is_file():
         return None
     overrides = (yaml.safe_load(path.read_text()) or {}).get("hydra", {}).get("overrides", {})
@@ -69,7 +71,7 @@ def build_report(sweep_dir: str | Path) -> list[Path]:
         lines += ["Command:", "", "```bash", command, "```", ""]
     counts = {
         st: sum(1 for j in jobs if j.status == st)
-        for st in ("completed", "failed", "diverged", "missing")
+        for st in (contract.COMPLETED, contract.FAILED, contract.DIVERGED, "missing")
     }
     lines += [
         f"{len(jobs)} jobs: " + ", ".join(f"{n} {st}" for st, n in counts.items() if n) + ".",

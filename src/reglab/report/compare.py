@@ -133,7 +133,7 @@ def plot_fits(jobs: list[Job], path: Path) -> Path | None:
 def layer_weights(job: Job) -> dict[str, torch.Tensor]:
     """The weight matrices of the job's last checkpoint, by role ("hidden 1", ..., "output"):
     panels must compare the same layer across jobs, whatever dropout modules shift."""
-    ckpt = contract.checkpoint(job.path, contract.LAST)
+    ckpt = job.folder.last_ckpt
     if not ckpt.is_file():
         return {}
     try:

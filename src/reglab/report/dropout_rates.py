@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from reglab import contract
 from reglab.report.jobs import Job
 from reglab.report.style import legend_beside
 from reglab.report.topic_tools import fmt, mean_std, override_value, save_png, write_text
@@ -31,7 +32,7 @@ def report(jobs: list[Job], sweep_dir: Path) -> list[Path]:
     by_rates: dict[tuple[float, ...], list[Job]] = {}
     for job in jobs:
         r = rates(job)
-        if job.status == "completed" and r and len(r) == 2:
+        if job.status == contract.COMPLETED and r and len(r) == 2:
             by_rates.setdefault(r, []).append(job)
     if not by_rates:
         return []

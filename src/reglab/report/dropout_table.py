@@ -17,6 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from reglab import contract
 from reglab.outputs.plots import epoch_axis
 from reglab.report.jobs import Job
 from reglab.report.style import legend_beside, metric_label, set_scale, sweep_style
@@ -69,7 +70,7 @@ def epochs_of(jobs: list[Job]) -> str:
             {
                 int(j.metrics["epochs"])
                 for j in jobs
-                if j.status == "completed" and "epochs" in j.metrics
+                if j.status == contract.COMPLETED and "epochs" in j.metrics
             }
         )
     )
@@ -117,10 +118,8 @@ def explode_answer(groups: dict[str, list[Job]], all_jobs: list[Job]) -> list[st
     verdicts = []
     for case in EXPLODE_CASES:
         jobs = groups.get(case, [])
-        everyone = [
-            j for j in all_jobs if j.status in ("completed", "diverged") and case_matches(j, case)
-        ]
-        diverged = sum(1 for j in everyone if j.status == "diverged")
+        everyone = [j for j in all_jobs if j.status in contract.FINAL and case_matches(j, case)]
+        diverged = sum(1 for j in everyone if j.status == contract.DIVERGED)
         if not jobs:
             continue
         first = mean_std(dict(series(j, "train/grad_norm_mean")).get(1) for j in jobs)

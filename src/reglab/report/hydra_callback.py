@@ -30,10 +30,11 @@ class SweepReport(Callback):
 def exit_if_jobs_failed(sweep_dir: Path) -> None:
     """After the report: a sweep with failed jobs exits non-zero, so scripts and CI notice.
     (A diverged job is a result, not a failure.)"""
+    from reglab import contract
     from reglab.report.jobs import load_jobs
 
     jobs = load_jobs(sweep_dir)
-    failed = [job for job in jobs if job.status in ("failed", "missing")]
+    failed = [job for job in jobs if job.status in (contract.FAILED, "missing")]
     if failed:
         names = ", ".join(job.path.name for job in failed[:10]) + (
             ", ..." if len(failed) > 10 else ""
@@ -59,7 +60,9 @@ def rerun_command(sweep_dir: Path) -> str | None:
     folders, `hydra.sweep.dir=<sweep_dir>` (a new folder would re-run every job) and
     `resume=true` (a job that crashed goes on from its last.ckpt). Its finished jobs are
     skipped, so only the failed ones run."""
-    path = sweep_dir / "multirun.yaml"
+    from reglab.run_folder import RunFolder
+
+    path = RunFolder(sweep_dir).multirun_yaml
     try:
         hydra = (yaml.safe_load(path.read_text()) or {}).get("hydra") or {}
     except (OSError, yaml.YAMLError):

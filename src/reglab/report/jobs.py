@@ -4,11 +4,10 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from reglab import contract
 from reglab.outputs.atomic import read_json
-from reglab.replicas.folders import job_order, replica_job_dirs
+from reglab.replicas.folders import job_order
+from reglab.run_folder import RunFolder
 
 
 @dataclass
@@ -18,6 +17,10 @@ class Job:
     metrics: dict = field(default_factory=dict)  # metrics.json; empty if the job never wrote it
     rows: list[dict] = field(default_factory=list)  # metrics.csv
     label: str = ""
+
+    @property
+    def folder(self) -> RunFolder:
+        return RunFolder(self.path)
 
     @property
     def status(self) -> str:
@@ -53,21 +56,16 @@ def load_jobs(sweep_dir: str | Path) -> list[Job]:
     """Every job folder under `sweep_dir` (the ones with .hydra/overrides.yaml), in job order."""
     sweep_dir = Path(sweep_dir)
     jobs = []
-    job_dirs = [f.parent.parent for f in sweep_dir.glob("*/.hydra/overrides.yaml")]
     # a `seeds=N` job stands for its N replica folders, each a job with `seed=k`
-    job_dirs = [d for job_dir in job_dirs for d in replica_job_dirs(job_dir) or [job_dir]]
-    for path in job_dirs:
-        overrides_file = contract.overrides_file(path)
-        metrics_file = contract.metrics_json(path)
+    folders = [f for job in RunFolder(sweep_dir).jobs() for f in job.replicas() or [job]]
+    for folder in folders:
         jobs.append(
             Job(
-                path=path,
-                overrides=contract.defining_overrides(
-                    yaml.safe_load(overrides_file.read_text()) or []
-                ),
+                path=folder.path,
+                overrides=contract.defining_overrides(folder.saved_overrides() or []),
                 # unreadable (a full disk before atomic writes): the job counts as missing
-                metrics=read_json(metrics_file) or {},
-                rows=_read_rows(path / contract.METRICS_CSV),
+                metrics=folder.record() or {},
+                rows=_read_rows(folder.metrics_csv),
             )
         )
     jobs.sort(key=lambda job: job_order(job.path))

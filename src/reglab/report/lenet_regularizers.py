@@ -17,7 +17,7 @@ from reglab.report.topic_tools import by_case, save_png, write_text
 
 
 def per_class(job: Job) -> dict[str, float]:
-    path = job.path / "per_class_accuracy.csv"
+    path = job.folder.per_class_csv
     if not path.is_file():
         return {}
     with open(path) as f:

@@ -8,6 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from reglab import contract
 from reglab.report.jobs import Job
 from reglab.report.style import legend_beside, metric_label, set_scale
 from reglab.report.topic_tools import fmt, mean_std, override_value, save_png, write_text
@@ -24,7 +25,7 @@ def grid(jobs: list[Job]) -> dict[str, dict[int, list[Job]]]:
     table: dict[str, dict[int, list[Job]]] = {}
     for job in jobs:
         norm, batch = override_value(job, "model.norm"), override_value(job, "dataset.batch_size")
-        if job.status == "completed" and norm and batch:
+        if job.status == contract.COMPLETED and norm and batch:
             table.setdefault(norm, {}).setdefault(int(batch), []).append(job)
     order = {n: i for i, n in enumerate(NORM_ORDER)}
     return dict(sorted(table.items(), key=lambda kv: order.get(kv[0], len(order))))

@@ -16,6 +16,7 @@ import yaml
 from reglab import contract
 from reglab.outputs.atomic import write_text
 from reglab.report.jobs import Job
+from reglab.run_folder import RunFolder
 
 SEED_PREFIXES = ("seed=", "+seed=")
 # Final metrics worth summarising, when present (in this order).
@@ -41,7 +42,7 @@ class ConfigSummary:
 
     @property
     def completed(self) -> list[Job]:
-        return [j for j in self.jobs if j.status == "completed"]
+        return [j for j in self.jobs if j.status == contract.COMPLETED]
 
     def count(self, status: str) -> int:
         return sum(1 for j in self.jobs if j.status == status)
@@ -89,7 +90,7 @@ def sweep_objective(sweep_dir: Path, jobs: list[Job]) -> Objective | None:
     """What the sweep's sweeper optimised (an Optuna search: `optimized_metric`, by default
     the monitor's best, in `hydra.sweeper.direction`), from the multirun.yaml Hydra saves.
     None for a sweeper that optimises nothing (a grid)."""
-    path = Path(sweep_dir) / "multirun.yaml"
+    path = RunFolder(sweep_dir).multirun_yaml
     config = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
     direction = ((config.get("hydra") or {}).get("sweeper") or {}).get("direction")
     if direction not in ("maximize", "minimize"):
@@ -180,8 +181,8 @@ def write_summary(
         [
             *swept,
             "seeds",
-            "failed",
-            "diverged",
+            contract.FAILED,
+            contract.DIVERGED,
             # _n: the values each mean is over (a job may lack a metric, or hold a NaN)
             *[f"{k}_{s}" for k in keys for s in ("mean", "std", "n")],
         ]
@@ -192,8 +193,8 @@ def write_summary(
             [
                 *(s.params.get(k, "") for k in swept),
                 len(s.completed),
-                s.count("failed") + s.count("missing"),
-                s.count("diverged"),
+                s.count(contract.FAILED) + s.count("missing"),
+                s.count(contract.DIVERGED),
                 *[
                     v
                     for k, st in zip(keys, stats, strict=True)
@@ -216,7 +217,9 @@ def write_summary(
         label = [s.params.get(k, "") for k in swept] or [", ".join(s.overrides) or "(defaults)"]
         seeds = str(len(s.completed))
         problems = [
-            f"{s.count(st)} {st}" for st in ("failed", "diverged", "missing") if s.count(st)
+            f"{s.count(st)} {st}"
+            for st in (contract.FAILED, contract.DIVERGED, "missing")
+            if s.count(st)
         ]
         if problems:
             seeds += " (" + ", ".join(problems) + ")"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from reglab import contract
 from reglab.report.jobs import Job
 from reglab.report.summary import config_key
 
@@ -14,7 +15,7 @@ from reglab.report.summary import config_key
 def task_name(jobs: list[Job]) -> str | None:
     """The sweep's task_name, from the first job's resolved config."""
     for job in jobs:
-        path = job.path / ".hydra" / "config.yaml"
+        path = job.folder.config_yaml
         if path.is_file():
             return (yaml.safe_load(path.read_text()) or {}).get("task_name")
     return None
@@ -34,7 +35,7 @@ def by_case(jobs: list[Job]) -> dict[str, list[Job]]:
     """Completed jobs grouped by configuration, in sweep order."""
     groups: dict[str, list[Job]] = {}
     for job in jobs:
-        if job.status == "completed":
+        if job.status == contract.COMPLETED:
             groups.setdefault(case_name(job), []).append(job)
     return groups
 
