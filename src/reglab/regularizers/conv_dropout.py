@@ -9,26 +9,21 @@ Survivors are scaled by 1 / (1 - p); evaluation passes the maps through unchange
 """
 
 import torch
-from torch import nn
 
+from reglab.regularizers.dropout import RateDropout, masked
 from reglab.regularizers.settings import ConvDropoutMode
 
 
-class ConvDropout(nn.Module):
+class ConvDropout(RateDropout):
     def __init__(self, p: float, mode: ConvDropoutMode = "element"):
-        super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"conv_dropout rate must lie in [0, 1), got {p}")
-        self.p = p
+        super().__init__(p, "conv_dropout")
         self.mode = mode
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0.0:
-            return x
+    def drop(self, x: torch.Tensor) -> torch.Tensor:
         # channel mode: one draw per (sample, channel), broadcast over the map
         shape = x.shape if self.mode == "element" else (*x.shape[:2], *([1] * (x.dim() - 2)))
         keep = torch.rand(shape, device=x.device, dtype=x.dtype) >= self.p
-        return x * (keep * (1.0 / (1.0 - self.p)))
+        return masked(x, keep, self.p)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, mode={self.mode}"

@@ -17,21 +17,36 @@ from torch.nn import functional as F
 from reglab.regularizers.settings import DropoutImpl
 
 
-class Dropout(nn.Module):
-    def __init__(self, p: float, impl: DropoutImpl = "auto"):
+def masked(x: torch.Tensor, keep: torch.Tensor, p: float) -> torch.Tensor:
+    """x with the units not kept zeroed and the kept ones scaled by 1 / (1 - p)."""
+    return x * (keep * (1.0 / (1.0 - p)))
+
+
+class RateDropout(nn.Module):
+    """A dropout layer with rate p in [0, 1): `drop(x)` in training, x as it is in eval."""
+
+    def __init__(self, p: float, what: str = "dropout"):
         super().__init__()
         if not 0.0 <= p < 1.0:
-            raise ValueError(f"dropout rate must lie in [0, 1), got {p}")
+            raise ValueError(f"{what} rate must lie in [0, 1), got {p}")
         self.p = p
-        self.impl = impl
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0.0:
-            return x
+        return self.drop(x) if self.training and self.p > 0.0 else x
+
+    def drop(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class Dropout(RateDropout):
+    def __init__(self, p: float, impl: DropoutImpl = "auto"):
+        super().__init__(p)
+        self.impl = impl
+
+    def drop(self, x: torch.Tensor) -> torch.Tensor:
         if self.impl == "torch" or (self.impl == "auto" and x.device.type != "cpu"):
             return F.dropout(x, self.p, training=True)
-        keep = torch.rand_like(x) >= self.p
-        return x * (keep * (1.0 / (1.0 - self.p)))
+        return masked(x, torch.rand_like(x) >= self.p, self.p)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, impl={self.impl}"

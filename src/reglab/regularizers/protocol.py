@@ -25,6 +25,8 @@ so a module imports torch where it acts (inside the method), if it needs torch a
 
 from typing import Any, ClassVar
 
+from pydantic import create_model
+
 from reglab.config.base import Schema
 from reglab.config.errors import ConfigError
 
@@ -42,21 +44,42 @@ def is_on(value: Any) -> bool:
 
 
 class Regularizer:
-    """One regularizer. Subclasses set the class attributes and override what they add."""
+    """One regularizer. A subclass declares itself in its class statement and overrides what
+    it adds:
 
-    # Its keys in the `regularizer` node, with their defaults (off): a Schema subclass.
-    Settings: ClassVar[type[Schema]]
-    # The key that switches it on, and its name in run names ("dropout+weight_decay").
+        class L2Regularizer(Regularizer, keys={"l2": (NonNegativeFloat, 0.0)}, order=60):
+
+    keys: its keys in the `regularizer` node, {name: (type, default)}, the default off; the
+        first is the switch (the key that turns it on, its name in run names);
+    order: where it sits among the others (its keys in the schema, its name in run names);
+    stack_order: where its modules sit among the others' at the same hook (default: order);
+    layers: "hidden" / "conv" where it acts through a model's hooks on those layers (the model
+        not asking for them is then an error); None: it works on any nn.Module;
+    replica_refusal: why seeds>1 cannot train it yet (a ConfigError names the key and this).
+    """
+
+    Settings: ClassVar[type[Schema]]  # its keys, built from `keys`
     switch: ClassVar[str]
-    # Where it sits among the others: its keys in the schema and its name in run names.
     order: ClassVar[int] = 100
-    # Where its modules sit among the others' at the same hook (None: `order`).
     stack_order: ClassVar[int | None] = None
-    # "hidden" / "conv": acts through a model's hooks on those layers (it is then an error
-    # for the model not to ask for them); None: works on any nn.Module.
     layers: ClassVar[str | None] = None
-    # Why seeds>1 cannot train it yet (a ConfigError names the key and this), or None.
     replica_refusal: ClassVar[str | None] = None
+
+    def __init_subclass__(
+        cls,
+        *,
+        keys: dict[str, tuple[Any, Any]],
+        order: int = 100,
+        stack_order: int | None = None,
+        layers: str | None = None,
+        replica_refusal: str | None = None,
+        **kwargs,
+    ):
+        super().__init_subclass__(**kwargs)
+        cls.Settings = create_model(f"{cls.__name__}Settings", __base__=Schema, **keys)
+        cls.switch = next(iter(keys))
+        cls.order, cls.stack_order, cls.layers = order, stack_order, layers
+        cls.replica_refusal = replica_refusal
 
     def __init__(self, cfg: Schema, model: str = "the model"):
         self.cfg = cfg  # the whole validated `regularizer` node

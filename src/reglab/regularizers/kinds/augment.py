@@ -1,22 +1,17 @@
-"""Data augmentation of training batches (`regularizer=augment`, image data sets)."""
+"""Data augmentation of training batches (`regularizer=augment`, image data sets), from
+{crop_padding, flip, grayscale} (reglab.regularizers.settings.AugmentConfig).
 
-from reglab.config.base import Schema
+Not per replica yet: BatchAugment draws per sample from one generator; per-replica draws
+(each replica its single run's augmentations) are not written."""
+
 from reglab.regularizers.protocol import Regularizer
 from reglab.regularizers.settings import AugmentConfig
 
+KEYS = {"augment": (AugmentConfig | None, None)}
+REFUSAL = "per-replica augmentation draws"
 
-class AugmentSettings(Schema):
-    augment: AugmentConfig | None = None  # {crop_padding, flip, grayscale}
 
-
-class AugmentRegularizer(Regularizer):
-    Settings = AugmentSettings
-    switch = "augment"
-    order = 220
-    # Measured, not assumed: one draw per replica would be a loop over replicas per batch
-    # (BatchAugment draws per sample from one generator); not written yet.
-    replica_refusal = "per-replica augmentation draws"
-
+class AugmentRegularizer(Regularizer, keys=KEYS, order=220, replica_refusal=REFUSAL):
     def augmentation(self, seed: int):
         from reglab.regularizers.augment import BatchAugment
 

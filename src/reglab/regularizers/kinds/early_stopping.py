@@ -1,19 +1,13 @@
-"""Early stopping (`regularizer=early_stopping`): Lightning's EarlyStopping callback."""
+"""Early stopping (`regularizer=early_stopping`): Lightning's EarlyStopping callback, from
+{monitor, patience, min_delta, mode} (reglab.regularizers.settings.EarlyStoppingConfig)."""
 
-from reglab.config.base import Schema
 from reglab.regularizers.protocol import Regularizer
 from reglab.regularizers.settings import EarlyStoppingConfig
 
-
-class EarlyStoppingSettings(Schema):
-    early_stopping: EarlyStoppingConfig | None = None  # {monitor, patience, min_delta, mode}
+KEYS = {"early_stopping": (EarlyStoppingConfig | None, None)}
 
 
-class EarlyStoppingRegularizer(Regularizer):
-    Settings = EarlyStoppingSettings
-    switch = "early_stopping"
-    order = 200
-
+class EarlyStoppingRegularizer(Regularizer, keys=KEYS, order=200):
     def callbacks(self) -> list:
         from reglab.regularizers.early_stopping import early_stopping_callback
 

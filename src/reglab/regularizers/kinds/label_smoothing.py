@@ -6,28 +6,23 @@ the cross-entropy against targets (1 - e) one-hot + e / K uniform, i.e.
 what `F.cross_entropy(..., label_smoothing=e)` computes. Only the training loss changes:
 val/ and test/ losses stay the plain cross-entropy, so runs with and without smoothing
 compare on the same scale (train/loss is the smoothed loss the optimizer minimises).
+label_smoothing: e in [0, 1); 0 = off.
 """
+
+from typing import Annotated
 
 from pydantic import Field
 
-from reglab.config.base import Schema
 from reglab.config.errors import ConfigError
 from reglab.regularizers.protocol import Regularizer
 
-
-class LabelSmoothingSettings(Schema):
-    label_smoothing: float = Field(default=0.0, ge=0.0, lt=1.0)  # e; 0 = off
+Smoothing = Annotated[float, Field(ge=0.0, lt=1.0)]
 
 
-class LabelSmoothingRegularizer(Regularizer):
-    Settings = LabelSmoothingSettings
-    switch = "label_smoothing"
-    order = 90
-
+class LabelSmoothingRegularizer(Regularizer, keys={"label_smoothing": (Smoothing, 0.0)}, order=90):
     def training_loss(self, loss, outputs, targets):
-        e = self.value
         uniform = -outputs.log_softmax(-1).mean(-1).mean()  # CE against the uniform target
-        return (1 - e) * loss + e * uniform
+        return (1 - self.value) * loss + self.value * uniform
 
     def check(self, task: str, hidden_layers: int) -> None:
         if task != "classification":

@@ -3,29 +3,20 @@ companion to dropout): after every optimizer step, each hidden unit's incoming w
 (a row of its layer's weight matrix) is rescaled to L2 norm at most c; rows already within
 the ball are left as they are. Hidden layers are "hidden 1", "hidden 2", ... of
 reglab.models.roles (the fully connected layers before the output), so it works on any model.
+max_norm: c, the largest norm of a hidden unit's weights; 0 = off.
 """
 
 from pydantic import NonNegativeFloat
 
-from reglab.config.base import Schema
 from reglab.config.errors import ConfigError
 from reglab.regularizers.protocol import Regularizer
 
 
-class MaxNormSettings(Schema):
-    max_norm: NonNegativeFloat = 0.0  # c: the largest norm of a hidden unit's weights; 0 = off
-
-
-class MaxNormRegularizer(Regularizer):
-    Settings = MaxNormSettings
-    switch = "max_norm"
-    order = 80
-
+class MaxNormRegularizer(Regularizer, keys={"max_norm": (NonNegativeFloat, 0.0)}, order=80):
     def constrain(self, hidden_weights: list) -> None:
         c = self.value
         for w in hidden_weights:  # (..., out, in): the last dimension is a unit's fan-in
-            norms = w.norm(dim=-1, keepdim=True)
-            w.mul_(c / norms.clamp(min=c))  # c / max(norm, c): 1 inside the ball
+            w.mul_(c / w.norm(dim=-1, keepdim=True).clamp(min=c))  # 1 inside the ball
 
     def check(self, task: str, hidden_layers: int) -> None:
         if hidden_layers == 0:

@@ -1,26 +1,16 @@
-"""Gaussian noise on hidden activations in training (`regularizer=noise`, d2l 4.6 exercise)."""
+"""Gaussian noise on hidden activations in training (`regularizer=noise`, the "noise layer" of
+the d2l 4.6 exercise): the std, per hidden layer or one for all. Stacked before dropout after
+an activation: the noise, then the mask."""
 
-from reglab.config.base import Schema
 from reglab.regularizers.protocol import Regularizer
 from reglab.regularizers.settings import NoiseStds
 
-
-class NoiseSettings(Schema):
-    # std of Gaussian noise added to each hidden activation in training, per layer or one
-    noise: NoiseStds = 0.0
+KEYS = {"noise": (NoiseStds, 0.0)}
 
 
-class NoiseRegularizer(Regularizer):
-    Settings = NoiseSettings
-    switch = "noise"
-    order = 40
-    stack_order = 5  # before dropout after an activation: the noise layer, then the mask
-    layers = "hidden"
-
+class NoiseRegularizer(Regularizer, keys=KEYS, order=40, stack_order=5, layers="hidden"):
     def after_activation(self, index: int) -> list:
-        std = self.rate(index)
-        if std == 0:
-            return []
         from reglab.regularizers.noise import GaussianNoise
 
-        return [GaussianNoise(std)]
+        std = self.rate(index)
+        return [GaussianNoise(std)] if std > 0 else []
