@@ -72,6 +72,7 @@ def test_label_smoothing_is_torchs_smoothed_cross_entropy():
         ("regularizer.max_norm=-1", "regularizer.max_norm"),
         ("regularizer.label_smoothing=1.0", "regularizer.label_smoothing"),
         ("regularizer.label_smoothing=-0.1", "regularizer.label_smoothing"),
+        ("regularizer.max_norm=inf", "regularizer.max_norm"),
     ],
 )
 def test_bad_values_stop_the_run_naming_the_key(make_config, override, key):

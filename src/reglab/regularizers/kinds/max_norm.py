@@ -6,13 +6,18 @@ reglab.models.roles (the fully connected layers before the output), so it works 
 max_norm: c, the largest norm of a hidden unit's weights; 0 = off.
 """
 
-from pydantic import NonNegativeFloat
+from typing import Annotated
+
+from pydantic import Field
 
 from reglab.config.errors import ConfigError
 from reglab.regularizers.protocol import Regularizer
 
+# finite: c = inf would compute inf / inf (NaN weights); "no constraint" is 0
+FiniteNonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 
-class MaxNormRegularizer(Regularizer, keys={"max_norm": (NonNegativeFloat, 0.0)}, order=80):
+
+class MaxNormRegularizer(Regularizer, keys={"max_norm": (FiniteNonNegative, 0.0)}, order=80):
     def constrain(self, hidden_weights: list) -> None:
         c = self.value
         for w in hidden_weights:  # (..., out, in): the last dimension is a unit's fan-in
