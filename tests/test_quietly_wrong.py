@@ -88,7 +88,8 @@ def _module(info: dict):
 
     model = {"_target_": "reglab.models.mlp.MLP", "name": "mlp", "hidden": [8]}
     optimizer = {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1}
-    return RegLabModule(model=model, info=info, regularizer={}, optimizer=optimizer)
+    config = {"model": model, "regularizer": {}, "optimizer": optimizer}
+    return RegLabModule(config=config | {"hardware": {"compile": False}}, info=info)
 
 
 IMAGES = {

@@ -173,3 +173,23 @@ def test_eval_reads_and_caches_data_where_this_machine_says(tmp_path):
     hardware = HardwareConfig(name="cpu", accelerator="cpu")
     dataset = trained_settings(stored, here, hardware).dataset.model_dump()
     assert dataset["cache_dir"] == here.cache_dir and dataset["data_dir"] == here.data_dir
+
+
+def test_a_checkpoint_of_the_earlier_layout_loads(clean_run, tmp_path):
+    """Checkpoints written before the run config was stored once held the model, regularizer
+    and optimizer sections and `compile` again beside it: they still load, from the config."""
+    from reglab.lit import RegLabModule
+
+    checkpoint = torch.load(clean_run / "checkpoints" / "last.ckpt", weights_only=True)
+    hparams = checkpoint["hyper_parameters"]
+    config = hparams["config"]
+    hparams.update(
+        model=config["model"],
+        regularizer=config["regularizer"],
+        optimizer=config["optimizer"],
+        compile=False,
+    )
+    torch.save(checkpoint, tmp_path / "old.ckpt")
+    module = RegLabModule.load_from_checkpoint(tmp_path / "old.ckpt")
+    assert set(module.hparams) == {"config", "info", "fused"}
+    assert module.settings.model.label == config["model"]["name"]

@@ -95,8 +95,9 @@ def train_replicas(
     weight_names = [names[i] for i in names if i in weight_ids]
     groups = regularization.parameter_groups(nets[0])
     # the module a checkpoint must load into: its metric states and key names
-    module_state = RegLabModule(**module_arguments).state_dict()
-    module_state = {k: v for k, v in module_state.items() if not k.startswith("net.")}
+    module = RegLabModule(**module_arguments)
+    module_state = {k: v for k, v in module.state_dict().items() if not k.startswith("net.")}
+    stored = dict(module.hparams)  # what a single run's checkpoint stores, its config once
 
     stacked = StackedNet(nets, device)
     datamodule.splits = datamodule.splits.to(device)
@@ -180,8 +181,7 @@ def train_replicas(
                 record["early_stopping"] = outcome.early_stopping
             last_epoch = outcome.rows[-1]["epoch"] if outcome.rows else 0
             last_step = outcome.rows[-1]["step"] if outcome.rows else 0
-            replica_config = _replica_config(module_arguments["config"], seed, folder)
-            hparams = module_arguments | {"config": replica_config}
+            hparams = stored | {"config": _replica_config(stored["config"], seed, folder)}
             origin = {REPLICA: {"run": str(output_dir), "seed": seed}}
             # a diverged replica's weights are its last checkpoint's (none: diverged before one)
             weights_epoch = last_epoch if outcome.weights_epoch is None else outcome.weights_epoch

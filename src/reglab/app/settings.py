@@ -29,6 +29,7 @@ from reglab.data.config import DatasetSchema, ProtocolConfig
 from reglab.extras.config import ExtrasConfig
 from reglab.models import config as model_config
 from reglab.models.config import ModelSchema, UserModelConfig
+from reglab.module_config import OptimizerConfig
 from reglab.regularizers.config import CONV, HIDDEN, RegularizerConfig, is_on
 
 # numpy's (and so Lightning's seed_everything) seeds: 0 .. 2**32 - 1
@@ -67,31 +68,6 @@ class HardwareConfig(Schema):
         return {"32": "32-true", "64": "64-true", "16": "16-mixed", "bf16": "bf16-mixed"}.get(
             str(value), value
         )
-
-
-class OptimizerConfig(TargetConfig):
-    """Any torch optimizer, instantiated as a partial; its keyword arguments are checked."""
-
-    partial: Literal[True] = Field(alias="_partial_")
-    lr: float = Field(gt=0)
-
-    @model_validator(mode="after")
-    def _known_arguments(self):
-        extra = self.keywords()
-        if "weight_decay" in extra:
-            raise ValueError(
-                "optimizer.weight_decay is not used: set regularizer.weight_decay "
-                "(or choose regularizer=weight_decay), which decays weights but not biases"
-            )
-        check_keywords("optimizer", self.target, ["lr", *extra], supplied=("params",))
-        momentum = extra.get("momentum")
-        if momentum is not None and not 0 <= float(momentum) < 1:
-            raise ValueError(f"optimizer.momentum must lie in [0, 1), got {momentum}")
-        return self
-
-    def factory_config(self) -> dict:
-        """What hydra's instantiate turns into `partial(Optimizer, lr=..., ...)`."""
-        return self.model_dump(by_alias=True)
 
 
 # Trainer arguments reglab sets itself when it builds the Trainer.
