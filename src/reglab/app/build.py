@@ -119,7 +119,8 @@ def build_trainer(
     loggers: list[Logger],
 ) -> L.Trainer:
     # without a validation split there is no "best" checkpoint: last.ckpt only
-    callbacks = build_callbacks(settings.callbacks, data.task, data.val_is_test)
+    entries = settings.callbacks.entries() if settings.callbacks is not None else {}
+    callbacks = build_callbacks(entries, data.task, data.val_is_test)
     callbacks += regularization_callbacks
     callbacks += [EpochSeeding(settings.seed), ProcessGroupTeardown()]
     # Lightning adds a progress bar of its own unless told not to: `callbacks.progress_bar=null`

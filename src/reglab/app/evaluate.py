@@ -19,6 +19,7 @@ from omegaconf.errors import MissingMandatoryValue
 from pydantic import Field, ValidationError
 
 from reglab import contract
+from reglab.app.outputs_config import LoggersConfig
 from reglab.app.settings import ExtrasConfig, HardwareConfig, PathsConfig, RunConfig, to_plain_dict
 from reglab.config.base import Schema
 from reglab.config.errors import CheckpointRefused, ConfigError, format_validation_error
@@ -38,7 +39,7 @@ class EvalConfig(Schema):
     paths: PathsConfig
     extras: ExtrasConfig = ExtrasConfig()
     # logger=wandb / tensorboard / mlflow / csv, as training: the evaluation's own runs
-    logger: dict[str, dict | None] | None = None
+    logger: LoggersConfig | None
 
 
 def validate_eval_config(cfg: DictConfig | dict) -> EvalConfig:

@@ -109,7 +109,8 @@ def train_replicas(
     validation = has_validation_split(settings.dataset)
     val_is_test = datamodule.info.val_is_test or not validation
     keep_best = not val_is_test  # a best.ckpt, as a single run's checkpoint callback keeps
-    guard = (settings.callbacks or {}).get("divergence_guard") or {}
+    callbacks = settings.callbacks
+    guard = callbacks.divergence_guard if callbacks is not None else None
     stepper = _fast_optimizer(optimizer, stacked_groups)
     loop = ReplicaLoop(
         stacked,
@@ -130,7 +131,7 @@ def train_replicas(
             validation=validation,
             keep_best=keep_best,
             early_stopping=settings.regularizer.early_stopping,
-            max_grad_norm=guard.get("max_grad_norm"),
+            max_grad_norm=guard.max_grad_norm if guard is not None else None,
             base_seed=settings.seed,
         ),
     )
@@ -196,7 +197,7 @@ def train_replicas(
                 ckpt = checkpoint(module_state, best_state, outcome.best_epoch, best_step, hparams)
                 save_checkpoint(contract.checkpoint(folder, contract.BEST), ckpt | origin)
             if interrupted is None:
-                artifacts = (settings.callbacks or {}).get("artifacts")
+                artifacts = callbacks.artifacts if callbacks is not None else None
                 write_artifacts(artifacts, nets[k], stacked.replica_state(k), datamodule, folder)
             if status == contract.DIVERGED:
                 record.update(divergence=outcome.divergence, message=_divergence_message(outcome))

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from reglab.app.logger_limits import logger_limit_problems
+from reglab.app.outputs_config import CallbacksConfig, LoggersConfig
 from reglab.config.base import Schema
 from reglab.config.errors import ConfigError, format_validation_error
 from reglab.config.signatures import signature_of
@@ -118,8 +119,8 @@ class RunConfig(Schema):
     optimizer: OptimizerConfig
     hardware: HardwareConfig
     trainer: TrainerConfig
-    callbacks: dict[str, dict | None] | None = None
-    logger: dict[str, dict | None] | None = None
+    callbacks: CallbacksConfig | None
+    logger: LoggersConfig | None
     paths: PathsConfig
     tags: list[str] = Field(
         default_factory=list
