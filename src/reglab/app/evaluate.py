@@ -16,7 +16,7 @@ from typing import Literal
 
 from omegaconf import DictConfig
 from omegaconf.errors import MissingMandatoryValue
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
 from reglab import contract
 from reglab.app.outputs_config import LoggersConfig
@@ -32,12 +32,12 @@ log = logging.getLogger("reglab")
 
 class EvalConfig(Schema):
     task_name: str
-    tags: list[str] = Field(default_factory=list)
+    tags: list[str]
     ckpt_path: str
-    split: Literal["test", "val"] = "test"
+    split: Literal["test", "val"]
     hardware: HardwareConfig
     paths: PathsConfig
-    extras: ExtrasConfig = ExtrasConfig()
+    extras: ExtrasConfig
     # logger=wandb / tensorboard / mlflow / csv, as training: the evaluation's own runs
     logger: LoggersConfig | None
 
@@ -57,12 +57,18 @@ def validate_eval_config(cfg: DictConfig | dict) -> EvalConfig:
         raise ConfigError(format_validation_error(exc, fields)) from None
 
 
-# What eval takes from a checkpoint's stored config: what the model and its data are. The rest
-# (trainer, callbacks, loggers, hardware, paths) is this machine's: a stored config is data, and
-# a file from elsewhere chooses neither what runs nor where anything is written.
-TRAINED_SECTIONS = ("task_name", "seed", "dataset", "model", "regularizer", "optimizer", "protocol")
+# What eval takes from a checkpoint's stored config: what the model and its data are (and the
+# run's tags and extras, which eval's building reads nothing of). The rest (trainer, callbacks,
+# loggers, hardware, paths) is this machine's: a stored config is data, and a file from
+# elsewhere chooses neither what runs nor where anything is written.
+TRAINED_SECTIONS = (
+    *("task_name", "seed", "dataset", "model", "regularizer", "optimizer", "protocol"),
+    *("tags", "extras"),
+)
 # what an evaluation is as a run: one pass over a split, with the weights it was given
-EVALUATION = {"seeds": 1, "test": True, "test_ckpt": "last", "resume": False, "ckpt_path": None}
+EVALUATION = dict(
+    seeds=1, test=True, test_ckpt="last", optimized_metric=None, resume=False, ckpt_path=None
+)
 PER_CLASS = "reglab.callbacks.per_class.PerClassAccuracy"
 
 

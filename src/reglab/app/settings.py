@@ -39,19 +39,21 @@ PRECISIONS = ("64-true", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-t
 
 
 class HardwareConfig(Schema):
+    """Each option's values are written in its file (configs/hardware/)."""
+
     name: str
     accelerator: Literal["cpu", "gpu", "cuda", "mps", "auto"]
-    devices: PositiveInt | Literal["auto"] | list[NonNegativeInt] = 1
-    precision: Literal[PRECISIONS] = "32-true"
+    devices: PositiveInt | Literal["auto"] | list[NonNegativeInt]
+    precision: Literal[PRECISIONS]
     # auto: one device; ddp_spawn: one process per device, started by this job's process
     # (see configs/hardware/ddp.yaml for why not Lightning's script-relaunching `ddp`)
-    strategy: Literal["auto", "ddp_spawn", "ddp"] = "auto"
-    compile: bool = False  # torch.compile the inner nn.Module
+    strategy: Literal["auto", "ddp_spawn", "ddp"]
+    compile: bool  # torch.compile the inner nn.Module
     # torch.use_deterministic_algorithms: on by default on CPU, so a resumed run matches
-    deterministic: bool = False
+    deterministic: bool
     # CPU threads per process; None = this machine's cores divided among the processes that
     # share them (parallel joblib jobs, DDP ranks on the CPU): see reglab/threads.py
-    threads: PositiveInt | None = None
+    threads: PositiveInt | None
 
     @model_validator(mode="after")
     def _devices_for_strategy(self):
@@ -104,15 +106,18 @@ class PathsConfig(Schema):
 
 
 class RunConfig(Schema):
+    """The whole run. Every value is written in the config files (train.yaml and the groups'
+    options, each key once): the schemas say what is allowed, not what is chosen."""
+
     task_name: str
     seed: NonNegativeInt = Field(le=MAX_SEED)
     # seeds=N: N replicas (seeds seed..seed+N-1) trained together in one loop (reglab.replicas)
-    seeds: PositiveInt = 1
-    test: bool = True
-    test_ckpt: Literal["auto", "best", "last"] = "auto"
-    optimized_metric: str | None = None
-    resume: bool = False
-    ckpt_path: str | None = None
+    seeds: PositiveInt
+    test: bool
+    test_ckpt: Literal["auto", "best", "last"]
+    optimized_metric: str | None
+    resume: bool
+    ckpt_path: str | None
     dataset: DatasetSchema
     model: ModelSchema
     regularizer: RegularizerConfig
@@ -122,11 +127,9 @@ class RunConfig(Schema):
     callbacks: CallbacksConfig | None
     logger: LoggersConfig | None
     paths: PathsConfig
-    tags: list[str] = Field(
-        default_factory=list
-    )  # to every logger, metrics.json and the sweep summary
-    extras: ExtrasConfig = ExtrasConfig()
-    protocol: ProtocolConfig = ProtocolConfig()
+    tags: list[str]  # to every logger, metrics.json and the sweep summary
+    extras: ExtrasConfig
+    protocol: ProtocolConfig
 
     def moved_to(self, run_dir) -> "RunConfig":
         """These settings for a run that goes on in `run_dir` (a resumed run's own folder):
