@@ -76,14 +76,13 @@ def trained_settings(
     config: dict,
     here: PathsConfig,
     hardware: HardwareConfig,
-    built: dict | None = None,
-    callbacks: dict | None = None,
+    given: dict | None = None,
 ) -> RunConfig:
     """The settings eval builds its data and trainer from (with training's builders): the
     training run's model and data settings, with its data paths moved to this machine's (a
     checkpoint trained elsewhere finds its data here), on this machine's hardware (one
-    device). `built`: sections already validated (the loaded module's model, regularizer and
-    optimizer), taken as they are; `callbacks`: the evaluation's own."""
+    device). `given`: sections eval sets itself: the loaded module's model, regularizer and
+    optimizer (validated already, taken as they are) and the evaluation's callbacks."""
     if not isinstance(config, dict):
         raise ConfigError("the checkpoint carries no run config (hyper_parameters.config)")
     trained = config.get("paths") if isinstance(config.get("paths"), dict) else {}
@@ -123,10 +122,10 @@ def trained_settings(
         "paths": here,
         "hardware": hardware.model_copy(update={"devices": 1, "strategy": "auto"}),
         "trainer": trainer,
-        "callbacks": callbacks,
+        "callbacks": None,
         "logger": None,
     }
-    return RunConfig.model_validate(kept | (built or {}) | EVALUATION | this_machine)
+    return RunConfig.model_validate(kept | EVALUATION | this_machine | (given or {}))
 
 
 def evaluate(settings: EvalConfig) -> dict:
@@ -159,15 +158,10 @@ def evaluate(settings: EvalConfig) -> dict:
     output_dir = Path(settings.paths.output_dir)
     per_class = settings.split == "test" and module.task.name == "classification"
     callbacks = {"per_class_accuracy": {"_target_": PER_CLASS, "output_dir": str(output_dir)}}
-    built = {key: getattr(module.settings, key) for key in ("model", "regularizer", "optimizer")}
+    given = {key: getattr(module.settings, key) for key in ("model", "regularizer", "optimizer")}
+    given["callbacks"] = callbacks if per_class else None
     try:  # the stored config is the file's: what it names is checked before it is built
-        run = trained_settings(
-            module.hparams["config"],
-            settings.paths,
-            settings.hardware,
-            built,
-            callbacks if per_class else None,
-        )
+        run = trained_settings(module.hparams["config"], settings.paths, settings.hardware, given)
         L.seed_everything(run.seed, workers=True, verbose=False)
         data = build_data(run)
     except (ConfigError, ValidationError) as exc:

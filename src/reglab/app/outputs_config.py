@@ -7,7 +7,9 @@ the key and the allowed ones). An entry added with `+callbacks.<name>=...` or
 `+logger.<name>=...` (a user's class) is checked the same way; `null` switches an entry off.
 """
 
-from pydantic import ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+from typing import ClassVar
+
+from pydantic import ConfigDict, Field, PositiveFloat, PositiveInt, PrivateAttr, model_validator
 
 from reglab.config.base import Schema
 from reglab.config.targets import TargetConfig, check_keywords
@@ -28,6 +30,35 @@ def _check_entries(section: str, entries: dict[str, EntryConfig | None]) -> None
         # inherited would be imported to find it: validation stays torch-free)
         if given:
             check_keywords(f"{section}.{name}", entry.target, given)
+
+
+class EntriesConfig(Schema):
+    """A node of named entries (`callbacks`, `logger`): the built-in ones are the subclass's
+    fields, any other is a user's (typed by the subclass's `__pydantic_extra__`)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    SECTION: ClassVar[str]
+    _order: list[str] = PrivateAttr(default_factory=list)  # the entries' names as written
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _in_order(cls, data, handler):
+        node = handler(data)
+        if isinstance(data, dict):  # callbacks are built in the order the config lists them
+            node._order = list(data)
+        return node
+
+    @model_validator(mode="after")
+    def _known_arguments(self):
+        _check_entries(self.SECTION, self.entries())
+        return self
+
+    def entries(self) -> dict[str, EntryConfig | None]:
+        """Every entry by name, in the config's order (the built-in ones it does not list
+        after them, as None)."""
+        extra = self.model_extra or {}
+        every = [*self._order, *type(self).model_fields, *extra]
+        return {name: extra[name] if name in extra else getattr(self, name) for name in every}
 
 
 # ---- callbacks ----------------------------------------------------------------------------
@@ -60,37 +91,24 @@ class DivergenceGuardConfig(CallbackConfig):
     check_every_n_steps: PositiveInt
 
 
-class CallbacksConfig(Schema):
-    """The `callbacks` node: the built-in entries typed, any other a user's callback."""
+class CallbacksConfig(EntriesConfig):
+    """The `callbacks` node. The built-in entries with keys reglab reads or requires have their
+    schema here; the others (on_exception_checkpoint, progress_bar, and the instruments
+    weight_norms, grad_norm, histograms) are typed as any callback, as a user's are."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    SECTION: ClassVar[str] = "callbacks"
     # callbacks/default.yaml
     model_checkpoint: CheckpointConfig | None = None
     last_checkpoint: CheckpointConfig | None = None
-    on_exception_checkpoint: CallbackConfig | None = None
     epoch_metrics: FolderCallbackConfig | None = None
-    progress_bar: CallbackConfig | None = None
     artifacts: FolderCallbackConfig | None = None
     divergence_guard: DivergenceGuardConfig | None = None
     # callbacks/instruments.yaml
-    weight_norms: CallbackConfig | None = None
-    grad_norm: CallbackConfig | None = None
     activation_stats: FolderCallbackConfig | None = None
     per_class_accuracy: FolderCallbackConfig | None = None
-    histograms: CallbackConfig | None = None
 
     # entries added with `+callbacks.<name>=...`: a user's callbacks
     __pydantic_extra__: dict[str, CallbackConfig | None] = Field(init=False)
-
-    @model_validator(mode="after")
-    def _known_arguments(self):
-        _check_entries("callbacks", self.entries())
-        return self
-
-    def entries(self) -> dict[str, CallbackConfig | None]:
-        """Every entry by name, in the config's order: the built-in ones, then the user's."""
-        built_in = {name: getattr(self, name) for name in type(self).model_fields}
-        return built_in | dict(self.model_extra or {})
 
 
 # ---- loggers ------------------------------------------------------------------------------
@@ -124,22 +142,12 @@ class MLflowConfig(LoggerConfig):
     log_model: bool | str
 
 
-class LoggersConfig(Schema):
+class LoggersConfig(EntriesConfig):
     """The `logger` node: the built-in entries typed, any other a user's logger."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    SECTION: ClassVar[str] = "logger"
     wandb: WandbConfig | None = None
     mlflow: MLflowConfig | None = None
     tensorboard: LoggerConfig | None = None
     # entries added with `+logger.<name>=...`: a user's loggers
     __pydantic_extra__: dict[str, LoggerConfig | None] = Field(init=False)
-
-    @model_validator(mode="after")
-    def _known_arguments(self):
-        _check_entries("logger", self.entries())
-        return self
-
-    def entries(self) -> dict[str, LoggerConfig | None]:
-        """Every entry by name: the built-in ones, then the user's."""
-        built_in = {name: getattr(self, name) for name in type(self).model_fields}
-        return built_in | dict(self.model_extra or {})

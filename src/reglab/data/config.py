@@ -67,11 +67,16 @@ class OfficialSplitConfig(ImageDataConfig):
     TRAIN_IMAGES: ClassVar[int]
 
     @model_validator(mode="after")
-    def _validation_leaves_training(self):
-        if self.val_size >= self.TRAIN_IMAGES:
+    def _training_images_left(self):
+        left = self.TRAIN_IMAGES - self.val_size
+        train_size = getattr(self, "train_size", None)  # a subset of what is left (Fashion-MNIST)
+        if left <= 0:
+            why = f"leaves no training data: {self.name} has {self.TRAIN_IMAGES} training images"
+            raise ValueError(f"dataset.val_size={self.val_size} {why}")
+        if train_size is not None and train_size > left:
             raise ValueError(
-                f"dataset.val_size={self.val_size} leaves no training data: "
-                f"{self.name} has {self.TRAIN_IMAGES} training images"
+                f"dataset.train_size={train_size} is more than the {left} training images "
+                f"left after dataset.val_size={self.val_size}: use at most {left}, or null for all"
             )
         return self
 
@@ -82,16 +87,6 @@ class FashionMNISTConfig(OfficialSplitConfig):
     # train on only this many of the training split's images (a seeded random subset, by
     # split_seed): a small training set overfits visibly (the early-stopping note). null = all
     train_size: PositiveInt | None
-
-    @model_validator(mode="after")
-    def _train_size_fits(self):
-        left = self.TRAIN_IMAGES - self.val_size
-        if self.train_size is not None and self.train_size > left:
-            raise ValueError(
-                f"dataset.train_size={self.train_size} is more than the {left} training images "
-                f"left after dataset.val_size={self.val_size}: use at most {left}, or null for all"
-            )
-        return self
 
 
 class CIFAR10Config(OfficialSplitConfig):
