@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from reglab.app.job import run  # noqa: E402
-from reglab.config.compose import compose_config  # noqa: E402
+from reglab.config.compose import compose_config, option  # noqa: E402
 from reglab.data.synthetic import PolyConfig, Toy1DConfig, poly_data, toy1d_data  # noqa: E402
 
 WORKLOADS = {
@@ -105,7 +105,7 @@ def plain_loop(net, optimizer, x, y, x_test, y_test, epochs, batch, eval_every) 
 def plain_time(workload: str, loop=plain_loop) -> float:
     torch.manual_seed(0)
     if workload == "toy1d":
-        s = toy1d_data(Toy1DConfig(name="toy1d"))
+        s = toy1d_data(Toy1DConfig(**option("dataset", "toy1d")))
         layers, width = [], 1
         for _ in range(3):
             layers += [nn.Linear(width, 200), nn.ReLU()]
@@ -116,7 +116,7 @@ def plain_time(workload: str, loop=plain_loop) -> float:
         groups = [{"params": decay, "weight_decay": 0.01}, {"params": others}]
         optimizer = torch.optim.SGD(groups, lr=0.01, momentum=0.9)
         return loop(net, optimizer, s.x_train, s.y_train, s.x_test, s.y_test, 2000, 10, 20)
-    features, labels, _ = poly_data(PolyConfig(name="poly"))
+    features, labels, _ = poly_data(PolyConfig(**option("dataset", "poly")))
     x, y = features[:100, :4], labels[:100]
     x_test, y_test = features[100:, :4], labels[100:]
     net = nn.Sequential(nn.Linear(4, 1, bias=False))

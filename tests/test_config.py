@@ -103,6 +103,27 @@ def test_default_regularizer_is_off(make_config):
         ("hardware.precision=8", "hardware.precision"),
         ("trainer.max_epochs=0", "trainer.max_epochs: Input should be greater than 0"),
         ("seed=-1", "seed: Input should be greater than or equal to 0"),
+        # callbacks and loggers: typed entries, their other keys checked against the class
+        (
+            "+callbacks.model_checkpoint.sav_top_k=2",
+            "callbacks.model_checkpoint.sav_top_k: not an argument of ModelCheckpoint; did you "
+            "mean callbacks.model_checkpoint.save_top_k? allowed: dirpath, filename, monitor,",
+        ),
+        (
+            "callbacks.divergence_guard.max_grad_norm=-1",
+            "callbacks.divergence_guard.max_grad_norm: Input should be greater than 0",
+        ),
+        ("callbacks.model_checkpoint.filename=[a]", "callbacks.model_checkpoint.filename:"),
+        (
+            "+callbacks.x._target_=tests.helpers.KillAt +callbacks.x.epok=1",
+            "callbacks.x.epok: not an argument of KillAt; did you mean callbacks.x.epoch?",
+        ),
+        (
+            "logger=mlflow +logger.mlflow.run_nam=x",
+            "logger.mlflow.run_nam: not an argument of MLFlowLogger; did you mean "
+            "logger.mlflow.run_name? allowed: experiment_name, run_name,",
+        ),
+        ("logger.wandb.log_model=[x]", "logger.wandb.log_model"),
     ],
 )
 def test_bad_values_name_the_key_and_what_is_allowed(make_config, override, expected):

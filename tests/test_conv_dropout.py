@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from reglab.app.settings import validate_config
+from reglab.config.compose import option
 from reglab.config.errors import ConfigError
 from reglab.models.build import build_model
 from reglab.models.config import LeNetConfig
@@ -34,7 +35,7 @@ def test_lenet_puts_conv_dropout_after_each_conv_before_the_activation():
     regularization = Regularization(
         RegularizerConfig(conv_dropout=0.5, conv_dropout_mode="channel")
     )
-    net = build_model(LeNetConfig(name="lenet"), (3, 32, 32), 10, regularization)
+    net = build_model(LeNetConfig(**option("model", "lenet")), (3, 32, 32), 10, regularization)
     kinds = [type(m).__name__ for m in net.features]
     assert kinds == [
         "Conv2d", "ConvDropout", "ReLU", "MaxPool2d",
@@ -43,7 +44,10 @@ def test_lenet_puts_conv_dropout_after_each_conv_before_the_activation():
     assert all(m.mode == "channel" for m in net.features if isinstance(m, ConvDropout))
     assert regularization.name == "conv_dropout"
     plain = build_model(
-        LeNetConfig(name="lenet"), (3, 32, 32), 10, Regularization(RegularizerConfig())
+        LeNetConfig(**option("model", "lenet")),
+        (3, 32, 32),
+        10,
+        Regularization(RegularizerConfig()),
     )
     assert not any(isinstance(m, ConvDropout) for m in plain.modules())
     assert isinstance(plain.features[1], nn.ReLU)

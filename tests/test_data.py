@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import reglab.data.fashion_mnist as fm
+from reglab.config.compose import option
 from reglab.data.build import build_datamodule
 from reglab.data.config import FashionMNISTConfig
 from reglab.data.errors import DatasetNotFoundError
@@ -24,7 +25,7 @@ def config(root, **overrides):
         val_size=100,
         download=False,
     )
-    return FashionMNISTConfig(**{**values, **overrides})
+    return FashionMNISTConfig(**option("dataset", "fashion_mnist") | values | overrides)
 
 
 def test_idx_round_trip_plain_and_gzip(tmp_path):

@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+from reglab.config.compose import option
 from reglab.config.errors import ConfigError
 from reglab.models.build import build_model
 from reglab.models.config import LeNetConfig, MLPConfig
@@ -60,7 +61,7 @@ def test_gradient_reaches_kept_weights_only_scaled():
 
 
 def test_mlp_gets_dropconnect_on_hidden_layers_only_with_per_layer_rates():
-    cfg = MLPConfig(name="mlp", hidden=[32, 16], init="normal")
+    cfg = MLPConfig(**option("model", "mlp") | dict(hidden=[32, 16], init="normal"))
     regularization = Regularization(RegularizerConfig(dropconnect=[0.2, 0.5]))
     net = build_model(cfg, (1, 4, 4), 3, regularization)
     linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
@@ -73,7 +74,7 @@ def test_mlp_gets_dropconnect_on_hidden_layers_only_with_per_layer_rates():
 
 
 def test_one_rate_for_all_and_zero_rate_leaves_a_plain_linear():
-    cfg = MLPConfig(hidden=[4, 4])
+    cfg = MLPConfig(**option("model", "mlp") | dict(hidden=[4, 4]))
     net = build_model(cfg, (4,), 2, Regularization(RegularizerConfig(dropconnect=[0.0, 0.3])))
     linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
     assert type(linears[0]) is nn.Linear
@@ -84,7 +85,7 @@ def test_one_rate_for_all_and_zero_rate_leaves_a_plain_linear():
 
 def test_lenet_fc_layers_get_dropconnect():
     regularization = Regularization(RegularizerConfig(dropconnect=0.5))
-    net = build_model(LeNetConfig(name="lenet"), (1, 28, 28), 10, regularization)
+    net = build_model(LeNetConfig(**option("model", "lenet")), (1, 28, 28), 10, regularization)
     dropped = [m for m in net.modules() if isinstance(m, DropConnectLinear)]
     assert [(m.in_features, m.out_features) for m in dropped] == [(400, 120), (120, 84)]
 

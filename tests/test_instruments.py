@@ -8,6 +8,7 @@ import torch
 
 from reglab.app.job import run
 from reglab.callbacks.divergence import DivergenceError, DivergenceGuard
+from reglab.config.compose import option
 from reglab.loggers.wandb_offline import read_offline_run
 
 
@@ -83,7 +84,7 @@ def test_activation_stats_match_a_hand_computation():
 
     torch.manual_seed(0)
     net = build_model(
-        MLPConfig(name="mlp", hidden=[16, 8]),
+        MLPConfig(**option("model", "mlp") | dict(hidden=[16, 8])),
         (5,),
         3,
         Regularization(RegularizerConfig(dropout=0.5)),

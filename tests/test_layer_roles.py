@@ -3,6 +3,7 @@ every job of a sweep, whatever dropout or norm modules shift the positions."""
 
 import torch
 
+from reglab.config.compose import option
 from reglab.models.build import build_model
 from reglab.models.config import LeNetConfig, MLPConfig
 from reglab.models.roles import roles, state_dict_weights_by_role, weight_layers_by_role
@@ -13,7 +14,7 @@ from .conftest import run_main
 
 
 def _mlp(dropout: float):
-    config = MLPConfig(name="mlp", hidden=[16, 8])
+    config = MLPConfig(**option("model", "mlp") | dict(hidden=[16, 8]))
     return build_model(config, (5,), 3, Regularization(RegularizerConfig(dropout=dropout)))
 
 
@@ -38,7 +39,7 @@ def test_roles_do_not_move_with_dropout_or_norms():
 
 def test_conv_roles_and_norm_scales_left_out():
     net = build_model(
-        LeNetConfig(name="lenet_bn", norm="batch"),
+        LeNetConfig(**option("model", "lenet_bn")),
         (1, 28, 28),
         10,
         Regularization(RegularizerConfig()),

@@ -84,11 +84,13 @@ def test_the_curves_legend_counts_the_jobs_behind_each_point(tmp_path):
 
 
 def _module(info: dict):
+    from reglab.config.compose import option
     from reglab.lit import RegLabModule
 
-    model = {"_target_": "reglab.models.mlp.MLP", "name": "mlp", "hidden": [8]}
+    model = option("model", "mlp") | {"hidden": [8]}
     optimizer = {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1}
-    return RegLabModule(model=model, info=info, regularizer={}, optimizer=optimizer)
+    config = {"model": model, "regularizer": {}, "optimizer": optimizer}
+    return RegLabModule(config=config | {"hardware": {"compile": False}}, info=info)
 
 
 IMAGES = {

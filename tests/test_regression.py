@@ -11,6 +11,7 @@ import torch
 from reglab.app.job import run
 from reglab.app.settings import validate_config
 from reglab.config import ConfigError
+from reglab.config.compose import option
 from reglab.data.synthetic import (
     LinearRegressionConfig,
     PolyConfig,
@@ -30,7 +31,7 @@ def lstsq(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def test_poly_generator_shapes_seed_and_true_weights():
-    cfg = PolyConfig(name="poly", n_train=20_000, n_test=20_000, data_seed=3)
+    cfg = PolyConfig(**option("dataset", "poly") | dict(n_train=20_000, n_test=20_000, data_seed=3))
     features, labels, true_w = poly_data(cfg)
     assert features.shape == (40_000, 20) and labels.shape == (40_000, 1)
     assert true_w[:4].tolist() == pytest.approx([5, 1.2, -3.4, 5.6]) and not true_w[4:].any()
@@ -48,7 +49,9 @@ def test_poly_generator_shapes_seed_and_true_weights():
 
 
 def test_linear_generator_recovers_weight_bias_and_noise():
-    cfg = LinearRegressionConfig(name="linear", n_train=10_000, n_test=10_000, num_inputs=50)
+    cfg = LinearRegressionConfig(
+        **option("dataset", "linear") | dict(n_train=10_000, n_test=10_000, num_inputs=50)
+    )
     x, y = linear_data(cfg)
     assert x.shape == (20_000, 50) and y.shape == (20_000, 1)
     solution = lstsq(torch.cat([x, torch.ones(len(x), 1)], 1), y)
@@ -58,10 +61,10 @@ def test_linear_generator_recovers_weight_bias_and_noise():
 
 
 def test_toy1d_points_and_noise_levels():
-    splits = toy1d_data(Toy1DConfig(name="toy1d"))
+    splits = toy1d_data(Toy1DConfig(**option("dataset", "toy1d")))
     torch.testing.assert_close(splits.x_train.flatten(), torch.linspace(-1, 1, 10))
     assert torch.equal(splits.x_val, splits.x_test) and torch.equal(splits.y_val, splits.y_test)
-    big = toy1d_data(Toy1DConfig(name="toy1d", n_points=50_000))
+    big = toy1d_data(Toy1DConfig(**option("dataset", "toy1d") | dict(n_points=50_000)))
     train_noise = big.y_train - 1.5 * big.x_train
     test_noise = big.y_test - 1.5 * big.x_test
     assert train_noise.std().item() == pytest.approx(0.5, rel=0.02)

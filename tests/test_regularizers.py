@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+from reglab.config.compose import option
 from reglab.models.build import build_model
 from reglab.models.config import MLPConfig
 from reglab.models.mlp import MLP
@@ -36,7 +37,7 @@ def test_dropout_zeroes_about_p_and_keeps_the_expectation(p, impl):
 
 def test_dropout_rates_follow_the_hidden_layers_after_each_activation():
     net = build_model(
-        MLPConfig(name="mlp", hidden=[32, 16]),
+        MLPConfig(**option("model", "mlp") | dict(hidden=[32, 16])),
         (1, 4, 4),
         3,
         reg(dropout=[0.2, 0.5]),
@@ -116,14 +117,18 @@ def test_regularization_names_what_is_on():
 
 def test_normal_init_matches_d2l():
     torch.manual_seed(0)
-    net = build_model(MLPConfig(name="mlp", hidden=[512], init="normal"), (784,), 10, reg())
+    net = build_model(
+        MLPConfig(**option("model", "mlp") | dict(hidden=[512], init="normal")), (784,), 10, reg()
+    )
     w = net.layers[1].weight
     assert abs(w.std().item() - 0.01) < 0.0005 and abs(w.mean().item()) < 0.0005
     assert torch.count_nonzero(net.layers[1].bias) == 0
 
 
 def layer_kinds(regularization: Regularization, hidden=(8, 8)) -> list[str]:
-    net = build_model(MLPConfig(name="mlp", hidden=list(hidden)), (4,), 2, regularization)
+    net = build_model(
+        MLPConfig(**option("model", "mlp") | dict(hidden=list(hidden))), (4,), 2, regularization
+    )
     return [type(m).__name__ for m in net.layers]
 
 
@@ -148,7 +153,7 @@ def test_dropout_before_activation_drops_pre_activations():
     """Dropping pre-activations: a dropped unit reads relu(0) = 0, survivors are rescaled."""
     torch.manual_seed(0)
     net = build_model(
-        MLPConfig(name="mlp", hidden=[4000]),
+        MLPConfig(**option("model", "mlp") | dict(hidden=[4000])),
         (1,),
         1,
         reg(dropout=0.25, dropout_placement="before_activation"),
@@ -180,7 +185,10 @@ def test_noise_is_zero_mean_with_the_right_std_and_absent_in_eval():
     assert [
         m.std
         for m in build_model(
-            MLPConfig(name="mlp", hidden=[8, 8]), (4,), 2, reg(noise=[0.1, 0.2])
+            MLPConfig(**option("model", "mlp") | dict(hidden=[8, 8])),
+            (4,),
+            2,
+            reg(noise=[0.1, 0.2]),
         ).modules()
         if isinstance(m, GaussianNoise)
     ] == [0.1, 0.2]
@@ -215,7 +223,7 @@ def test_dropout_placement_only_matters_for_non_homogeneous_activations(activati
     for placement in ("after_activation", "before_activation"):
         torch.manual_seed(0)
         net = build_model(
-            MLPConfig(name="mlp", hidden=[32, 32], activation=activation),
+            MLPConfig(**option("model", "mlp") | dict(hidden=[32, 32], activation=activation)),
             (8,),
             3,
             reg(dropout=0.5, dropout_placement=placement),

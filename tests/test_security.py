@@ -144,11 +144,11 @@ def test_a_cifar10_batch_file_is_data_too(tmp_path):
     assert not marker.exists()
 
 
-def test_eval_reads_and_caches_data_where_this_machine_says(tmp_path):
+def test_eval_reads_and_caches_data_where_this_machine_says(tmp_path, make_config):
     """A stored data set's data_dir / cache_dir name folders of the machine that trained it
     (or an attacker's): eval reads from, and writes its cache into, this machine's."""
     from reglab.app.evaluate import trained_settings
-    from reglab.app.settings import HardwareConfig, PathsConfig
+    from reglab.app.settings import PathsConfig, validate_config
 
     here = PathsConfig(
         root_dir=str(tmp_path),
@@ -157,19 +157,32 @@ def test_eval_reads_and_caches_data_where_this_machine_says(tmp_path):
         log_dir=str(tmp_path / "logs"),
         output_dir=str(tmp_path / "eval"),
     )
-    stored = {
-        "task_name": "train",
-        "seed": 0,
-        "dataset": {
-            "_target_": "reglab.data.fashion_mnist.FashionMNISTDataModule",
-            "name": "fashion_mnist",
-            "data_dir": "/elsewhere/data",  # download: true would write there
-            "cache_dir": "/tmp/evil/cache",
-        },
-        "model": {"_target_": "reglab.models.mlp.MLP", "name": "mlp"},
-        "regularizer": {},
-        "optimizer": {"_target_": "torch.optim.SGD", "_partial_": True, "lr": 0.1},
+    settings = validate_config(make_config())
+    stored = settings.model_dump(by_alias=True)  # a checkpoint's stored config
+    stored["dataset"] |= {
+        "data_dir": "/elsewhere/data",  # download: true would write there
+        "cache_dir": "/tmp/evil/cache",
     }
-    hardware = HardwareConfig(name="cpu", accelerator="cpu")
+    hardware = settings.hardware
     dataset = trained_settings(stored, here, hardware).dataset.model_dump()
     assert dataset["cache_dir"] == here.cache_dir and dataset["data_dir"] == here.data_dir
+
+
+def test_a_checkpoint_of_the_earlier_layout_loads(clean_run, tmp_path):
+    """Checkpoints written before the run config was stored once held the model, regularizer
+    and optimizer sections and `compile` again beside it: they still load, from the config."""
+    from reglab.lit import RegLabModule
+
+    checkpoint = torch.load(clean_run / "checkpoints" / "last.ckpt", weights_only=True)
+    hparams = checkpoint["hyper_parameters"]
+    config = hparams["config"]
+    hparams.update(
+        model=config["model"],
+        regularizer=config["regularizer"],
+        optimizer=config["optimizer"],
+        compile=False,
+    )
+    torch.save(checkpoint, tmp_path / "old.ckpt")
+    module = RegLabModule.load_from_checkpoint(tmp_path / "old.ckpt")
+    assert set(module.hparams) == {"config", "info", "fused"}
+    assert module.settings.model.label == config["model"]["name"]

@@ -168,7 +168,7 @@ def test_dropout_reaches_a_user_model_through_its_hooks(user_project, tmp_path):
     record = run(cfg)
     assert record["status"] == "completed"
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
-    assert ckpt["hyper_parameters"]["regularizer"]["dropout"] == 0.5
+    assert ckpt["hyper_parameters"]["config"]["regularizer"]["dropout"] == 0.5
     from reglab.lit import RegLabModule
     from reglab.regularizers.dropout import Dropout
 

@@ -68,8 +68,9 @@ def build_data(settings: RunConfig) -> RunData:
 
 
 def module_arguments(settings: RunConfig, data: RunData) -> dict:
-    """RegLabModule's arguments: plain values, saved in every checkpoint as its
-    hyperparameters (`RegLabModule.load_from_checkpoint` rebuilds the module from them)."""
+    """RegLabModule's arguments: the validated settings, the data set's `info` and `fused`
+    (the module saves them in every checkpoint as its hyperparameters, the settings as one
+    dict; `RegLabModule.load_from_checkpoint` rebuilds the module from them)."""
     info = data.info
     normalization = getattr(data.datamodule, "normalization", None)
     if normalization is not None:  # RegLabModule.predict prepares images as training did
@@ -78,13 +79,7 @@ def module_arguments(settings: RunConfig, data: RunData) -> dict:
     if splits is not None:  # what predict takes: images as stored, or the features as they are
         info = dataclasses.replace(info, uint8_images=splits.x_train.dtype == torch.uint8)
     return dict(
-        model=settings.model.model_dump(by_alias=True),
-        info=info.as_dict(),
-        regularizer=settings.regularizer.model_dump(),
-        optimizer=settings.optimizer.factory_config(),
-        fused=getattr(data.datamodule, "fused", False),
-        compile=settings.hardware.compile,
-        config=settings.model_dump(by_alias=True),
+        config=settings, info=info.as_dict(), fused=getattr(data.datamodule, "fused", False)
     )
 
 
@@ -124,7 +119,8 @@ def build_trainer(
     loggers: list[Logger],
 ) -> L.Trainer:
     # without a validation split there is no "best" checkpoint: last.ckpt only
-    callbacks = build_callbacks(settings.callbacks, data.task, data.val_is_test)
+    entries = settings.callbacks.entries() if settings.callbacks is not None else {}
+    callbacks = build_callbacks(entries, data.task, data.val_is_test)
     callbacks += regularization_callbacks
     callbacks += [EpochSeeding(settings.seed), ProcessGroupTeardown()]
     # Lightning adds a progress bar of its own unless told not to: `callbacks.progress_bar=null`

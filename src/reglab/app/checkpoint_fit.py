@@ -70,7 +70,7 @@ def check_checkpoint_fits(ckpt: Path, module: torch.nn.Module, settings) -> None
         return
     config = stored_config(checkpoint)
     stored_model, stored_data = config.get("model") or {}, config.get("dataset") or {}
-    here = settings.model_dump(by_alias=True)
+    here = module.hparams["config"]  # this run's settings, as the module stores them
     theirs = _describe_model(stored_model, stored_data)
     ours = _describe_model(here["model"], here["dataset"])
     stored_state = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith("net.")}

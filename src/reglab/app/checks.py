@@ -51,8 +51,9 @@ def check_monitors(settings, task, val_is_test: bool = False) -> None:
             )
         else:
             problems.append(_unknown("regularizer.early_stopping.monitor", stopping.monitor, known))
-    for name, node in (settings.callbacks or {}).items():
-        monitor = node.get("monitor") if node is not None else None
+    entries = settings.callbacks.entries() if settings.callbacks is not None else {}
+    for name, entry in entries.items():
+        monitor = entry.monitored() if entry is not None else None
         if (
             monitor is not None
             and monitor not in known

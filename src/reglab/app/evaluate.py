@@ -16,9 +16,10 @@ from typing import Literal
 
 from omegaconf import DictConfig
 from omegaconf.errors import MissingMandatoryValue
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
 from reglab import contract
+from reglab.app.outputs_config import LoggersConfig
 from reglab.app.settings import ExtrasConfig, HardwareConfig, PathsConfig, RunConfig, to_plain_dict
 from reglab.config.base import Schema
 from reglab.config.errors import CheckpointRefused, ConfigError, format_validation_error
@@ -31,14 +32,14 @@ log = logging.getLogger("reglab")
 
 class EvalConfig(Schema):
     task_name: str
-    tags: list[str] = Field(default_factory=list)
+    tags: list[str]
     ckpt_path: str
-    split: Literal["test", "val"] = "test"
+    split: Literal["test", "val"]
     hardware: HardwareConfig
     paths: PathsConfig
-    extras: ExtrasConfig = ExtrasConfig()
+    extras: ExtrasConfig
     # logger=wandb / tensorboard / mlflow / csv, as training: the evaluation's own runs
-    logger: dict[str, dict | None] | None = None
+    logger: LoggersConfig | None
 
 
 def validate_eval_config(cfg: DictConfig | dict) -> EvalConfig:
@@ -56,17 +57,32 @@ def validate_eval_config(cfg: DictConfig | dict) -> EvalConfig:
         raise ConfigError(format_validation_error(exc, fields)) from None
 
 
-# What eval takes from a checkpoint's stored config: what the model and its data are. The rest
-# (trainer, callbacks, loggers, hardware, paths) is this machine's: a stored config is data, and
-# a file from elsewhere chooses neither what runs nor where anything is written.
-TRAINED_SECTIONS = ("task_name", "seed", "dataset", "model", "regularizer", "optimizer", "protocol")
-# a trainer to validate against; eval builds its own Trainer
-EVAL_TRAINER = {"_target_": "lightning.Trainer", "max_epochs": 1}
+# What eval takes from a checkpoint's stored config: what the model and its data are (and the
+# run's tags and extras, which eval's building reads nothing of). The rest (trainer, callbacks,
+# loggers, hardware, paths) is this machine's: a stored config is data, and a file from
+# elsewhere chooses neither what runs nor where anything is written.
+TRAINED_SECTIONS = (
+    *("task_name", "seed", "dataset", "model", "regularizer", "optimizer", "protocol"),
+    *("tags", "extras"),
+)
+# what an evaluation is as a run: one pass over a split, with the weights it was given
+EVALUATION = dict(
+    seeds=1, test=True, test_ckpt="last", optimized_metric=None, resume=False, ckpt_path=None
+)
+PER_CLASS = "reglab.callbacks.per_class.PerClassAccuracy"
 
 
-def trained_settings(config: dict, here: PathsConfig, hardware: HardwareConfig) -> RunConfig:
-    """The training run's model and data settings, with its data paths moved to this
-    machine's (a checkpoint trained elsewhere finds its data here)."""
+def trained_settings(
+    config: dict,
+    here: PathsConfig,
+    hardware: HardwareConfig,
+    given: dict | None = None,
+) -> RunConfig:
+    """The settings eval builds its data and trainer from (with training's builders): the
+    training run's model and data settings, with its data paths moved to this machine's (a
+    checkpoint trained elsewhere finds its data here), on this machine's hardware (one
+    device). `given`: sections eval sets itself: the loaded module's model, regularizer and
+    optimizer (validated already, taken as they are) and the evaluation's callbacks."""
     if not isinstance(config, dict):
         raise ConfigError("the checkpoint carries no run config (hyper_parameters.config)")
     trained = config.get("paths") if isinstance(config.get("paths"), dict) else {}
@@ -81,19 +97,32 @@ def trained_settings(config: dict, here: PathsConfig, hardware: HardwareConfig) 
         for key in ("data_dir", "cache_dir"):
             if key in dataset:
                 dataset[key] = str(getattr(here, key))
-    this_machine = {"paths": here.model_dump(), "hardware": hardware.model_dump()}
-    return RunConfig.model_validate(kept | this_machine | {"trainer": EVAL_TRAINER})
+    trainer = {
+        "_target_": "lightning.Trainer",
+        "max_epochs": 1,
+        "accelerator": hardware.accelerator,
+        "devices": 1,
+        "precision": hardware.precision,
+        "enable_model_summary": False,
+        "default_root_dir": here.output_dir,
+    }
+    this_machine = {
+        "paths": here,
+        "hardware": hardware.model_copy(update={"devices": 1, "strategy": "auto"}),
+        "trainer": trainer,
+        "callbacks": None,
+        "logger": None,
+    }
+    return RunConfig.model_validate(kept | EVALUATION | this_machine | (given or {}))
 
 
 def evaluate(settings: EvalConfig) -> dict:
     """Evaluates the checkpoint; returns what metrics.json holds."""
     import lightning as L
 
+    from reglab.app.build import build_data, build_trainer
     from reglab.app.checks import check_hardware
     from reglab.app.eval_logging import build_eval_loggers, training_run
-    from reglab.callbacks.per_class import PerClassAccuracy
-    from reglab.data.build import build_datamodule
-    from reglab.data.protocol import apply_protocol
     from reglab.extras.provenance import provenance
     from reglab.extras.warnings import silence_known_warnings
     from reglab.lit import RegLabModule
@@ -114,10 +143,15 @@ def evaluate(settings: EvalConfig) -> dict:
     check_not_run_state(ckpt)  # a seeds=N run's state: one line naming a replica's file
     module = _load_module(RegLabModule, ckpt)
     check_finite_weights(module, ckpt)
+    output_dir = Path(settings.paths.output_dir)
+    per_class = settings.split == "test" and module.task.name == "classification"
+    callbacks = {"per_class_accuracy": {"_target_": PER_CLASS, "output_dir": str(output_dir)}}
+    given = {key: getattr(module.settings, key) for key in ("model", "regularizer", "optimizer")}
+    given["callbacks"] = callbacks if per_class else None
     try:  # the stored config is the file's: what it names is checked before it is built
-        run = trained_settings(module.hparams["config"], settings.paths, settings.hardware)
+        run = trained_settings(module.hparams["config"], settings.paths, settings.hardware, given)
         L.seed_everything(run.seed, workers=True, verbose=False)
-        datamodule = build_datamodule(run.dataset, seed=run.seed)
+        data = build_data(run)
     except (ConfigError, ValidationError) as exc:
         detail = str(exc) if isinstance(exc, ConfigError) else format_validation_error(exc, {})
         raise CheckpointRefused(ckpt, f"its stored config: {' '.join(detail.split())}") from None
@@ -126,31 +160,16 @@ def evaluate(settings: EvalConfig) -> dict:
             f"split=val: {ckpt} was trained under protocol={run.protocol.name}, which has no "
             "validation split (the test set was its per-epoch evaluation); use split=test"
         )
-    output_dir = Path(settings.paths.output_dir)
     RunFolder(output_dir).check_writer([], evaluating=True)  # paths.output_dir=<a run> too
     output_dir.mkdir(parents=True, exist_ok=True)
-    if hasattr(datamodule, "split_transform"):
-        apply_protocol(datamodule, run.protocol)
-    callbacks = []
-    if settings.split == "test" and module.task.name == "classification":
-        callbacks.append(PerClassAccuracy(output_dir))
     logged_config = settings.model_dump(by_alias=True) | {"trained": module.hparams["config"]}
     loggers = build_eval_loggers(
         settings.logger, training_run(ckpt), logged_config, output_dir, list(settings.tags)
     )
-    trainer = L.Trainer(
-        accelerator=settings.hardware.accelerator,
-        devices=1,
-        precision=settings.hardware.precision,
-        logger=loggers or False,
-        callbacks=callbacks,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=output_dir,
-    )
+    trainer = build_trainer(run, data, [], loggers)
     evaluate_split = trainer.test if settings.split == "test" else trainer.validate
     try:
-        evaluate_split(module, datamodule=datamodule, verbose=False)
+        evaluate_split(module, datamodule=data.datamodule, verbose=False)
     except RuntimeError as exc:  # the stored model and data set do not fit (shapes, dtypes)
         if not any(w in str(exc) for w in ("shape", "size", "dimension", "dtype")):
             raise

@@ -25,8 +25,8 @@ def _short(text: str) -> str:
     return text if len(text) <= 40 else f"{text[:20]}...{text[-10:]}"
 
 
-def _kind(node) -> str | None:
-    target = str((node or {}).get("_target_", ""))
+def _kind(entry) -> str | None:
+    target = entry.target if entry is not None else ""
     if target.endswith("WandbLogger"):
         return "wandb"
     if target.endswith("MLFlowLogger"):
@@ -34,9 +34,10 @@ def _kind(node) -> str | None:
     return None
 
 
-def _wandb_problems(name: str, node: dict, tags: list[str]) -> list[str]:
+def _wandb_problems(name: str, options: dict, tags: list[str]) -> list[str]:
+    """`options`: the W&B entry's keyword arguments (a user's W&B entry is untyped)."""
     problems = []
-    own = [str(t) for t in node.get("tags") or []]
+    own = [str(t) for t in options.get("tags") or []]
     for key, values in (("tags", tags), (f"logger.{name}.tags", own)):
         for tag in values:
             if not 1 <= len(tag) <= WANDB_TAG_MAX:
@@ -44,7 +45,7 @@ def _wandb_problems(name: str, node: dict, tags: list[str]) -> list[str]:
                     f"{key}: the tag {_short(tag)!r} is {len(tag)} characters; W&B "
                     f"(logger.{name}) takes tags of 1 to {WANDB_TAG_MAX}. Fix: shorten it"
                 )
-    mode = node.get("mode")
+    mode = options.get("mode")
     if mode is not None and mode not in WANDB_MODES:
         problems.append(f"logger.{name}.mode={mode}: not a W&B mode; use one of {WANDB_MODES}")
     env = os.environ.get("WANDB_MODE")
@@ -53,7 +54,7 @@ def _wandb_problems(name: str, node: dict, tags: list[str]) -> list[str]:
             f"WANDB_MODE={env!r} (environment): not a W&B mode; set it to online, offline or "
             "disabled, or unset it (W&B is online with credentials, else offline)"
         )
-    project = node.get("project")
+    project = options.get("project")
     if project is not None:
         project = str(project)
         bad = sorted({c for c in project if c in WANDB_PROJECT_BAD})
@@ -79,13 +80,14 @@ def _mlflow_problems(name: str, tags: list[str]) -> list[str]:
     return problems
 
 
-def logger_limit_problems(loggers: dict | None, tags: list[str]) -> list[str]:
-    """One line per tag or name a configured logger would refuse."""
+def logger_limit_problems(loggers, tags: list[str]) -> list[str]:
+    """One line per tag or name a configured logger would refuse (`loggers`: the typed
+    `logger` node, reglab.app.outputs_config, or None)."""
     problems = []
-    for name, node in (loggers or {}).items():
-        kind = _kind(node)
+    for name, entry in (loggers.entries() if loggers is not None else {}).items():
+        kind = _kind(entry)
         if kind == "wandb":
-            problems += _wandb_problems(name, node, tags)
+            problems += _wandb_problems(name, entry.arguments(), tags)
         elif kind == "mlflow":
             problems += _mlflow_problems(name, tags)
     return problems

@@ -97,8 +97,9 @@ def train_replicas(
     hidden_names = hidden_weight_names(nets[0])
     groups = regularization.parameter_groups(nets[0])
     # the module a checkpoint must load into: its metric states and key names
-    module_state = RegLabModule(**module_arguments).state_dict()
-    module_state = {k: v for k, v in module_state.items() if not k.startswith("net.")}
+    module = RegLabModule(**module_arguments)
+    module_state = {k: v for k, v in module.state_dict().items() if not k.startswith("net.")}
+    stored = dict(module.hparams)  # what a single run's checkpoint stores, its config once
 
     stacked = StackedNet(nets, device)
     datamodule.splits = datamodule.splits.to(device)
@@ -110,7 +111,8 @@ def train_replicas(
     validation = has_validation_split(settings.dataset)
     val_is_test = datamodule.info.val_is_test or not validation
     keep_best = not val_is_test  # a best.ckpt, as a single run's checkpoint callback keeps
-    guard = (settings.callbacks or {}).get("divergence_guard") or {}
+    callbacks = settings.callbacks
+    guard = callbacks.divergence_guard if callbacks is not None else None
     stepper = _fast_optimizer(optimizer, stacked_groups)
     loop = ReplicaLoop(
         stacked,
@@ -131,7 +133,7 @@ def train_replicas(
             validation=validation,
             keep_best=keep_best,
             early_stopping=settings.regularizer.early_stopping,
-            max_grad_norm=guard.get("max_grad_norm"),
+            max_grad_norm=guard.max_grad_norm if guard is not None else None,
             base_seed=settings.seed,
         ),
         hidden_names,
@@ -185,8 +187,7 @@ def train_replicas(
                 record["early_stopping"] = outcome.early_stopping
             last_epoch = outcome.rows[-1]["epoch"] if outcome.rows else 0
             last_step = outcome.rows[-1]["step"] if outcome.rows else 0
-            replica_config = _replica_config(module_arguments["config"], seed, folder)
-            hparams = module_arguments | {"config": replica_config}
+            hparams = stored | {"config": _replica_config(stored["config"], seed, folder)}
             origin = {REPLICA: {"run": str(output_dir), "seed": seed}}
             # a diverged replica's weights are its last checkpoint's (none: diverged before one)
             weights_epoch = last_epoch if outcome.weights_epoch is None else outcome.weights_epoch
@@ -201,7 +202,7 @@ def train_replicas(
                 ckpt = checkpoint(module_state, best_state, outcome.best_epoch, best_step, hparams)
                 save_checkpoint(replica.best_ckpt, ckpt | origin)
             if interrupted is None:
-                artifacts = (settings.callbacks or {}).get("artifacts")
+                artifacts = callbacks.artifacts if callbacks is not None else None
                 write_artifacts(artifacts, nets[k], stacked.replica_state(k), datamodule, folder)
             if status == contract.DIVERGED:
                 record.update(divergence=outcome.divergence, message=_divergence_message(outcome))

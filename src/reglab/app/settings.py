@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from reglab.app.logger_limits import logger_limit_problems
+from reglab.app.outputs_config import CallbacksConfig, LoggersConfig
 from reglab.config.base import Schema
 from reglab.config.errors import ConfigError, format_validation_error
 from reglab.config.signatures import signature_of
@@ -29,8 +30,10 @@ from reglab.data.config import DatasetSchema, ProtocolConfig
 from reglab.extras.config import ExtrasConfig
 from reglab.models import config as model_config
 from reglab.models.config import ModelSchema, UserModelConfig
+from reglab.module_config import OptimizerConfig
 from reglab.regularizers.config import CONV, HIDDEN, RegularizerConfig, is_on
 from reglab.regularizers.protocol import hooks_refusal
+from reglab.run_folder import rebase_paths
 
 # numpy's (and so Lightning's seed_everything) seeds: 0 .. 2**32 - 1
 MAX_SEED = 2**32 - 1
@@ -38,19 +41,21 @@ PRECISIONS = ("64-true", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-t
 
 
 class HardwareConfig(Schema):
+    """Each option's values are written in its file (configs/hardware/)."""
+
     name: str
     accelerator: Literal["cpu", "gpu", "cuda", "mps", "auto"]
-    devices: PositiveInt | Literal["auto"] | list[NonNegativeInt] = 1
-    precision: Literal[PRECISIONS] = "32-true"
+    devices: PositiveInt | Literal["auto"] | list[NonNegativeInt]
+    precision: Literal[PRECISIONS]
     # auto: one device; ddp_spawn: one process per device, started by this job's process
     # (see configs/hardware/ddp.yaml for why not Lightning's script-relaunching `ddp`)
-    strategy: Literal["auto", "ddp_spawn", "ddp"] = "auto"
-    compile: bool = False  # torch.compile the inner nn.Module
+    strategy: Literal["auto", "ddp_spawn", "ddp"]
+    compile: bool  # torch.compile the inner nn.Module
     # torch.use_deterministic_algorithms: on by default on CPU, so a resumed run matches
-    deterministic: bool = False
+    deterministic: bool
     # CPU threads per process; None = this machine's cores divided among the processes that
     # share them (parallel joblib jobs, DDP ranks on the CPU): see reglab/threads.py
-    threads: PositiveInt | None = None
+    threads: PositiveInt | None
 
     @model_validator(mode="after")
     def _devices_for_strategy(self):
@@ -68,31 +73,6 @@ class HardwareConfig(Schema):
         return {"32": "32-true", "64": "64-true", "16": "16-mixed", "bf16": "bf16-mixed"}.get(
             str(value), value
         )
-
-
-class OptimizerConfig(TargetConfig):
-    """Any torch optimizer, instantiated as a partial; its keyword arguments are checked."""
-
-    partial: Literal[True] = Field(alias="_partial_")
-    lr: float = Field(gt=0)
-
-    @model_validator(mode="after")
-    def _known_arguments(self):
-        extra = self.keywords()
-        if "weight_decay" in extra:
-            raise ValueError(
-                "optimizer.weight_decay is not used: set regularizer.weight_decay "
-                "(or choose regularizer=weight_decay), which decays weights but not biases"
-            )
-        check_keywords("optimizer", self.target, ["lr", *extra], supplied=("params",))
-        momentum = extra.get("momentum")
-        if momentum is not None and not 0 <= float(momentum) < 1:
-            raise ValueError(f"optimizer.momentum must lie in [0, 1), got {momentum}")
-        return self
-
-    def factory_config(self) -> dict:
-        """What hydra's instantiate turns into `partial(Optimizer, lr=..., ...)`."""
-        return self.model_dump(by_alias=True)
 
 
 # Trainer arguments reglab sets itself when it builds the Trainer.
@@ -128,46 +108,37 @@ class PathsConfig(Schema):
 
 
 class RunConfig(Schema):
+    """The whole run. Every value is written in the config files (train.yaml and the groups'
+    options, each key once): the schemas say what is allowed, not what is chosen."""
+
     task_name: str
     seed: NonNegativeInt = Field(le=MAX_SEED)
     # seeds=N: N replicas (seeds seed..seed+N-1) trained together in one loop (reglab.replicas)
-    seeds: PositiveInt = 1
-    test: bool = True
-    test_ckpt: Literal["auto", "best", "last"] = "auto"
-    optimized_metric: str | None = None
-    resume: bool = False
-    ckpt_path: str | None = None
+    seeds: PositiveInt
+    test: bool
+    test_ckpt: Literal["auto", "best", "last"]
+    optimized_metric: str | None
+    resume: bool
+    ckpt_path: str | None
     dataset: DatasetSchema
     model: ModelSchema
     regularizer: RegularizerConfig
     optimizer: OptimizerConfig
     hardware: HardwareConfig
     trainer: TrainerConfig
-    callbacks: dict[str, dict | None] | None = None
-    logger: dict[str, dict | None] | None = None
+    callbacks: CallbacksConfig | None
+    logger: LoggersConfig | None
     paths: PathsConfig
-    tags: list[str] = Field(
-        default_factory=list
-    )  # to every logger, metrics.json and the sweep summary
-    extras: ExtrasConfig = ExtrasConfig()
-    protocol: ProtocolConfig = ProtocolConfig()
+    tags: list[str]  # to every logger, metrics.json and the sweep summary
+    extras: ExtrasConfig
+    protocol: ProtocolConfig
 
     def moved_to(self, run_dir) -> "RunConfig":
         """These settings for a run that goes on in `run_dir` (a resumed run's own folder):
         every path under this invocation's output folder (checkpoints, loggers, the trainer's
         root) moves into `run_dir`."""
-        old, new = str(self.paths.output_dir), str(run_dir)
-
-        def move(value):
-            if isinstance(value, dict):
-                return {k: move(v) for k, v in value.items()}
-            if isinstance(value, list):
-                return [move(v) for v in value]
-            if isinstance(value, str) and (value == old or value.startswith(old + "/")):
-                return new + value[len(old) :]
-            return value
-
-        return RunConfig.model_validate(move(self.model_dump(by_alias=True)))
+        moves = {str(self.paths.output_dir): str(run_dir)}
+        return RunConfig.model_validate(rebase_paths(self.model_dump(by_alias=True), moves))
 
     @model_validator(mode="after")
     def _replica_seeds_in_range(self):

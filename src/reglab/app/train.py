@@ -78,13 +78,15 @@ def train_in_folder(settings: RunConfig, job: JobInfo, resume: ResumePoint | Non
         set_aside_old_checkpoints(RunFolder(output_dir).checkpoints)
     # config tree, quiet libraries: once the run will start (an error above stays the last
     # line a user sees, and its folder is removed)
-    start_extras(settings.model_dump(by_alias=True), settings.extras, output_dir)
+    # the settings as plain values, once: the config tree, the loggers' config, metrics.json
+    plain = settings.model_dump(by_alias=True)
+    start_extras(plain, settings.extras, output_dir)
     if settings.seeds > 1:  # N seeds in one loop: reglab.replicas builds and trains them
-        return train_seeds(settings, data, job, resume)
+        return train_seeds(settings, plain, data, job, resume)
     module = build_module(settings, data)
     if resume is not None:  # another model's or optimizer's checkpoint: one line, now
         check_checkpoint_fits(resume.ckpt, module, settings)
-    record = start_record(settings, job, module.regularization.name, resume)
+    record = start_record(settings, plain, job, module.regularization.name, resume)
     loggers = build_run_loggers(settings, record["config"], run_name(record), job.sweep_name)
     trainer = build_trainer(settings, data, module.regularization.callbacks(), loggers)
     config = record.pop("config")
@@ -163,25 +165,29 @@ def group_choices(settings: RunConfig, job: JobInfo, regularization_name: str) -
 
 
 def start_record(
-    settings: RunConfig, job: JobInfo, regularization_name: str, resume: ResumePoint | None
+    settings: RunConfig,
+    plain: dict,
+    job: JobInfo,
+    regularization_name: str,
+    resume: ResumePoint | None,
 ) -> dict:
     """metrics.json as it stands before training ("failed" until the run says otherwise), and
-    under "config" what the loggers get: the validated config, the group choices as their own
-    keys, the provenance and `init_from` (the checkpoint of another run this one started from).
-    """
+    under "config" what the loggers get: the validated config (`plain`: the settings as plain
+    values), the group choices as their own keys, the provenance and `init_from` (the
+    checkpoint of another run this one started from)."""
     choices = group_choices(settings, job, regularization_name)
     origin = provenance()
     init_from = resume.init_from if resume is not None else None
     extra = {"init_from": init_from} if init_from else {}
     config = {"choices": choices, "provenance": origin, **extra}
-    config.update(settings.model_dump(by_alias=True))
+    config.update(plain)
     record = {"status": contract.FAILED, "choices": choices, "overrides": job.overrides}
     record.update(tags=list(settings.tags), provenance=origin, **extra, config=config)
     return record
 
 
 def train_seeds(
-    settings: RunConfig, data: RunData, job: JobInfo, resume: ResumePoint | None
+    settings: RunConfig, plain: dict, data: RunData, job: JobInfo, resume: ResumePoint | None
 ) -> dict:
     """`seeds=N`: N replicas in one loop, each written as the job a run with its seed would
     write (reglab.app.replicas); `resume`: the run's own checkpoints/last.ckpt."""
@@ -196,7 +202,7 @@ def train_seeds(
             f"use a multirun over seed= instead (-m seed=range({settings.seeds}))"
         )
     regularization = Regularization(settings.regularizer)
-    record = start_record(settings, job, regularization.name, None)
+    record = start_record(settings, plain, job, regularization.name, None)
     identity = RunIdentity(
         choices=record["choices"],
         overrides=job.overrides,

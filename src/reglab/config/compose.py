@@ -5,7 +5,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from reglab.config.resolvers import CONFIG_DIR, register_resolvers
 
@@ -25,3 +25,16 @@ def compose_config(
     if output_dir is None:  # hydra.run.dir: the logs folder's new run folder
         cfg.paths.output_dir = str(cfg.hydra.run.dir)
     return cfg
+
+
+def option(group: str, name: str) -> dict:
+    """A group option's values as its file in configs/ writes them (after the options its own
+    `defaults` list names, e.g. model/lenet_bn on model/lenet), interpolations unresolved.
+    The option files hold the defaults: build a group's schema from them in Python, e.g.
+    `MLPConfig(**option("model", "mlp") | {"hidden": [16, 8]})`."""
+    own = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / group / f"{name}.yaml"))
+    values: dict = {}
+    for parent in own.pop("defaults", None) or []:
+        if parent != "_self_":
+            values |= option(group, parent)
+    return values | own

@@ -23,14 +23,14 @@ from reglab.config.targets import TargetConfig, TargetSchemas, check_keywords
 
 SUPPLIED = ("seed",)
 # what torch.Generator.manual_seed takes (split_seed, data_seed seed one)
-GeneratorSeed = Field(default=0, ge=0, le=2**64 - 1)
+GeneratorSeed = Field(ge=0, le=2**64 - 1)
 LOADER_KEYS = ("batch_size", "eval_batch_size")
 
 
 class DatasetConfig(TargetConfig):
     """What every dataset option has. `name` labels runs (default: the class name)."""
 
-    name: str | None = None
+    name: str | None
     OWN_KEYS: ClassVar[tuple[str, ...]] = ("_target_", "target", "name")
 
     @property
@@ -46,8 +46,8 @@ class InMemoryConfig(DatasetConfig):
     """Data held in memory as tensors and served by reglab's batch loader."""
 
     model_config = DatasetConfig.model_config | {"extra": "forbid"}
-    batch_size: PositiveInt | None = 256  # null = the whole training set in one batch
-    eval_batch_size: PositiveInt = 1024
+    batch_size: PositiveInt | None  # null = the whole training set in one batch
+    eval_batch_size: PositiveInt
 
 
 class ImageDataConfig(InMemoryConfig):
@@ -55,72 +55,58 @@ class ImageDataConfig(InMemoryConfig):
 
     cache_dir: str
     split_seed: int = GeneratorSeed  # the validation split does not move when `seed` changes
-    normalize: bool = True
+    normalize: bool
 
 
 class OfficialSplitConfig(ImageDataConfig):
     """An official train/test pair; `val_size` training images are held out for validation."""
 
     data_dir: str
-    val_size: NonNegativeInt = 5000
-    download: bool = True
+    val_size: NonNegativeInt
+    download: bool
     TRAIN_IMAGES: ClassVar[int]
 
     @model_validator(mode="after")
-    def _validation_leaves_training(self):
-        if self.val_size >= self.TRAIN_IMAGES:
-            raise ValueError(
-                f"dataset.val_size={self.val_size} leaves no training data: "
-                f"{self.name} has {self.TRAIN_IMAGES} training images"
-            )
-        return self
-
-
-class FashionMNISTConfig(OfficialSplitConfig):
-    target: Literal["reglab.data.fashion_mnist.FashionMNISTDataModule"] = Field(
-        "reglab.data.fashion_mnist.FashionMNISTDataModule", alias="_target_"
-    )
-    name: str | None = "fashion_mnist"
-    TRAIN_IMAGES: ClassVar[int] = 60000
-    # train on only this many of the training split's images (a seeded random subset, by
-    # split_seed): a small training set overfits visibly (the early-stopping note). null = all
-    train_size: PositiveInt | None = None
-
-    @model_validator(mode="after")
-    def _train_size_fits(self):
+    def _training_images_left(self):
         left = self.TRAIN_IMAGES - self.val_size
-        if self.train_size is not None and self.train_size > left:
+        train_size = getattr(self, "train_size", None)  # a subset of what is left (Fashion-MNIST)
+        if left <= 0:
+            why = f"leaves no training data: {self.name} has {self.TRAIN_IMAGES} training images"
+            raise ValueError(f"dataset.val_size={self.val_size} {why}")
+        if train_size is not None and train_size > left:
             raise ValueError(
-                f"dataset.train_size={self.train_size} is more than the {left} training images "
+                f"dataset.train_size={train_size} is more than the {left} training images "
                 f"left after dataset.val_size={self.val_size}: use at most {left}, or null for all"
             )
         return self
 
 
+class FashionMNISTConfig(OfficialSplitConfig):
+    target: Literal["reglab.data.fashion_mnist.FashionMNISTDataModule"] = Field(alias="_target_")
+    TRAIN_IMAGES: ClassVar[int] = 60000
+    # train on only this many of the training split's images (a seeded random subset, by
+    # split_seed): a small training set overfits visibly (the early-stopping note). null = all
+    train_size: PositiveInt | None
+
+
 class CIFAR10Config(OfficialSplitConfig):
-    target: Literal["reglab.data.cifar10.CIFAR10DataModule"] = Field(
-        "reglab.data.cifar10.CIFAR10DataModule", alias="_target_"
-    )
-    name: str | None = "cifar10"
+    target: Literal["reglab.data.cifar10.CIFAR10DataModule"] = Field(alias="_target_")
     TRAIN_IMAGES: ClassVar[int] = 50000
-    batch_size: PositiveInt = 128
-    eval_batch_size: PositiveInt = 1000
+    batch_size: PositiveInt
+    eval_batch_size: PositiveInt
 
 
 class ImageFolderConfig(ImageDataConfig):
     """A folder of class subfolders (the course's RMB banknotes)."""
 
-    target: Literal["reglab.data.image_folder.ImageFolderDataModule"] = Field(
-        "reglab.data.image_folder.ImageFolderDataModule", alias="_target_"
-    )
-    name: str | None = "rmb"
+    target: Literal["reglab.data.image_folder.ImageFolderDataModule"] = Field(alias="_target_")
     root: str
-    image_size: PositiveInt = 32
-    train_fraction: float = Field(default=0.8, gt=0, lt=1)
-    val_fraction: float = Field(default=0.1, gt=0, lt=1)
-    batch_size: PositiveInt = 16
-    eval_batch_size: PositiveInt = 256
-    on_bad_file: Literal["error", "skip"] = "error"
+    image_size: PositiveInt
+    train_fraction: float = Field(gt=0, lt=1)
+    val_fraction: float = Field(gt=0, lt=1)
+    batch_size: PositiveInt
+    eval_batch_size: PositiveInt
+    on_bad_file: Literal["error", "skip"]
 
     @model_validator(mode="after")
     def _fractions(self):
@@ -137,24 +123,21 @@ class SyntheticConfig(InMemoryConfig):
     """The generated regression sets: tiny, so a step is mostly Lightning's own overhead."""
 
     data_seed: int = GeneratorSeed
-    batch_size: PositiveInt | None = None
+    batch_size: PositiveInt | None
     # Batches per Lightning step: "epoch" runs an epoch's minibatches (same order, one
     # optimizer step each) inside one step, since Lightning's ~1 ms per step is ten times the
     # work of a step here. 1 = one Lightning step per batch.
-    batches_per_step: PositiveInt | Literal["epoch"] = "epoch"
+    batches_per_step: PositiveInt | Literal["epoch"]
 
 
 class PolyConfig(SyntheticConfig):
-    target: Literal["reglab.data.synthetic.PolyDataModule"] = Field(
-        "reglab.data.synthetic.PolyDataModule", alias="_target_"
-    )
-    name: str | None = "poly"
-    max_degree: PositiveInt = 20
-    features: PositiveInt = 4
-    true_weights: list[float] = Field(default=[5.0, 1.2, -3.4, 5.6], min_length=1)
-    n_train: PositiveInt = 100
-    n_test: PositiveInt = 100
-    noise: NonNegativeFloat = 0.1
+    target: Literal["reglab.data.synthetic.PolyDataModule"] = Field(alias="_target_")
+    max_degree: PositiveInt
+    features: PositiveInt
+    true_weights: list[float] = Field(min_length=1)
+    n_train: PositiveInt
+    n_test: PositiveInt
+    noise: NonNegativeFloat
 
     @model_validator(mode="after")
     def _fits(self):
@@ -168,33 +151,29 @@ class PolyConfig(SyntheticConfig):
 
 
 class LinearRegressionConfig(SyntheticConfig):
-    target: Literal["reglab.data.synthetic.LinearRegressionDataModule"] = Field(
-        "reglab.data.synthetic.LinearRegressionDataModule", alias="_target_"
-    )
-    name: str | None = "linear"
-    num_inputs: PositiveInt = 200
-    true_weight: float = 0.01
-    true_bias: float = 0.05
-    n_train: PositiveInt = 20
-    n_test: PositiveInt = 100
-    noise: NonNegativeFloat = 0.01
+    target: Literal["reglab.data.synthetic.LinearRegressionDataModule"] = Field(alias="_target_")
+    num_inputs: PositiveInt
+    true_weight: float
+    true_bias: float
+    n_train: PositiveInt
+    n_test: PositiveInt
+    noise: NonNegativeFloat
 
 
 class Toy1DConfig(SyntheticConfig):
-    target: Literal["reglab.data.synthetic.Toy1DDataModule"] = Field(
-        "reglab.data.synthetic.Toy1DDataModule", alias="_target_"
-    )
-    name: str | None = "toy1d"
-    n_points: PositiveInt = 10
-    x_range: tuple[float, float] = (-1.0, 1.0)
-    slope: float = 1.5
-    train_noise: NonNegativeFloat = 0.5
-    test_noise: NonNegativeFloat = 0.3
+    target: Literal["reglab.data.synthetic.Toy1DDataModule"] = Field(alias="_target_")
+    n_points: PositiveInt
+    x_range: tuple[float, float]
+    slope: float
+    train_noise: NonNegativeFloat
+    test_noise: NonNegativeFloat
 
 
 class UserDatasetConfig(DatasetConfig):
     """Any other `_target_`: a LightningDataModule, or a class whose `load()` returns tensors
     (served by reglab's in-memory loader). Keys are checked against its signature."""
+
+    name: str | None = None
 
     @model_validator(mode="after")
     def _known_arguments(self):
@@ -224,4 +203,4 @@ DatasetSchema = SCHEMAS.union
 class ProtocolConfig(Schema):
     """How the data are split between train, validation and test (reglab.data.protocol)."""
 
-    name: Literal["default", "d2l"] = "default"
+    name: Literal["default", "d2l"]

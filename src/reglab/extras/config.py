@@ -4,9 +4,8 @@ from reglab.config.base import Schema
 
 
 class ExtrasConfig(Schema):
-    # Print the composed config as a tree at start and save it as config_tree.log.
-    print_config: bool = True
-    # Silence warnings and tips from libraries that say nothing about this run.
-    ignore_warnings: bool = True
-    # Ask for tags (on a terminal) before a run or multirun that has none.
-    enforce_tags: bool = False
+    """Their values are written in configs/extras/default.yaml (what each one does, there)."""
+
+    print_config: bool
+    ignore_warnings: bool
+    enforce_tags: bool

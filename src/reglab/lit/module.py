@@ -4,7 +4,7 @@ import pickle
 
 import lightning as L
 import torch
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 from torch import nn
 from torchmetrics import MaxMetric, MinMetric
 
@@ -16,10 +16,9 @@ from reglab.lit.publish import publish
 from reglab.lit.tasks import task_for
 from reglab.lit.weighted_mean import WeightedMean
 from reglab.models.build import build_model, model_label
-from reglab.models.config import ModelSchema
 from reglab.models.roles import hidden_weight_names
+from reglab.module_config import ModuleSettings
 from reglab.outputs.checkpoint_io import refusal
-from reglab.regularizers.config import RegularizerConfig
 from reglab.regularizers.regularization import Regularization
 from reglab.regularizers.weight_decay import weight_parameters
 
@@ -40,36 +39,33 @@ class RegLabModule(L.LightningModule):
     evaluation is logged as test/* (test/acc_best), and nothing as val/*.
     """
 
-    def __init__(
-        self,
-        model: dict,
-        info: dict,
-        regularizer: dict,
-        optimizer: dict,
-        fused: bool = False,
-        compile: bool = False,
-        config: dict | None = None,
-    ):
-        """Built from plain settings (saved in every checkpoint), so
-        `RegLabModule.load_from_checkpoint(path)` rebuilds it without Hydra.
+    def __init__(self, config: "ModuleSettings | dict", info: dict, fused: bool = False):
+        """Built from the run's validated config, which every checkpoint stores once (with the
+        data set's `info`), so `RegLabModule.load_from_checkpoint(path)` rebuilds it without
+        Hydra.
 
-        model: the validated `model` config (`_target_` and its keywords); info: the data set's
-        DataInfo as a dict; regularizer: the `regularizer` config; optimizer: the `optimizer`
-        config (`_target_`, `_partial_: true`, lr, ...); fused: each training batch is a list of
-        minibatches, stepped here one by one; compile: torch.compile the network; config: the
-        whole validated run config, kept for evaluation and provenance.
+        config: the run's RunConfig (from a checkpoint: its stored dict, of which the sections
+        the module builds from are validated here, see ModuleSettings); info: the data set's
+        DataInfo as a dict; fused: each training batch is a list of minibatches, stepped here
+        one by one.
+
+        Checkpoints written before the config was stored once also hold `model`,
+        `regularizer`, `optimizer` and `compile` beside it: copies of the config's sections,
+        which Lightning leaves out (it passes only the arguments __init__ names).
         """
         super().__init__()
+        if isinstance(config, dict):  # a checkpoint's: data, validated before anything is built
+            plain, settings = config, ModuleSettings.model_validate(config)
+        else:
+            plain, settings = config.model_dump(by_alias=True), config
         # logger=False: loggers get the run's config from reglab, not these again
-        self.save_hyperparameters(logger=False)
+        self.save_hyperparameters({"config": plain, "info": info, "fused": fused}, logger=False)
+        self.settings = settings
         self.info = DataInfo.from_dict(info)
         self.task = task_for(self.info)
-        model_cfg = TypeAdapter(ModelSchema).validate_python(model)
-        self.regularization = Regularization(
-            RegularizerConfig.model_validate(regularizer), model_label(model_cfg)
-        )
+        self.regularization = Regularization(settings.regularizer, model_label(settings.model))
         net = build_model(
-            model_cfg,
+            settings.model,
             self.info.in_shape,
             self.info.num_outputs,
             self.regularization,
@@ -82,8 +78,8 @@ class RegLabModule(L.LightningModule):
         self.regularization.check(self.info.task, len(hidden))
         self._hidden_weights = [net.get_parameter(name) for name in hidden]
         # the inner nn.Module only; Lightning's loop stays eager
-        self.net = torch.compile(net) if compile else net
-        self.optimizer_factory = optimizer_factory(optimizer)
+        self.net = torch.compile(net) if settings.hardware.compile else net
+        self.optimizer_factory = optimizer_factory(settings.optimizer.factory_config())
         self.automatic_optimization = not fused
         # ModuleDict keys cannot be "train" (nn.Module.train exists): hence the suffix.
         self._metrics = nn.ModuleDict(
@@ -119,7 +115,6 @@ class RegLabModule(L.LightningModule):
         # configure_optimizers builds the optimizer with it; the saved hyperparameters (and
         # the config checkpoints carry) say what it was built with.
         self._lr = float(value)
-        self.hparams["optimizer"] = {**self.hparams["optimizer"], "lr": self._lr}
         config = self.hparams.get("config")
         if isinstance(config, dict) and isinstance(config.get("optimizer"), dict):
             optimizer = {**config["optimizer"], "lr": self._lr}

@@ -11,28 +11,30 @@ from reglab.loggers.wandb import build_wandb_logger, finish_wandb, is_wandb_node
 
 
 def build_loggers(
-    nodes: dict[str, dict | None] | None,
+    entries,
     run_config: dict,
     run_name: str,
     group: str | None = None,
     id_file: Path | None = None,
     tags: list[str] = (),
 ) -> list[Logger]:
-    """`id_file`: where the W&B run id is kept; a resumed run continues the run it names.
+    """`entries`: the typed `logger` node (reglab.app.outputs_config), or None for no logger.
+    `id_file`: where the W&B run id is kept; a resumed run continues the run it names.
     `tags` reach every logger; so does `run_config` (W&B config, MLflow params, TensorBoard
     hparams)."""
     loggers = []
-    for node in (nodes or {}).values():
-        if node is None:
+    for entry in (entries.entries() if entries is not None else {}).values():
+        if entry is None:
             continue
-        if is_wandb_node(node):
+        options = entry.arguments()  # the logger's keyword arguments
+        if is_wandb_node(entry):
             loggers.append(
-                build_wandb_logger(dict(node), run_config, run_name, group, id_file, list(tags))
+                build_wandb_logger(options, run_config, run_name, group, id_file, list(tags))
             )
-        elif is_mlflow_node(node):
-            loggers.append(build_mlflow_logger(dict(node), run_name, list(tags)))
+        elif is_mlflow_node(entry):
+            loggers.append(build_mlflow_logger(options, run_name, list(tags)))
         else:
-            loggers.append(instantiate(node))
+            loggers.append(instantiate({"_target_": entry.target, **options}))
     for logger in loggers:
         if not isinstance(logger, WandbLogger):  # W&B got the config when its run started
             logger.log_hyperparams(run_config)

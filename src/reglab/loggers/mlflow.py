@@ -17,8 +17,9 @@ from reglab.config import ConfigError
 SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks", "file")
 
 
-def is_mlflow_node(node) -> bool:
-    return str(node.get("_target_", "")).endswith("MLFlowLogger")
+def is_mlflow_node(entry) -> bool:
+    """`entry`: a typed `logger` entry (reglab.app.outputs_config)."""
+    return entry.target.endswith("MLFlowLogger")
 
 
 def _local_store(uri: str) -> Path | None:

@@ -16,8 +16,9 @@ from reglab.loggers.wandb_reach import base_url, unreachable_reason
 log = logging.getLogger(__name__)
 
 
-def is_wandb_node(node) -> bool:
-    return str(node.get("_target_", "")).endswith("WandbLogger")
+def is_wandb_node(entry) -> bool:
+    """`entry`: a typed `logger` entry (reglab.app.outputs_config)."""
+    return entry.target.endswith("WandbLogger")
 
 
 def has_credentials() -> bool:

@@ -22,11 +22,13 @@ SUPPLIED = ("in_shape", "num_outputs", "hooks")
 
 
 class ModelConfig(TargetConfig):
-    """What every model option has. `name` labels runs (default: the class name)."""
+    """What every model option has. `name` labels runs (None: the class name).
 
-    name: str | None = None
+    The built-in options' values are written in their files (configs/model/), not here."""
+
+    name: str | None
     # weight initialisation, applied by reglab to any model's Linear and Conv layers
-    init: InitScheme = "default"
+    init: InitScheme
     OWN_KEYS: ClassVar[tuple[str, ...]] = ("_target_", "target", "name", "init")
 
     @property
@@ -52,11 +54,11 @@ class HiddenLayersConfig(ModelConfig):
     """Models with hidden fully connected layers, normalised and regularised per layer."""
 
     model_config = ModelConfig.model_config | {"extra": "forbid"}
-    hidden: list[PositiveInt] = Field(default=[256, 256], min_length=1)
-    activation: Activation = "relu"
+    hidden: list[PositiveInt] = Field(min_length=1)
+    activation: Activation
     # after each hidden Linear, before its activation
-    norm: NormKind = "none"
-    norm_groups: PositiveInt = 2
+    norm: NormKind
+    norm_groups: PositiveInt
 
     @property
     def num_hidden_layers(self) -> int:
@@ -76,8 +78,7 @@ class HiddenLayersConfig(ModelConfig):
 
 
 class MLPConfig(HiddenLayersConfig):
-    target: Literal["reglab.models.mlp.MLP"] = Field("reglab.models.mlp.MLP", alias="_target_")
-    name: str | None = "mlp"
+    target: Literal["reglab.models.mlp.MLP"] = Field(alias="_target_")
 
     @field_validator("norm")
     @classmethod
@@ -88,13 +89,10 @@ class MLPConfig(HiddenLayersConfig):
 
 
 class LeNetConfig(HiddenLayersConfig):
-    target: Literal["reglab.models.lenet.LeNet"] = Field(
-        "reglab.models.lenet.LeNet", alias="_target_"
-    )
-    name: str | None = "lenet"
-    channels: list[PositiveInt] = Field(default=[6, 16], min_length=2, max_length=2)
-    hidden: list[PositiveInt] = Field(default=[120, 84], min_length=2, max_length=2)
-    pool: Literal["max", "avg"] = "max"
+    target: Literal["reglab.models.lenet.LeNet"] = Field(alias="_target_")
+    channels: list[PositiveInt] = Field(min_length=2, max_length=2)
+    hidden: list[PositiveInt] = Field(min_length=2, max_length=2)
+    pool: Literal["max", "avg"]
 
     @property
     def num_convs(self) -> int:
@@ -106,11 +104,8 @@ class LeNetConfig(HiddenLayersConfig):
 
 class LinearConfig(ModelConfig):
     model_config = ModelConfig.model_config | {"extra": "forbid"}
-    target: Literal["reglab.models.linear.Linear"] = Field(
-        "reglab.models.linear.Linear", alias="_target_"
-    )
-    name: str | None = "linear"
-    bias: bool = True
+    target: Literal["reglab.models.linear.Linear"] = Field(alias="_target_")
+    bias: bool
 
     @property
     def num_hidden_layers(self) -> int:
@@ -119,6 +114,9 @@ class LinearConfig(ModelConfig):
 
 class UserModelConfig(ModelConfig):
     """Any other `_target_`: its keys are checked against the constructor's signature."""
+
+    name: str | None = None
+    init: InitScheme = "default"
 
     @model_validator(mode="after")
     def _known_arguments(self):

@@ -89,8 +89,9 @@ def check_settings(settings) -> None:
             raise _unsupported(f"trainer.{key}")
         if key not in TRAINER_KEYS_READ and key not in TRAINER_LIMITS and value is not None:
             raise _unsupported(f"trainer.{key}")
-    for name, node in (settings.callbacks or {}).items():
-        if node is not None and name not in CALLBACKS_DONE_PER_REPLICA:
+    entries = settings.callbacks.entries() if settings.callbacks is not None else {}
+    for name, entry in entries.items():
+        if entry is not None and name not in CALLBACKS_DONE_PER_REPLICA:
             raise _unsupported(f"callbacks.{name}")
     if settings.model.keywords().get("norm") == "batch":  # before the data are loaded
         raise _unsupported(

@@ -12,7 +12,6 @@ from types import SimpleNamespace
 import lightning as L
 import torch
 import yaml
-from omegaconf import OmegaConf
 
 from reglab.loggers import build_loggers, finish_wandb, log_final_metrics
 from reglab.outputs.atomic import write_bytes, write_text
@@ -119,7 +118,7 @@ class _TrainedNet(torch.nn.Module):
 
 
 def write_artifacts(
-    node: dict | None,
+    entry,
     net: torch.nn.Module,
     state: dict[str, torch.Tensor],
     datamodule,
@@ -127,19 +126,19 @@ def write_artifacts(
 ) -> None:
     """weights.json / fit.json (callbacks.artifacts) for one replica: the callback itself, run
     on the replica's final weights (loaded into one of the built networks)."""
-    if node is None:
+    if entry is None:  # `entry`: the typed callbacks.artifacts (reglab.app.outputs_config)
         return
     from hydra.utils import get_class
 
     net.load_state_dict(state)
-    options = {k: v for k, v in node.items() if not k.startswith("_") and k != "output_dir"}
-    callback = get_class(node["_target_"])(output_dir=folder, **options)
+    options = {k: v for k, v in entry.arguments().items() if k != "output_dir"}
+    callback = get_class(entry.target)(output_dir=folder, **options)
     trainer = SimpleNamespace(is_global_zero=True, datamodule=datamodule)  # what it reads
     callback.on_train_end(trainer, _TrainedNet(net))
 
 
 def replay_to_loggers(
-    logger_nodes: dict | None,
+    loggers_config,
     run_dir: Path,
     folder: Path,
     logged_config: dict,
@@ -152,12 +151,17 @@ def replay_to_loggers(
     """One logger run per replica (one W&B run each, in the run's group), given the replica's
     epoch rows after training: the loggers see what a single run would have logged, though
     not live."""
-    # the logger options with the run's folder replaced by the replica's (save_dir, ...)
-    nodes = rebase_paths(logger_nodes or {}, {str(run_dir): str(folder)})
-    if not any(nodes.values()):
+    # `loggers_config`: the typed `logger` node (reglab.app.outputs_config), or None
+    entries = loggers_config.entries() if loggers_config is not None else {}
+    if not any(entries.values()):
         return
+    moved = {  # each entry's options with the run's folder replaced by the replica's
+        name: entry.model_copy(update=rebase_paths(entry.arguments(), {str(run_dir): str(folder)}))
+        for name, entry in entries.items()
+        if entry is not None
+    }
     loggers = build_loggers(
-        OmegaConf.create(nodes),
+        loggers_config.model_copy(update=moved),
         logged_config,
         run_name,
         group,
