@@ -56,22 +56,27 @@ def _no_answer() -> None:
     )
 
 
+def _tags_wanted(config: DictConfig) -> list[str] | None:
+    """The tags asked for where a run needs them and has none; None: nothing to add."""
+    if not _needs_tags(config):
+        return None
+    tags = ask_tags()
+    if tags is None:
+        _no_answer()
+    return tags
+
+
 class EnforceTags(Callback):
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
-        if not _needs_tags(config):
-            return
-        tags = ask_tags()
-        if tags is None:
-            return _no_answer()
-        with read_write(config), open_dict(config):
-            config.tags = tags  # Hydra hands this config to the run
+        tags = _tags_wanted(config)
+        if tags is not None:
+            with read_write(config), open_dict(config):
+                config.tags = tags  # Hydra hands this config to the run
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        if not _needs_tags(config):
-            return
-        tags = ask_tags()
+        tags = _tags_wanted(config)
         if tags is None:
-            return _no_answer()
+            return
         # The sweeper reads the task overrides after this callback: every job gets the tags.
         task = config.hydra.overrides.task
         with read_write(task):  # Hydra's own node is read-only
