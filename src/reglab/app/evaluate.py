@@ -67,7 +67,12 @@ TRAINED_SECTIONS = (
 )
 # what an evaluation is as a run: one pass over a split, with the weights it was given
 EVALUATION = dict(
-    seeds=1, test=True, test_ckpt="last", optimized_metric=None, resume=False, ckpt_path=None
+    seeds=1,
+    test=True,
+    test_ckpt=contract.LAST,
+    optimized_metric=None,
+    resume=False,
+    ckpt_path=None,
 )
 PER_CLASS = "reglab.callbacks.per_class.PerClassAccuracy"
 

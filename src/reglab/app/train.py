@@ -41,7 +41,7 @@ from reglab.regularizers.early_stopping import early_stopping_record
 from reglab.regularizers.regularization import Regularization
 from reglab.replicas.checks import check_settings as check_replica_settings
 from reglab.replicas.state import check_resume_checkpoint
-from reglab.run_folder import RunFolder
+from reglab.run_folder import RunFolder, ended, mark
 from reglab.threads import configure_threads
 
 log = logging.getLogger("reglab")
@@ -97,13 +97,13 @@ def train_in_folder(settings: RunConfig, job: JobInfo, resume: ResumePoint | Non
     except DivergenceError as exc:
         # A result, not a crash: a sweep goes on, and the report shows the job as diverged.
         record.update(final_metrics(trainer))
-        record.update(status=contract.DIVERGED, divergence=exc.record, message=str(exc))
+        mark(record, contract.DIVERGED, divergence=exc.record, message=str(exc))
         log.error("%s", exc)
     except BaseException as exc:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)) and trainer.interrupted:
             # Ctrl-C or SIGTERM (reglab.app.signals): Lightning ran on_exception
             # (on_exception.ckpt), then exits with 1
-            record.update(final_metrics(trainer), status=contract.INTERRUPTED)
+            mark(record, contract.INTERRUPTED, **final_metrics(trainer))
             how = signals.describe(exc)
             log.warning(
                 "Interrupted (%s): checkpoints and metrics so far are in %s", how, output_dir
@@ -181,7 +181,7 @@ def start_record(
     extra = {"init_from": init_from} if init_from else {}
     config = {"choices": choices, "provenance": origin, **extra}
     config.update(plain)
-    record = {"status": contract.FAILED, "choices": choices, "overrides": job.overrides}
+    record = mark({}, contract.FAILED, choices=choices, overrides=job.overrides)
     record.update(tags=list(settings.tags), provenance=origin, **extra, config=config)
     return record
 
@@ -246,7 +246,7 @@ def fit_and_test(
 ) -> None:
     ckpt = str(resume.ckpt) if resume is not None else None
     trainer.fit(module, datamodule=data.datamodule, ckpt_path=ckpt)
-    record["status"] = contract.INTERRUPTED if trainer.interrupted else contract.COMPLETED
+    mark(record, contract.INTERRUPTED if trainer.interrupted else contract.COMPLETED)
     record.update(final_metrics(trainer))
     if trainer.early_stopping_callback is not None:
         record["early_stopping"] = early_stopping_record(trainer.early_stopping_callback)
@@ -265,7 +265,7 @@ def finish_record(settings: RunConfig, trainer: L.Trainer, record: dict, seconds
         RunFolder(settings.paths.output_dir).write_record(record)
     except OSError as exc:  # a full disk must not hide the error that got us here
         log.error("Could not write metrics.json: %s", exc)
-    ok = record["status"] in (contract.COMPLETED, contract.DIVERGED)
+    ok = ended(record["status"])
     finish_wandb(exit_code=0 if ok else 1)
 
 

@@ -1,7 +1,6 @@
 """Per-class test accuracy (the PyTorch CIFAR-10 tutorial's per-class printout), as a table,
 a bar chart, metrics (test/class_acc/<class>) and, with W&B, a W&B table."""
 
-import csv
 import re
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import lightning as L
 import torch
 
 from reglab.lit.publish import publish
+from reglab.outputs.atomic import write_csv
 from reglab.run_folder import RunFolder
 
 
@@ -49,10 +49,7 @@ class PerClassAccuracy(L.Callback):
         if not trainer.is_global_zero:
             return
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        with open(RunFolder(self.output_dir).per_class_csv, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        write_csv(RunFolder(self.output_dir).per_class_csv, rows)
         plot_per_class(rows, self.output_dir / "per_class_accuracy.png")
         for logger in trainer.loggers:
             if hasattr(logger, "log_table"):  # WandbLogger

@@ -5,6 +5,7 @@ atomic on one file system). When the disk fills up mid-write, the old file (or n
 never a 0-byte `metrics.json` or half a `best.ckpt`; the temporary file is removed.
 """
 
+import csv
 import io
 import json
 import logging
@@ -48,6 +49,16 @@ def write_text(path: str | Path, text: str) -> Path:
 
 def write_bytes(path: str | Path, data: bytes) -> Path:
     return atomic_write(path, lambda f: f.write(data))
+
+
+def write_csv(path: str | Path, rows: list[dict]) -> Path:
+    """rows as a CSV file, written atomically; the columns in their first appearance's order."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    return write_text(path, text.getvalue())
 
 
 def read_json(path: str | Path) -> dict | None:

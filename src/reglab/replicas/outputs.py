@@ -3,7 +3,6 @@
 Every file is written atomically (reglab.outputs.atomic), as a single run's are.
 """
 
-import csv
 import io
 import logging
 from pathlib import Path
@@ -14,7 +13,7 @@ import torch
 import yaml
 
 from reglab.loggers import build_loggers, finish_wandb, log_final_metrics
-from reglab.outputs.atomic import write_bytes, write_text
+from reglab.outputs.atomic import write_bytes, write_csv, write_text
 from reglab.run_folder import RunFolder, ended, rebase_paths
 
 log = logging.getLogger("reglab")
@@ -30,14 +29,8 @@ def write_hydra_files(folder: RunFolder, overrides: list[str], config: dict) -> 
 
 def write_metrics_csv(folder: RunFolder, rows: list[dict]) -> None:
     """metrics.csv: the columns EpochMetricsWriter writes, in its order."""
-    if not rows:
-        return
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    text = io.StringIO(newline="")
-    writer = csv.DictWriter(text, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text(folder.metrics_csv, text.getvalue())
+    if rows:
+        write_csv(folder.metrics_csv, rows)
 
 
 def plot_replica_curves(rows_by_seed: dict[int, list[dict]], path: Path, regression: bool) -> None:
