@@ -16,7 +16,7 @@ from reglab.config.compose import compose_config
 from reglab.config.errors import ConfigError
 from reglab.lit import RegLabModule
 from reglab.loggers.wandb_offline import read_offline_run
-from reglab.replicas.loop import ReplicaLoop
+from reglab.replicas.module import ReplicaModule
 from reglab.replicas.stack import StackedNet, check_functional
 
 from .conftest import FAST, run_main
@@ -34,6 +34,16 @@ class SaveInitialWeights(L.Callback):
 
     def on_fit_start(self, trainer, pl_module) -> None:
         torch.save({k: v.clone() for k, v in pl_module.net.state_dict().items()}, self.path)
+
+
+class SaveParameters(L.Callback):
+    """Saves the module's parameters as training starts (a replica-agnostic callback)."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        torch.save({k: v.clone() for k, v in pl_module.named_parameters()}, self.path)
 
 
 def _state(path: Path) -> dict[str, torch.Tensor]:
@@ -54,13 +64,13 @@ def test_replica_k_starts_from_the_weights_of_a_single_run_with_seed_k(
     make_config, tmp_path, monkeypatch
 ):
     captured = {}
-    fit = ReplicaLoop.fit
+    train_start = ReplicaModule.on_train_start
 
-    def capture_then_fit(self, *args):
+    def capture_then_train(self):
         captured.update({k: v.detach().clone() for k, v in self.net.params.items()})
-        return fit(self, *args)
+        return train_start(self)
 
-    monkeypatch.setattr(ReplicaLoop, "fit", capture_then_fit)
+    monkeypatch.setattr(ReplicaModule, "on_train_start", capture_then_train)
     run(make_config("seed=3", "seeds=3", "regularizer.dropout=0.5", *SMALL_MLP))
     for k, seed in enumerate((3, 4, 5)):
         path = tmp_path / f"init{seed}.pt"
@@ -190,12 +200,11 @@ def test_dropconnect_noise_and_adam_run_per_replica(make_config, tmp_path):
     [
         ("model.norm=batch", "model.norm=batch"),
         ("hardware=ddp_cpu", "hardware.strategy=ddp_spawn"),
-        ("ckpt_path=last.ckpt", "ckpt_path"),
         ("hardware.compile=true", "hardware.compile"),
         ("~optimizer.nesterov", "optimizer._target_=torch.optim.LBFGS"),
         ("+trainer.gradient_clip_val=1.0", "trainer.gradient_clip_val"),
         ("regularizer=augment", "regularizer.augment"),
-        ("+callbacks.x._target_=tests.helpers.KillAt", "callbacks.x"),
+        ("callbacks=instruments", "callbacks.weight_norms"),
     ],
 )
 def test_what_cannot_be_per_replica_is_a_clear_error(tmp_path, override, key):
@@ -207,6 +216,31 @@ def test_what_cannot_be_per_replica_is_a_clear_error(tmp_path, override, key):
     assert result.returncode == 1, output[-2000:]
     assert f"{key} is not supported with seeds>1" in output, output[-2000:]
     assert "Traceback" not in output
+
+
+@pytest.mark.parametrize("precision", ["bf16-mixed", "64-true"])
+def test_precision_is_lightnings_plugin(make_config, tmp_path, precision):
+    """Replicas train through Lightning's precision plugin: autocast, or the stacked tensors
+    cast (and the data with them); a replica's checkpoint is in the precision it trained in."""
+    record = run(make_config(*TOY, "seeds=2", f"hardware.precision={precision}", fast=False))
+    assert record["replica_status"] == ["completed", "completed"]
+    assert all(math.isfinite(record[k]) for k in ("train/loss", "test/loss"))
+    weights = _state(tmp_path / "run" / "seed_43" / "checkpoints" / "last.ckpt")
+    dtype = torch.float64 if precision == "64-true" else torch.float32
+    assert all(t.dtype == dtype for t in weights.values())
+
+
+def test_lightning_trainer_keys_and_callbacks_apply_to_replicas(make_config, tmp_path):
+    """A profiler (a trainer key Lightning implements) and a callback of the user's that is
+    not an instrument run with the replicas' Trainer."""
+    marker = tmp_path / "seen"
+    callback = ["+callbacks.seen._target_=tests.test_replicas.SaveParameters"]
+    callback += [f"+callbacks.seen.path={marker}"]
+    cfg = make_config(*TOY, "seeds=2", "+trainer.profiler=simple", *callback, fast=False)
+    record = run(cfg)
+    assert record["replica_status"] == ["completed", "completed"] and record["epochs"] == 6
+    saved = torch.load(marker)  # on_fit_start saw the replicas' stacked tensors
+    assert all(t.shape[0] == 2 for t in saved.values())
 
 
 class ItemControlFlow(nn.Module):

@@ -182,7 +182,8 @@ def test_a_replica_checkpoint_is_not_continued_as_a_single_run(tmp_path):
 
     result = run_main([*RUN, f"ckpt_path={replica / 'checkpoints' / 'last.ckpt'}"])
     output = result.stdout + result.stderr
-    assert result.returncode == 1 and "ckpt_path is not supported with seeds>1" in output
+    assert result.returncode == 1 and "is a checkpoint of replica seed=1" in output
+    assert "Traceback" not in output and str(out / "checkpoints" / "last.ckpt") in output
 
     # a seeds=N run does not resume from a single run's checkpoint
     lone = tmp_path / "lone"
@@ -241,3 +242,17 @@ def test_an_interrupt_goes_back_to_the_last_checkpoint(tmp_path, monkeypatch):
         assert _rows(a) == _rows(b) and len(_rows(a)) == 7
         x, y = _net(a / "checkpoints" / "last.ckpt"), _net(b / "checkpoints" / "last.ckpt")
         assert all(torch.equal(x[k], y[k]) for k in y)
+
+
+def test_ckpt_path_continues_a_seeds_run_in_a_new_folder(tmp_path):
+    """`ckpt_path=<a seeds=N run>/checkpoints/last.ckpt` (Lightning's `fit(ckpt_path=...)`):
+    a finished run's replicas train on in this run's folder, as a single run's checkpoint
+    does, ending where an uninterrupted run ends."""
+    two, reference, out = tmp_path / "two", tmp_path / "reference", tmp_path / "run"
+    run(compose_config([*RUN, "trainer.max_epochs=2"], two))
+    run(compose_config([*RUN, "trainer.max_epochs=3"], reference))
+    ckpt = two / "checkpoints" / "last.ckpt"
+    record = run(compose_config([*RUN, "trainer.max_epochs=3", f"ckpt_path={ckpt}"], out))
+    assert record["status"] == "completed" and record["epochs"] == 3
+    assert _record(two)["epochs"] == 2  # its files stay as they are
+    _same_replicas(out, reference)

@@ -1,6 +1,6 @@
-"""`seeds=N`: N replicas of a configuration in one loop (reglab.replicas), written as N job
-folders. `train()` (reglab.app.train) calls `train_replicas` once the data are loaded,
-instead of building one model and a Lightning Trainer.
+"""`seeds=N`: N replicas of a configuration as one LightningModule (reglab.replicas.module)
+trained by one Lightning Trainer, written as N job folders. `train()` (reglab.app.train)
+calls `train_replicas` once the data are loaded, instead of building one RegLabModule.
 """
 
 import logging
@@ -10,24 +10,29 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import lightning as L
 import torch
+from hydra.utils import instantiate
 from torch import nn
 
 from reglab import contract
 from reglab.app import signals
 from reglab.app.checks import has_validation_split
 from reglab.app.settings import RunConfig
+from reglab.callbacks import build_callbacks
+from reglab.callbacks.seeding import EpochSeeding
 from reglab.data.base import InMemoryDataModule
 from reglab.lit import RegLabModule
 from reglab.lit.tasks import Task
 from reglab.models.roles import hidden_weight_names
+from reglab.outputs.checkpoint_io import AtomicCheckpointIO
 from reglab.regularizers.regularization import Regularization
 from reglab.regularizers.weight_decay import weight_parameters
 from reglab.replicas.batches import ReplicaBatches
-from reglab.replicas.checks import check_model, check_settings
+from reglab.replicas.checks import CALLBACKS_DONE_PER_REPLICA, check_model, check_settings
 from reglab.replicas.evaluation import replica_evaluation
 from reglab.replicas.folders import replica_overrides
-from reglab.replicas.loop import LoopSettings, ReplicaLoop
+from reglab.replicas.module import LoopSettings, ReplicaModule
 from reglab.replicas.outputs import (
     checkpoint,
     plot_replica_curves,
@@ -38,7 +43,7 @@ from reglab.replicas.outputs import (
     write_metrics_csv,
 )
 from reglab.replicas.stack import StackedNet, build_replicas, check_functional
-from reglab.replicas.state import REPLICA, load_run_state, run_checkpoint
+from reglab.replicas.state import REPLICA, load_run_state
 from reglab.run_folder import RunFolder, mark
 
 log = logging.getLogger("reglab")
@@ -72,7 +77,7 @@ def train_replicas(
     module_arguments: dict,
     resume_ckpt: Path | None = None,
 ) -> dict:
-    """Trains `settings.seeds` replicas (seeds settings.seed + k) in one loop; writes each
+    """Trains `settings.seeds` replicas (seeds settings.seed + k) with one Trainer; writes each
     replica's job folder (<output_dir>/seed_<seed>/) and the run's metrics.json; returns that
     record (final metrics: means over the completed replicas).
 
@@ -82,7 +87,8 @@ def train_replicas(
     loads with `RegLabModule.load_from_checkpoint` and evaluates with eval.py.
 
     The run's state is written to <output_dir>/checkpoints/last.ckpt after every validated
-    epoch and the last (reglab.replicas.state); `resume_ckpt` (such a file) continues from it.
+    epoch and the last (reglab.replicas.state); `resume_ckpt` (such a file) continues from it
+    (Lightning's `fit(ckpt_path=...)`).
     Ctrl-C or SIGTERM writes every replica's files as of that checkpoint, records
     `interrupted` and exits with 1, as a single run does."""
     check_settings(settings)
@@ -113,12 +119,12 @@ def train_replicas(
     keep_best = not val_is_test  # a best.ckpt, as a single run's checkpoint callback keeps
     callbacks = settings.callbacks
     guard = callbacks.divergence_guard if callbacks is not None else None
-    stepper = _fast_optimizer(optimizer, stacked_groups)
-    loop = ReplicaLoop(
+    module = ReplicaModule(
         stacked,
         task,
         regularization,
-        stepper,
+        lambda groups: _fast_optimizer(optimizer, groups),
+        stacked_groups,
         ReplicaBatches(splits.x_train, splits.y_train, datamodule.batch_size, seeds),
         replica_evaluation(
             stacked, task, splits, datamodule.eval_batch_size, datamodule.prepare_inputs
@@ -134,43 +140,45 @@ def train_replicas(
             keep_best=keep_best,
             early_stopping=settings.regularizer.early_stopping,
             max_grad_norm=guard.max_grad_norm if guard is not None else None,
-            base_seed=settings.seed,
         ),
         hidden_names,
+        seeds,
     )
     run = RunFolder(output_dir)
     run_ckpt = run.last_ckpt
+    module.checkpoint_path = run_ckpt  # what resume=true continues from
     if resume_ckpt is not None:
-        loop.load_state_dict(load_run_state(resume_ckpt, seeds))
-        log.info("Continuing %d replicas after epoch %d", len(seeds), loop.epochs_done)
+        done = load_run_state(resume_ckpt, seeds)["epochs_done"]
+        log.info("Continuing %d replicas after epoch %d", len(seeds), done)
     else:
         log.info("Training %d replicas (seeds %d..%d) in one loop", len(seeds), seeds[0], seeds[-1])
-
-    def save_run_state(state: dict) -> None:  # what resume=true continues from
-        save_checkpoint(run_ckpt, run_checkpoint(state, seeds))
+    trainer = _trainer(settings, task, validation)
 
     start = time.perf_counter()
-    interrupted: KeyboardInterrupt | None = None
+    interrupted: BaseException | None = None
     tested: dict[str, torch.Tensor] = {}
     tested_ckpt = "last weights"
     try:
-        loop.fit(save_run_state)
-        loop.early_stopping_records()
+        trainer.fit(module, ckpt_path=str(resume_ckpt) if resume_ckpt is not None else None)
+        module.to(device)  # Lightning's teardown leaves the module on the CPU
+        module.early_stopping_records()
         if settings.test:
             best = settings.test_ckpt in ("auto", contract.BEST) and keep_best
-            tested = loop.evaluate("test", loop.best_params if best else None)
+            tested = module.evaluate("test", module.best_params if best else None)
             tested_ckpt = contract.BEST if best else tested_ckpt
-    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (reglab.app.signals)
+    except (KeyboardInterrupt, SystemExit) as exc:  # Ctrl-C, or SIGTERM (reglab.app.signals)
+        if isinstance(exc, SystemExit) and not trainer.interrupted:
+            raise
         signals.shield()
         interrupted, tested = exc, {}
-        loop.load_state_dict(loop.last_state)  # the last checkpoint: what is written
+        module.load_loop_state(module.last_state)  # the last checkpoint: what is written
     wall = round(time.perf_counter() - start, 3)
-    state = loop.last_state
+    state = module.last_state
 
     def write_results() -> dict:
         """Each replica's folder, then the run's metrics.json (its record, returned)."""
         records = []
-        for k, (seed, outcome) in enumerate(zip(seeds, loop.outcomes, strict=True)):
+        for k, (seed, outcome) in enumerate(zip(seeds, module.outcomes, strict=True)):
             replica = run.replica(seed)
             folder = replica.path
             overrides = replica_overrides(identity.overrides, seed)
@@ -227,7 +235,7 @@ def train_replicas(
                     record,
                 )
             records.append(record)
-        rows_by_seed = {seed: o.rows for seed, o in zip(seeds, loop.outcomes, strict=True)}
+        rows_by_seed = {seed: o.rows for seed, o in zip(seeds, module.outcomes, strict=True)}
         plot_replica_curves(rows_by_seed, run.curves_png, task.name == "regression")
         summary = _run_record(identity, seeds, records, run, wall)
         run.write_record(summary)
@@ -250,7 +258,7 @@ def train_replicas(
             "Interrupted (%s): each replica's checkpoints and metrics as of epoch %d (the last "
             "checkpoint) are in %s; resume=true continues the run",
             how,
-            loop.epochs_done,
+            module.epochs_done,
             output_dir,
         )
         sys.exit(1)  # as Lightning exits on Ctrl-C
@@ -273,6 +281,25 @@ def _fast_optimizer(factory: OptimizerFactory, groups: list[dict]) -> torch.opti
         except (TypeError, RuntimeError, ValueError):  # no such option, or not on this device
             continue
     return factory(groups)
+
+
+def _trainer(settings: RunConfig, task: Task, validation: bool) -> L.Trainer:
+    """Lightning's Trainer for the replicas: the run's trainer keys and its callbacks but those
+    the module does per replica (checks.CALLBACKS_DONE_PER_REPLICA), no logger (each replica's
+    runs are written from its rows), the run's checkpoint written by the module."""
+    arguments = {k: v for k, v in settings.trainer.arguments().items() if v is not None}
+    no_validation = {} if validation else {"limit_val_batches": 0}
+    entries = settings.callbacks.entries() if settings.callbacks is not None else {}
+    extra = {k: v for k, v in entries.items() if k not in CALLBACKS_DONE_PER_REPLICA}
+    return instantiate(
+        {"_target_": settings.trainer.target, **arguments, **no_validation},
+        callbacks=[EpochSeeding(settings.seed), *build_callbacks(extra, task, not validation)],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        plugins=[AtomicCheckpointIO()],
+    )
 
 
 def _device(accelerator: str) -> torch.device:

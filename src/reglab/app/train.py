@@ -202,7 +202,7 @@ def train_seeds(
             f"use a multirun over seed= instead (-m seed=range({settings.seeds}))"
         )
     regularization = Regularization(settings.regularizer)
-    record = start_record(settings, plain, job, regularization.name, None)
+    record = start_record(settings, plain, job, regularization.name, resume)
     identity = RunIdentity(
         choices=record["choices"],
         overrides=job.overrides,

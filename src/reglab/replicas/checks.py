@@ -24,9 +24,15 @@ ELEMENTWISE_OPTIMIZERS = {
         "ASGD",
     )
 }
-# Trainer keys the replica loop reads or that do not change training; any other key set to a
-# value of its own is refused rather than silently ignored.
+# Trainer keys the replicas' module reads, that Lightning's Trainer implements for it, or that
+# do not change training; any other key set to a value of its own is refused rather than
+# silently ignored.
 TRAINER_KEYS_READ = {
+    "profiler",
+    "max_time",
+    "benchmark",
+    "detect_anomaly",
+    "inference_mode",
     "_target_",
     "max_epochs",
     "check_val_every_n_epoch",
@@ -41,7 +47,9 @@ TRAINER_KEYS_READ = {
     "enable_model_summary",
 }
 TRAINER_LIMITS = ("limit_train_batches", "limit_val_batches", "limit_test_batches")
-# Callbacks whose job the replica loop does per replica (see reglab.replicas.loop / folders).
+# Callbacks whose job the replicas' module does per replica (reglab.replicas.module, and the
+# replica folders: reglab.app.replicas). Other callbacks go to the replicas' Trainer, but for
+# reglab's instruments, which read one network (`pl_module.net`) and write one run's files.
 CALLBACKS_DONE_PER_REPLICA = {
     "model_checkpoint",
     "last_checkpoint",
@@ -51,6 +59,11 @@ CALLBACKS_DONE_PER_REPLICA = {
     "artifacts",
     "divergence_guard",
 }
+
+
+def _instrument(entry) -> bool:
+    """reglab's own callbacks (instruments: norms, activations, per-class accuracy, ...)."""
+    return entry.target.startswith("reglab.")
 
 
 def _unsupported(key: str, why: str = "") -> ConfigError:
@@ -63,19 +76,11 @@ def _unsupported(key: str, why: str = "") -> ConfigError:
 
 def check_settings(settings) -> None:
     """The settings-level checks (no model or data needed): call right after validation."""
-    if settings.ckpt_path:  # resume=true continues a seeds=N run from its own state
-        raise ConfigError(
-            "ckpt_path is not supported with seeds>1: a seeds=N run continues from its own "
-            "state with resume=true (add hydra.run.dir=<its folder> to name it); one "
-            "replica's checkpoint is evaluated with eval.py"
-        )
     hw = settings.hardware
     if hw.strategy != "auto" or hw.devices not in (1, "auto"):
         raise _unsupported(f"hardware.strategy={hw.strategy}", "DDP / several devices")
     if hw.compile:
         raise _unsupported("hardware.compile", "torch.compile under torch.func.vmap")
-    if hw.precision != "32-true":
-        raise _unsupported(f"hardware.precision={hw.precision}")
     for regularizer in REGULARIZERS:  # what a regularizer declares it cannot do per replica
         if regularizer.replica_refusal and regularizer.is_on(settings.regularizer):
             raise _unsupported(f"regularizer.{regularizer.switch}", regularizer.replica_refusal)
@@ -91,8 +96,8 @@ def check_settings(settings) -> None:
             raise _unsupported(f"trainer.{key}")
     entries = settings.callbacks.entries() if settings.callbacks is not None else {}
     for name, entry in entries.items():
-        if entry is not None and name not in CALLBACKS_DONE_PER_REPLICA:
-            raise _unsupported(f"callbacks.{name}")
+        if entry is not None and name not in CALLBACKS_DONE_PER_REPLICA and _instrument(entry):
+            raise _unsupported(f"callbacks.{name}", "an instrument reads one network")
     if settings.model.keywords().get("norm") == "batch":  # before the data are loaded
         raise _unsupported(
             "model.norm=batch",

@@ -29,8 +29,8 @@ class StackedNet:
         for net in nets:
             net.to(device)
         params, buffers = stack_module_state(list(nets))
-        # plain leaf tensors (not nn.Parameter): the optimizer updates them in place
-        self.params = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
+        # the parameters of the LightningModule that holds them (reglab.replicas.module)
+        self.params = {k: nn.Parameter(v.detach().clone()) for k, v in params.items()}
         self.buffers = {k: v.detach().clone() for k, v in buffers.items()}
         self.num_replicas = len(nets)
         self.template = copy.deepcopy(nets[0]).to("meta")  # the architecture, without weights
@@ -41,17 +41,24 @@ class StackedNet:
     def _call(self, params: dict, buffers: dict, x: torch.Tensor) -> torch.Tensor:
         return functional_call(self.template, (params, buffers), (x,))
 
+    def _inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """Float inputs in the parameters' dtype: a precision plugin that casts the module
+        (`64-true`, `bf16-true`) casts the stacked tensors, not the data set."""
+        dtype = next(iter(self.params.values())).dtype
+        return x.to(dtype) if x.is_floating_point() and x.dtype != dtype else x
+
     def forward_train(self, x: torch.Tensor) -> torch.Tensor:
         """(N, B, ...) inputs, one batch per replica -> (N, B, outputs); dropout/noise on, with
         masks drawn independently per replica."""
         self.template.train()
-        return self._train(self.params, self.buffers, x)
+        return self._train(self.params, self.buffers, self._inputs(x))
 
     @torch.no_grad()
     def forward_eval(self, x: torch.Tensor, params: dict | None = None) -> torch.Tensor:
         """(B, ...) inputs shared by all replicas -> (N, B, outputs), in eval mode."""
         self.template.eval()
-        return self._eval(params if params is not None else self.params, self.buffers, x)
+        params = params if params is not None else self.params
+        return self._eval(params, self.buffers, self._inputs(x))
 
     def replica_state(self, k: int, params: dict | None = None) -> dict[str, torch.Tensor]:
         """Replica k's state dict, as `net.state_dict()` of a single run would hold it."""

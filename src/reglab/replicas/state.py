@@ -2,10 +2,11 @@
 
 `<run>/checkpoints/last.ckpt` of a `seeds=N` run is the run's state after its last
 checkpointed epoch (written atomically after every validated epoch and the last, as a single
-run's last.ckpt): all replicas' weights, best weights, optimizer
-and scheduler state, statuses and metrics rows (`ReplicaLoop.state_dict()`), under
-`RUN_STATE`. `resume=true` finds it as it finds a single run's last.ckpt, and the run goes on
-from it exactly.
+run's last.ckpt): Lightning's checkpoint of the replicas' module (all replicas' weights,
+optimizer and scheduler state, loop progress) with, under `RUN_STATE`, what is per replica
+(best weights, statuses, metrics rows: `ReplicaModule.loop_state()`). `resume=true` finds it
+as it finds a single run's last.ckpt, and `trainer.fit(ckpt_path=...)` goes on from it
+exactly.
 
 Each replica's `seed_<k>/checkpoints/{last,best}.ckpt` is a RegLabModule checkpoint (eval.py,
 `trainer.test(ckpt_path=...)`, `load_from_checkpoint`) marked with `REPLICA`: it holds the
@@ -21,18 +22,8 @@ import torch
 from reglab.config.errors import ConfigError
 from reglab.run_folder import RunFolder
 
-RUN_STATE = "reglab_replicas"  # {"seeds": [...], "loop": ReplicaLoop.state_dict()}
+RUN_STATE = "reglab_replicas"  # {"seeds": [...], "loop": ReplicaModule.loop_state(...)}
 REPLICA = "reglab_replica"  # {"run": <the seeds=N run's folder>, "seed": k}
-
-
-def run_checkpoint(loop_state: dict, seeds: list[int]) -> dict:
-    """The run's checkpoint: `epoch` as Lightning counts it (the last completed epoch, from 0)
-    so that `check_epochs_left` reads it as it reads a single run's."""
-    return {
-        "epoch": max(loop_state["epochs_done"] - 1, 0),
-        "global_step": loop_state["step"],
-        RUN_STATE: {"seeds": list(seeds), "loop": loop_state},
-    }
 
 
 def _load(path: Path) -> dict:
@@ -49,7 +40,16 @@ def _load(path: Path) -> dict:
 def load_run_state(path: Path, seeds: list[int]) -> dict:
     """The loop state in a `seeds=N` run's checkpoint; one line when it is not one, or is
     one of other seeds."""
-    state = _load(Path(path)).get(RUN_STATE)
+    ckpt = _load(Path(path))
+    state = ckpt.get(RUN_STATE)
+    if REPLICA in ckpt:
+        origin = ckpt[REPLICA]
+        run = RunFolder(origin["run"])
+        raise ConfigError(
+            f"ckpt_path={path} is a checkpoint of replica seed={origin['seed']} of the seeds=N "
+            f"run {origin['run']}: it holds the replica's weights (for eval.py), not the "
+            f"replicas' training state: continue them from {run.last_ckpt}"
+        )
     if state is None:
         raise ConfigError(
             f"{path} is a single run's checkpoint, not a seeds=N run's: a seeds={len(seeds)} run "

@@ -1,10 +1,10 @@
-"""The shared training loop of N replicas: one forward, one backward, one optimizer step.
+"""N replicas as one LightningModule, driven by Lightning's Trainer.
 
-Why not a Lightning loop: what makes replicas worth having is that they share the per-step
-cost, and Lightning's per-step cost is what dominates the small models this is for; and its
-per-run callbacks (checkpoints, early stopping, divergence guard, metrics.csv) are single-model
-by design, so each would need a per-replica twin anyway. The loop below is what those
-callbacks do, vectorised over the replica dimension, writing the same keys.
+The module's parameters are the stacked tensors (reglab.replicas.stack): one forward, one
+backward and one optimizer step serve N replicas, through Lightning's optimizer wrapper,
+precision plugin, profiler and checkpointing. As a single run on a small data set
+(`dataset.batches_per_step`), a training step is a whole epoch's minibatches (manual
+optimization), so Lightning's per-step cost is paid once per epoch.
 
 The loss stepped is the sum over replicas of each replica's own mean loss (data loss plus its
 penalty), so each replica's gradient is exactly its single-run gradient; the optimizers allowed
@@ -12,18 +12,20 @@ penalty), so each replica's gradient is exactly its single-run gradient; the opt
 step over the stacked tensors is N single-run steps. Nothing here reduces across replicas:
 a replica whose loss turns NaN cannot touch another.
 
-Replicas stop independently (divergence, early stopping): a stopped replica is frozen, i.e. its
-slice of every parameter is written back after each step, so neither its gradient nor the
-optimizer's momentum/Adam state moves it. It still rides along in the stacked arithmetic
-(cheaper than restacking) but its metrics are no longer recorded. Its optimizer state is held
-too, so its checkpoint is the state it stopped in. A replica that diverges goes back to the
-weights and optimizer state of the last checkpoint (finite; what a single run's last.ckpt
-holds then): NaN weights are never kept.
+What a single run's callbacks do once (early stopping, divergence guard, best checkpoint,
+metrics.csv rows) is done here per replica, vectorised over the replica dimension, writing the
+same keys. Replicas stop independently: a stopped replica is frozen, i.e. its slice of every
+parameter and of the optimizer's state is written back after each step. It still rides along
+in the stacked arithmetic (cheaper than restacking) but its metrics are no longer recorded.
+A replica that diverges goes back to the weights and optimizer state of the last checkpoint
+(finite; what a single run's last.ckpt holds then): NaN weights are never kept.
 
-`state_dict()` is everything an epoch's end leaves (weights, best weights, optimizer and
-scheduler state, per-replica statuses, metrics rows, early-stopping counters); loaded into a
-loop built from the same settings, `fit()` goes on from the next epoch and ends with exactly
-the numbers of an uninterrupted run: masks and data order are drawn from (seed, epoch) only.
+The run's checkpoint (<run>/checkpoints/last.ckpt, after every validated epoch and the last)
+is Lightning's own (`trainer.save_checkpoint`: weights, optimizer and scheduler state, loop
+progress) with the per-replica state (`loop_state()`: best weights, statuses, rows,
+early-stopping counters) under `RUN_STATE`; `trainer.fit(ckpt_path=...)` goes on from it and
+ends with exactly the numbers of an uninterrupted run: masks and data order are drawn from
+(seed, epoch) only.
 """
 
 import dataclasses
@@ -31,21 +33,29 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+import lightning as L
 import torch
+from lightning.pytorch.plugins.precision import Precision
+from lightning.pytorch.profilers import PassThroughProfiler
+from lightning.pytorch.utilities.model_helpers import is_overridden
+from torch import nn
 from torch.func import vmap
 
 from reglab import contract
-from reglab.callbacks.seeding import epoch_seed, seed_device
 from reglab.lit.tasks import Task
 from reglab.regularizers.regularization import Regularization
 from reglab.regularizers.settings import EarlyStoppingConfig
 from reglab.replicas.batches import ReplicaBatches
 from reglab.replicas.stack import StackedNet
+from reglab.replicas.state import RUN_STATE
 
 log = logging.getLogger("reglab")
+OptimizerFactory = Callable[[Iterable], torch.optim.Optimizer]
+# what Lightning's checkpoint holds already: not repeated under RUN_STATE
+LIGHTNING_PARTS = ("params", "optimizer", "scheduler")
 
 
 @dataclass
@@ -70,7 +80,17 @@ class LoopSettings:
     keep_best: bool = True  # keep best weights by the task's monitor (best.ckpt)
     early_stopping: EarlyStoppingConfig | None = None
     max_grad_norm: float | None = None
-    base_seed: int = 0  # masks are reseeded per epoch from (base_seed, epoch), as EpochSeeding
+
+
+class OneStep:
+    """A loader of one item: a training "batch" is the whole epoch (ReplicaBatches), a
+    validation one the whole split (the evaluation reads it in its own batches)."""
+
+    def __iter__(self):
+        yield 0
+
+    def __len__(self) -> int:
+        return 1
 
 
 def _per_replica(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -78,53 +98,160 @@ def _per_replica(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return mask.view(-1, *([1] * (like.dim() - 1)))
 
 
-class ReplicaLoop:
+class ReplicaModule(L.LightningModule):
     def __init__(
         self,
         stacked: StackedNet,
         task: Task,
         regularization: Regularization,
-        optimizer: torch.optim.Optimizer,
+        optimizer: Callable[[list[dict]], torch.optim.Optimizer],
+        groups: list[dict],
         batches: ReplicaBatches,
         evaluation: Callable[[str, dict | None], dict[str, torch.Tensor]],
         prepare: Callable[[torch.Tensor], torch.Tensor],
         weight_names: list[str],
         settings: LoopSettings,
         hidden_names: list[str] = (),
+        seeds: list[int] = (),
     ):
+        """`optimizer(groups)` builds the optimizer over `groups` (parameter groups of the
+        stacked tensors); `evaluation(stage, params)` evaluates every replica on a split."""
+        super().__init__()
+        self.automatic_optimization = False  # an epoch's minibatches in one training_step
         self.net, self.task, self.reg = stacked, task, regularization
-        self.optimizer, self.batches = optimizer, batches
+        # the stacked tensors are the module's parameters: Lightning moves, casts, checkpoints
+        # and steps them
+        self.replica_params = nn.ParameterList(list(stacked.params.values()))
+        self.optimizer_factory, self.groups = optimizer, groups
+        self.batches = batches
         self.evaluate, self.prepare = evaluation, prepare
         self.weight_names = weight_names  # what penalties act on (weight_parameters)
         self.hidden_names = list(hidden_names)  # what constraints act on (hidden weights)
         self.s = settings
-        self.scheduler = regularization.scheduler(optimizer, settings.max_epochs)
+        self.seeds = list(seeds)
         n = stacked.num_replicas
         device = next(iter(stacked.params.values())).device
-        self.device = device
         self.outcomes = [ReplicaOutcome() for _ in range(n)]
         self._row_texts: list[list[str]] = [[] for _ in range(n)]  # each row as JSON
         self.active = torch.ones(n, dtype=torch.bool, device=device)
         self._frozen: dict[str, torch.Tensor] | None = None  # stopped replicas' weights
         self._frozen_state: dict[int, dict[str, torch.Tensor]] = {}  # ... optimizer state
-        # the optimizer's parameters in its state_dict order (its integer keys)
-        self._order = [p for g in optimizer.param_groups for p in g["params"]]
-        self.epochs_done = 0
-        self.last_state: dict | None = None  # state_dict() at the last checkpointed epoch
-        self.best_params = {k: v.detach().clone() for k, v in stacked.params.items()}
+        self.step = 0
+        self.last_state: dict | None = None  # loop_state() at the last checkpointed epoch
+        self.checkpoint_path = None  # where the run's checkpoint is written (None: nowhere)
+        self._resumed: dict | None = None  # the RUN_STATE part of the checkpoint resumed
+        self._saving: dict | None = None  # loop_state() of the checkpoint being written
+        self.best_params: dict[str, torch.Tensor] = {}  # set as training starts
         mode = task.mode
         self.best_value = torch.full((n,), -math.inf if mode == "max" else math.inf, device=device)
         self.best_metric = self.best_value.clone()  # val/<monitor>_best (MaxMetric/MinMetric)
         self.loss_max = torch.full((n,), -math.inf, device=device)
-        self.step = 0
         self._loss_per_replica = vmap(self._training_loss)
+        self._values: dict[str, torch.Tensor] = {}
         es = settings.early_stopping
         if es is not None:
             sign = -1.0 if es.resolved_mode == "max" else 1.0
             self._es_sign = sign  # compare sign * value, always minimising
             self._es_best = torch.full((n,), math.inf, device=device)
             self._es_wait = torch.zeros(n, dtype=torch.long, device=device)
-        self.last_state = self.state_dict()  # interrupted before a checkpoint: nothing done
+
+    @property
+    def epochs_done(self) -> int:
+        return self.last_state["epochs_done"] if self.last_state is not None else 0
+
+    # -- Lightning's parts --------------------------------------------------------------------
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(self.groups)
+        scheduler = self.reg.scheduler(optimizer, self.s.max_epochs)
+        if scheduler is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler}}
+
+    def train_dataloader(self):
+        return OneStep()
+
+    def val_dataloader(self):
+        return OneStep()
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        return self.trainer.optimizers[0]
+
+    @property
+    def scheduler(self):
+        configs = self.trainer.lr_scheduler_configs
+        return configs[0].scheduler if configs else None
+
+    def on_train_start(self) -> None:
+        # the optimizer's parameters in its state_dict order (its integer keys)
+        self._order = [p for g in self.optimizer.param_groups for p in g["params"]]
+        if self._resumed is None:  # (in the dtype a precision plugin gave them)
+            self.best_params = {k: v.detach().clone() for k, v in self.net.params.items()}
+        else:  # Lightning has restored weights and optimizer state
+            stopped = ~self._resumed["active"].to(self.active.device)
+            self.active = torch.ones_like(self.active)
+            self._frozen, self._frozen_state = None, {}
+            if bool(stopped.any()):
+                self.freeze(stopped)
+            self._resumed = None
+        self.last_state = self.loop_state()  # interrupted before a checkpoint: this
+        rows = [row for o in self.outcomes for row in o.rows]
+        elapsed = max((row["elapsed_s"] for row in rows), default=0.0)
+        self._start = time.perf_counter() - elapsed  # a resumed run goes on from its time
+
+    def on_train_epoch_start(self) -> None:
+        self._epoch_start = time.perf_counter()
+        self._values = {}
+
+    def training_step(self, batch, batch_idx: int) -> None:
+        self._values = self._train_epoch(self.current_epoch)
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        if not self.trainer.sanity_checking:
+            self._values.update(self._validate(self.current_epoch))
+
+    def on_train_epoch_end(self) -> None:
+        epoch = self.current_epoch
+        values = self._values
+        validated = any(k.startswith(f"{self.task.epoch_stage}/") for k in values)
+        now = time.perf_counter()
+        timing = {
+            "epoch_s": round(now - self._epoch_start, 4),
+            "elapsed_s": round(now - self._start, 3),
+        }
+        self._record(epoch, values, timing)
+        if validated and self.s.early_stopping is not None:
+            self._early_stopping(epoch, values)
+        if self.scheduler is not None:  # Lightning steps schedulers only when automatic
+            self.scheduler.step()
+        if (epoch + 1) % max(1, self.s.max_epochs // 10) == 0:
+            self._log_progress(epoch, values)
+        done = epoch + 1
+        # the last epoch: max_epochs, every replica stopped, or Lightning stops (max_time)
+        last = done == self.s.max_epochs or not bool(self.active.any()) or self.trainer.should_stop
+        if done % self.s.check_val_every_n_epoch == 0 or last:
+            state = self.loop_state(done)
+            if self.checkpoint_path is not None:  # the file first: an interrupt while it is
+                # written leaves the previous one, and last_state still matches it
+                self._saving = state
+                try:
+                    self.trainer.save_checkpoint(self.checkpoint_path)
+                finally:
+                    self._saving = None
+            self.last_state = state
+        if not bool(self.active.any()):
+            self.trainer.should_stop = True
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """The per-replica state beside Lightning's (weights, optimizer, loops)."""
+        state = self._saving or self.loop_state(self.current_epoch + 1, lightning_parts=False)
+        state = {k: v for k, v in state.items() if k not in LIGHTNING_PARTS}
+        checkpoint[RUN_STATE] = {"seeds": self.seeds, "loop": state}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """`fit(ckpt_path=...)`: the per-replica state; Lightning restores the rest."""
+        self.load_loop_state(checkpoint[RUN_STATE]["loop"])
+        self._resumed = checkpoint[RUN_STATE]["loop"]
 
     # -- per replica quantities --------------------------------------------------------------
     def _training_loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -150,7 +277,7 @@ class ReplicaLoop:
     @torch.no_grad()
     def grad_norm(self) -> torch.Tensor:
         grads = [p.grad for p in self.net.params.values() if p.grad is not None]
-        return torch.sqrt(sum(g.pow(2).flatten(1).sum(1) for g in grads))
+        return torch.sqrt(sum(g.float().pow(2).flatten(1).sum(1) for g in grads))
 
     # -- freezing ------------------------------------------------------------------------------
     def _slices(self, i: int) -> dict[str, torch.Tensor]:
@@ -187,7 +314,7 @@ class ReplicaLoop:
     @torch.no_grad()
     def _restore(self, replicas: torch.Tensor, state: dict) -> None:
         """Replicas `replicas` (N,) bool go back to their weights and optimizer state in
-        `state` (a state_dict()); state the optimizer had not made yet is zero."""
+        `state` (a loop_state()); state the optimizer had not made yet is zero."""
         for name, p in self.net.params.items():
             saved = state["params"][name].to(p.device)
             p.copy_(torch.where(_per_replica(replicas, p), saved, p))
@@ -199,20 +326,22 @@ class ReplicaLoop:
                 t.copy_(torch.where(_per_replica(replicas, t), old, t))
 
     # -- the state an epoch's end leaves ------------------------------------------------------
-    def state_dict(self) -> dict:
-        """Everything fit() needs to go on after `epochs_done` epochs (copies, on the CPU)."""
+    def loop_state(self, epochs_done: int = 0, lightning_parts: bool = True) -> dict:
+        """Everything training needs to go on after `epochs_done` epochs (copies, on the CPU);
+        without `lightning_parts`, what Lightning's checkpoint does not hold already."""
         state = {
-            "epochs_done": self.epochs_done,
+            "epochs_done": epochs_done if epochs_done else self.epochs_done,
             "step": self.step,
-            "params": self.net.params,
             "best_params": self.best_params if self.s.keep_best else None,
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "active": self.active,
             "best_value": self.best_value,
             "best_metric": self.best_metric,
             "loss_max": self.loss_max,
         }
+        if lightning_parts:
+            state["params"] = self.net.params
+            state["optimizer"] = self.optimizer.state_dict()
+            state["scheduler"] = self.scheduler.state_dict() if self.scheduler else None
         if self.s.early_stopping is not None:
             state.update(es_best=self._es_best, es_wait=self._es_wait)
         state = _cpu_copy(state)
@@ -227,16 +356,14 @@ class ReplicaLoop:
         return state
 
     @torch.no_grad()
-    def load_state_dict(self, state: dict) -> None:
-        device = self.device
-        self.epochs_done, self.step = int(state["epochs_done"]), int(state["step"])
-        for name, p in self.net.params.items():
-            p.copy_(state["params"][name].to(device))
+    def load_loop_state(self, state: dict) -> None:
+        """Goes back to `state` but for its Lightning parts (weights, optimizer, scheduler:
+        Lightning restores those from its checkpoint, and an interrupted run's are written
+        from `state` itself)."""
+        device = self.active.device
+        self.step = int(state["step"])
         if state["best_params"] is not None:
             self.best_params = {k: v.to(device).clone() for k, v in state["best_params"].items()}
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None and state["scheduler"] is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
         for name in ("best_value", "best_metric", "loss_max"):
             setattr(self, name, state[name].to(device).clone())
         if self.s.early_stopping is not None:
@@ -246,47 +373,10 @@ class ReplicaLoop:
             ReplicaOutcome(**_plain(o), rows=json.loads(o["rows_json"])) for o in state["outcomes"]
         ]
         self._row_texts = [[json.dumps(row) for row in o.rows] for o in self.outcomes]
-        self.active = torch.ones_like(self.active)
-        self._frozen, self._frozen_state = None, {}
-        stopped = ~state["active"].to(device)
-        if bool(stopped.any()):
-            self.freeze(stopped)
+        self.active = state["active"].to(device).clone()
         self.last_state = state
 
     # -- training -----------------------------------------------------------------------------
-    def fit(self, checkpoint: Callable[[dict], None] | None = None) -> list[ReplicaOutcome]:
-        """Trains from epoch `epochs_done` (0, or where a loaded state ended) to max_epochs.
-        After every validated epoch (as a single run's last.ckpt) and the last one, the state
-        is kept in `last_state` and given to `checkpoint` (the run's checkpoint file)."""
-        rows = [row for o in self.outcomes for row in o.rows]
-        elapsed = max((row["elapsed_s"] for row in rows), default=0.0)
-        start = time.perf_counter() - elapsed  # a resumed run goes on from its elapsed time
-        for epoch in range(self.epochs_done, self.s.max_epochs):
-            if not bool(self.active.any()):
-                break
-            epoch_start = time.perf_counter()
-            values = self._train_epoch(epoch)
-            validated = self.s.validation and (epoch + 1) % self.s.check_val_every_n_epoch == 0
-            if validated:
-                values.update(self._validate(epoch))
-            now = time.perf_counter()
-            timing = {"epoch_s": round(now - epoch_start, 4), "elapsed_s": round(now - start, 3)}
-            self._record(epoch, values, timing)
-            if validated and self.s.early_stopping is not None:
-                self._early_stopping(epoch, values)
-            if self.scheduler is not None:
-                self.scheduler.step()
-            if (epoch + 1) % max(1, self.s.max_epochs // 10) == 0:  # no progress bar: a line
-                self._log_progress(epoch, values)
-            self.epochs_done = epoch + 1
-            last = self.epochs_done == self.s.max_epochs or not bool(self.active.any())
-            if self.epochs_done % self.s.check_val_every_n_epoch == 0 or last:
-                state = self.state_dict()
-                if checkpoint is not None:  # the file first: an interrupt while it is written
-                    checkpoint(state)  # leaves the previous one, and last_state still matches it
-                self.last_state = state
-        return self.outcomes
-
     def _log_progress(self, epoch: int, values: dict[str, torch.Tensor]) -> None:
         active = int(self.active.sum())
         losses = {k: v for k, v in values.items() if k.endswith("/loss")}
@@ -301,28 +391,52 @@ class ReplicaLoop:
             means,
         )
 
+    def _stepping(self) -> tuple:
+        """(optimizer, backward): Lightning's (its optimizer wrapper and manual_backward: the
+        precision plugin, the backward and step hooks, the profiler's step records), or the
+        plain ones where those would do nothing (32-true, no callback or profiler that looks):
+        they cost ~0.3 ms a step, what a step of the small models costs."""
+        trainer = self.trainer
+        hooks = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
+        looked_at = any(
+            is_overridden(hook, callback, L.Callback)
+            for callback in trainer.callbacks
+            for hook in hooks
+        )
+        plain = (
+            type(trainer.precision_plugin) is Precision
+            and isinstance(trainer.profiler, PassThroughProfiler)
+            and not looked_at
+        )
+        if plain:
+            return self.optimizer, torch.Tensor.backward
+        return self.optimizers(), self.manual_backward
+
     def _train_epoch(self, epoch: int) -> dict[str, torch.Tensor]:
-        self._seed_epoch(epoch)
+        # masks depend on (seed, epoch) only: the EpochSeeding callback seeds, as for a single run
+        optimizer, backward = self._stepping()
         n = self.net.num_replicas
-        zeros = torch.zeros(n, device=self.device)
+        device = self.active.device
+        zeros = torch.zeros(n, device=device)
         loss_sum, seen, correct, penalty_sum = zeros.clone(), 0, zeros.clone(), zeros.clone()
-        bad_step = torch.full((n,), -1, dtype=torch.long, device=self.device)
+        bad_step = torch.full((n,), -1, dtype=torch.long, device=device)
         bad_value = zeros.clone()
-        bad_kind = torch.zeros(n, dtype=torch.long, device=self.device)  # 0 loss, 1 grad_norm
-        steps = 0
+        bad_kind = torch.zeros(n, dtype=torch.long, device=device)  # 0 loss, 1 grad_norm
+        steps, step = 0, self.step
         classification = self.task.name == "classification"
         for x, y in self.batches.epoch(epoch):
             batch = x.shape[1]
             x = self.prepare(x.flatten(0, 1)).view(n, batch, *x.shape[2:])
             outputs = self.net.forward_train(x)
-            data_loss = self._loss_per_replica(outputs, y)  # (N,)
+            data_loss = self._loss_per_replica(outputs, y)  # (N,), at least float32
+            data_loss = data_loss.to(torch.promote_types(data_loss.dtype, torch.float32))
             loss = data_loss
             if self.reg.has_penalty:
                 penalty = self.penalty()
                 loss = loss + penalty
                 penalty_sum += penalty.detach()
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.sum().backward()
+            optimizer.zero_grad(set_to_none=True)
+            backward(loss.sum())
             # divergence, found without a host sync per step: the first bad step per replica
             value = loss.detach()
             bad = ~torch.isfinite(value)
@@ -334,10 +448,10 @@ class ReplicaLoop:
                 kind = exploded.long()
                 bad = bad | exploded
             first = bad & (bad_step < 0) & self.active
-            bad_step = torch.where(first, self.step, bad_step)
+            bad_step = torch.where(first, step, bad_step)
             bad_value = torch.where(first, value, bad_value)
             bad_kind = torch.where(first, kind, bad_kind)
-            self.optimizer.step()
+            optimizer.step()
             if self.reg.has_constraint:
                 self._constrain()
             if self._frozen is not None:
@@ -347,9 +461,10 @@ class ReplicaLoop:
                 seen += batch
                 if classification:
                     correct += (outputs.argmax(-1) == y).sum(1)
-                self.loss_max = torch.maximum(self.loss_max, loss.detach())
-            self.step += 1
+                torch.maximum(self.loss_max, loss.detach().float(), out=self.loss_max)
+            step += 1
             steps += 1
+        self.step = step  # (nn.Module's __setattr__, once an epoch)
         self._diverged(epoch, bad_step, bad_value, bad_kind)
         values = {"train/loss": loss_sum / seen}
         if classification:
@@ -359,10 +474,6 @@ class ReplicaLoop:
         values["train/lr"] = torch.full((n,), float(self.optimizer.param_groups[0]["lr"]))
         values["train/loss_max"] = self.loss_max.clone()
         return values
-
-    def _seed_epoch(self, epoch: int) -> None:
-        """Masks depend on (seed, epoch) only, as a single run's EpochSeeding makes them."""
-        seed_device(epoch_seed(self.s.base_seed, epoch), self.device)
 
     def _diverged(self, epoch: int, step: torch.Tensor, value: torch.Tensor, kind: torch.Tensor):
         """Replicas that diverged this epoch stop, recorded as a single run's guard records."""
