@@ -185,6 +185,28 @@ def test_early_stopping_stops_each_replica_as_its_single_run(make_config, tmp_pa
     assert record["epochs"] == max(stopped)
 
 
+def test_augment_draws_each_replica_as_its_single_run(make_config, tmp_path):
+    """regularizer=augment: replica k's crops and flips are those of the single run seed=k."""
+    settings = [*SMALL_MLP, "regularizer=augment"]
+    record = run(make_config("seed=0", "seeds=2", *settings))
+    assert record["replica_status"] == ["completed", "completed"]
+    for seed in (0, 1):
+        single = make_config(f"seed={seed}", *settings)
+        single.paths.output_dir = str(tmp_path / f"single{seed}")
+        run(single)
+        mine = _state(tmp_path / "run" / f"seed_{seed}" / "checkpoints" / "last.ckpt")
+        theirs = _state(tmp_path / f"single{seed}" / "checkpoints" / "last.ckpt")
+        for name, tensor in theirs.items():
+            assert torch.allclose(mine[name], tensor, atol=1e-5, rtol=0), (seed, name)
+    # the augmentation acted: without it, replica 0 trains to other weights
+    unaugmented = make_config("seed=0", *SMALL_MLP)
+    unaugmented.paths.output_dir = str(tmp_path / "plain")
+    run(unaugmented)
+    plain = _state(tmp_path / "plain" / "checkpoints" / "last.ckpt")
+    mine = _state(tmp_path / "run" / "seed_0" / "checkpoints" / "last.ckpt")
+    assert any(not torch.allclose(mine[k], plain[k], atol=1e-3) for k in plain)
+
+
 def test_dropconnect_noise_and_adam_run_per_replica(make_config, tmp_path):
     """DropConnect masks and noise are drawn under vmap per replica; Adam steps them all."""
     overrides = ["dataset=toy1d", "model=mlp", "model.hidden=[8]", "logger=csv", "optimizer=adam"]
@@ -203,7 +225,6 @@ def test_dropconnect_noise_and_adam_run_per_replica(make_config, tmp_path):
         ("hardware.compile=true", "hardware.compile"),
         ("~optimizer.nesterov", "optimizer._target_=torch.optim.LBFGS"),
         ("+trainer.gradient_clip_val=1.0", "trainer.gradient_clip_val"),
-        ("regularizer=augment", "regularizer.augment"),
         ("callbacks=instruments", "callbacks.weight_norms"),
     ],
 )

@@ -143,6 +143,7 @@ def train_replicas(
         ),
         hidden_names,
         seeds,
+        _augments(regularization, seeds),
     )
     run = RunFolder(output_dir)
     run_ckpt = run.last_ckpt
@@ -300,6 +301,12 @@ def _trainer(settings: RunConfig, task: Task, validation: bool) -> L.Trainer:
         enable_model_summary=False,
         plugins=[AtomicCheckpointIO()],
     )
+
+
+def _augments(regularization: Regularization, seeds: list[int]) -> list | None:
+    """regularizer=augment: one augmentation per replica, seeded as its single run's."""
+    augments = [regularization.augmentation(seed) for seed in seeds]
+    return None if augments[0] is None else augments
 
 
 def _device(accelerator: str) -> torch.device:

@@ -113,6 +113,7 @@ class ReplicaModule(L.LightningModule):
         settings: LoopSettings,
         hidden_names: list[str] = (),
         seeds: list[int] = (),
+        augments: list | None = None,
     ):
         """`optimizer(groups)` builds the optimizer over `groups` (parameter groups of the
         stacked tensors); `evaluation(stage, params)` evaluates every replica on a split."""
@@ -129,6 +130,8 @@ class ReplicaModule(L.LightningModule):
         self.hidden_names = list(hidden_names)  # what constraints act on (hidden weights)
         self.s = settings
         self.seeds = list(seeds)
+        # regularizer=augment: one BatchAugment per replica, seeded as its single run's
+        self.augments = augments
         n = stacked.num_replicas
         device = next(iter(stacked.params.values())).device
         self.outcomes = [ReplicaOutcome() for _ in range(n)]
@@ -424,9 +427,14 @@ class ReplicaModule(L.LightningModule):
         bad_kind = torch.zeros(n, dtype=torch.long, device=device)  # 0 loss, 1 grad_norm
         steps, step = 0, self.step
         classification = self.task.name == "classification"
+        for augment in self.augments or ():
+            augment.start(device, epoch)  # reseeded per (seed, epoch), as a single run's
         for x, y in self.batches.epoch(epoch):
             batch = x.shape[1]
-            x = self.prepare(x.flatten(0, 1)).view(n, batch, *x.shape[2:])
+            if self.augments is None:
+                x = self.prepare(x.flatten(0, 1)).view(n, batch, *x.shape[2:])
+            else:  # each replica its single run's draws, from its own generator
+                x = torch.stack([self.prepare(x[k], a) for k, a in enumerate(self.augments)])
             outputs = self.net.forward_train(x)
             data_loss = self._loss_per_replica(outputs, y)  # (N,), at least float32
             data_loss = data_loss.to(torch.promote_types(data_loss.dtype, torch.float32))
