@@ -29,14 +29,14 @@ def _nested_schema(annotation) -> type[BaseModel] | None:
     return None
 
 
-def store() -> None:
-    store = ConfigStore.instance().store
-    store(group="reglab_defaults", name="regularizer", node=defaults(), provider="reglab")
+def store_defaults() -> None:
+    put = ConfigStore.instance().store
+    put(group="reglab_defaults", name="regularizer", node=defaults(), provider="reglab")
     for key, field in RegularizerConfig.model_fields.items():
         schema = _nested_schema(field.annotation)
         if schema is not None:
             node = schema().model_dump(mode="json")
-            store(group="reglab_defaults/regularizer", name=key, node=node, provider="reglab")
+            put(group="reglab_defaults/regularizer", name=key, node=node, provider="reglab")
 
 
-store()
+store_defaults()
