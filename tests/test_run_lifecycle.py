@@ -90,6 +90,29 @@ def test_a_failed_write_leaves_the_previous_file_whole(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temporary left
 
 
+def test_ctrl_c_inside_torch_save_is_still_an_interruption(tmp_path):
+    """A Ctrl-C while torch.save writes leaves its zip writer's RuntimeError on the way out
+    ("unexpected pos ..."): the write is abandoned (the old file stays, no temporary) and the
+    interruption goes on as one, for the run to record it as interrupted."""
+    path = tmp_path / "last.ckpt"
+    path.write_bytes(b"old")
+
+    def write_interrupted_then_wrapped(f):
+        try:
+            f.write(b"partial")
+            raise KeyboardInterrupt
+        finally:  # what torch.save's zip writer does when the `with` body is interrupted
+            raise RuntimeError("[enforce fail at inline_container.cc:672] unexpected pos 64 vs 0")
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(path, write_interrupted_then_wrapped)
+    assert path.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no temporary left
+    # any other error stays what it was
+    with pytest.raises(RuntimeError, match="unexpected pos"):
+        atomic_write(path, lambda f: (_ for _ in ()).throw(RuntimeError("unexpected pos 1")))
+
+
 def _snapshot(folder):
     return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 

@@ -35,11 +35,27 @@ def atomic_write(path: str | Path, write: Callable[[io.BufferedWriter], None]) -
         os.replace(tmp, path)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        interrupt = _interrupt(exc)
+        if interrupt is not None and interrupt is not exc:
+            # Ctrl-C / SIGTERM inside torch.save surfaces as the RuntimeError its zip writer
+            # raises on the way out: it is still an interruption (the run records it as one)
+            raise interrupt.with_traceback(None) from None
         full = disk_error(exc)  # also when torch.save wrapped it in a RuntimeError
         if full is not None and not full.filename:
             full.filename = str(path)  # say which file could not be written
         raise
     return path
+
+
+def _interrupt(exc: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt (or SIGTERM's Terminated) `exc` was raised while handling."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def write_text(path: str | Path, text: str) -> Path:
