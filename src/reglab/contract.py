@@ -42,6 +42,8 @@ LOCK = ".reglab.lock"
 MULTIRUN_YAML = "multirun.yaml"
 # a seeds=N run's replica folders: seed_<k>
 REPLICA_PREFIX = "seed_"
+# a sweep folder's packs of jobs trained together (hydra/launcher=stacked): their own state
+PACKS_DIR = ".packs"
 
 # Where a run stands (metrics.json's "status").
 COMPLETED, FAILED, INTERRUPTED, DIVERGED = "completed", "failed", "interrupted", "diverged"

@@ -181,6 +181,10 @@ class RunFolder:
     def replica(self, seed: int) -> "RunFolder":
         return RunFolder(self.path / f"{contract.REPLICA_PREFIX}{seed}")
 
+    def pack(self, name: str) -> "RunFolder":
+        """A sweep folder's pack of jobs trained together: its own state (resume), not a job."""
+        return RunFolder(self.path / contract.PACKS_DIR / name)
+
     @property
     def replica_seed(self) -> int | None:
         """k for a replica's folder (seed_<k>), else None."""

@@ -19,11 +19,17 @@ from reglab.config.resolvers import CONFIG_PACKAGE, register_resolvers
 register_resolvers()
 
 
-@hydra.main(config_path=CONFIG_PACKAGE, config_name="train", version_base="1.3")
-def train_job(cfg: DictConfig) -> float | None:
+def _train_job(cfg: DictConfig) -> float | None:
     from reglab.app.job import handle_run
 
     return handle_run(cfg)
+
+
+# hydra/launcher=stacked may train this task's compatible jobs together (reglab.app.pack)
+_train_job.trains_packs = True
+train_job = hydra.main(config_path=CONFIG_PACKAGE, config_name="train", version_base="1.3")(
+    _train_job
+)
 
 
 @hydra.main(config_path=CONFIG_PACKAGE, config_name="eval", version_base="1.3")

@@ -7,7 +7,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import lightning as L
@@ -26,12 +26,14 @@ from reglab.lit import RegLabModule
 from reglab.lit.tasks import Task
 from reglab.models.roles import hidden_weight_names
 from reglab.outputs.checkpoint_io import AtomicCheckpointIO
+from reglab.regularizers.kinds import REGULARIZERS
 from reglab.regularizers.regularization import Regularization
 from reglab.regularizers.weight_decay import weight_parameters
 from reglab.replicas.batches import ReplicaBatches
 from reglab.replicas.checks import CALLBACKS_DONE_PER_REPLICA, check_model, check_settings
 from reglab.replicas.evaluation import replica_evaluation
 from reglab.replicas.folders import replica_overrides
+from reglab.replicas.hyper import ReplicaHyper
 from reglab.replicas.module import LoopSettings, ReplicaModule
 from reglab.replicas.outputs import (
     checkpoint,
@@ -65,12 +67,36 @@ class RunIdentity:
     provenance: dict | None = None
 
 
+@dataclass(frozen=True)
+class Member:
+    """One replica of a stack: the single run it stands for (`seeds=N`: the run with seed=k;
+    a sweep's pack: one job), where its files go and what makes it differ from the others."""
+
+    seed: int
+    folder: RunFolder
+    identity: RunIdentity  # its overrides, logged config, run name, group
+    checkpoint_config: dict  # the config its checkpoints store (RegLabModule's)
+    regularization: Regularization  # builds its network (its own rates at the hooks)
+    optimizer: OptimizerFactory  # its own optimizer options (lr, weight decay)
+
+
+@dataclass
+class StackResult:
+    """What training a stack left: each member's record, and the stack's wall time."""
+
+    records: list[dict]
+    rows_by_seed: dict[int, list[dict]]
+    wall: float
+    interrupted: BaseException | None = None  # Ctrl-C / SIGTERM: written as of epochs_done
+    epochs_done: int = 0
+
+
 def train_replicas(
     settings: RunConfig,
     datamodule: InMemoryDataModule,
     regularization: Regularization,
     task: Task,
-    build_net: Callable[[], nn.Module],
+    build_net: Callable[[Regularization], nn.Module],
     optimizer: OptimizerFactory,
     output_dir: Path,
     identity: RunIdentity,
@@ -81,8 +107,8 @@ def train_replicas(
     replica's job folder (<output_dir>/seed_<seed>/) and the run's metrics.json; returns that
     record (final metrics: means over the completed replicas).
 
-    `datamodule` is set up ('fit'); `build_net()` builds one network from the global RNG
-    state (it is called right after seeding each replica, as a single run calls it).
+    `datamodule` is set up ('fit'); `build_net(regularization)` builds one network from the
+    global RNG state (it is called right after seeding each replica, as a single run calls it).
     `module_arguments`: RegLabModule's (its hyperparameters), so each replica's checkpoint
     loads with `RegLabModule.load_from_checkpoint` and evaluates with eval.py.
 
@@ -91,34 +117,91 @@ def train_replicas(
     (Lightning's `fit(ckpt_path=...)`).
     Ctrl-C or SIGTERM writes every replica's files as of that checkpoint, records
     `interrupted` and exits with 1, as a single run does."""
-    check_settings(settings)
     output_dir = Path(output_dir)
-    seeds = [settings.seed + k for k in range(settings.seeds)]
+    run = RunFolder(output_dir)
+    stored_config = settings.model_dump(by_alias=True)
+    members = []
+    for seed in [settings.seed + k for k in range(settings.seeds)]:
+        replica = run.replica(seed)
+        member_identity = replace(
+            identity,
+            overrides=replica_overrides(identity.overrides, seed),
+            config=_replica_config(identity.config, seed, replica.path),
+            group=identity.group or output_dir.name,
+        )
+        checkpoint_config = _replica_config(stored_config, seed, replica.path)
+        members.append(
+            Member(seed, replica, member_identity, checkpoint_config, regularization, optimizer)
+        )
+    result = train_stack(
+        settings, datamodule, task, members, build_net, run, module_arguments, resume_ckpt
+    )
+    plot_replica_curves(result.rows_by_seed, run.curves_png, task.name == "regression")
+    summary = _run_record(identity, [m.seed for m in members], result.records, run, result.wall)
+    run.write_record(summary)
+    if result.interrupted is not None:
+        how = signals.describe(result.interrupted)
+        log.warning(
+            "Interrupted (%s): each replica's checkpoints and metrics as of epoch %d (the last "
+            "checkpoint) are in %s; resume=true continues the run",
+            how,
+            result.epochs_done,
+            output_dir,
+        )
+        sys.exit(1)  # as Lightning exits on Ctrl-C
+    return summary
+
+
+def train_stack(
+    settings: RunConfig,
+    datamodule: InMemoryDataModule,
+    task: Task,
+    members: list[Member],
+    build_net: Callable[[Regularization], nn.Module],
+    run: RunFolder,
+    module_arguments: dict,
+    resume_ckpt: Path | None = None,
+) -> StackResult:
+    """Trains `members` stacked, with one Trainer (`settings`: the first member's; the others
+    differ from it only in what their regularizers and optimizer declare per replica:
+    reglab.replicas.packing), and writes each member's job folder; the stack's own state goes
+    to `run` (its checkpoints/last.ckpt, for resume)."""
+    check_settings(settings)
+    seeds = [m.seed for m in members]
     device = _device(settings.hardware.accelerator)
-    nets = build_replicas(build_net, seeds)
+    nets = build_replicas(lambda k: build_net(members[k].regularization), seeds)
     check_model(nets[0])
     weight_ids = {id(p) for p in weight_parameters(nets[0])}
     names = {id(p): name for name, p in nets[0].named_parameters()}
     weight_names = [names[i] for i in names if i in weight_ids]
     hidden_names = hidden_weight_names(nets[0])
-    groups = regularization.parameter_groups(nets[0])
+    groups = members[0].regularization.parameter_groups(nets[0])
+    # each member's own optimizer over its own net: what its groups' options are
+    own_optimizers = [
+        m.optimizer(m.regularization.parameter_groups(net))
+        for m, net in zip(members, nets, strict=True)
+    ]
+    group_options, hyper = ReplicaHyper.from_optimizers(own_optimizers, device)
     # the module a checkpoint must load into: its metric states and key names
     module = RegLabModule(**module_arguments)
     module_state = {k: v for k, v in module.state_dict().items() if not k.startswith("net.")}
     stored = dict(module.hparams)  # what a single run's checkpoint stores, its config once
+    regularization = stacked_regularization(members, device)
 
     stacked = StackedNet(nets, device)
     datamodule.splits = datamodule.splits.to(device)
     splits = datamodule.splits
     check_functional(stacked, datamodule.prepare_inputs(splits.x_train[:2]))
     stacked_groups = [
-        {**g, "params": [stacked.params[names[id(p)]] for p in g["params"]]} for g in groups
+        {**g, **options, "params": [stacked.params[names[id(p)]] for p in g["params"]]}
+        for g, options in zip(groups, group_options, strict=True)
     ]
     validation = has_validation_split(settings.dataset)
     val_is_test = datamodule.info.val_is_test or not validation
     keep_best = not val_is_test  # a best.ckpt, as a single run's checkpoint callback keeps
     callbacks = settings.callbacks
     guard = callbacks.divergence_guard if callbacks is not None else None
+    optimizer = members[0].optimizer
     module = ReplicaModule(
         stacked,
         task,
@@ -144,15 +227,15 @@ def train_replicas(
         hidden_names,
         seeds,
         _augments(regularization, seeds),
+        hyper=hyper,
     )
-    run = RunFolder(output_dir)
     run_ckpt = run.last_ckpt
     module.checkpoint_path = run_ckpt  # what resume=true continues from
     if resume_ckpt is not None:
         done = load_run_state(resume_ckpt, seeds)["epochs_done"]
         log.info("Continuing %d replicas after epoch %d", len(seeds), done)
     else:
-        log.info("Training %d replicas (seeds %d..%d) in one loop", len(seeds), seeds[0], seeds[-1])
+        log.info("Training %d replicas (seeds %s) in one loop", len(seeds), _seed_list(seeds))
     trainer = _trainer(settings, task, validation)
 
     start = time.perf_counter()
@@ -176,28 +259,26 @@ def train_replicas(
     wall = round(time.perf_counter() - start, 3)
     state = module.last_state
 
-    def write_results() -> dict:
-        """Each replica's folder, then the run's metrics.json (its record, returned)."""
+    def write_results() -> list[dict]:
+        """Each member's folder; their records."""
         records = []
-        for k, (seed, outcome) in enumerate(zip(seeds, module.outcomes, strict=True)):
-            replica = run.replica(seed)
+        for k, (member, outcome) in enumerate(zip(members, module.outcomes, strict=True)):
+            replica, identity = member.folder, member.identity
             folder = replica.path
-            overrides = replica_overrides(identity.overrides, seed)
-            config = _replica_config(identity.config, seed, folder)
-            plain = {key: v for key, v in config.items() if key not in LOGGED_ONLY}
-            write_hydra_files(replica, overrides, plain)
+            plain = {key: v for key, v in identity.config.items() if key not in LOGGED_ONLY}
+            write_hydra_files(replica, identity.overrides, plain)
             status = outcome.status
             if interrupted is not None and status != contract.DIVERGED:
                 status = contract.INTERRUPTED
-            record = mark({}, status, choices=identity.choices, overrides=overrides)
+            record = mark({}, status, choices=identity.choices, overrides=identity.overrides)
             record.update(tags=list(identity.tags), provenance=identity.provenance)
             record.update(_final_values(outcome.rows))
             if outcome.early_stopping is not None:
                 record["early_stopping"] = outcome.early_stopping
             last_epoch = outcome.rows[-1]["epoch"] if outcome.rows else 0
             last_step = outcome.rows[-1]["step"] if outcome.rows else 0
-            hparams = stored | {"config": _replica_config(stored["config"], seed, folder)}
-            origin = {REPLICA: {"run": str(output_dir), "seed": seed}}
+            hparams = stored | {"config": member.checkpoint_config}
+            origin = {REPLICA: {"run": str(run.path), "seed": member.seed}}
             # a diverged replica's weights are its last checkpoint's (none: diverged before one)
             weights_epoch = last_epoch if outcome.weights_epoch is None else outcome.weights_epoch
             if weights_epoch > 0:
@@ -220,7 +301,7 @@ def train_replicas(
                 record["tested_checkpoint"] = (
                     str(replica.best_ckpt) if tested_ckpt == contract.BEST else tested_ckpt
                 )
-            record.update(epochs=last_epoch, wall_seconds=wall, replica_of=str(output_dir))
+            record.update(epochs=last_epoch, wall_seconds=wall, replica_of=str(run.path))
             write_metrics_csv(replica, outcome.rows)
             replica.write_record(record)
             if interrupted is None:  # logger runs are written from finished replicas' rows
@@ -228,22 +309,18 @@ def train_replicas(
                     settings.logger,
                     Path(settings.paths.output_dir),
                     folder,
-                    config | {"choices": identity.choices},
+                    identity.config | {"choices": identity.choices},
                     identity.run_name,
-                    identity.group or output_dir.name,
+                    identity.group,
                     identity.tags,
                     outcome.rows,
                     record,
                 )
             records.append(record)
-        rows_by_seed = {seed: o.rows for seed, o in zip(seeds, module.outcomes, strict=True)}
-        plot_replica_curves(rows_by_seed, run.curves_png, task.name == "regression")
-        summary = _run_record(identity, seeds, records, run, wall)
-        run.write_record(summary)
-        return summary
+        return records
 
     try:
-        summary = write_results()
+        records = write_results()
     except KeyboardInterrupt as exc:  # the run's checkpoint has it all: resume writes them
         signals.shield()
         how = signals.describe(exc)
@@ -253,17 +330,31 @@ def train_replicas(
             run_ckpt,
         )
         sys.exit(1)
-    if interrupted is not None:
-        how = signals.describe(interrupted)
-        log.warning(
-            "Interrupted (%s): each replica's checkpoints and metrics as of epoch %d (the last "
-            "checkpoint) are in %s; resume=true continues the run",
-            how,
-            module.epochs_done,
-            output_dir,
-        )
-        sys.exit(1)  # as Lightning exits on Ctrl-C
-    return summary
+    rows_by_seed = {m.seed: o.rows for m, o in zip(members, module.outcomes, strict=True)}
+    return StackResult(records, rows_by_seed, wall, interrupted, module.epochs_done)
+
+
+def stacked_regularization(members: list[Member], device) -> Regularization:
+    """The first member's regularization, with a tensor over the replicas for each key that
+    a regularizer declares `per_replica` and whose value differs between members (a pack)."""
+    first = members[0].regularization
+    values = {}
+    for regularizer in REGULARIZERS:
+        for key in regularizer.per_replica:
+            per_member = [getattr(m.regularization.cfg, key) for m in members]
+            if all(v == per_member[0] for v in per_member):
+                continue
+            values[key] = torch.tensor(per_member, dtype=torch.float32, device=device)
+    if not values:
+        return first
+    return Regularization(first.cfg, first.model, values)
+
+
+def _seed_list(seeds: list[int]) -> str:
+    consecutive = seeds == list(range(seeds[0], seeds[0] + len(seeds)))
+    return (
+        f"{seeds[0]}..{seeds[-1]}" if consecutive and len(seeds) > 1 else ", ".join(map(str, seeds))
+    )
 
 
 def _step_after(rows: list[dict], epoch: int, default: int) -> int:

@@ -218,9 +218,7 @@ def train_seeds(
         data.datamodule,
         regularization,
         data.task,
-        lambda: build_model(
-            settings.model, info.in_shape, info.num_outputs, regularization, info.task
-        ),
+        lambda reg: build_model(settings.model, info.in_shape, info.num_outputs, reg, info.task),
         optimizer_factory(settings.optimizer.factory_config()),
         Path(settings.paths.output_dir),
         identity,

@@ -19,6 +19,9 @@ class DropConnectLinear(nn.Linear):
     A subclass, so its parameters keep the names `weight` and `bias` (checkpoints, weight
     decay groups, instruments and initialisation see an ordinary Linear layer)."""
 
+    # stacked replicas with different rates hold one per replica (reglab.replicas.stack)
+    replica_attributes = ("p",)
+
     def __init__(self, in_features: int, out_features: int, p: float, bias: bool = True):
         super().__init__(in_features, out_features, bias=bias)
         if not 0.0 <= p < 1.0:
@@ -31,7 +34,7 @@ class DropConnectLinear(nn.Linear):
         return self.weight * (keep * (1.0 / (1.0 - self.p)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0.0:
+        if not self.training or (not torch.is_tensor(self.p) and self.p == 0.0):
             return F.linear(x, self.weight, self.bias)
         return F.linear(x, self.masked_weight(), self.bias)
 

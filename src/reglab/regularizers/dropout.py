@@ -23,7 +23,13 @@ def masked(x: torch.Tensor, keep: torch.Tensor, p: float) -> torch.Tensor:
 
 
 class RateDropout(nn.Module):
-    """A dropout layer with rate p in [0, 1): `drop(x)` in training, x as it is in eval."""
+    """A dropout layer with rate p in [0, 1): `drop(x)` in training, x as it is in eval.
+
+    Stacked replicas with different rates (a sweep's pack) hold p as a tensor, one rate per
+    replica (`replica_attributes`, reglab.replicas.stack); every replica's rate is then > 0.
+    """
+
+    replica_attributes = ("p",)
 
     def __init__(self, p: float, what: str = "dropout"):
         super().__init__()
@@ -32,7 +38,8 @@ class RateDropout(nn.Module):
         self.p = p
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.drop(x) if self.training and self.p > 0.0 else x
+        on = torch.is_tensor(self.p) or self.p > 0.0
+        return self.drop(x) if self.training and on else x
 
     def drop(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -44,7 +51,8 @@ class Dropout(RateDropout):
         self.impl = impl
 
     def drop(self, x: torch.Tensor) -> torch.Tensor:
-        if self.impl == "torch" or (self.impl == "auto" and x.device.type != "cpu"):
+        fused = self.impl == "torch" or (self.impl == "auto" and x.device.type != "cpu")
+        if fused and not torch.is_tensor(self.p):  # F.dropout takes one float rate
             return F.dropout(x, self.p, training=True)
         return masked(x, torch.rand_like(x) >= self.p, self.p)
 

@@ -8,6 +8,9 @@ from torch import nn
 
 
 class GaussianNoise(nn.Module):
+    # stacked replicas with different stds hold one per replica (reglab.replicas.stack)
+    replica_attributes = ("std",)
+
     def __init__(self, std: float):
         super().__init__()
         if std < 0:
@@ -15,7 +18,7 @@ class GaussianNoise(nn.Module):
         self.std = std
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.std == 0.0:
+        if not self.training or (not torch.is_tensor(self.std) and self.std == 0.0):
             return x
         return x + torch.randn_like(x) * self.std
 

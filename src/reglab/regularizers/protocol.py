@@ -55,7 +55,17 @@ class Regularizer:
     stack_order: where its modules sit among the others' at the same hook (default: order);
     layers: "hidden" / "conv" where it acts through a model's hooks on those layers (the model
         not asking for them is then an error); None: it works on any nn.Module;
-    replica_refusal: why seeds>1 cannot train it yet (a ConfigError names the key and this).
+    replica_refusal: why seeds>1 cannot train it yet (a ConfigError names the key and this);
+    per_replica: its keys whose value may differ between stacked replicas (a sweep's jobs
+        trained as one pack: reglab.replicas.packing) without changing a shape or a code path.
+        A rate or a weight is; a mode or a schedule is not. Where it acts through modules, the
+        module lists the attribute in `replica_attributes` (reglab.replicas.stack); where it
+        acts on tensors (penalty, training_loss, constrain), the value reaching the method is
+        then a tensor with the replica dimensions (vmapped: one replica's 0-d tensor); write
+        the method with tensor arithmetic and `broadcast`;
+    packs_zero: a replica with the regularizer off (its value 0) packs with replicas where it
+        is on, because at 0 its penalty, loss transform or decay does exactly nothing (not so
+        for a rate that adds a module, or max-norm's c, where 0 means "no constraint").
     """
 
     Settings: ClassVar[type[Schema]]  # its keys, built from `keys`
@@ -64,6 +74,8 @@ class Regularizer:
     stack_order: ClassVar[int | None] = None
     layers: ClassVar[str | None] = None
     replica_refusal: ClassVar[str | None] = None
+    per_replica: ClassVar[tuple[str, ...]] = ()
+    packs_zero: ClassVar[bool] = False
 
     def __init_subclass__(
         cls,
@@ -73,6 +85,8 @@ class Regularizer:
         stack_order: int | None = None,
         layers: str | None = None,
         replica_refusal: str | None = None,
+        per_replica: tuple[str, ...] = (),
+        packs_zero: bool = False,
         **kwargs,
     ):
         super().__init_subclass__(**kwargs)
@@ -80,6 +94,10 @@ class Regularizer:
         cls.switch = next(iter(keys))
         cls.order, cls.stack_order, cls.layers = order, stack_order, layers
         cls.replica_refusal = replica_refusal
+        unknown = set(per_replica) - set(keys)
+        if unknown:  # a programming error: only its own keys
+            raise TypeError(f"{cls.__name__}: per_replica names keys it lacks: {sorted(unknown)}")
+        cls.per_replica, cls.packs_zero = tuple(per_replica), packs_zero
 
     def __init__(self, cfg: Schema, model: str = "the model"):
         self.cfg = cfg  # the whole validated `regularizer` node
@@ -103,6 +121,8 @@ class Regularizer:
         number, or the layer's entry of a per-layer list."""
         key = key or self.switch
         value = getattr(self.cfg, key)
+        if _is_tensor(value):  # a per-layer list is stored as (..., layers)
+            return value[..., index] if value.dim() else value
         if not isinstance(value, list):
             return float(value)
         if index >= len(value):
@@ -167,6 +187,19 @@ class Regularizer:
     def check(self, task: str, hidden_layers: int) -> None:
         """Raises ConfigError, before training, for a data set's task ("classification",
         "regression") or a model (its number of hidden layers) it cannot act on."""
+
+
+def _is_tensor(value: Any) -> bool:
+    return type(value).__module__.startswith("torch") and hasattr(value, "dim")
+
+
+def broadcast(value: Any, like: Any) -> Any:
+    """A per-replica value (a tensor over the replica dimensions, reglab.replicas.packing)
+    shaped to broadcast against `like`, a tensor with those leading dimensions; a number as
+    it is. E.g. max-norm's c (N,) against hidden weights (N, out, in): (N, 1, 1)."""
+    if not _is_tensor(value) or value.dim() == 0:
+        return value
+    return value.reshape(*value.shape, *([1] * (like.dim() - value.dim())))
 
 
 def hooks_refusal(key: str, model: str, layers: str) -> str:

@@ -17,14 +17,35 @@ from reglab.regularizers.weight_decay import parameter_groups, weight_parameters
 
 
 class Regularization:
-    def __init__(self, cfg, model: str = "the model"):
+    def __init__(self, cfg, model: str = "the model", replica_values: dict | None = None):
         """cfg: the validated `regularizer` node (RegularizerConfig); model: how messages
-        name the model."""
-        self.cfg = cfg
-        self.active: list[Regularizer] = [r(cfg, model) for r in REGULARIZERS if r.is_on(cfg)]
+        name the model. replica_values: stacked replicas whose values of some keys differ
+        (a pack, reglab.replicas.packing): {key: tensor over the replicas}; the regularizers
+        then read those tensors (declared `per_replica`)."""
+        self.model = model
+        self.replica_values = dict(replica_values or {})
+        # a key with values per replica is on (is_on of a tensor): some replica has it on
+        self.cfg = cfg.model_copy(update=self.replica_values) if self.replica_values else cfg
+        self.active: list[Regularizer] = [
+            r(self.cfg, model) for r in REGULARIZERS if r.is_on(self.cfg)
+        ]
         self.has_penalty = self._adds("penalty")
         self.has_constraint = self._adds("constrain")
         self.has_loss_transform = self._adds("training_loss")
+
+    def _set_values(self, values: dict) -> None:
+        self.cfg = self.cfg.model_copy(update=values)
+        self.active = [type(r)(self.cfg, r.model) for r in self.active]
+
+    def one_replica(self, values: dict) -> "Regularization":
+        """This composition as one replica sees it inside `vmap`: `values` are its slices of
+        `replica_values` (0-d tensors). Itself when nothing differs between replicas."""
+        if not values:
+            return self
+        copy = object.__new__(Regularization)
+        copy.__dict__.update(self.__dict__)
+        copy._set_values(values)
+        return copy
 
     def _adds(self, method: str) -> bool:
         return any(overrides(r, method) for r in self.active)

@@ -45,6 +45,7 @@ from torch import nn
 from torch.func import vmap
 
 from reglab import contract
+from reglab.config.errors import ConfigError
 from reglab.lit.tasks import Task
 from reglab.regularizers.regularization import Regularization
 from reglab.regularizers.settings import EarlyStoppingConfig
@@ -114,6 +115,7 @@ class ReplicaModule(L.LightningModule):
         hidden_names: list[str] = (),
         seeds: list[int] = (),
         augments: list | None = None,
+        hyper=None,
     ):
         """`optimizer(groups)` builds the optimizer over `groups` (parameter groups of the
         stacked tensors); `evaluation(stage, params)` evaluates every replica on a split."""
@@ -132,6 +134,8 @@ class ReplicaModule(L.LightningModule):
         self.seeds = list(seeds)
         # regularizer=augment: one BatchAugment per replica, seeded as its single run's
         self.augments = augments
+        # a pack's per-replica learning rates / weight decays (reglab.replicas.hyper), or None
+        self.hyper = hyper
         n = stacked.num_replicas
         device = next(iter(stacked.params.values())).device
         self.outcomes = [ReplicaOutcome() for _ in range(n)]
@@ -166,6 +170,10 @@ class ReplicaModule(L.LightningModule):
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(self.groups)
         scheduler = self.reg.scheduler(optimizer, self.s.max_epochs)
+        if scheduler is not None and self.hyper is not None and self.hyper.varies_lr:
+            # lr_k = lr_0's schedule * lr_k / lr_0 holds for some schedules only (packing
+            # keeps lr equal under a schedule): never a wrong learning rate
+            raise ConfigError("stacked replicas with different lr cannot share an lr schedule")
         if scheduler is None:
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler}}
@@ -257,9 +265,13 @@ class ReplicaModule(L.LightningModule):
         self._resumed = checkpoint[RUN_STATE]["loop"]
 
     # -- per replica quantities --------------------------------------------------------------
-    def _training_loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """One replica's training data loss, as a single run's (vmapped over replicas)."""
-        return self.reg.training_loss(self.task.loss(outputs, targets), outputs, targets)
+    def _training_loss(
+        self, outputs: torch.Tensor, targets: torch.Tensor, values: dict
+    ) -> torch.Tensor:
+        """One replica's training data loss, as a single run's (vmapped over replicas, with
+        its own values of the keys that differ between them)."""
+        reg = self.reg.one_replica(values)
+        return reg.training_loss(self.task.loss(outputs, targets), outputs, targets)
 
     def penalty(self) -> torch.Tensor:
         """The explicit penalty of each replica, (N,), from the regularizers (as a single run)."""
@@ -436,7 +448,7 @@ class ReplicaModule(L.LightningModule):
             else:  # each replica its single run's draws, from its own generator
                 x = torch.stack([self.prepare(x[k], a) for k, a in enumerate(self.augments)])
             outputs = self.net.forward_train(x)
-            data_loss = self._loss_per_replica(outputs, y)  # (N,), at least float32
+            data_loss = self._loss_per_replica(outputs, y, self.reg.replica_values)  # (N,)
             data_loss = data_loss.to(torch.promote_types(data_loss.dtype, torch.float32))
             loss = data_loss
             if self.reg.has_penalty:
@@ -459,7 +471,11 @@ class ReplicaModule(L.LightningModule):
             bad_step = torch.where(first, step, bad_step)
             bad_value = torch.where(first, value, bad_value)
             bad_kind = torch.where(first, kind, bad_kind)
+            if self.hyper is not None:
+                self.hyper.before_step(self.optimizer)
             optimizer.step()
+            if self.hyper is not None:
+                self.hyper.after_step(self.optimizer)
             if self.reg.has_constraint:
                 self._constrain()
             if self._frozen is not None:
@@ -479,7 +495,10 @@ class ReplicaModule(L.LightningModule):
             values["train/acc"] = correct / seen
         values["train/penalty"] = penalty_sum / steps if self.reg.has_penalty else zeros
         values["train/w_norm"] = self.weight_norm()
-        values["train/lr"] = torch.full((n,), float(self.optimizer.param_groups[0]["lr"]))
+        lr = float(self.optimizer.param_groups[0]["lr"])
+        values["train/lr"] = (
+            torch.full((n,), lr) if self.hyper is None else self.hyper.lr_of(0, lr, n)
+        )
         values["train/loss_max"] = self.loss_max.clone()
         return values
 

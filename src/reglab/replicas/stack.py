@@ -26,6 +26,8 @@ class StackedNet:
     """
 
     def __init__(self, nets: Sequence[nn.Module], device: torch.device):
+        # attributes that differ between the nets (a pack's dropout rates): one per replica
+        self.replica_values = _attributes_as_buffers(nets)
         for net in nets:
             net.to(device)
         params, buffers = stack_module_state(list(nets))
@@ -64,16 +66,38 @@ class StackedNet:
         """Replica k's state dict, as `net.state_dict()` of a single run would hold it."""
         params = params if params is not None else self.params
         state = {name: t[k].detach().clone().cpu() for name, t in params.items()}
-        state.update({name: t[k].detach().clone().cpu() for name, t in self.buffers.items()})
+        for name, t in self.buffers.items():
+            if name not in self.replica_values:  # not in a single run's state dict
+                state[name] = t[k].detach().clone().cpu()
         return state
 
 
-def build_replicas(build_net: Callable[[], nn.Module], seeds: Sequence[int]) -> list[nn.Module]:
-    """One network per seed, each built right after seeding as a single run seeds."""
+def _attributes_as_buffers(nets: Sequence[nn.Module]) -> set[str]:
+    """Module attributes listed in a module's `replica_attributes` (a rate, a std) that differ
+    between the nets become non-persistent buffers, so `stack_module_state` stacks them and
+    `functional_call` hands each replica its own value (a 0-d tensor) inside `vmap`. Returns
+    their names (not in a replica's checkpoint: a single run keeps them as attributes)."""
+    names = set()
+    for path, module in nets[0].named_modules():
+        for attribute in getattr(type(module), "replica_attributes", ()):
+            values = [getattr(net.get_submodule(path), attribute) for net in nets]
+            if all(v == values[0] for v in values):
+                continue
+            for net, value in zip(nets, values, strict=True):
+                held = net.get_submodule(path)
+                delattr(held, attribute)
+                held.register_buffer(attribute, torch.tensor(float(value)), persistent=False)
+            names.add(f"{path}.{attribute}" if path else attribute)
+    return names
+
+
+def build_replicas(build_net: Callable[[int], nn.Module], seeds: Sequence[int]) -> list[nn.Module]:
+    """One network per seed, each built right after seeding as a single run seeds;
+    `build_net(k)` builds replica k's."""
     nets = []
-    for seed in seeds:
+    for k, seed in enumerate(seeds):
         L.seed_everything(seed, workers=True, verbose=False)
-        nets.append(build_net())
+        nets.append(build_net(k))
     return nets
 
 

@@ -8,7 +8,9 @@ from reglab.regularizers.settings import ConvDropoutMode, DropoutRates
 KEYS = {"conv_dropout": (DropoutRates, 0.0), "conv_dropout_mode": (ConvDropoutMode, "element")}
 
 
-class ConvDropoutRegularizer(Regularizer, keys=KEYS, order=30, layers="conv"):
+class ConvDropoutRegularizer(
+    Regularizer, keys=KEYS, order=30, layers="conv", per_replica=("conv_dropout",)
+):
     def after_conv(self, index: int) -> list:
         from reglab.regularizers.conv_dropout import ConvDropout
 

@@ -6,7 +6,11 @@ from reglab.regularizers.settings import DropoutRates
 
 
 class DropConnectRegularizer(
-    Regularizer, keys={"dropconnect": (DropoutRates, 0.0)}, order=20, layers="hidden"
+    Regularizer,
+    keys={"dropconnect": (DropoutRates, 0.0)},
+    order=20,
+    layers="hidden",
+    per_replica=("dropconnect",),
 ):
     def linear(self, index: int, in_features: int, out_features: int, bias: bool):
         from reglab.regularizers.dropconnect import DropConnectLinear

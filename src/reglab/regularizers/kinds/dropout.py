@@ -15,7 +15,9 @@ KEYS = {
 }
 
 
-class DropoutRegularizer(Regularizer, keys=KEYS, order=10, layers="hidden"):
+class DropoutRegularizer(
+    Regularizer, keys=KEYS, order=10, layers="hidden", per_replica=("dropout",)
+):
     def _dropout(self, index: int, placement: str) -> list:
         rate = self.rate(index)
         if rate == 0 or self.cfg.dropout_placement != placement:

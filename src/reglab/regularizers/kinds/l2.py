@@ -6,7 +6,13 @@ from pydantic import NonNegativeFloat
 from reglab.regularizers.protocol import Regularizer
 
 
-class L2Regularizer(Regularizer, keys={"l2": (NonNegativeFloat, 0.0)}, order=60):
+class L2Regularizer(
+    Regularizer,
+    keys={"l2": (NonNegativeFloat, 0.0)},
+    order=60,
+    per_replica=("l2",),
+    packs_zero=True,
+):
     def penalty(self, weights: list, replica_dims: int):
         squares = sum(w.flatten(replica_dims).pow(2).sum(-1) for w in weights)
         return self.value * (squares / 2)

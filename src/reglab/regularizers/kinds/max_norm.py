@@ -11,16 +11,18 @@ from typing import Annotated
 from pydantic import Field
 
 from reglab.config.errors import ConfigError
-from reglab.regularizers.protocol import Regularizer
+from reglab.regularizers.protocol import Regularizer, broadcast
 
 # finite: c = inf would compute inf / inf (NaN weights); "no constraint" is 0
 FiniteNonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 
 
-class MaxNormRegularizer(Regularizer, keys={"max_norm": (FiniteNonNegative, 0.0)}, order=80):
+class MaxNormRegularizer(
+    Regularizer, keys={"max_norm": (FiniteNonNegative, 0.0)}, order=80, per_replica=("max_norm",)
+):
     def constrain(self, hidden_weights: list) -> None:
-        c = self.value
         for w in hidden_weights:  # (..., out, in): the last dimension is a unit's fan-in
+            c = broadcast(self.value, w)  # a pack's replicas: each its own c
             w.mul_(c / w.norm(dim=-1, keepdim=True).clamp(min=c))  # 1 inside the ball
 
     def check(self, task: str, hidden_layers: int) -> None:

@@ -8,7 +8,9 @@ from reglab.regularizers.settings import NoiseStds
 KEYS = {"noise": (NoiseStds, 0.0)}
 
 
-class NoiseRegularizer(Regularizer, keys=KEYS, order=40, stack_order=5, layers="hidden"):
+class NoiseRegularizer(
+    Regularizer, keys=KEYS, order=40, stack_order=5, layers="hidden", per_replica=("noise",)
+):
     def after_activation(self, index: int) -> list:
         from reglab.regularizers.noise import GaussianNoise
 

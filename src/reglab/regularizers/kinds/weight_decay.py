@@ -6,6 +6,12 @@ from pydantic import NonNegativeFloat
 from reglab.regularizers.protocol import Regularizer
 
 
-class WeightDecayRegularizer(Regularizer, keys={"weight_decay": (NonNegativeFloat, 0.0)}, order=50):
+class WeightDecayRegularizer(
+    Regularizer,
+    keys={"weight_decay": (NonNegativeFloat, 0.0)},
+    order=50,
+    per_replica=("weight_decay",),
+    packs_zero=True,
+):
     def weight_group(self) -> dict:
         return {"weight_decay": self.value}

@@ -1,0 +1,237 @@
+"""`hydra/launcher=stacked`: Hydra's basic launcher, but the jobs whose configurations differ
+only in values that change no shape and no code path (the seed, rates, penalty weights, the
+learning rate: what the regularizers and the optimizer declare, reglab.replicas.packing) train
+together, as stacked replicas in one pass (reglab.app.pack), in packs of at most
+`hydra.launcher.max_pack`.
+
+Each packed job still goes through Hydra's `run_job` (its folder and number, `.hydra/` files,
+callbacks, the JobReturn a sweeper reads); its training is the pack's, and its return value is
+set once the pack has trained. Jobs that fit no pack (another task than reglab's training, an
+invalid config, `seeds=N`, what stacked replicas cannot do) run as the basic launcher runs
+them, so `-m hydra/launcher=stacked` is never worse than the basic launcher.
+"""
+
+import copy
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from hydra.core.config_store import ConfigStore
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
+from hydra.plugins.launcher import Launcher
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+
+log = logging.getLogger(__name__)
+# Hydra's default job log format: a packed job's train.log reads like a basic one's
+LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
+
+
+@dataclass
+class StackedLauncherConf:
+    _target_: str = "hydra_plugins.reglab_stacked_launcher.stacked_launcher.StackedLauncher"
+    # the most jobs in one pack (null: reglab.replicas.packing.DEFAULT_MAX_PACK)
+    max_pack: int | None = None
+
+
+ConfigStore.instance().store(group="hydra/launcher", name="stacked", node=StackedLauncherConf)
+
+
+class StackedLauncher(Launcher):
+    def __init__(self, max_pack: int | None = None) -> None:
+        super().__init__()
+        self.max_pack = max_pack
+        self.config: DictConfig | None = None
+        self.task_function: TaskFunction | None = None
+        self.hydra_context: HydraContext | None = None
+
+    def setup(
+        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+    ) -> None:
+        self.config, self.hydra_context, self.task_function = config, hydra_context, task_function
+
+    # -- the plan -----------------------------------------------------------------------------
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int):
+        setup_globals()
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        configs = []
+        for offset, overrides in enumerate(job_overrides):
+            idx = initial_job_idx + offset
+            config = self.hydra_context.config_loader.load_sweep_config(
+                self.config, list(overrides)
+            )
+            with open_dict(config):
+                config.hydra.job.id = idx
+                config.hydra.job.num = idx
+            configs.append(config)
+        plan = self._plan(configs, job_overrides, initial_job_idx)
+        returns: list[JobReturn | None] = [None] * len(configs)
+        for unit in plan:
+            if len(unit) == 1:
+                returns[unit[0]] = self._run(configs[unit[0]], self.task_function)
+            else:
+                for i, ret in zip(
+                    unit, self._run_pack([configs[i] for i in unit], sweep_dir), strict=True
+                ):
+                    returns[i] = ret
+            configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        return returns
+
+    def _plan(self, configs, job_overrides, first_idx) -> list[list[int]]:
+        """Units in the order of their first job: [i] runs alone, [i, j, ...] is a pack."""
+        from reglab.replicas.packing import DEFAULT_MAX_PACK, split
+
+        trains = getattr(self.task_function, "trains_packs", False)
+        keys = [self._packing(config) if trains else None for config in configs]
+        groups: dict[str, list[int]] = {}
+        units: list[list[int]] = []
+        for i, packing in enumerate(keys):
+            if packing is None or packing.key is None:
+                units.append([i])
+            elif packing.key in groups:
+                groups[packing.key].append(i)
+            else:
+                groups[packing.key] = [i]
+                units.append(groups[packing.key])
+        max_pack = self.max_pack or DEFAULT_MAX_PACK
+        plan = [part for unit in units for part in split(unit, max_pack)]
+        packs = [unit for unit in plan if len(unit) > 1]
+        alone = [unit[0] for unit in plan if len(unit) == 1]
+        log.info(
+            "Launching %d jobs: %d in %d packs trained stacked (%s), %d one by one",
+            len(configs),
+            sum(len(p) for p in packs),
+            len(packs),
+            ", ".join(str(len(p)) for p in packs) or "none",
+            len(alone),
+        )
+        for i in alone:
+            reason = keys[i].alone_because if keys[i] is not None else None
+            shown = " ".join(filter_overrides(job_overrides[i]))
+            why = f" ({reason})" if reason else ""
+            log.info("\t#%d : %s%s", first_idx + i, shown, why)
+        for unit in packs:
+            log.info("\tpack #%s", ", #".join(str(first_idx + i) for i in unit))
+        return plan
+
+    @staticmethod
+    def _packing(config: DictConfig):
+        """The job's Packing from its validated config (None: it does not validate; the basic
+        path then reports why, as for any job). The config is resolved as run_job will: with
+        the job's output folder set."""
+        from reglab.app.settings import validate_config
+        from reglab.replicas.packing import packing
+
+        config = copy.deepcopy(config)
+        saved = HydraConfig.instance().cfg
+        try:
+            HydraConfig.instance().set_config(config)
+            sweep = config.hydra.sweep
+            output_dir = os.path.join(str(sweep.dir), str(sweep.subdir))
+            with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
+                config.hydra.runtime.output_dir = os.path.abspath(output_dir)
+            HydraConfig.instance().set_config(config)
+            task_config = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
+            return packing(validate_config(task_config))
+        except Exception:  # reported by the job itself, run alone
+            return None
+        finally:
+            HydraConfig.instance().cfg = saved
+
+    # -- running ------------------------------------------------------------------------------
+    def _run(self, config: DictConfig, task_function: TaskFunction) -> JobReturn:
+        return run_job(
+            hydra_context=self.hydra_context,
+            task_function=task_function,
+            config=config,
+            job_dir_key="hydra.sweep.dir",
+            job_subdir_key="hydra.sweep.subdir",
+        )
+
+    def _run_pack(self, configs: list[DictConfig], sweep_dir: Path) -> list[JobReturn]:
+        """Each job through run_job (folder, .hydra/, callbacks) registering itself, then the
+        pack trains, then each JobReturn gets its job's value."""
+        from reglab.app.pack import PackJob, train_pack
+        from reglab.app.records import finished_record, optimized_value
+
+        jobs: dict[int, PackJob] = {}
+
+        def register(i: int):
+            def task(cfg: DictConfig):
+                from reglab.app.job_info import JobInfo
+                from reglab.app.settings import validate_config
+
+                job, settings = JobInfo.from_hydra(), validate_config(cfg)
+                output_dir = Path(settings.paths.output_dir)
+                done = finished_record(output_dir, job.overrides)
+                if done is not None:  # a resumed sweep: this job is done
+                    log.info("Already finished in %s: skipped (resumed sweep)", output_dir)
+                    return optimized_value(done, settings.optimized_metric, True)
+                jobs[i] = PackJob(settings, job)
+                return None
+
+            return task
+
+        returns = [self._run(config, register(i)) for i, config in enumerate(configs)]
+        order = sorted(jobs)
+        if not order:
+            return returns
+        members = [jobs[i] for i in order]
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        handlers = _job_logs([Path(m.settings.paths.output_dir) for m in members])
+        try:
+            records, interrupted = train_pack(members, sweep_dir)
+        except Exception as exc:  # every job of the pack failed with it: the sweep goes on
+            _record_failures(members, exc)
+            for i in order:
+                returns[i].return_value = None
+            return returns
+        finally:
+            for handler in handlers:
+                logging.getLogger().removeHandler(handler)
+                handler.close()
+        for i, member, record in zip(order, members, records, strict=True):
+            value = optimized_value(record, member.settings.optimized_metric, True)
+            returns[i].return_value = value
+        if interrupted is not None:
+            from reglab.app import signals
+
+            log.warning(
+                "Interrupted (%s): the pack's jobs are written as of its last checkpoint; "
+                "resume=true (with the sweep's overrides and hydra.sweep.dir) continues them",
+                signals.describe(interrupted),
+            )
+            sys.exit(1)
+        return returns
+
+
+def _job_logs(folders: list[Path]) -> list[logging.Handler]:
+    """The pack's log lines go to each of its jobs' train.log."""
+    from reglab.run_folder import RunFolder
+
+    handlers = []
+    for folder in folders:
+        handler = logging.FileHandler(RunFolder(folder).train_log)
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        logging.getLogger().addHandler(handler)
+        handlers.append(handler)
+    return handlers
+
+
+def _record_failures(members, exc: BaseException) -> None:
+    from reglab.app.records import record_failure
+    from reglab.config.errors import ConfigError
+    from reglab.data.errors import DatasetError
+
+    if isinstance(exc, ConfigError | DatasetError):
+        log.error("%s", exc)
+    else:
+        log.exception("The pack failed; the sweep goes on")
+    for member in members:
+        record_failure(Path(member.settings.paths.output_dir), member.job.overrides, exc)

@@ -1,0 +1,96 @@
+"""A pack: several jobs of a sweep trained as stacked replicas in one pass (hydra/launcher=
+stacked, which decides what packs together: reglab.replicas.packing). Each job's folder gets
+what the basic launcher's job would leave (reglab.app.replicas writes them); the pack's own
+state (for resume) lives in the sweep folder's .packs/<name>/ until every job is written.
+"""
+
+import hashlib
+import logging
+import shutil
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+
+from reglab.app.build import build_data, module_arguments
+from reglab.app.job_info import JobInfo
+from reglab.app.replicas import Member, RunIdentity, train_stack
+from reglab.app.run_folder import set_aside_old_checkpoints
+from reglab.app.settings import RunConfig
+from reglab.app.train import prepare_machine, run_name, start_record
+from reglab.lit.optimizer import optimizer_factory
+from reglab.models.build import build_model, model_label
+from reglab.regularizers.regularization import Regularization
+from reglab.run_folder import RunFolder
+
+log = logging.getLogger("reglab")
+
+
+@dataclass(frozen=True)
+class PackJob:
+    """One job of a pack: its validated settings and what Hydra knows of it."""
+
+    settings: RunConfig
+    job: JobInfo
+
+
+def pack_name(jobs: list[PackJob]) -> str:
+    """The same jobs make the same name (a resumed sweep finds its pack's state)."""
+    text = "\n".join(" ".join(sorted(j.job.overrides)) for j in jobs)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def train_pack(jobs: list[PackJob], sweep_dir: Path) -> tuple[list[dict], BaseException | None]:
+    """Trains the jobs stacked; returns each job's record (in order) and the interruption
+    (Ctrl-C / SIGTERM) that stopped them, if any: their files are written as of the last
+    checkpoint, and the pack's state is kept for resume=true."""
+    first = jobs[0].settings
+    prepare_machine(first)
+    folders = [RunFolder(j.settings.paths.output_dir) for j in jobs]
+    for folder, job in zip(folders, jobs, strict=True):
+        folder.check_writer(job.job.overrides)
+    pack = RunFolder(sweep_dir).pack(pack_name(jobs))
+    resume = pack.last_ckpt if pack.last_ckpt.is_file() else None
+    with ExitStack() as stack:
+        for folder in folders:
+            stack.enter_context(folder.writing())
+        L.seed_everything(first.seed, workers=True, verbose=False)
+        data = build_data(first)
+        members = []
+        for job, folder in zip(jobs, folders, strict=True):
+            if resume is None:
+                set_aside_old_checkpoints(folder.checkpoints)
+            members.append(_member(job, folder))
+        info = data.info
+        result = train_stack(
+            first,
+            data.datamodule,
+            data.task,
+            members,
+            lambda reg: build_model(first.model, info.in_shape, info.num_outputs, reg, info.task),
+            pack,
+            module_arguments(first, data),
+            resume_ckpt=resume,
+        )
+    if result.interrupted is None:  # every job's files are written: the state has served
+        shutil.rmtree(pack.path, ignore_errors=True)
+    return result.records, result.interrupted
+
+
+def _member(job: PackJob, folder: RunFolder) -> Member:
+    settings = job.settings
+    plain = settings.model_dump(by_alias=True)
+    regularization = Regularization(settings.regularizer, model_label(settings.model))
+    record = start_record(settings, plain, job.job, regularization.name, None)
+    identity = RunIdentity(
+        choices=record["choices"],
+        overrides=job.job.overrides,
+        config=record["config"],
+        run_name=run_name(record),
+        group=job.job.sweep_name,
+        tags=list(settings.tags),
+        provenance=record["provenance"],
+    )
+    optimizer = optimizer_factory(settings.optimizer.factory_config())
+    return Member(settings.seed, folder, identity, plain, regularization, optimizer)
