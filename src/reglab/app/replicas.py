@@ -144,6 +144,7 @@ def train_replicas(
         hidden_names,
         seeds,
         _augments(regularization, seeds),
+        data=datamodule,
     )
     run = RunFolder(output_dir)
     run_ckpt = run.last_ckpt
@@ -234,6 +235,7 @@ def train_replicas(
                     identity.tags,
                     outcome.rows,
                     record,
+                    csv_only=module.csv_only,
                 )
             records.append(record)
         rows_by_seed = {seed: o.rows for seed, o in zip(seeds, module.outcomes, strict=True)}

@@ -49,6 +49,7 @@ from reglab.lit.tasks import Task
 from reglab.regularizers.regularization import Regularization
 from reglab.regularizers.settings import EarlyStoppingConfig
 from reglab.replicas.batches import ReplicaBatches
+from reglab.replicas.networks import ReplicaNetworks
 from reglab.replicas.stack import StackedNet
 from reglab.replicas.state import RUN_STATE
 
@@ -114,6 +115,7 @@ class ReplicaModule(L.LightningModule):
         hidden_names: list[str] = (),
         seeds: list[int] = (),
         augments: list | None = None,
+        data=None,
     ):
         """`optimizer(groups)` builds the optimizer over `groups` (parameter groups of the
         stacked tensors); `evaluation(stage, params)` evaluates every replica on a split."""
@@ -132,6 +134,7 @@ class ReplicaModule(L.LightningModule):
         self.seeds = list(seeds)
         # regularizer=augment: one BatchAugment per replica, seeded as its single run's
         self.augments = augments
+        self.data = data
         n = stacked.num_replicas
         device = next(iter(stacked.params.values())).device
         self.outcomes = [ReplicaOutcome() for _ in range(n)]
@@ -150,13 +153,20 @@ class ReplicaModule(L.LightningModule):
         self.best_metric = self.best_value.clone()  # val/<monitor>_best (MaxMetric/MinMetric)
         self.loss_max = torch.full((n,), -math.inf, device=device)
         self._loss_per_replica = vmap(self._training_loss)
-        self._values: dict[str, torch.Tensor] = {}
+        # the epoch's (N,) values, each replica's metrics.csv row: the module's, and the
+        # instruments' (networks().publish)
+        self.epoch_values: dict[str, torch.Tensor] = {}
+        self.csv_only: set[str] = set()  # keys a single run puts in metrics.csv, not loggers
         es = settings.early_stopping
         if es is not None:
             sign = -1.0 if es.resolved_mode == "max" else 1.0
             self._es_sign = sign  # compare sign * value, always minimising
             self._es_best = torch.full((n,), math.inf, device=device)
             self._es_wait = torch.zeros(n, dtype=torch.long, device=device)
+
+    def networks(self) -> ReplicaNetworks:
+        """The replicas as instruments read networks (reglab.callbacks.networks)."""
+        return ReplicaNetworks(self)
 
     @property
     def epochs_done(self) -> int:
@@ -204,18 +214,18 @@ class ReplicaModule(L.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         self._epoch_start = time.perf_counter()
-        self._values = {}
+        self.epoch_values = {}
 
     def training_step(self, batch, batch_idx: int) -> None:
-        self._values = self._train_epoch(self.current_epoch)
+        self.epoch_values.update(self._train_epoch(self.current_epoch))
 
     def validation_step(self, batch, batch_idx: int) -> None:
         if not self.trainer.sanity_checking:
-            self._values.update(self._validate(self.current_epoch))
+            self.epoch_values.update(self._validate(self.current_epoch))
 
     def on_train_epoch_end(self) -> None:
         epoch = self.current_epoch
-        values = self._values
+        values = self.epoch_values
         validated = any(k.startswith(f"{self.task.epoch_stage}/") for k in values)
         now = time.perf_counter()
         timing = {

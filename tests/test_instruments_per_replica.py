@@ -1,0 +1,60 @@
+"""reglab's instruments under seeds=N: replica k's values land where the single run seed=k's
+land (its metrics.csv columns, its files), with the single run's numbers."""
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from reglab.app.job import run
+
+SMALL_MLP = ["model.hidden=[32]", "logger=csv", "trainer.max_epochs=2"]
+GRAD_AND_TEST_CURVE = [
+    "+callbacks.grad_norm_epoch._target_=reglab.callbacks.grad_norm_epoch.EpochGradNorm",
+    "+callbacks.test_curve._target_=reglab.callbacks.test_curve.TestCurve",
+]
+
+
+def _rows(folder: Path) -> list[dict]:
+    with open(folder / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def _single_runs(make_config, tmp_path, overrides, seeds) -> dict[int, Path]:
+    folders = {}
+    for seed in seeds:
+        cfg = make_config(f"seed={seed}", *overrides)
+        cfg.paths.output_dir = str(tmp_path / f"single{seed}")
+        assert run(cfg)["status"] == "completed"
+        folders[seed] = tmp_path / f"single{seed}"
+    return folders
+
+
+def _assert_columns_equal(mine: list[dict], theirs: list[dict], prefixes: tuple, tol: float):
+    assert list(mine[0]) == list(theirs[0])  # the same columns, in the same order
+    assert len(mine) == len(theirs)
+    checked = 0
+    for my_row, their_row in zip(mine, theirs, strict=True):
+        for key, value in their_row.items():
+            if key.startswith(prefixes):
+                assert float(my_row[key]) == pytest.approx(float(value), abs=tol, rel=tol), key
+                checked += 1
+    assert checked, prefixes
+
+
+def test_grad_norm_epoch_and_test_curve_per_replica_equal_single_runs(make_config, tmp_path):
+    """experiment=dropout_table's instruments: replica k's train/grad_norm_* and test_curve/*
+    columns are the single run seed=k's."""
+    overrides = [*SMALL_MLP, *GRAD_AND_TEST_CURVE]
+    record = run(make_config("seed=0", "seeds=2", *overrides))
+    assert record["replica_status"] == ["completed", "completed"]
+    singles = _single_runs(make_config, tmp_path, overrides, (0, 1))
+    columns = ("train/grad_norm_mean", "train/grad_norm_max", "test_curve/loss", "test_curve/acc")
+    for seed, single in singles.items():
+        mine, theirs = _rows(tmp_path / "run" / f"seed_{seed}"), _rows(single)
+        assert set(columns) <= set(theirs[0])
+        _assert_columns_equal(mine, theirs, columns, tol=1e-5)
+    # the replicas differ from each other: each is measured on its own weights
+    rows0, rows1 = _rows(tmp_path / "run" / "seed_0"), _rows(tmp_path / "run" / "seed_1")
+    assert rows0[-1]["train/grad_norm_max"] != rows1[-1]["train/grad_norm_max"]
+    assert rows0[-1]["test_curve/loss"] != rows1[-1]["test_curve/loss"]
