@@ -58,3 +58,22 @@ def test_grad_norm_epoch_and_test_curve_per_replica_equal_single_runs(make_confi
     rows0, rows1 = _rows(tmp_path / "run" / "seed_0"), _rows(tmp_path / "run" / "seed_1")
     assert rows0[-1]["train/grad_norm_max"] != rows1[-1]["train/grad_norm_max"]
     assert rows0[-1]["test_curve/loss"] != rows1[-1]["test_curve/loss"]
+
+
+def test_weight_norms_and_activation_stats_per_replica(make_config, tmp_path):
+    """callbacks=instruments' weight norms and activation statistics: replica k's columns
+    are the single run seed=k's; each replica's activation_stats.png is in its folder."""
+    instruments = ["callbacks=instruments", "callbacks.grad_norm=null"]
+    instruments += ["callbacks.per_class_accuracy=null", "callbacks.histograms=null"]
+    overrides = ["model.hidden=[16,8]", "logger=csv", "trainer.max_epochs=2", *instruments]
+    record = run(make_config("seed=0", "seeds=2", *overrides))
+    assert record["replica_status"] == ["completed", "completed"]
+    singles = _single_runs(make_config, tmp_path, overrides, (1,))
+    mine, theirs = _rows(tmp_path / "run" / "seed_1"), _rows(singles[1])
+    assert {"weights/norm/output", "act/var/hidden_2/train"} <= set(theirs[0])
+    # without dropout, train mode draws nothing: every column is the single run's
+    _assert_columns_equal(mine, theirs, ("weights/norm/", "act/"), tol=1e-5)
+    for seed in (0, 1):
+        png = tmp_path / "run" / f"seed_{seed}" / "activation_stats.png"
+        assert png.read_bytes()[:4] == b"\x89PNG"
+    assert not (tmp_path / "run" / "activation_stats.png").exists()

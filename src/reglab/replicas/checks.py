@@ -66,6 +66,8 @@ CALLBACKS_DONE_PER_REPLICA = {
 INSTRUMENTS_PER_REPLICA = {
     "reglab.callbacks.grad_norm_epoch.EpochGradNorm",
     "reglab.callbacks.test_curve.TestCurve",
+    "reglab.callbacks.norms.WeightNorms",
+    "reglab.callbacks.activations.ActivationStats",
 }
 
 
