@@ -2,6 +2,7 @@
 land (its metrics.csv columns, its files), with the single run's numbers."""
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,38 @@ def test_weight_norms_and_activation_stats_per_replica(make_config, tmp_path):
         png = tmp_path / "run" / f"seed_{seed}" / "activation_stats.png"
         assert png.read_bytes()[:4] == b"\x89PNG"
     assert not (tmp_path / "run" / "activation_stats.png").exists()
+
+
+def test_per_class_accuracy_per_replica(make_config, tmp_path):
+    """Each replica's per-class table and chart in its folder, its test/class_acc/* in its
+    metrics.json: the single run seed=k's numbers."""
+    per_class = "+callbacks.per_class._target_=reglab.callbacks.per_class.PerClassAccuracy"
+    output_dir = "+callbacks.per_class.output_dir=${paths.output_dir}"
+    # a small learning rate keeps accuracy off its ceiling: classes and replicas differ
+    overrides = ["model.hidden=[16]", "optimizer.lr=0.003", "logger=csv", per_class, output_dir]
+    record = run(make_config("seed=0", "seeds=2", *overrides))
+    assert record["replica_status"] == ["completed", "completed"]
+    singles = _single_runs(make_config, tmp_path, overrides, (1,))
+    mine_folder = tmp_path / "run" / "seed_1"
+    mine, theirs = _rows_of(mine_folder), _rows_of(singles[1])
+    assert [r["class"] for r in mine] == [r["class"] for r in theirs] and len(mine) == 10
+    assert any(float(r["accuracy"]) < 1 for r in mine)  # off the ceiling: a real comparison
+    for my_row, their_row in zip(mine, theirs, strict=True):
+        assert (my_row["correct"], my_row["total"]) == (their_row["correct"], their_row["total"])
+    my_record = json.loads((mine_folder / "metrics.json").read_text())
+    their_record = json.loads((singles[1] / "metrics.json").read_text())
+    class_keys = [k for k in their_record if k.startswith("test/class_acc/")]
+    assert len(class_keys) == 10
+    for key in class_keys:
+        assert my_record[key] == pytest.approx(their_record[key], abs=1e-6), key
+    overall = sum(int(r["correct"]) for r in mine) / sum(int(r["total"]) for r in mine)
+    assert overall == pytest.approx(my_record["test/acc"])
+    assert (mine_folder / "per_class_accuracy.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (tmp_path / "run" / "per_class_accuracy.csv").exists()
+    seed_0 = _rows_of(tmp_path / "run" / "seed_0")
+    assert [r["correct"] for r in seed_0] != [r["correct"] for r in mine]  # its own weights
+
+
+def _rows_of(folder: Path) -> list[dict]:
+    with open(folder / "per_class_accuracy.csv") as f:
+        return list(csv.DictReader(f))

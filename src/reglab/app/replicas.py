@@ -166,7 +166,11 @@ def train_replicas(
         module.early_stopping_records()
         if settings.test:
             best = settings.test_ckpt in ("auto", contract.BEST) and keep_best
-            tested = module.evaluate("test", module.best_params if best else None)
+            module.test_params = module.best_params if best else None
+            # through Lightning's test loop: instruments' test hooks see every replica
+            trainer.test(module, verbose=False)
+            module.to(device)  # (its teardown again)
+            tested = module.test_values
             tested_ckpt = contract.BEST if best else tested_ckpt
     except (KeyboardInterrupt, SystemExit) as exc:  # Ctrl-C, or SIGTERM (reglab.app.signals)
         if isinstance(exc, SystemExit) and not trainer.interrupted:

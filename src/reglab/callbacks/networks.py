@@ -89,11 +89,6 @@ class SingleNetwork:
                 {k: torch.as_tensor(v).detach().float().cpu() for k, v in values.items()}
             )
 
-    def publish_step(self, values: dict[str, torch.Tensor], step: int) -> None:
-        """(N,) values of optimizer step `step`, to the loggers only (a step-level series)."""
-        values = {k: v[0] for k, v in values.items()}
-        publish(self.trainer, values, step=step, callback_metrics=False)
-
     def folders(self, output_dir: Path) -> list[Path]:
         """Each replica's run folder, given the run's."""
         return [Path(output_dir)]

@@ -49,8 +49,8 @@ TRAINER_KEYS_READ = {
 TRAINER_LIMITS = ("limit_train_batches", "limit_val_batches", "limit_test_batches")
 # Callbacks whose job the replicas' module does per replica (reglab.replicas.module, and the
 # replica folders: reglab.app.replicas). Other callbacks go to the replicas' Trainer, but for
-# reglab's instruments not yet written against reglab.callbacks.networks (they read one
-# network, `pl_module.net`, or send step-level series to live loggers).
+# reglab's instruments not yet written against reglab.callbacks.networks (grad_norm and
+# histograms send step-level series to live loggers; a replica has none).
 CALLBACKS_DONE_PER_REPLICA = {
     "model_checkpoint",
     "last_checkpoint",
@@ -68,6 +68,7 @@ INSTRUMENTS_PER_REPLICA = {
     "reglab.callbacks.test_curve.TestCurve",
     "reglab.callbacks.norms.WeightNorms",
     "reglab.callbacks.activations.ActivationStats",
+    "reglab.callbacks.per_class.PerClassAccuracy",
 }
 
 

@@ -94,6 +94,20 @@ class OneStep:
         return 1
 
 
+class WholeSplit:
+    """A loader of one item, the whole split (inputs, targets): what the test's batch-end
+    hooks read (the evaluation reads it in its own batches)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor):
+        self.x, self.y = x, y
+
+    def __iter__(self):
+        yield self.x, self.y
+
+    def __len__(self) -> int:
+        return 1
+
+
 def _per_replica(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """(N,) -> (N, 1, ..., 1), broadcastable against a stacked tensor."""
     return mask.view(-1, *([1] * (like.dim() - 1)))
@@ -157,6 +171,9 @@ class ReplicaModule(L.LightningModule):
         # instruments' (networks().publish)
         self.epoch_values: dict[str, torch.Tensor] = {}
         self.csv_only: set[str] = set()  # keys a single run puts in metrics.csv, not loggers
+        # the test (trainer.test): the weights tested (None: the current ones), its (N,) values
+        self.test_params: dict[str, torch.Tensor] | None = None
+        self.test_values: dict[str, torch.Tensor] = {}
         es = settings.early_stopping
         if es is not None:
             sign = -1.0 if es.resolved_mode == "max" else 1.0
@@ -185,6 +202,17 @@ class ReplicaModule(L.LightningModule):
 
     def val_dataloader(self):
         return OneStep()
+
+    def test_dataloader(self):
+        return WholeSplit(self.data.splits.x_test, self.data.splits.y_test)
+
+    def test_step(self, batch, batch_idx: int) -> dict | None:
+        """Every replica on the test split, with `test_params`; the predictions for per-class
+        instruments (on_test_batch_end receives them, (N, samples), as a single run's)."""
+        values = self.evaluate("test", self.test_params, predictions=True)
+        preds = values.pop("preds", None)
+        self.test_values.update(values)
+        return {"preds": preds} if preds is not None else None
 
     @property
     def optimizer(self) -> torch.optim.Optimizer:

@@ -61,12 +61,13 @@ class ReplicaNetworks:
         if self.module.trainer.sanity_checking:
             return
         device = self.module.active.device
-        self.module.epoch_values.update({k: v.detach().to(device) for k, v in values.items()})
+        values = {k: v.detach().to(device) for k, v in values.items()}
+        if self.module.trainer.testing:  # each replica's record (metrics.json) and logger run
+            self.module.test_values.update(values)
+            return
+        self.module.epoch_values.update(values)
         if not loggers:  # metrics.csv only, as a single run's callback_metrics-only values
             self.module.csv_only.update(values.keys())
-
-    def publish_step(self, values: dict[str, torch.Tensor], step: int) -> None:
-        raise NotImplementedError("step-level series are not recorded per replica yet")
 
     def folders(self, output_dir: Path) -> list[Path]:
         return [RunFolder(output_dir).replica(seed).path for seed in self.module.seeds]
