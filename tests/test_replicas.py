@@ -225,7 +225,7 @@ def test_dropconnect_noise_and_adam_run_per_replica(make_config, tmp_path):
         ("hardware.compile=true", "hardware.compile"),
         ("~optimizer.nesterov", "optimizer._target_=torch.optim.LBFGS"),
         ("+trainer.gradient_clip_val=1.0", "trainer.gradient_clip_val"),
-        ("callbacks=instruments", "callbacks.weight_norms"),
+        ("callbacks=instruments", "callbacks.grad_norm"),
     ],
 )
 def test_what_cannot_be_per_replica_is_a_clear_error(tmp_path, override, key):

@@ -228,6 +228,7 @@ def train_stack(
         seeds,
         _augments(regularization, seeds),
         hyper=hyper,
+        data=datamodule,
     )
     run_ckpt = run.last_ckpt
     module.checkpoint_path = run_ckpt  # what resume=true continues from
@@ -248,7 +249,11 @@ def train_stack(
         module.early_stopping_records()
         if settings.test:
             best = settings.test_ckpt in ("auto", contract.BEST) and keep_best
-            tested = module.evaluate("test", module.best_params if best else None)
+            module.test_params = module.best_params if best else None
+            # through Lightning's test loop: instruments' test hooks see every replica
+            trainer.test(module, verbose=False)
+            module.to(device)  # (its teardown again)
+            tested = module.test_values
             tested_ckpt = contract.BEST if best else tested_ckpt
     except (KeyboardInterrupt, SystemExit) as exc:  # Ctrl-C, or SIGTERM (reglab.app.signals)
         if isinstance(exc, SystemExit) and not trainer.interrupted:
@@ -315,6 +320,7 @@ def train_stack(
                     identity.tags,
                     outcome.rows,
                     record,
+                    csv_only=module.csv_only,
                 )
             records.append(record)
         return records

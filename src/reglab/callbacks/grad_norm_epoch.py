@@ -4,12 +4,14 @@
 The `grad_norm` instrument sends a step-level series to the loggers only; with `logger=csv`
 there is none. This one keeps an on-disk curve, so a report can say whether a run's gradients
 "explode" (the d2l dropout exercise at lr 0.1) without a W&B server.
+
+Per replica under `seeds=N` (reglab.callbacks.networks): the norms are (N,) tensors.
 """
 
 import lightning as L
 import torch
 
-from reglab.lit.publish import publish
+from reglab.callbacks.networks import global_norms, networks
 
 
 class EpochGradNorm(L.Callback):
@@ -24,10 +26,10 @@ class EpochGradNorm(L.Callback):
 
     @torch.no_grad()
     def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
-        grads = [p.grad.norm() for p in pl_module.parameters() if p.grad is not None]
+        grads = networks(trainer, pl_module).gradients()
         if not grads:
             return
-        norm = torch.linalg.vector_norm(torch.stack(grads))
+        norm = global_norms(grads)  # (N,)
         # running tensors, no .item(): no device sync per step
         self._sum = norm if self._sum is None else self._sum + norm
         self._max = norm if self._max is None else self._max.maximum(norm)
@@ -35,10 +37,6 @@ class EpochGradNorm(L.Callback):
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         if self._steps:
-            publish(
-                trainer,
-                {
-                    "train/grad_norm_mean": self._sum / self._steps,
-                    "train/grad_norm_max": self._max,
-                },
+            networks(trainer, pl_module).publish(
+                {"train/grad_norm_mean": self._sum / self._steps, "train/grad_norm_max": self._max}
             )

@@ -3,6 +3,7 @@
 import lightning as L
 import torch
 
+from reglab.callbacks.networks import networks
 from reglab.lit.publish import publish
 from reglab.models.roles import key, weight_layers_by_role
 
@@ -15,16 +16,17 @@ def weight_layers(net: torch.nn.Module) -> dict[str, torch.nn.Module]:
 
 class WeightNorms(L.Callback):
     """Logs weights/norm/<role> (e.g. weights/norm/hidden_1) = ||W||_2 (Frobenius) of each
-    layer at each epoch's end."""
+    layer at each epoch's end (per replica under `seeds=N`: reglab.callbacks.networks)."""
 
     @torch.no_grad()
     def on_train_epoch_end(self, trainer, pl_module) -> None:
-        net = getattr(pl_module, "net", pl_module)
+        nets = networks(trainer, pl_module)
+        params = nets.parameters()
         values = {
-            f"weights/norm/{name}": torch.linalg.vector_norm(layer.weight)
-            for name, layer in weight_layers(net).items()
+            f"weights/norm/{role}": torch.linalg.vector_norm(params[name].flatten(1), dim=1)
+            for role, name in nets.weight_names().items()
         }
-        publish(trainer, values)
+        nets.publish(values)
 
 
 class GradNorm(L.Callback):

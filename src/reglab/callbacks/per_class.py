@@ -7,19 +7,22 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from reglab.lit.publish import publish
+from reglab.callbacks.networks import networks
 from reglab.outputs.atomic import write_csv
 from reglab.run_folder import RunFolder
 
 
 class PerClassAccuracy(L.Callback):
+    """Per replica under `seeds=N` (reglab.callbacks.networks): the test's predictions are
+    (N, batch), each replica's table, chart and metrics its own (the W&B table goes to live
+    loggers only: a single run's)."""
+
     def __init__(self, output_dir: str | Path):
         self.output_dir = Path(output_dir)
-        self._correct: torch.Tensor | None = None
-        self._total: torch.Tensor | None = None
+        self._correct: torch.Tensor | None = None  # (N, classes)
+        self._total: torch.Tensor | None = None  # (classes,): every replica sees every sample
 
-    def _names(self, trainer) -> list[str]:
-        info = trainer.datamodule.info
+    def _names(self, info) -> list[str]:
         return list(info.class_names) or [str(i) for i in range(info.num_outputs)]
 
     def on_test_epoch_start(self, trainer, pl_module) -> None:
@@ -28,9 +31,14 @@ class PerClassAccuracy(L.Callback):
     def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
         if not isinstance(outputs, dict) or "preds" not in outputs:
             return  # not a classification run
-        n = trainer.datamodule.info.num_outputs
-        preds, target = outputs["preds"], batch[1]
-        correct = torch.bincount(target[preds == target], minlength=n)
+        n = networks(trainer, pl_module).data.info.num_outputs
+        target = batch[1]
+        preds = outputs["preds"].view(-1, len(target))  # (N, batch); a single run's N=1
+        replicas = len(preds)
+        # one bincount for all replicas: replica k's classes counted at k * n + class
+        offsets = torch.arange(replicas, device=preds.device).unsqueeze(1) * n
+        hits = (target + offsets)[preds == target]
+        correct = torch.bincount(hits, minlength=replicas * n).view(replicas, n)
         total = torch.bincount(target, minlength=n)
         self._correct = correct if self._correct is None else self._correct + correct
         self._total = total if self._total is None else self._total + total
@@ -38,26 +46,34 @@ class PerClassAccuracy(L.Callback):
     def on_test_epoch_end(self, trainer, pl_module) -> None:
         if self._total is None:
             return
+        nets = networks(trainer, pl_module)
         correct = trainer.strategy.reduce(self._correct, reduce_op="sum")
         total = trainer.strategy.reduce(self._total, reduce_op="sum")
-        accuracy = (correct.float() / total.clamp(min=1)).cpu().tolist()
-        rows = [
-            {"class": name, "accuracy": acc, "correct": int(c), "total": int(t)}
-            for name, acc, c, t in zip(self._names(trainer), accuracy, correct, total, strict=True)
-        ]
-        publish(trainer, {f"test/class_acc/{_key(r['class'])}": r["accuracy"] for r in rows})
+        accuracy = correct.float() / total.clamp(min=1)  # (N, classes)
+        names = self._names(nets.data.info)
+        nets.publish(
+            {f"test/class_acc/{_key(name)}": accuracy[:, i] for i, name in enumerate(names)}
+        )
         if not trainer.is_global_zero:
             return
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        write_csv(RunFolder(self.output_dir).per_class_csv, rows)
-        plot_per_class(rows, self.output_dir / "per_class_accuracy.png")
-        for logger in trainer.loggers:
-            if hasattr(logger, "log_table"):  # WandbLogger
-                logger.log_table(
-                    key="test/per_class_accuracy",
-                    columns=["class", "accuracy", "correct", "total"],
-                    data=[list(r.values()) for r in rows],
+        folders = nets.folders(self.output_dir)
+        for k, folder in enumerate(folders):
+            rows = [
+                {"class": name, "accuracy": acc, "correct": int(c), "total": int(t)}
+                for name, acc, c, t in zip(
+                    names, accuracy[k].cpu().tolist(), correct[k], total, strict=True
                 )
+            ]
+            folder.mkdir(parents=True, exist_ok=True)
+            write_csv(RunFolder(folder).per_class_csv, rows)
+            plot_per_class(rows, folder / "per_class_accuracy.png")
+            for logger in trainer.loggers:
+                if hasattr(logger, "log_table"):  # WandbLogger
+                    logger.log_table(
+                        key="test/per_class_accuracy",
+                        columns=["class", "accuracy", "correct", "total"],
+                        data=[list(r.values()) for r in rows],
+                    )
 
 
 def _key(name: str) -> str:

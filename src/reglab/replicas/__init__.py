@@ -10,5 +10,6 @@ without loading torch.
   module    the replicas as one LightningModule (driven by Lightning's Trainer): one
             optimizer step for all replicas, per-replica metrics, best weights, early
             stopping and divergence
+  networks  the replicas as reglab's instruments read networks (reglab.callbacks.networks)
   folders   each replica's job folder (metrics.json, metrics.csv, checkpoints, .hydra)
 """

@@ -49,7 +49,8 @@ TRAINER_KEYS_READ = {
 TRAINER_LIMITS = ("limit_train_batches", "limit_val_batches", "limit_test_batches")
 # Callbacks whose job the replicas' module does per replica (reglab.replicas.module, and the
 # replica folders: reglab.app.replicas). Other callbacks go to the replicas' Trainer, but for
-# reglab's instruments, which read one network (`pl_module.net`) and write one run's files.
+# reglab's instruments not yet written against reglab.callbacks.networks (grad_norm and
+# histograms send step-level series to live loggers; a replica has none).
 CALLBACKS_DONE_PER_REPLICA = {
     "model_checkpoint",
     "last_checkpoint",
@@ -60,10 +61,20 @@ CALLBACKS_DONE_PER_REPLICA = {
     "divergence_guard",
 }
 
+# reglab's instruments that measure every replica (reglab.callbacks.networks): each replica's
+# values land where its single run's do
+INSTRUMENTS_PER_REPLICA = {
+    "reglab.callbacks.grad_norm_epoch.EpochGradNorm",
+    "reglab.callbacks.test_curve.TestCurve",
+    "reglab.callbacks.norms.WeightNorms",
+    "reglab.callbacks.activations.ActivationStats",
+    "reglab.callbacks.per_class.PerClassAccuracy",
+}
 
-def _instrument(entry) -> bool:
-    """reglab's own callbacks (instruments: norms, activations, per-class accuracy, ...)."""
-    return entry.target.startswith("reglab.")
+
+def _single_network_instrument(entry) -> bool:
+    """One of reglab's own callbacks (instruments) that reads one network only."""
+    return entry.target.startswith("reglab.") and entry.target not in INSTRUMENTS_PER_REPLICA
 
 
 def _unsupported(key: str, why: str = "") -> ConfigError:
@@ -96,7 +107,11 @@ def check_settings(settings) -> None:
             raise _unsupported(f"trainer.{key}")
     entries = settings.callbacks.entries() if settings.callbacks is not None else {}
     for name, entry in entries.items():
-        if entry is not None and name not in CALLBACKS_DONE_PER_REPLICA and _instrument(entry):
+        if (
+            entry is not None
+            and name not in CALLBACKS_DONE_PER_REPLICA
+            and _single_network_instrument(entry)
+        ):
             raise _unsupported(f"callbacks.{name}", "an instrument reads one network")
     if settings.model.keywords().get("norm") == "batch":  # before the data are loaded
         raise _unsupported(

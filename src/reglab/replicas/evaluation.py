@@ -18,25 +18,33 @@ def replica_evaluation(
     batch_size: int,
     prepare: Callable[[torch.Tensor], torch.Tensor],
 ) -> Callable[[str, dict | None], dict[str, torch.Tensor]]:
-    """evaluate(stage, params) -> {'<stage>/loss': (N,), '<stage>/acc': (N,)} with `params`
-    (stacked; None = the current weights)."""
+    """evaluate(stage, params, predictions) -> {'<stage>/loss': (N,), '<stage>/acc': (N,)} with
+    `params` (stacked; None = the current weights); with `predictions`, also
+    {'preds': (N, samples)}: each replica's predicted class of each sample."""
     loss_of = vmap(task.loss, in_dims=(0, None))
     data = {"val": (splits.x_val, splits.y_val), "test": (splits.x_test, splits.y_test)}
 
     @torch.no_grad()
-    def evaluate(stage: str, params: dict | None = None) -> dict[str, torch.Tensor]:
+    def evaluate(
+        stage: str, params: dict | None = None, predictions: bool = False
+    ) -> dict[str, torch.Tensor]:
         inputs, targets = data[stage]
-        loss_sum, correct = 0.0, 0.0
+        loss_sum, correct, preds = 0.0, 0.0, []
         for start in range(0, len(inputs), batch_size):
             x = prepare(inputs[start : start + batch_size])
             y = targets[start : start + batch_size]
             outputs = stacked.forward_eval(x, params)
             loss_sum = loss_sum + loss_of(outputs, y) * len(y)
             if task.name == "classification":
-                correct = correct + (outputs.argmax(-1) == y).sum(1)
+                predicted = outputs.argmax(-1)
+                correct = correct + (predicted == y).sum(1)
+                if predictions:
+                    preds.append(predicted)
         values = {f"{stage}/loss": loss_sum / len(inputs)}
         if task.name == "classification":
             values[f"{stage}/acc"] = correct / len(inputs)
+            if predictions:
+                values["preds"] = torch.cat(preds, dim=1)
         return values
 
     return evaluate

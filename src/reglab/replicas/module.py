@@ -50,6 +50,7 @@ from reglab.lit.tasks import Task
 from reglab.regularizers.regularization import Regularization
 from reglab.regularizers.settings import EarlyStoppingConfig
 from reglab.replicas.batches import ReplicaBatches
+from reglab.replicas.networks import ReplicaNetworks
 from reglab.replicas.stack import StackedNet
 from reglab.replicas.state import RUN_STATE
 
@@ -94,6 +95,20 @@ class OneStep:
         return 1
 
 
+class WholeSplit:
+    """A loader of one item, the whole split (inputs, targets): what the test's batch-end
+    hooks read (the evaluation reads it in its own batches)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor):
+        self.x, self.y = x, y
+
+    def __iter__(self):
+        yield self.x, self.y
+
+    def __len__(self) -> int:
+        return 1
+
+
 def _per_replica(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """(N,) -> (N, 1, ..., 1), broadcastable against a stacked tensor."""
     return mask.view(-1, *([1] * (like.dim() - 1)))
@@ -116,6 +131,7 @@ class ReplicaModule(L.LightningModule):
         seeds: list[int] = (),
         augments: list | None = None,
         hyper=None,
+        data=None,
     ):
         """`optimizer(groups)` builds the optimizer over `groups` (parameter groups of the
         stacked tensors); `evaluation(stage, params)` evaluates every replica on a split."""
@@ -136,6 +152,7 @@ class ReplicaModule(L.LightningModule):
         self.augments = augments
         # a pack's per-replica learning rates / weight decays (reglab.replicas.hyper), or None
         self.hyper = hyper
+        self.data = data
         n = stacked.num_replicas
         device = next(iter(stacked.params.values())).device
         self.outcomes = [ReplicaOutcome() for _ in range(n)]
@@ -154,13 +171,23 @@ class ReplicaModule(L.LightningModule):
         self.best_metric = self.best_value.clone()  # val/<monitor>_best (MaxMetric/MinMetric)
         self.loss_max = torch.full((n,), -math.inf, device=device)
         self._loss_per_replica = vmap(self._training_loss)
-        self._values: dict[str, torch.Tensor] = {}
+        # the epoch's (N,) values, each replica's metrics.csv row: the module's, and the
+        # instruments' (networks().publish)
+        self.epoch_values: dict[str, torch.Tensor] = {}
+        self.csv_only: set[str] = set()  # keys a single run puts in metrics.csv, not loggers
+        # the test (trainer.test): the weights tested (None: the current ones), its (N,) values
+        self.test_params: dict[str, torch.Tensor] | None = None
+        self.test_values: dict[str, torch.Tensor] = {}
         es = settings.early_stopping
         if es is not None:
             sign = -1.0 if es.resolved_mode == "max" else 1.0
             self._es_sign = sign  # compare sign * value, always minimising
             self._es_best = torch.full((n,), math.inf, device=device)
             self._es_wait = torch.zeros(n, dtype=torch.long, device=device)
+
+    def networks(self) -> ReplicaNetworks:
+        """The replicas as instruments read networks (reglab.callbacks.networks)."""
+        return ReplicaNetworks(self)
 
     @property
     def epochs_done(self) -> int:
@@ -183,6 +210,17 @@ class ReplicaModule(L.LightningModule):
 
     def val_dataloader(self):
         return OneStep()
+
+    def test_dataloader(self):
+        return WholeSplit(self.data.splits.x_test, self.data.splits.y_test)
+
+    def test_step(self, batch, batch_idx: int) -> dict | None:
+        """Every replica on the test split, with `test_params`; the predictions for per-class
+        instruments (on_test_batch_end receives them, (N, samples), as a single run's)."""
+        values = self.evaluate("test", self.test_params, predictions=True)
+        preds = values.pop("preds", None)
+        self.test_values.update(values)
+        return {"preds": preds} if preds is not None else None
 
     @property
     def optimizer(self) -> torch.optim.Optimizer:
@@ -212,18 +250,18 @@ class ReplicaModule(L.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         self._epoch_start = time.perf_counter()
-        self._values = {}
+        self.epoch_values = {}
 
     def training_step(self, batch, batch_idx: int) -> None:
-        self._values = self._train_epoch(self.current_epoch)
+        self.epoch_values.update(self._train_epoch(self.current_epoch))
 
     def validation_step(self, batch, batch_idx: int) -> None:
         if not self.trainer.sanity_checking:
-            self._values.update(self._validate(self.current_epoch))
+            self.epoch_values.update(self._validate(self.current_epoch))
 
     def on_train_epoch_end(self) -> None:
         epoch = self.current_epoch
-        values = self._values
+        values = self.epoch_values
         validated = any(k.startswith(f"{self.task.epoch_stage}/") for k in values)
         now = time.perf_counter()
         timing = {

@@ -140,10 +140,11 @@ def replay_to_loggers(
     tags: list[str],
     rows: list[dict],
     record: dict,
+    csv_only: set[str] = frozenset(),
 ) -> None:
     """One logger run per replica (one W&B run each, in the run's group), given the replica's
     epoch rows after training: the loggers see what a single run would have logged, though
-    not live."""
+    not live (`csv_only`: the rows' keys a single run writes to metrics.csv only)."""
     # `loggers_config`: the typed `logger` node (reglab.app.outputs_config), or None
     entries = loggers_config.entries() if loggers_config is not None else {}
     if not any(entries.values()):
@@ -163,7 +164,7 @@ def replay_to_loggers(
     )
     try:
         for row in rows:
-            values = {k: v for k, v in row.items() if "/" in k}
+            values = {k: v for k, v in row.items() if "/" in k and k not in csv_only}
             values["epoch"] = row["epoch"] - 1
             for logger in loggers:
                 logger.log_metrics(values, step=row["step"])

@@ -1,0 +1,233 @@
+"""hydra/launcher=stacked: a sweep's compatible jobs train as one pack of stacked replicas, and
+each job leaves what the basic launcher's job leaves, with the same numbers."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from reglab.app.settings import validate_config
+from reglab.config.compose import compose_config
+from reglab.regularizers.dropconnect import DropConnectLinear
+from reglab.regularizers.dropout import Dropout
+from reglab.regularizers.noise import GaussianNoise
+from reglab.replicas.packing import packing, split
+from reglab.replicas.stack import StackedNet
+
+from .conftest import FAST, run_main
+
+# 8 jobs that differ in weight decay, lr and seed: one pack (SGD with momentum)
+TOY_SWEEP = [
+    "-m",
+    "dataset=toy1d",
+    "model=mlp",
+    "model.hidden=[16,16]",
+    "optimizer=sgd",
+    "optimizer.momentum=0.9",
+    "trainer.max_epochs=6",
+    "trainer.check_val_every_n_epoch=2",
+    "logger=csv",
+    "regularizer.weight_decay=0.0,0.01",
+    "optimizer.lr=0.01,0.03",
+    "seed=0,1",
+]
+# files a job leaves whose bytes depend on time or process, not on the results
+TIMED = {"train.log", ".reglab.lock", "metrics.json", "metrics.csv", "curves.png"}
+
+
+def _records(sweep: Path) -> dict[tuple, dict]:
+    records = {}
+    for job in sweep.iterdir():
+        if job.name.isdigit():
+            record = json.loads((job / "metrics.json").read_text())
+            records[tuple(sorted(record["overrides"]))] = record | {"folder": job}
+    return records
+
+
+def _assert_same_results(stacked: Path, basic: Path, rel: float) -> None:
+    ours, theirs = _records(stacked), _records(basic)
+    assert ours.keys() == theirs.keys()
+    for overrides, expected in theirs.items():
+        got = ours[overrides]
+        assert got["status"] == expected["status"] == "completed"
+        metrics = [k for k in expected if "/" in k]
+        assert metrics and sorted(metrics) == sorted(k for k in got if "/" in k)
+        for key in metrics:
+            assert got[key] == pytest.approx(expected[key], rel=rel, abs=1e-6), (overrides, key)
+        assert got["epochs"] == expected["epochs"]
+        job, twin = got["folder"], expected["folder"]
+        files = {str(p.relative_to(job)) for p in job.rglob("*") if p.is_file()}
+        assert files == {str(p.relative_to(twin)) for p in twin.rglob("*") if p.is_file()}
+        assert (job / ".hydra" / "overrides.yaml").read_text() == (
+            twin / ".hydra" / "overrides.yaml"
+        ).read_text()
+        rows = list(csv.DictReader((job / "metrics.csv").open()))
+        twin_rows = list(csv.DictReader((twin / "metrics.csv").open()))
+        assert rows[0].keys() == twin_rows[0].keys() and len(rows) == len(twin_rows)
+        for row, twin_row in zip(rows, twin_rows, strict=True):  # each job's own lr
+            assert float(row["train/lr"]) == pytest.approx(float(twin_row["train/lr"]))
+        weights = torch.load(job / "checkpoints/last.ckpt", weights_only=True)["state_dict"]
+        twin_weights = torch.load(twin / "checkpoints/last.ckpt", weights_only=True)["state_dict"]
+        assert weights.keys() == twin_weights.keys()
+        for name, tensor in twin_weights.items():
+            torch.testing.assert_close(weights[name], tensor, rtol=rel, atol=1e-6)
+
+
+def test_stacked_sweep_equals_the_basic_one_and_resumes(tmp_path):
+    stacked = run_main([*TOY_SWEEP, "hydra/launcher=stacked", f"hydra.sweep.dir={tmp_path / 's'}"])
+    assert stacked.returncode == 0, stacked.stderr[-3000:]
+    assert "8 in 1 packs trained stacked (8)" in stacked.stdout + stacked.stderr
+    basic = run_main([*TOY_SWEEP, f"hydra.sweep.dir={tmp_path / 'b'}"])
+    assert basic.returncode == 0, basic.stderr[-3000:]
+    _assert_same_results(tmp_path / "s", tmp_path / "b", rel=1e-5)
+    # the sweep report reads the packed jobs as the basic ones
+    summary = [
+        {k: v for k, v in row.items() if "wall" not in k}
+        for row in csv.DictReader((tmp_path / "s" / "summary.csv").open())
+    ]
+    twin = [
+        {k: v for k, v in row.items() if "wall" not in k}
+        for row in csv.DictReader((tmp_path / "b" / "summary.csv").open())
+    ]
+    assert [r["regularizer.weight_decay"] for r in summary] == [
+        r["regularizer.weight_decay"] for r in twin
+    ]
+    for row, twin_row in zip(summary, twin, strict=True):
+        for key, value in twin_row.items():
+            if key.endswith("_mean"):
+                assert float(row[key]) == pytest.approx(float(value), rel=1e-4), key
+    assert not (tmp_path / "s" / ".packs").exists() or not any(
+        (tmp_path / "s" / ".packs").iterdir()
+    )
+
+    # the same command again: every job is finished, nothing trains or is rewritten
+    written = {p: p.stat().st_mtime_ns for p in (tmp_path / "s").glob("*/metrics.json")}
+    again = run_main([*TOY_SWEEP, "hydra/launcher=stacked", f"hydra.sweep.dir={tmp_path / 's'}"])
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert (again.stdout + again.stderr).count("Already finished") == 8
+    assert "Training" not in again.stdout + again.stderr
+    assert {p: p.stat().st_mtime_ns for p in written} == written
+
+
+def test_classification_pack_with_adam_penalties_and_label_smoothing(tmp_path):
+    """One epoch without dropout: per-replica lr, decoupled weight decay (AdamW), L2 and label
+    smoothing (0 packs with > 0: off is a value) give each job its single run's numbers."""
+    sweep = [
+        "-m",
+        *FAST,
+        "logger=csv",
+        "model=mlp",
+        "model.hidden=[32]",
+        "optimizer=adam",
+        "optimizer._target_=torch.optim.AdamW",
+        "optimizer.lr=0.001,0.003",
+        "regularizer.weight_decay=0.0,0.05",
+        "regularizer.l2=0,0.001",
+        "regularizer.label_smoothing=0,0.1",
+    ]
+    stacked = run_main([*sweep, "hydra/launcher=stacked", f"hydra.sweep.dir={tmp_path / 's'}"])
+    assert stacked.returncode == 0, stacked.stderr[-3000:]
+    assert "16 in 1 packs" in stacked.stdout + stacked.stderr
+    basic = run_main([*sweep, f"hydra.sweep.dir={tmp_path / 'b'}"])
+    assert basic.returncode == 0, basic.stderr[-3000:]
+    # Adam divides by the gradient's running scale: rounding grows faster than with SGD
+    _assert_same_results(tmp_path / "s", tmp_path / "b", rel=1e-4)
+
+
+def test_each_replica_draws_with_its_own_rate():
+    """A pack's dropout / DropConnect / noise layers hold one rate per replica."""
+
+    def scalar_net(*layers):
+        weight = nn.Linear(1, 1, bias=False)
+        nn.init.ones_(weight.weight)
+        return nn.Sequential(weight, *layers)
+
+    cpu = torch.device("cpu")
+    ones = torch.ones(2, 200_000, 1)
+    torch.manual_seed(0)
+    dropped = StackedNet([scalar_net(Dropout(0.1)), scalar_net(Dropout(0.6))], cpu)
+    zeros = (dropped.forward_train(ones) == 0).float().mean((1, 2))
+    torch.testing.assert_close(zeros, torch.tensor([0.1, 0.6]), atol=0.01, rtol=0)
+    noisy = StackedNet([scalar_net(GaussianNoise(0.5)), scalar_net(GaussianNoise(2.0))], cpu)
+    stds = (noisy.forward_train(ones) - 1).std((1, 2))
+    torch.testing.assert_close(stds, torch.tensor([0.5, 2.0]), atol=0.02, rtol=0)
+    layers = [DropConnectLinear(100_000, 1, p, bias=False) for p in (0.2, 0.7)]
+    for layer in layers:
+        nn.init.ones_(layer.weight)
+    connected = StackedNet(layers, cpu)
+    kept = connected.forward_train(torch.ones(2, 1, 100_000)).flatten() / 100_000
+    torch.testing.assert_close(kept, torch.tensor([1.0, 1.0]), atol=0.02, rtol=0)
+    # the rates are not part of a replica's checkpoint (a single run keeps them as attributes)
+    assert set(dropped.replica_state(0)) == {"0.weight"}
+    with pytest.raises(AssertionError):  # and they do differ: one rate would fail above
+        torch.testing.assert_close(zeros, torch.tensor([0.1, 0.1]), atol=0.01, rtol=0)
+
+
+def _packing(tmp_path, *overrides):
+    return packing(validate_config(compose_config([*FAST, *overrides], tmp_path / "run")))
+
+
+def test_what_packs_together(tmp_path):
+    base = _packing(tmp_path, "regularizer=dropout")
+    assert base.key is not None
+    # rates, penalties, decay, lr, seed: declared per replica
+    for same in (
+        ["regularizer=dropout", "regularizer.dropout=0.3"],
+        ["regularizer=dropout", "seed=7"],
+        ["regularizer=dropout", "optimizer.lr=0.5"],
+        ["regularizer=dropout", "regularizer.l2=1e-3"],
+        ["regularizer=dropout", "regularizer.weight_decay=1e-3"],
+    ):
+        assert _packing(tmp_path, *same).key == base.key, same
+    # a shape, a code path, a rate switched off, a schedule with another lr: their own pack
+    for other in (
+        ["regularizer=dropout", "model.hidden=[64,64]"],
+        ["regularizer=none"],
+        ["regularizer=dropout", "regularizer.dropout=[0.5,0.0]"],
+        ["regularizer=dropout", "regularizer.dropout_impl=torch"],
+        ["regularizer=dropout", "optimizer.momentum=0.5"],
+        ["regularizer=dropout", "dataset.batch_size=32"],
+        ["regularizer=[dropout,max_norm]"],
+    ):
+        assert _packing(tmp_path, *other).key != base.key, other
+    decayed = ["regularizer=[dropout,lr_decay]"]
+    assert _packing(tmp_path, *decayed, "optimizer.lr=0.5").key != _packing(tmp_path, *decayed).key
+    # trains alone, and says why
+    alone = _packing(tmp_path, "seeds=2")
+    assert alone.key is None and "seeds=2" in alone.alone_because
+    lbfgs = _packing(tmp_path, "optimizer._target_=torch.optim.LBFGS")
+    assert lbfgs.key is None and "LBFGS" in lbfgs.alone_because
+
+
+def test_split_evenly():
+    assert [len(p) for p in split(list(range(10)), 4)] == [4, 3, 3]
+    assert [len(p) for p in split(list(range(8)), 32)] == [8]
+    assert [x for pack in split(list(range(7)), 2) for x in pack] == list(range(7))
+
+
+def test_max_pack_and_jobs_that_fit_no_pack(tmp_path):
+    """max_pack splits a pack; a job of another shape packs with its own kind; an invalid job
+    fails as with the basic launcher, and the sweep goes on."""
+    result = run_main(
+        [
+            "-m",
+            "dataset=toy1d",
+            "model.hidden=[8],[8,8]",
+            "regularizer.dropout=0.2,0.4,1.5",
+            "seed=0,1",
+            "trainer.max_epochs=2",
+            "logger=csv",
+            "hydra/launcher=stacked",
+            "hydra.launcher.max_pack=3",
+            f"hydra.sweep.dir={tmp_path}",
+        ]
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-3000:]  # after the report: the invalid jobs failed
+    assert "8 in 4 packs trained stacked (2, 2, 2, 2)" in output, output[-3000:]
+    assert "4 of 12 jobs failed" in output
+    statuses = sorted(r["status"] for r in _records(tmp_path).values())
+    assert statuses == ["completed"] * 8 + ["failed"] * 4
