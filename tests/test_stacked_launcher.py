@@ -34,8 +34,8 @@ TOY_SWEEP = [
     "optimizer.lr=0.01,0.03",
     "seed=0,1",
 ]
-# files a job leaves whose bytes depend on time or process, not on the results
-TIMED = {"train.log", ".reglab.lock", "metrics.json", "metrics.csv", "curves.png"}
+# a packed job draws no curves.png of its own, as a seeds=N replica (reglab.app.pack)
+NOT_PACKED = {"curves.png", "curves.svg"}
 
 
 def _records(sweep: Path) -> dict[tuple, dict]:
@@ -60,7 +60,8 @@ def _assert_same_results(stacked: Path, basic: Path, rel: float) -> None:
         assert got["epochs"] == expected["epochs"]
         job, twin = got["folder"], expected["folder"]
         files = {str(p.relative_to(job)) for p in job.rglob("*") if p.is_file()}
-        assert files == {str(p.relative_to(twin)) for p in twin.rglob("*") if p.is_file()}
+        twin_files = {str(p.relative_to(twin)) for p in twin.rglob("*") if p.is_file()}
+        assert files == twin_files - NOT_PACKED
         assert (job / ".hydra" / "overrides.yaml").read_text() == (
             twin / ".hydra" / "overrides.yaml"
         ).read_text()
@@ -73,7 +74,8 @@ def _assert_same_results(stacked: Path, basic: Path, rel: float) -> None:
         twin_weights = torch.load(twin / "checkpoints/last.ckpt", weights_only=True)["state_dict"]
         assert weights.keys() == twin_weights.keys()
         for name, tensor in twin_weights.items():
-            torch.testing.assert_close(weights[name], tensor, rtol=rel, atol=1e-6)
+            if name.startswith("net."):  # (metric states: a replica's are fresh, as seeds=N)
+                torch.testing.assert_close(weights[name], tensor, rtol=rel, atol=1e-6)
 
 
 def test_stacked_sweep_equals_the_basic_one_and_resumes(tmp_path):
@@ -175,7 +177,7 @@ def test_what_packs_together(tmp_path):
     assert base.key is not None
     # rates, penalties, decay, lr, seed: declared per replica
     for same in (
-        ["regularizer=dropout", "regularizer.dropout=0.3"],
+        ["regularizer=dropout", "regularizer.dropout=[0.3,0.1]"],
         ["regularizer=dropout", "seed=7"],
         ["regularizer=dropout", "optimizer.lr=0.5"],
         ["regularizer=dropout", "regularizer.l2=1e-3"],
@@ -187,6 +189,7 @@ def test_what_packs_together(tmp_path):
         ["regularizer=dropout", "model.hidden=[64,64]"],
         ["regularizer=none"],
         ["regularizer=dropout", "regularizer.dropout=[0.5,0.0]"],
+        ["regularizer=dropout", "regularizer.dropout=0.5"],  # one rate for all: not a list
         ["regularizer=dropout", "regularizer.dropout_impl=torch"],
         ["regularizer=dropout", "optimizer.momentum=0.5"],
         ["regularizer=dropout", "dataset.batch_size=32"],
@@ -198,8 +201,8 @@ def test_what_packs_together(tmp_path):
     # trains alone, and says why
     alone = _packing(tmp_path, "seeds=2")
     assert alone.key is None and "seeds=2" in alone.alone_because
-    lbfgs = _packing(tmp_path, "optimizer._target_=torch.optim.LBFGS")
-    assert lbfgs.key is None and "LBFGS" in lbfgs.alone_because
+    resumed = _packing(tmp_path, f"ckpt_path={tmp_path / 'x.ckpt'}")
+    assert resumed.key is None and "ckpt_path" in resumed.alone_because
 
 
 def test_split_evenly():

@@ -1,7 +1,10 @@
 """A pack: several jobs of a sweep trained as stacked replicas in one pass (hydra/launcher=
 stacked, which decides what packs together: reglab.replicas.packing). Each job's folder gets
-what the basic launcher's job would leave (reglab.app.replicas writes them); the pack's own
-state (for resume) lives in the sweep folder's .packs/<name>/ until every job is written.
+what the basic launcher's job would leave (reglab.app.replicas writes them) but its own
+curves.png, as a `seeds=N` replica's: a figure costs ~0.5-1 s of matplotlib, as much as
+training a small job, and the sweep report's curves_by_config.png draws every job's curves.
+The pack's own state (for resume) lives in the sweep folder's .packs/<name>/ until every
+job is written.
 """
 
 import hashlib
@@ -19,6 +22,7 @@ from reglab.app.replicas import Member, RunIdentity, train_stack
 from reglab.app.run_folder import set_aside_old_checkpoints
 from reglab.app.settings import RunConfig
 from reglab.app.train import prepare_machine, run_name, start_record
+from reglab.extras.start import start_extras
 from reglab.lit.optimizer import optimizer_factory
 from reglab.models.build import build_model, model_label
 from reglab.regularizers.regularization import Regularization
@@ -61,7 +65,9 @@ def train_pack(jobs: list[PackJob], sweep_dir: Path) -> tuple[list[dict], BaseEx
         for job, folder in zip(jobs, folders, strict=True):
             if resume is None:
                 set_aside_old_checkpoints(folder.checkpoints)
-            members.append(_member(job, folder))
+            plain = job.settings.model_dump(by_alias=True)
+            start_extras(plain, job.settings.extras, folder.path)  # its config tree
+            members.append(_member(job, folder, plain))
         info = data.info
         result = train_stack(
             first,
@@ -78,9 +84,8 @@ def train_pack(jobs: list[PackJob], sweep_dir: Path) -> tuple[list[dict], BaseEx
     return result.records, result.interrupted
 
 
-def _member(job: PackJob, folder: RunFolder) -> Member:
+def _member(job: PackJob, folder: RunFolder, plain: dict) -> Member:
     settings = job.settings
-    plain = settings.model_dump(by_alias=True)
     regularization = Regularization(settings.regularizer, model_label(settings.model))
     record = start_record(settings, plain, job.job, regularization.name, None)
     identity = RunIdentity(

@@ -34,8 +34,9 @@ class Packing:
 
 
 def _structure(value, packs_zero: bool):
-    """What a per-replica value must share with the others in its pack: which rates are on
-    (nothing, where the regularizer declares that 0 packs with the rest)."""
+    """What a per-replica value must share with the others in its pack: which rates are on,
+    for a per-layer list its length too (nothing, where the regularizer declares that 0 packs
+    with the rest)."""
     if packs_zero:
         return "per replica"
     if isinstance(value, list | tuple):
