@@ -1,5 +1,7 @@
 """Validation and test of all replicas at once: each split is read once, every replica
-evaluates every batch, and the loss (averaged over samples) and accuracy come out per replica."""
+evaluates every batch, and the loss (averaged over samples) and accuracy come out per replica.
+`trainer.limit_val_batches` / `limit_test_batches` read the first batches, as Lightning's
+loops read a single run's (its evaluation loaders are not shuffled)."""
 
 from collections.abc import Callable
 
@@ -8,6 +10,7 @@ from torch.func import vmap
 
 from reglab.data.base import Splits
 from reglab.lit.tasks import Task
+from reglab.replicas.batches import limited_batches
 from reglab.replicas.stack import StackedNet
 
 
@@ -17,26 +20,29 @@ def replica_evaluation(
     splits: Splits,
     batch_size: int,
     prepare: Callable[[torch.Tensor], torch.Tensor],
+    limits: dict[str, int | float | None] | None = None,
 ) -> Callable[[str, dict | None], dict[str, torch.Tensor]]:
     """evaluate(stage, params) -> {'<stage>/loss': (N,), '<stage>/acc': (N,)} with `params`
-    (stacked; None = the current weights)."""
+    (stacked; None = the current weights). `limits`: trainer.limit_<stage>_batches by stage."""
     loss_of = vmap(task.loss, in_dims=(0, None))
     data = {"val": (splits.x_val, splits.y_val), "test": (splits.x_test, splits.y_test)}
 
     @torch.no_grad()
     def evaluate(stage: str, params: dict | None = None) -> dict[str, torch.Tensor]:
         inputs, targets = data[stage]
+        batches = limited_batches(-(-len(inputs) // batch_size), (limits or {}).get(stage), stage)
+        seen = min(len(inputs), batches * batch_size)
         loss_sum, correct = 0.0, 0.0
-        for start in range(0, len(inputs), batch_size):
+        for start in range(0, seen, batch_size):
             x = prepare(inputs[start : start + batch_size])
             y = targets[start : start + batch_size]
             outputs = stacked.forward_eval(x, params)
             loss_sum = loss_sum + loss_of(outputs, y) * len(y)
             if task.name == "classification":
                 correct = correct + (outputs.argmax(-1) == y).sum(1)
-        values = {f"{stage}/loss": loss_sum / len(inputs)}
+        values = {f"{stage}/loss": loss_sum / seen}
         if task.name == "classification":
-            values[f"{stage}/acc"] = correct / len(inputs)
+            values[f"{stage}/acc"] = correct / seen
         return values
 
     return evaluate
