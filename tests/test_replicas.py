@@ -19,7 +19,7 @@ from reglab.loggers.wandb_offline import read_offline_run
 from reglab.replicas.module import ReplicaModule
 from reglab.replicas.stack import StackedNet, check_functional
 
-from .conftest import FAST, run_main
+from .conftest import run_main
 from .helpers import poison_replica
 
 SMALL_MLP = ["model.hidden=[32]", "logger=csv"]
@@ -224,19 +224,71 @@ def test_dropconnect_noise_and_adam_run_per_replica(make_config, tmp_path):
         ("hardware=ddp_cpu", "hardware.strategy=ddp_spawn"),
         ("hardware.compile=true", "hardware.compile"),
         ("~optimizer.nesterov", "optimizer._target_=torch.optim.LBFGS"),
-        ("+trainer.gradient_clip_val=1.0", "trainer.gradient_clip_val"),
+        ("+trainer.accumulate_grad_batches=2", "trainer.accumulate_grad_batches"),
         ("callbacks=instruments", "callbacks.grad_norm"),
     ],
 )
-def test_what_cannot_be_per_replica_is_a_clear_error(tmp_path, override, key):
+def test_what_cannot_be_stacked_says_why_and_trains_in_turn(make_config, override, key):
+    """Each is a reason to train the seeds one after another (tests/test_seeds_in_turn.py),
+    named by its key, found before anything is loaded."""
+    from reglab.app.settings import validate_config
+    from reglab.app.train import seeds_not_stacked_because
+
     if "LBFGS" in key:  # a non-elementwise optimizer: its own arguments, no momentum
         override = ["optimizer._target_=torch.optim.LBFGS", "~optimizer.momentum", override]
-    args = ["seeds=2", *FAST, *SMALL_MLP, *([override] if isinstance(override, str) else override)]
-    result = run_main([*args, f"hydra.run.dir={tmp_path / 'r'}"])
-    output = result.stdout + result.stderr
-    assert result.returncode == 1, output[-2000:]
-    assert f"{key} is not supported with seeds>1" in output, output[-2000:]
-    assert "Traceback" not in output
+    overrides = [override] if isinstance(override, str) else override
+    settings = validate_config(make_config("seeds=2", *SMALL_MLP, *overrides))
+    assert seeds_not_stacked_because(settings).startswith(key)
+    stackable = validate_config(make_config("seeds=2", *SMALL_MLP))
+    assert seeds_not_stacked_because(stackable) is None
+
+
+CLIPPED = ["+trainer.gradient_clip_val=0.05"]  # well below the gradients' norm here
+
+
+@pytest.mark.parametrize(
+    "trainer_keys",
+    [
+        # 3 of 8 training batches, 2 of 4 validation and 2 of 7 test batches
+        [
+            "trainer.limit_train_batches=3",
+            "trainer.limit_val_batches=0.5",
+            "trainer.limit_test_batches=2",
+        ],
+        CLIPPED,
+        ["+trainer.gradient_clip_val=0.002", "+trainer.gradient_clip_algorithm=value"],
+    ],
+    ids=["limits", "clip_norm", "clip_value"],
+)
+def test_trainer_limits_and_gradient_clipping_act_per_replica(make_config, tmp_path, trainer_keys):
+    """Replica k = the single run seed=k with limit_*_batches (the minibatches Lightning
+    runs) or gradient clipping (each replica by its own gradients' norm, as its single run)."""
+    settings = [*SMALL_MLP, "optimizer.momentum=0.9", "dataset.eval_batch_size=32", *trainer_keys]
+    record = run(make_config("seed=0", "seeds=2", *settings))
+    assert record["replica_status"] == ["completed", "completed"]
+    for seed in (0, 1):
+        single = make_config(f"seed={seed}", *settings)
+        single.paths.output_dir = str(tmp_path / f"single{seed}")
+        expected = run(single)
+        folder = tmp_path / "run" / f"seed_{seed}"
+        mine = _record(folder)
+        for key in ("train/loss", "train/acc", "val/loss", "val/acc", "test/loss", "test/acc"):
+            assert mine[key] == pytest.approx(expected[key], abs=1e-5), (seed, key)
+        assert [r["step"] for r in _rows(folder)] == [
+            r["step"] for r in _rows(tmp_path / f"single{seed}")
+        ]
+        for ckpt in ("last.ckpt", "best.ckpt"):
+            weights = _state(folder / "checkpoints" / ckpt)
+            theirs = _state(tmp_path / f"single{seed}" / "checkpoints" / ckpt)
+            for name, tensor in theirs.items():
+                assert torch.allclose(weights[name], tensor, atol=1e-5, rtol=0), (ckpt, name)
+    if trainer_keys == CLIPPED:  # the clipping acted: unclipped, replica 0 trains elsewhere
+        plain = make_config("seed=0", *settings[:-1])
+        plain.paths.output_dir = str(tmp_path / "unclipped")
+        run(plain)
+        unclipped = _state(tmp_path / "unclipped" / "checkpoints" / "last.ckpt")
+        clipped = _state(tmp_path / "run" / "seed_0" / "checkpoints" / "last.ckpt")
+        assert any(not torch.allclose(clipped[k], unclipped[k], atol=1e-3) for k in unclipped)
 
 
 @pytest.mark.parametrize("precision", ["bf16-mixed", "64-true"])

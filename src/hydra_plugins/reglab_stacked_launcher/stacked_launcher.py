@@ -159,6 +159,7 @@ class StackedLauncher(Launcher):
         pack trains, then each JobReturn gets its job's value."""
         from reglab.app.pack import PackJob, train_pack
         from reglab.app.records import finished_record, optimized_value
+        from reglab.replicas.checks import NotStackable
 
         jobs: dict[int, PackJob] = {}
 
@@ -185,17 +186,27 @@ class StackedLauncher(Launcher):
         members = [jobs[i] for i in order]
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         handlers = _job_logs([Path(m.settings.paths.output_dir) for m in members])
+        failure: BaseException | None = None
         try:
             records, interrupted = train_pack(members, sweep_dir)
+        except NotStackable as exc:  # found once the model is built: nothing trained yet
+            failure = exc
         except Exception as exc:  # every job of the pack failed with it: the sweep goes on
+            failure = exc
             _record_failures(members, exc)
-            for i in order:
-                returns[i].return_value = None
-            return returns
         finally:
             for handler in handlers:
                 logging.getLogger().removeHandler(handler)
                 handler.close()
+        if isinstance(failure, NotStackable):
+            log.info("Not stacked: %s; its jobs run one by one", failure)
+            for i in order:
+                returns[i] = self._run(configs[i], self.task_function)
+            return returns
+        if failure is not None:
+            for i in order:
+                returns[i].return_value = None
+            return returns
         for i, member, record in zip(order, members, records, strict=True):
             value = optimized_value(record, member.settings.optimized_metric, True)
             returns[i].return_value = value

@@ -19,6 +19,8 @@ class JobInfo:
     multirun: bool = False
     choices: dict[str, str] = field(default_factory=dict)
     sweep_name: str | None = None
+    # a replica of a seeds=N run trained as its own single run: that run's folder
+    replica_of: str | None = None
 
     @classmethod
     def from_hydra(cls) -> "JobInfo":

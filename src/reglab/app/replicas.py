@@ -29,8 +29,13 @@ from reglab.outputs.checkpoint_io import AtomicCheckpointIO
 from reglab.regularizers.kinds import REGULARIZERS
 from reglab.regularizers.regularization import Regularization
 from reglab.regularizers.weight_decay import weight_parameters
-from reglab.replicas.batches import ReplicaBatches
-from reglab.replicas.checks import CALLBACKS_DONE_PER_REPLICA, check_model, check_settings
+from reglab.replicas.batches import ReplicaBatches, limited_batches
+from reglab.replicas.checks import (
+    CALLBACKS_DONE_PER_REPLICA,
+    NotStackable,
+    check_model,
+    stacking_refusal,
+)
 from reglab.replicas.evaluation import replica_evaluation
 from reglab.replicas.folders import replica_overrides
 from reglab.replicas.hyper import ReplicaHyper
@@ -52,6 +57,14 @@ log = logging.getLogger("reglab")
 # keys run_config() adds to the config for loggers; Hydra's config.yaml has none of them
 LOGGED_ONLY = ("choices", "provenance", "init_from")
 OptimizerFactory = Callable[[Iterable], torch.optim.Optimizer]
+LIMITED_STAGES = ("train", "val", "test")  # trainer.limit_<stage>_batches
+# what the replicas' module does itself (an epoch is one Lightning step; Lightning does not
+# clip under manual optimization): not given to their Trainer
+DONE_BY_THE_MODULE = (
+    *(f"limit_{stage}_batches" for stage in LIMITED_STAGES),
+    "gradient_clip_val",
+    "gradient_clip_algorithm",
+)
 
 
 @dataclass(frozen=True)
@@ -116,7 +129,10 @@ def train_replicas(
     epoch and the last (reglab.replicas.state); `resume_ckpt` (such a file) continues from it
     (Lightning's `fit(ckpt_path=...)`).
     Ctrl-C or SIGTERM writes every replica's files as of that checkpoint, records
-    `interrupted` and exits with 1, as a single run does."""
+    `interrupted` and exits with 1, as a single run does.
+
+    Replicas that cannot be stacked (reglab.replicas.checks) raise NotStackable before
+    anything is trained or written."""
     output_dir = Path(output_dir)
     run = RunFolder(output_dir)
     stored_config = settings.model_dump(by_alias=True)
@@ -137,7 +153,7 @@ def train_replicas(
         settings, datamodule, task, members, build_net, run, module_arguments, resume_ckpt
     )
     plot_replica_curves(result.rows_by_seed, run.curves_png, task.name == "regression")
-    summary = _run_record(identity, [m.seed for m in members], result.records, run, result.wall)
+    summary = run_record(identity, [m.seed for m in members], result.records, run, result.wall)
     run.write_record(summary)
     if result.interrupted is not None:
         how = signals.describe(result.interrupted)
@@ -166,7 +182,8 @@ def train_stack(
     differ from it only in what their regularizers and optimizer declare per replica:
     reglab.replicas.packing), and writes each member's job folder; the stack's own state goes
     to `run` (its checkpoints/last.ckpt, for resume)."""
-    check_settings(settings)
+    if (reason := stacking_refusal(settings)) is not None:
+        raise NotStackable(reason)
     seeds = [m.seed for m in members]
     device = _device(settings.hardware.accelerator)
     nets = build_replicas(lambda k: build_net(members[k].regularization), seeds)
@@ -196,9 +213,13 @@ def train_stack(
         {**g, **options, "params": [stacked.params[names[id(p)]] for p in g["params"]]}
         for g, options in zip(groups, group_options, strict=True)
     ]
-    validation = has_validation_split(settings.dataset)
+    trainer_keys = settings.trainer.model_extra or {}
+    limits = {stage: trainer_keys.get(f"limit_{stage}_batches") for stage in LIMITED_STAGES}
+    # limit_val_batches=0: no validation loop, as a single run's Trainer runs none
+    validation = has_validation_split(settings.dataset) and limits["val"] != 0
     val_is_test = datamodule.info.val_is_test or not validation
     keep_best = not val_is_test  # a best.ckpt, as a single run's checkpoint callback keeps
+    batches = ReplicaBatches(splits.x_train, splits.y_train, datamodule.batch_size, seeds)
     callbacks = settings.callbacks
     guard = callbacks.divergence_guard if callbacks is not None else None
     optimizer = members[0].optimizer
@@ -208,21 +229,22 @@ def train_stack(
         regularization,
         lambda groups: _fast_optimizer(optimizer, groups),
         stacked_groups,
-        ReplicaBatches(splits.x_train, splits.y_train, datamodule.batch_size, seeds),
+        batches,
         replica_evaluation(
-            stacked, task, splits, datamodule.eval_batch_size, datamodule.prepare_inputs
+            stacked, task, splits, datamodule.eval_batch_size, datamodule.prepare_inputs, limits
         ),
         datamodule.prepare_inputs,
         weight_names,
         LoopSettings(
             max_epochs=settings.trainer.max_epochs,
-            check_val_every_n_epoch=(settings.trainer.model_extra or {}).get(
-                "check_val_every_n_epoch", 1
-            ),
+            check_val_every_n_epoch=trainer_keys.get("check_val_every_n_epoch", 1),
             validation=validation,
             keep_best=keep_best,
             early_stopping=settings.regularizer.early_stopping,
             max_grad_norm=guard.max_grad_norm if guard is not None else None,
+            train_batches=limited_batches(batches.num_batches, limits["train"], "train"),
+            gradient_clip_val=trainer_keys.get("gradient_clip_val"),
+            gradient_clip_algorithm=trainer_keys.get("gradient_clip_algorithm") or "norm",
         ),
         hidden_names,
         seeds,
@@ -247,7 +269,7 @@ def train_stack(
         trainer.fit(module, ckpt_path=str(resume_ckpt) if resume_ckpt is not None else None)
         module.to(device)  # Lightning's teardown leaves the module on the CPU
         module.early_stopping_records()
-        if settings.test:
+        if settings.test and limits["test"] != 0:  # limit 0: Lightning's test loop runs nothing
             best = settings.test_ckpt in ("auto", contract.BEST) and keep_best
             module.test_params = module.best_params if best else None
             # through Lightning's test loop: instruments' test hooks see every replica
@@ -385,7 +407,11 @@ def _trainer(settings: RunConfig, task: Task, validation: bool) -> L.Trainer:
     """Lightning's Trainer for the replicas: the run's trainer keys and its callbacks but those
     the module does per replica (checks.CALLBACKS_DONE_PER_REPLICA), no logger (each replica's
     runs are written from its rows), the run's checkpoint written by the module."""
-    arguments = {k: v for k, v in settings.trainer.arguments().items() if v is not None}
+    arguments = {
+        k: v
+        for k, v in settings.trainer.arguments().items()
+        if v is not None and k not in DONE_BY_THE_MODULE
+    }
     no_validation = {} if validation else {"limit_val_batches": 0}
     entries = settings.callbacks.entries() if settings.callbacks is not None else {}
     extra = {k: v for k, v in entries.items() if k not in CALLBACKS_DONE_PER_REPLICA}
@@ -438,17 +464,22 @@ def _divergence_message(outcome) -> str:
     return f"Diverged: {what}: {d['value']:g} at epoch {d['epoch']}, step {d['step']}"
 
 
-def _run_record(identity, seeds, records, run: RunFolder, wall) -> dict:
+def run_record(identity, seeds, records, run: RunFolder, wall) -> dict:
     """The run folder's own metrics.json: the replicas, their statuses, and the mean of each
-    final metric over the completed ones (what a sweeper optimising this job sees)."""
+    final metric over the completed ones (what a sweeper optimising this job sees).
+    (`records`: the replicas' own, one per seed; `identity`: a RunIdentity.)"""
     statuses = [r["status"] for r in records]
-    # an interrupted run's replicas are all interrupted (or diverged): its means are theirs
-    # so far; a finished run's are the completed replicas'
+    # an interrupted run's means are those of its replicas so far (stacked, all interrupted;
+    # in turn, the completed ones and the one interrupted); a finished run's are the
+    # completed replicas'. A replica that crashed (in turn) counts as none of them.
     if contract.INTERRUPTED in statuses:
-        status = contract.INTERRUPTED
+        status, counted_statuses = contract.INTERRUPTED, (contract.INTERRUPTED, contract.COMPLETED)
+    elif contract.COMPLETED in statuses:
+        status, counted_statuses = contract.COMPLETED, (contract.COMPLETED,)
     else:
-        status = contract.COMPLETED if contract.COMPLETED in statuses else contract.DIVERGED
-    counted = [r for r in records if r["status"] == status != contract.DIVERGED]
+        every_diverged = all(s == contract.DIVERGED for s in statuses)
+        status, counted_statuses = (contract.DIVERGED if every_diverged else contract.FAILED), ()
+    counted = [r for r in records if r["status"] in counted_statuses]
     means = {}
     for key in sorted({k for r in counted for k in r if "/" in k}):
         values = [r[key] for r in counted if isinstance(r.get(key), float)]

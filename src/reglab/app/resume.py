@@ -23,7 +23,7 @@ from reglab.run_folder import RunFolder, ended, same_run
 @dataclass(frozen=True)
 class ResumePoint:
     run_dir: Path
-    ckpt: Path
+    ckpt: Path  # absent for a seeds=N run trained in turn: its replicas hold the checkpoints
     # set when training starts from another run's checkpoint in a new folder
     init_from: str | None = None
 
@@ -61,12 +61,19 @@ def find_unfinished_run(runs_dir: Path, current: Path, overrides: list[str]) -> 
                 f"resume=true: the latest run with these overrides, {run_dir}, {status}; "
                 "nothing to resume (drop resume=true to start a new run)"
             )
-        if RunFolder(run_dir).last_ckpt.is_file():
+        if continuable(run_dir):
             return run_dir
     raise ConfigError(
         f"resume=true: no run with the overrides {wanted} and a checkpoints/last.ckpt in "
         f"{runs_dir}; give the checkpoint with ckpt_path=/path/to/last.ckpt"
     )
+
+
+def continuable(run_dir: Path) -> bool:
+    """The run left something to go on from: its checkpoints/last.ckpt, or (a seeds=N run
+    whose seeds train one after another) its replicas' folders, each continued on its own."""
+    folder = RunFolder(run_dir)
+    return folder.last_ckpt.is_file() or bool(folder.replicas())
 
 
 def _run_of(ckpt: Path) -> Path | None:
@@ -94,10 +101,10 @@ def resume_point(
         return ResumePoint(output_dir, ckpt, init_from=str(ckpt))
     if not resume:
         return None
-    here = RunFolder(output_dir).last_ckpt
+    here = RunFolder(output_dir).last_ckpt  # (a seeds=N run's in turn: none, its replicas')
     if multirun:
-        return ResumePoint(output_dir, here) if here.is_file() else None
-    if here.is_file():  # hydra.run.dir=X, X holds a run: X is the run to resume
+        return ResumePoint(output_dir, here) if continuable(output_dir) else None
+    if continuable(output_dir):  # hydra.run.dir=X, X holds a run: X is the run to resume
         if ended(status := RunFolder(output_dir).status()):
             raise ConfigError(
                 f"resume=true: {output_dir} holds a {status} run; nothing to resume (choose "

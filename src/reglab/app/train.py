@@ -31,6 +31,7 @@ from reglab.app.settings import RunConfig
 from reglab.callbacks.divergence import DivergenceError
 from reglab.config.errors import ConfigError
 from reglab.data.base import InMemoryDataModule
+from reglab.data.build import data_class
 from reglab.extras.provenance import provenance
 from reglab.extras.start import start_extras
 from reglab.extras.warnings import silence_known_warnings
@@ -39,7 +40,7 @@ from reglab.loggers import finish_wandb, log_final_metrics
 from reglab.outputs.results import print_summary
 from reglab.regularizers.early_stopping import early_stopping_record
 from reglab.regularizers.regularization import Regularization
-from reglab.replicas.checks import check_settings as check_replica_settings
+from reglab.replicas.checks import NotStackable, stacking_refusal
 from reglab.replicas.state import check_resume_checkpoint
 from reglab.run_folder import RunFolder, ended, mark
 from reglab.threads import configure_threads
@@ -50,8 +51,15 @@ log = logging.getLogger("reglab")
 def train(settings: RunConfig, job: JobInfo | None = None) -> dict:
     """Trains and tests one configuration; returns what metrics.json holds."""
     job = job or JobInfo()
-    if settings.seeds > 1:  # what replicas cannot do yet: an error now, not after loading
-        check_replica_settings(settings)
+    # seeds that cannot be stacked train one after another: known before anything is loaded
+    not_stacked = seeds_not_stacked_because(settings) if settings.seeds > 1 else None
+    if not_stacked is not None and settings.ckpt_path:
+        raise ConfigError(
+            f"ckpt_path= with seeds={settings.seeds}: these seeds are not stacked "
+            f"({not_stacked}), so there is no one checkpoint of them all. Fix: resume=true "
+            "continues the run in its folder; to train one replica on from its weights, "
+            "seeds=1 seed=<k> ckpt_path=<run>/seed_<k>/checkpoints/last.ckpt"
+        )
     prepare_machine(settings)
     output_dir = Path(settings.paths.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -65,7 +73,32 @@ def train(settings: RunConfig, job: JobInfo | None = None) -> dict:
     folder = RunFolder(output_dir)  # a run folder is written by its own run, one at a time
     folder.check_writer(job.overrides)
     with folder.writing():
+        if not_stacked is not None:
+            return train_seeds_in_turn(settings, job, resume, not_stacked)
         return train_in_folder(settings, job, resume)
+
+
+def seeds_not_stacked_because(settings: RunConfig) -> str | None:
+    """Why `seeds=N` cannot stack these replicas (the key and why), or None; what is found
+    only once the model is built raises NotStackable later (reglab.replicas.checks)."""
+    reason = stacking_refusal(settings)
+    if reason is not None:
+        return reason
+    data = data_class(settings.dataset.target)
+    if issubclass(data, L.LightningDataModule) and not issubclass(data, InMemoryDataModule):
+        return (
+            f"dataset._target_={settings.dataset.target} (its own LightningDataModule: stacked "
+            "replicas need reglab's in-memory data, each replica its own data order)"
+        )
+    return None
+
+
+def train_seeds_in_turn(
+    settings: RunConfig, job: JobInfo, resume: ResumePoint | None, reason: str
+) -> dict:
+    from reglab.app.seeds_in_turn import train_one_after_another
+
+    return train_one_after_another(settings, job, resume, reason)
 
 
 def train_in_folder(settings: RunConfig, job: JobInfo, resume: ResumePoint | None) -> dict:
@@ -135,6 +168,9 @@ def find_resume_point(settings: RunConfig, job: JobInfo) -> ResumePoint | None:
     )
     if resume is None:
         return None
+    if not resume.ckpt.is_file():  # seeds trained one after another: each replica's own
+        log.info("Resuming %s: its replicas each go on from their own checkpoint", resume.run_dir)
+        return resume
     # a replica's weights, or a seeds=N run's state for a single run (and the other way
     # round): one line now, not a confusing error after the data are loaded
     check_resume_checkpoint(resume.ckpt, [settings.seed + k for k in range(settings.seeds)])
@@ -183,6 +219,8 @@ def start_record(
     config.update(plain)
     record = mark({}, contract.FAILED, choices=choices, overrides=job.overrides)
     record.update(tags=list(settings.tags), provenance=origin, **extra, config=config)
+    if job.replica_of is not None:  # as a stacked replica's record says whose it is
+        record["replica_of"] = job.replica_of
     return record
 
 
@@ -191,19 +229,41 @@ def train_seeds(
 ) -> dict:
     """`seeds=N`: N replicas in one loop, each written as the job a run with its seed would
     write (reglab.app.replicas); `resume`: the run's own checkpoints/last.ckpt."""
-    from reglab.app.replicas import RunIdentity, train_replicas
+    from reglab.app.replicas import train_replicas
     from reglab.lit.optimizer import optimizer_factory
     from reglab.models.build import build_model
 
-    if not isinstance(data.datamodule, InMemoryDataModule):
-        raise ConfigError(
-            f"seeds={settings.seeds} needs reglab's in-memory data (each replica its own data "
-            f"order); dataset._target_={settings.dataset.target} is its own LightningDataModule: "
-            f"use a multirun over seed= instead (-m seed=range({settings.seeds}))"
-        )
+    identity = run_identity(settings, plain, job, resume)
+    info = data.info
     regularization = Regularization(settings.regularizer)
-    record = start_record(settings, plain, job, regularization.name, resume)
-    identity = RunIdentity(
+    try:
+        record = train_replicas(
+            settings,
+            data.datamodule,
+            regularization,
+            data.task,
+            lambda reg: build_model(
+                settings.model, info.in_shape, info.num_outputs, reg, info.task
+            ),
+            optimizer_factory(settings.optimizer.factory_config()),
+            Path(settings.paths.output_dir),
+            identity,
+            module_arguments(settings, data),
+            resume_ckpt=resume.ckpt if resume is not None and resume.ckpt.is_file() else None,
+        )
+    except NotStackable as exc:  # found once the model is built: nothing trained or written
+        return train_seeds_in_turn(settings, job, resume, str(exc))
+    print_summary(record)
+    log.info("Results in %s", settings.paths.output_dir)
+    return record
+
+
+def run_identity(settings: RunConfig, plain: dict, job: JobInfo, resume: ResumePoint | None):
+    """What names a `seeds=N` run in its records and its replicas' loggers (a RunIdentity)."""
+    from reglab.app.replicas import RunIdentity
+
+    record = start_record(settings, plain, job, Regularization(settings.regularizer).name, resume)
+    return RunIdentity(
         choices=record["choices"],
         overrides=job.overrides,
         config=record["config"],
@@ -212,22 +272,6 @@ def train_seeds(
         tags=list(settings.tags),
         provenance=record["provenance"],
     )
-    info = data.info
-    record = train_replicas(
-        settings,
-        data.datamodule,
-        regularization,
-        data.task,
-        lambda reg: build_model(settings.model, info.in_shape, info.num_outputs, reg, info.task),
-        optimizer_factory(settings.optimizer.factory_config()),
-        Path(settings.paths.output_dir),
-        identity,
-        module_arguments(settings, data),
-        resume_ckpt=resume.ckpt if resume is not None else None,
-    )
-    print_summary(record)
-    log.info("Results in %s", settings.paths.output_dir)
-    return record
 
 
 def run_name(record: dict) -> str:

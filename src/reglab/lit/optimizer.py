@@ -14,6 +14,8 @@ from reglab.config.errors import ConfigError
 from reglab.config.signatures import TargetError, import_class
 
 RESERVED = ("_target_", "_partial_")
+# optimizers that take a single parameter group (torch raises on several)
+ONE_GROUP = (torch.optim.LBFGS,)
 
 
 def optimizer_factory(optimizer: dict) -> Callable[..., torch.optim.Optimizer]:
@@ -27,4 +29,21 @@ def optimizer_factory(optimizer: dict) -> Callable[..., torch.optim.Optimizer]:
     nested = [k for k, v in optimizer.items() if isinstance(v, dict) and "_target_" in v]
     if nested:
         raise ConfigError(f"optimizer.{nested[0]}: a `_target_` inside an optimizer argument")
-    return functools.partial(cls, **{k: v for k, v in optimizer.items() if k not in RESERVED})
+    keywords = {k: v for k, v in optimizer.items() if k not in RESERVED}
+    if issubclass(cls, ONE_GROUP):
+        return functools.partial(_in_one_group, cls, **keywords)
+    return functools.partial(cls, **keywords)
+
+
+def _in_one_group(cls: type, groups: list[dict], **keywords) -> torch.optim.Optimizer:
+    """An optimizer that takes one parameter group (LBFGS) gets the regularizers' groups as
+    one, where they ask for the same options (no regularizer.weight_decay)."""
+    options = [{k: v for k, v in group.items() if k != "params"} for group in groups]
+    if any(option != options[0] for option in options):
+        raise ConfigError(
+            f"optimizer._target_={cls.__module__}.{cls.__name__} takes one parameter group; the "
+            f"regularizers ask for groups with different options ({options}). Fix: "
+            "regularizer.weight_decay=0 (regularizer.l2 penalises the weights instead)"
+        )
+    params = [p for group in groups for p in group["params"]]
+    return cls([{"params": params, **options[0]}], **keywords)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import torch
 
+from reglab.config.errors import ConfigError
 from reglab.data.loader import EpochPermutation
 
 
@@ -48,3 +49,22 @@ class ReplicaBatches:
             x = self.inputs[flat].view(*idx.shape, *self.inputs.shape[1:])
             y = self.targets[flat].view(*idx.shape, *self.targets.shape[1:])
             yield x, y
+
+
+def limited_batches(num_batches: int, limit: int | float | None, stage: str) -> int:
+    """How many of an epoch's `num_batches` minibatches Lightning runs under
+    `trainer.limit_<stage>_batches` (its rule: an int caps the count, a float is a fraction,
+    rounded down); None runs them all."""
+    if limit is None or num_batches == 0:
+        return num_batches
+    if isinstance(limit, bool) or not isinstance(limit, int | float):
+        raise ConfigError(f"trainer.limit_{stage}_batches={limit!r}: an int or a float")
+    if isinstance(limit, int):
+        return min(num_batches, limit)
+    count = int(num_batches * limit)
+    if count == 0 and limit > 0:  # Lightning's own refusal of a single run, in one line
+        raise ConfigError(
+            f"trainer.limit_{stage}_batches={limit} of {num_batches} batches is less than one "
+            f"batch. Fix: trainer.limit_{stage}_batches={1 / num_batches:.4g} or more"
+        )
+    return count

@@ -1,4 +1,5 @@
-"""What cannot be per replica yet: a ConfigError naming the key, before anything is trained.
+"""What cannot be stacked yet: the key and why, before anything is trained. Such seeds train
+one after another, each as its single run (reglab.app.seeds_in_turn).
 
 Torch-free (train.py checks the settings before anything is imported or loaded).
 """
@@ -45,8 +46,13 @@ TRAINER_KEYS_READ = {
     "log_every_n_steps",
     "num_sanity_val_steps",
     "enable_model_summary",
+    # counted and clipped by the replicas' module itself (reglab.replicas.module)
+    "limit_train_batches",
+    "limit_val_batches",
+    "limit_test_batches",
+    "gradient_clip_val",
+    "gradient_clip_algorithm",
 }
-TRAINER_LIMITS = ("limit_train_batches", "limit_val_batches", "limit_test_batches")
 # Callbacks whose job the replicas' module does per replica (reglab.replicas.module, and the
 # replica folders: reglab.app.replicas). Other callbacks go to the replicas' Trainer, but for
 # reglab's instruments not yet written against reglab.callbacks.networks (grad_norm and
@@ -77,34 +83,34 @@ def _single_network_instrument(entry) -> bool:
     return entry.target.startswith("reglab.") and entry.target not in INSTRUMENTS_PER_REPLICA
 
 
-def _unsupported(key: str, why: str = "") -> ConfigError:
-    reason = f" ({why})" if why else ""
-    return ConfigError(
-        f"{key} is not supported with seeds>1 yet{reason}: use seeds=1, or a multirun over "
-        "seed= (e.g. -m seed=range(5))"
-    )
+class NotStackable(ConfigError):
+    """These replicas cannot be stacked (found once the model is built): the seeds train one
+    after another instead. The message names the key and why."""
 
 
-def check_settings(settings) -> None:
-    """The settings-level checks (no model or data needed): call right after validation."""
+def _why(key: str, why: str = "") -> str:
+    return f"{key} ({why})" if why else key
+
+
+def stacking_refusal(settings) -> str | None:
+    """Why these settings' replicas cannot be stacked (the key and why), or None: the
+    settings-level checks (no model or data needed), right after validation."""
     hw = settings.hardware
     if hw.strategy != "auto" or hw.devices not in (1, "auto"):
-        raise _unsupported(f"hardware.strategy={hw.strategy}", "DDP / several devices")
+        return _why(f"hardware.strategy={hw.strategy}", "DDP / several devices")
     if hw.compile:
-        raise _unsupported("hardware.compile", "torch.compile under torch.func.vmap")
+        return _why("hardware.compile", "torch.compile under torch.func.vmap")
     for regularizer in REGULARIZERS:  # what a regularizer declares it cannot do per replica
         if regularizer.replica_refusal and regularizer.is_on(settings.regularizer):
-            raise _unsupported(f"regularizer.{regularizer.switch}", regularizer.replica_refusal)
+            return _why(f"regularizer.{regularizer.switch}", regularizer.replica_refusal)
     if settings.optimizer.target not in ELEMENTWISE_OPTIMIZERS:
-        raise _unsupported(
+        return _why(
             f"optimizer._target_={settings.optimizer.target}",
             "only elementwise optimizers step stacked replicas independently",
         )
     for key, value in (settings.trainer.model_extra or {}).items():
-        if key in TRAINER_LIMITS and value not in (None, 1.0):
-            raise _unsupported(f"trainer.{key}")
-        if key not in TRAINER_KEYS_READ and key not in TRAINER_LIMITS and value is not None:
-            raise _unsupported(f"trainer.{key}")
+        if key not in TRAINER_KEYS_READ and value is not None:
+            return _why(f"trainer.{key}", "not implemented for stacked replicas")
     entries = settings.callbacks.entries() if settings.callbacks is not None else {}
     for name, entry in entries.items():
         if (
@@ -112,12 +118,12 @@ def check_settings(settings) -> None:
             and name not in CALLBACKS_DONE_PER_REPLICA
             and _single_network_instrument(entry)
         ):
-            raise _unsupported(f"callbacks.{name}", "an instrument reads one network")
+            return _why(f"callbacks.{name}", "an instrument reads one network")
     if settings.model.keywords().get("norm") == "batch":  # before the data are loaded
-        raise _unsupported(
-            "model.norm=batch",
-            "BatchNorm's running statistics are updated in place; model.norm=layer or group works",
+        return _why(
+            "model.norm=batch", "BatchNorm's running statistics are updated in place in training"
         )
+    return None
 
 
 def check_model(net) -> None:
@@ -125,8 +131,9 @@ def check_model(net) -> None:
     for name, module in net.named_modules():
         # BatchNorm (and any norm layer) keeping running statistics: updated in place
         if getattr(module, "track_running_stats", False) and module.running_mean is not None:
-            raise _unsupported(
-                f"a batch norm layer ({name})",
-                "its running statistics are updated in place in training; layer or group "
-                "norm works (model.norm=layer for the built-in models)",
+            raise NotStackable(
+                _why(
+                    f"a batch norm layer ({name})",
+                    "its running statistics are updated in place in training",
+                )
             )

@@ -1,5 +1,7 @@
 """Validation and test of all replicas at once: each split is read once, every replica
-evaluates every batch, and the loss (averaged over samples) and accuracy come out per replica."""
+evaluates every batch, and the loss (averaged over samples) and accuracy come out per replica.
+`trainer.limit_val_batches` / `limit_test_batches` read the first batches, as Lightning's
+loops read a single run's (its evaluation loaders are not shuffled)."""
 
 from collections.abc import Callable
 
@@ -8,6 +10,7 @@ from torch.func import vmap
 
 from reglab.data.base import Splits
 from reglab.lit.tasks import Task
+from reglab.replicas.batches import limited_batches
 from reglab.replicas.stack import StackedNet
 
 
@@ -17,10 +20,12 @@ def replica_evaluation(
     splits: Splits,
     batch_size: int,
     prepare: Callable[[torch.Tensor], torch.Tensor],
+    limits: dict[str, int | float | None] | None = None,
 ) -> Callable[[str, dict | None], dict[str, torch.Tensor]]:
     """evaluate(stage, params, predictions) -> {'<stage>/loss': (N,), '<stage>/acc': (N,)} with
     `params` (stacked; None = the current weights); with `predictions`, also
-    {'preds': (N, samples)}: each replica's predicted class of each sample."""
+    {'preds': (N, samples)}: each replica's predicted class of each sample evaluated.
+    `limits`: trainer.limit_<stage>_batches by stage."""
     loss_of = vmap(task.loss, in_dims=(0, None))
     data = {"val": (splits.x_val, splits.y_val), "test": (splits.x_test, splits.y_test)}
 
@@ -29,8 +34,10 @@ def replica_evaluation(
         stage: str, params: dict | None = None, predictions: bool = False
     ) -> dict[str, torch.Tensor]:
         inputs, targets = data[stage]
+        batches = limited_batches(-(-len(inputs) // batch_size), (limits or {}).get(stage), stage)
+        seen = min(len(inputs), batches * batch_size)
         loss_sum, correct, preds = 0.0, 0.0, []
-        for start in range(0, len(inputs), batch_size):
+        for start in range(0, seen, batch_size):
             x = prepare(inputs[start : start + batch_size])
             y = targets[start : start + batch_size]
             outputs = stacked.forward_eval(x, params)
@@ -40,9 +47,9 @@ def replica_evaluation(
                 correct = correct + (predicted == y).sum(1)
                 if predictions:
                     preds.append(predicted)
-        values = {f"{stage}/loss": loss_sum / len(inputs)}
+        values = {f"{stage}/loss": loss_sum / seen}
         if task.name == "classification":
-            values[f"{stage}/acc"] = correct / len(inputs)
+            values[f"{stage}/acc"] = correct / seen
             if predictions:
                 values["preds"] = torch.cat(preds, dim=1)
         return values

@@ -29,6 +29,7 @@ ends with exactly the numbers of an uninterrupted run: masks and data order are 
 """
 
 import dataclasses
+import itertools
 import json
 import logging
 import math
@@ -82,6 +83,11 @@ class LoopSettings:
     keep_best: bool = True  # keep best weights by the task's monitor (best.ckpt)
     early_stopping: EarlyStoppingConfig | None = None
     max_grad_norm: float | None = None
+    train_batches: int | None = None  # trainer.limit_train_batches, as a count (None: all)
+    # trainer.gradient_clip_val / gradient_clip_algorithm: each replica clipped as its single
+    # run (Lightning clips only under automatic optimization)
+    gradient_clip_val: float | None = None
+    gradient_clip_algorithm: str = "norm"
 
 
 class OneStep:
@@ -332,6 +338,37 @@ class ReplicaModule(L.LightningModule):
         grads = [p.grad for p in self.net.params.values() if p.grad is not None]
         return torch.sqrt(sum(g.float().pow(2).flatten(1).sum(1) for g in grads))
 
+    def on_before_optimizer_step(self, optimizer) -> None:
+        """Where Lightning clips a single run's gradients (after its precision plugin unscaled
+        them): here each replica's, as its single run's would be; then a pack's per-replica
+        weight decay, which a single run's optimizer applies inside its step (after clipping)."""
+        self.clip_replica_gradients()
+        if self.hyper is not None:
+            self.hyper.before_step(self.optimizer)
+
+    @torch.no_grad()
+    def clip_replica_gradients(self) -> None:
+        """trainer.gradient_clip_val per replica: `value` clamps elementwise (one clamp serves
+        all); `norm` scales each replica's gradients by torch.nn.utils.clip_grad_norm_'s
+        factor, max_norm / (its total norm + 1e-6) capped at 1, its total norm taken over its
+        own slices of every parameter's gradient."""
+        limit = self.s.gradient_clip_val
+        if not limit or limit <= 0:  # Lightning's rule: 0 or None clips nothing
+            return
+        grads = [p.grad for p in self.net.params.values() if p.grad is not None]
+        if not grads:
+            return
+        if self.s.gradient_clip_algorithm == "value":
+            for g in grads:
+                g.clamp_(min=-limit, max=limit)
+            return
+        # per tensor, per replica, as clip_grad_norm_ takes each tensor's norm first
+        norms = torch.stack([torch.linalg.vector_norm(g.flatten(1), dim=1) for g in grads])
+        total = torch.linalg.vector_norm(norms, dim=0)  # (N,)
+        factor = torch.clamp(limit / (total + 1e-6), max=1.0)
+        for g in grads:
+            g.mul_(_per_replica(factor.to(g.dtype), g))
+
     # -- freezing ------------------------------------------------------------------------------
     def _slices(self, i: int) -> dict[str, torch.Tensor]:
         """The optimizer state of parameter i that is per replica (stacked like the parameter:
@@ -479,7 +516,7 @@ class ReplicaModule(L.LightningModule):
         classification = self.task.name == "classification"
         for augment in self.augments or ():
             augment.start(device, epoch)  # reseeded per (seed, epoch), as a single run's
-        for x, y in self.batches.epoch(epoch):
+        for x, y in itertools.islice(self.batches.epoch(epoch), self.s.train_batches):
             batch = x.shape[1]
             if self.augments is None:
                 x = self.prepare(x.flatten(0, 1)).view(n, batch, *x.shape[2:])
@@ -509,8 +546,8 @@ class ReplicaModule(L.LightningModule):
             bad_step = torch.where(first, step, bad_step)
             bad_value = torch.where(first, value, bad_value)
             bad_kind = torch.where(first, kind, bad_kind)
-            if self.hyper is not None:
-                self.hyper.before_step(self.optimizer)
+            if optimizer is self.optimizer:  # the plain step: Lightning's wrapper calls it itself
+                self.on_before_optimizer_step(optimizer)
             optimizer.step()
             if self.hyper is not None:
                 self.hyper.after_step(self.optimizer)

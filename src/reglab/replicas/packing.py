@@ -12,10 +12,9 @@ lives here.
 import json
 from dataclasses import dataclass
 
-from reglab.config.errors import ConfigError
 from reglab.regularizers.kinds import REGULARIZERS
 from reglab.regularizers.protocol import overrides
-from reglab.replicas.checks import check_settings
+from reglab.replicas.checks import stacking_refusal
 from reglab.replicas.optimizer_traits import per_replica_keys
 from reglab.run_folder import rebase_paths
 
@@ -54,10 +53,8 @@ def packing(settings) -> Packing:
         return Packing(None, "ckpt_path is set")
     if not settings.dataset.target.startswith("reglab."):
         return Packing(None, f"dataset._target_={settings.dataset.target} is its own data module")
-    try:
-        check_settings(settings)
-    except ConfigError as exc:
-        return Packing(None, str(exc).split(" is not supported", 1)[0])
+    if (reason := stacking_refusal(settings)) is not None:
+        return Packing(None, reason)
     plain = settings.model_dump(mode="json", by_alias=True)
     plain = rebase_paths(plain, {str(settings.paths.output_dir): JOB_DIR})
     for key in ("seed", "tags", "resume"):

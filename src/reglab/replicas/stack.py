@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from reglab.config.errors import ConfigError
+from reglab.replicas.checks import NotStackable
 
 
 class StackedNet:
@@ -104,7 +104,8 @@ def build_replicas(build_net: Callable[[int], nn.Module], seeds: Sequence[int]) 
 def check_functional(stacked: StackedNet, sample: torch.Tensor) -> None:
     """Runs the stacked forward once, in training and in evaluation mode: a module whose
     forward is not functional (in-place updates of its own state, Python-side randomness,
-    data-dependent control flow) fails here, with a message that says so, not mid-training."""
+    data-dependent control flow) fails here, before training, with a message that says so
+    (NotStackable: its seeds train one after another instead)."""
     n = stacked.num_replicas
     try:
         with torch.no_grad():
@@ -112,9 +113,9 @@ def check_functional(stacked: StackedNet, sample: torch.Tensor) -> None:
             stacked.forward_eval(sample)
     except Exception as exc:
         name = type(stacked.template).__name__
-        raise ConfigError(
-            f"seeds: model {name} cannot be trained as stacked replicas (torch.func.vmap over "
-            f"its forward failed: {type(exc).__name__}: {str(exc).splitlines()[0]}). Its "
-            "forward must be functional: no in-place updates of its own tensors, no .item() or "
-            "data-dependent Python control flow. Use seeds=1 (a multirun over seed=) instead"
+        raise NotStackable(
+            f"model {name} cannot be trained as stacked replicas (torch.func.vmap over its "
+            f"forward failed: {type(exc).__name__}: {str(exc).splitlines()[0]}; a stacked forward "
+            "must be functional: no in-place updates of its own tensors, no .item() or "
+            "data-dependent Python control flow)"
         ) from exc
