@@ -10,7 +10,7 @@ Survivors are scaled by 1 / (1 - p); evaluation passes the maps through unchange
 
 import torch
 
-from reglab.regularizers.dropout import RateDropout, masked
+from reglab.regularizers.dropout import RateDropout, keep_mask
 from reglab.regularizers.settings import ConvDropoutMode
 
 
@@ -22,8 +22,7 @@ class ConvDropout(RateDropout):
     def drop(self, x: torch.Tensor) -> torch.Tensor:
         # channel mode: one draw per (sample, channel), broadcast over the map
         shape = x.shape if self.mode == "element" else (*x.shape[:2], *([1] * (x.dim() - 2)))
-        keep = torch.rand(shape, device=x.device, dtype=x.dtype) >= self.p
-        return masked(x, keep, self.p)
+        return x * keep_mask(torch.rand(shape, device=x.device, dtype=x.dtype), self.p)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, mode={self.mode}"

@@ -12,6 +12,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from reglab.regularizers.dropout import keep_mask
+
 
 class DropConnectLinear(nn.Linear):
     """An `nn.Linear` whose weight matrix is masked and rescaled in training.
@@ -30,8 +32,7 @@ class DropConnectLinear(nn.Linear):
 
     def masked_weight(self) -> torch.Tensor:
         """The weight matrix this training step uses: W * m / (1 - p), m ~ Bernoulli(1 - p)."""
-        keep = torch.rand_like(self.weight) >= self.p
-        return self.weight * (keep * (1.0 / (1.0 - self.p)))
+        return self.weight * keep_mask(torch.rand_like(self.weight), self.p)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or (not torch.is_tensor(self.p) and self.p == 0.0):
