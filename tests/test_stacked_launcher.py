@@ -17,7 +17,7 @@ from reglab.regularizers.noise import GaussianNoise
 from reglab.replicas.packing import packing, split
 from reglab.replicas.stack import StackedNet
 
-from .conftest import FAST, run_main
+from .conftest import FAST, run_cli, run_main
 
 # 8 jobs that differ in weight decay, lr and seed: one pack (SGD with momentum)
 TOY_SWEEP = [
@@ -234,3 +234,53 @@ def test_max_pack_and_jobs_that_fit_no_pack(tmp_path):
     assert "4 of 12 jobs failed" in output
     statuses = sorted(r["status"] for r in _records(tmp_path).values())
     assert statuses == ["completed"] * 8 + ["failed"] * 4
+
+
+def test_an_interrupted_pack_resumes_where_it_stopped(tmp_path):
+    """Ctrl-C in a pack writes its jobs as of the last checkpoint (interrupted); the same
+    command again continues the pack from its state to the numbers of an uninterrupted run."""
+    sweep = [*TOY_SWEEP[:-3], "regularizer.weight_decay=0.0,0.01", "seed=0,1"]
+    kill = [
+        "+callbacks.kill._target_=tests.helpers.KillAt",
+        "+callbacks.kill.epoch=3",
+        f"+callbacks.kill.marker={tmp_path / 'killed'}",
+        "+callbacks.kill.signal=SIGINT",
+    ]
+    command = [*sweep, *kill, "hydra/launcher=stacked", f"hydra.sweep.dir={tmp_path / 's'}"]
+    first = run_cli(command)
+    assert first.returncode == 1, first.stderr[-3000:]
+    assert sorted(r["status"] for r in _records(tmp_path / "s").values()) == ["interrupted"] * 4
+    assert list((tmp_path / "s" / ".packs").glob("*/checkpoints/last.ckpt"))
+    again = run_cli(command)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "after epoch 2" in again.stdout + again.stderr  # went on from its checkpoint
+    basic = run_main([*sweep, f"hydra.sweep.dir={tmp_path / 'b'}"])
+    assert basic.returncode == 0, basic.stderr[-3000:]
+    resumed = {
+        tuple(o for o in k if "callbacks.kill" not in o): r
+        for k, r in _records(tmp_path / "s").items()
+    }
+    for overrides, expected in _records(tmp_path / "b").items():
+        got = resumed[overrides]
+        assert got["status"] == "completed" and got["epochs"] == expected["epochs"]
+        for key in (k for k in expected if "/" in k):
+            assert got[key] == pytest.approx(expected[key], rel=1e-5, abs=1e-6), key
+
+
+def test_optuna_trials_asked_together_train_as_one_pack(tmp_path):
+    result = run_main(
+        [
+            "hparams_search=dropout_weight_decay",
+            *FAST,
+            "logger=csv",
+            "hydra.sweeper.n_trials=4",
+            "hydra.sweeper.n_jobs=2",
+            "hydra/launcher=stacked",
+            f"hydra.sweep.dir={tmp_path}",
+        ]
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert output.count("2 in 1 packs trained stacked (2)") == 2
+    trials = list(csv.DictReader((tmp_path / "trials.csv").open()))
+    assert len(trials) == 4 and all(float(t["value"]) > 0 for t in trials), trials

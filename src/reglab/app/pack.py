@@ -78,6 +78,7 @@ def train_pack(jobs: list[PackJob], sweep_dir: Path) -> tuple[list[dict], BaseEx
             pack,
             module_arguments(first, data),
             resume_ckpt=resume,
+            what=f"{len(jobs)} jobs as stacked replicas ({', '.join(_folder_names(folders))})",
         )
     if result.interrupted is None:  # every job's files are written: the state has served
         shutil.rmtree(pack.path, ignore_errors=True)
@@ -99,3 +100,7 @@ def _member(job: PackJob, folder: RunFolder, plain: dict) -> Member:
     )
     optimizer = optimizer_factory(settings.optimizer.factory_config())
     return Member(settings.seed, folder, identity, plain, regularization, optimizer)
+
+
+def _folder_names(folders: list[RunFolder]) -> list[str]:
+    return [f"#{folder.path.name}" for folder in folders]

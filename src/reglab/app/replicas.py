@@ -177,6 +177,7 @@ def train_stack(
     run: RunFolder,
     module_arguments: dict,
     resume_ckpt: Path | None = None,
+    what: str | None = None,
 ) -> StackResult:
     """Trains `members` stacked, with one Trainer (`settings`: the first member's; the others
     differ from it only in what their regularizers and optimizer declare per replica:
@@ -258,7 +259,8 @@ def train_stack(
         done = load_run_state(resume_ckpt, seeds)["epochs_done"]
         log.info("Continuing %d replicas after epoch %d", len(seeds), done)
     else:
-        log.info("Training %d replicas (seeds %s) in one loop", len(seeds), _seed_list(seeds))
+        what = what or f"{len(seeds)} replicas (seeds {_seed_list(seeds)})"
+        log.info("Training %s in one loop", what)
     trainer = _trainer(settings, task, validation)
 
     start = time.perf_counter()

@@ -21,6 +21,8 @@ def keep_mask(draws: torch.Tensor, p) -> torch.Tensor:
     """`draws` (uniform in [0, 1), used up in place) turned into the mask that keeps a unit
     with probability 1 - p and scales it by 1 / (1 - p): 0 or 1 / (1 - p). In place, one pass
     each: ~3x faster on CPU than `(draws >= p) * (1 / (1 - p))` (bool, then a float copy)."""
+    if torch.is_tensor(p):  # a pack's rate per replica: vmap has no batching rule for ge_
+        return (draws >= p).to(draws.dtype).mul_(1.0 / (1.0 - p))
     return draws.ge_(p).mul_(1.0 / (1.0 - p))
 
 
