@@ -284,3 +284,25 @@ def test_optuna_trials_asked_together_train_as_one_pack(tmp_path):
     assert output.count("2 in 1 packs trained stacked (2)") == 2
     trials = list(csv.DictReader((tmp_path / "trials.csv").open()))
     assert len(trials) == 4 and all(float(t["value"]) > 0 for t in trials), trials
+
+
+def test_a_pack_that_does_not_fit_in_memory_trains_in_parts(tmp_path, monkeypatch):
+    from reglab.app import pack
+
+    monkeypatch.setattr(pack, "replicas_that_fit", lambda per_replica, device: 3)
+    sweep = [*TOY_SWEEP, "hydra/launcher=stacked", f"hydra.sweep.dir={tmp_path}"]
+    result = run_main(sweep)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "8 jobs do not fit in memory together: packs of 3" in output
+    assert output.count("jobs as stacked replicas") == 3  # 3 + 3 + 2
+    assert sorted(r["status"] for r in _records(tmp_path).values()) == ["completed"] * 8
+
+
+def test_what_a_replica_costs_in_memory():
+    from reglab.replicas.memory import replica_bytes
+
+    net = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+    parameters = 784 * 256 + 256 + 256 * 10 + 10
+    outputs = 64 * (256 + 256 + 10)  # each module's output for a batch of 64
+    assert replica_bytes(net, torch.zeros(64, 784)) == 4 * (8 * parameters + 2 * outputs)
