@@ -19,13 +19,12 @@ from reglab.regularizers.protocol import Regularizer
 Smoothing = Annotated[float, Field(ge=0.0, lt=1.0)]
 
 
-class LabelSmoothingRegularizer(
-    Regularizer,
-    keys={"label_smoothing": (Smoothing, 0.0)},
-    order=90,
-    per_replica=("label_smoothing",),
-    packs_zero=True,
-):
+KEYS = {"label_smoothing": (Smoothing, 0.0)}
+# at 0 it does exactly nothing: a job with it off packs with jobs where it is on
+PACKING = {"per_replica": ("label_smoothing",), "packs_zero": True}
+
+
+class LabelSmoothingRegularizer(Regularizer, keys=KEYS, order=90, **PACKING):
     def training_loss(self, loss, outputs, targets):
         uniform = -outputs.log_softmax(-1).mean(-1).mean()  # CE against the uniform target
         return (1 - self.value) * loss + self.value * uniform
