@@ -138,7 +138,9 @@ def _member(job: PackJob, folder: RunFolder, plain: dict) -> Member:
         provenance=record["provenance"],
     )
     optimizer = optimizer_factory(settings.optimizer.factory_config())
-    return Member(settings.seed, folder, identity, plain, regularization, optimizer)
+    return Member(
+        settings.seed, folder, identity, plain, regularization, optimizer, writes_hydra_files=False
+    )
 
 
 def _folder_names(folders: list[RunFolder]) -> list[str]:

@@ -91,6 +91,8 @@ class Member:
     checkpoint_config: dict  # the config its checkpoints store (RegLabModule's)
     regularization: Regularization  # builds its network (its own rates at the hooks)
     optimizer: OptimizerFactory  # its own optimizer options (lr, weight decay)
+    # its .hydra/ files are written here (seeds=N), not by Hydra's run_job (a sweep's job)
+    writes_hydra_files: bool = True
 
 
 @dataclass
@@ -294,8 +296,9 @@ def train_stack(
         for k, (member, outcome) in enumerate(zip(members, module.outcomes, strict=True)):
             replica, identity = member.folder, member.identity
             folder = replica.path
-            plain = {key: v for key, v in identity.config.items() if key not in LOGGED_ONLY}
-            write_hydra_files(replica, identity.overrides, plain)
+            if member.writes_hydra_files:
+                plain = {key: v for key, v in identity.config.items() if key not in LOGGED_ONLY}
+                write_hydra_files(replica, identity.overrides, plain)
             status = outcome.status
             if interrupted is not None and status != contract.DIVERGED:
                 status = contract.INTERRUPTED
