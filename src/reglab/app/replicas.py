@@ -29,7 +29,7 @@ from reglab.outputs.checkpoint_io import AtomicCheckpointIO
 from reglab.regularizers.regularization import Regularization
 from reglab.regularizers.weight_decay import weight_parameters
 from reglab.replicas.batches import ReplicaBatches
-from reglab.replicas.checks import CALLBACKS_DONE_PER_REPLICA, check_model, check_settings
+from reglab.replicas.checks import CALLBACKS_DONE_PER_REPLICA, check_settings
 from reglab.replicas.evaluation import replica_evaluation
 from reglab.replicas.folders import replica_overrides
 from reglab.replicas.module import LoopSettings, ReplicaModule
@@ -96,7 +96,6 @@ def train_replicas(
     seeds = [settings.seed + k for k in range(settings.seeds)]
     device = _device(settings.hardware.accelerator)
     nets = build_replicas(build_net, seeds)
-    check_model(nets[0])
     weight_ids = {id(p) for p in weight_parameters(nets[0])}
     names = {id(p): name for name, p in nets[0].named_parameters()}
     weight_names = [names[i] for i in names if i in weight_ids]
@@ -165,7 +164,10 @@ def train_replicas(
         module.early_stopping_records()
         if settings.test:
             best = settings.test_ckpt in ("auto", contract.BEST) and keep_best
-            tested = module.evaluate("test", module.best_params if best else None)
+            if best:  # the best epoch's weights and running statistics: best.ckpt's
+                tested = module.evaluate("test", module.best_params, module.best_buffers)
+            else:
+                tested = module.evaluate("test")
             tested_ckpt = contract.BEST if best else tested_ckpt
     except (KeyboardInterrupt, SystemExit) as exc:  # Ctrl-C, or SIGTERM (reglab.app.signals)
         if isinstance(exc, SystemExit) and not trainer.interrupted:
@@ -201,12 +203,12 @@ def train_replicas(
             # a diverged replica's weights are its last checkpoint's (none: diverged before one)
             weights_epoch = last_epoch if outcome.weights_epoch is None else outcome.weights_epoch
             if weights_epoch > 0:
-                weights = stacked.replica_state(k, state["params"])
+                weights = stacked.replica_state(k, state["params"], state["buffers"])
                 step = _step_after(outcome.rows, weights_epoch, last_step)
                 ckpt = checkpoint(module_state, weights, weights_epoch, step, hparams)
                 save_checkpoint(replica.last_ckpt, ckpt | origin)
             if keep_best and outcome.best_epoch is not None:
-                best_state = stacked.replica_state(k, state["best_params"])
+                best_state = stacked.replica_state(k, state["best_params"], state["best_buffers"])
                 best_step = _step_after(outcome.rows, outcome.best_epoch, last_step)
                 ckpt = checkpoint(module_state, best_state, outcome.best_epoch, best_step, hparams)
                 save_checkpoint(replica.best_ckpt, ckpt | origin)

@@ -98,20 +98,3 @@ def check_settings(settings) -> None:
     for name, entry in entries.items():
         if entry is not None and name not in CALLBACKS_DONE_PER_REPLICA and _instrument(entry):
             raise _unsupported(f"callbacks.{name}", "an instrument reads one network")
-    if settings.model.keywords().get("norm") == "batch":  # before the data are loaded
-        raise _unsupported(
-            "model.norm=batch",
-            "BatchNorm's running statistics are updated in place; model.norm=layer or group works",
-        )
-
-
-def check_model(net) -> None:
-    """Model-level checks: state a forward updates in place cannot be stacked."""
-    for name, module in net.named_modules():
-        # BatchNorm (and any norm layer) keeping running statistics: updated in place
-        if getattr(module, "track_running_stats", False) and module.running_mean is not None:
-            raise _unsupported(
-                f"a batch norm layer ({name})",
-                "its running statistics are updated in place in training; layer or group "
-                "norm works (model.norm=layer for the built-in models)",
-            )

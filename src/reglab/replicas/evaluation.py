@@ -17,20 +17,22 @@ def replica_evaluation(
     splits: Splits,
     batch_size: int,
     prepare: Callable[[torch.Tensor], torch.Tensor],
-) -> Callable[[str, dict | None], dict[str, torch.Tensor]]:
-    """evaluate(stage, params) -> {'<stage>/loss': (N,), '<stage>/acc': (N,)} with `params`
-    (stacked; None = the current weights)."""
+) -> Callable[..., dict[str, torch.Tensor]]:
+    """evaluate(stage, params, buffers) -> {'<stage>/loss': (N,), '<stage>/acc': (N,)} with
+    `params` and `buffers` (stacked; None = the current weights and running statistics)."""
     loss_of = vmap(task.loss, in_dims=(0, None))
     data = {"val": (splits.x_val, splits.y_val), "test": (splits.x_test, splits.y_test)}
 
     @torch.no_grad()
-    def evaluate(stage: str, params: dict | None = None) -> dict[str, torch.Tensor]:
+    def evaluate(
+        stage: str, params: dict | None = None, buffers: dict | None = None
+    ) -> dict[str, torch.Tensor]:
         inputs, targets = data[stage]
         loss_sum, correct = 0.0, 0.0
         for start in range(0, len(inputs), batch_size):
             x = prepare(inputs[start : start + batch_size])
             y = targets[start : start + batch_size]
-            outputs = stacked.forward_eval(x, params)
+            outputs = stacked.forward_eval(x, params, buffers)
             loss_sum = loss_sum + loss_of(outputs, y) * len(y)
             if task.name == "classification":
                 correct = correct + (outputs.argmax(-1) == y).sum(1)
