@@ -127,7 +127,9 @@ def test_resume_continues_stopped_replicas_as_they_stopped(tmp_path, monkeypatch
 
 
 @pytest.mark.parametrize(
-    "model", [["model=linear"], ["model=mlp", "model.hidden=[8]", "model.norm=batch"]]
+    "model",
+    [["model=linear"], ["model=mlp", "model.hidden=[8]", "model.norm=batch"]],
+    ids=["linear", "mlp_bn"],
 )
 def test_a_diverged_replica_keeps_its_last_finite_weights(tmp_path, monkeypatch, model):
     """... and running statistics (NaN inputs make them NaN in the epoch it diverges in)."""
