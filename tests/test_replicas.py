@@ -284,7 +284,6 @@ def test_dropconnect_noise_and_adam_run_per_replica(make_config, tmp_path):
     ("override", "key"),
     [
         ("hardware=ddp_cpu", "hardware.strategy=ddp_spawn"),
-        ("hardware.compile=true", "hardware.compile"),
         ("~optimizer.nesterov", "optimizer._target_=torch.optim.LBFGS"),
         ("+trainer.gradient_clip_val=1.0", "trainer.gradient_clip_val"),
         ("callbacks=instruments", "callbacks.weight_norms"),
@@ -299,6 +298,55 @@ def test_what_cannot_be_per_replica_is_a_clear_error(tmp_path, override, key):
     assert result.returncode == 1, output[-2000:]
     assert f"{key} is not supported with seeds>1" in output, output[-2000:]
     assert "Traceback" not in output
+
+
+def test_hardware_compile_compiles_the_stacked_forwards(make_config, monkeypatch):
+    """hardware.compile=true hands the replicas' vmapped forwards (training, evaluation) to
+    torch.compile, as a single run hands it its network (the real compile: the slow test
+    below)."""
+    compiled = []
+
+    def fake_compile(forward, *args, **kwargs):
+        compiled.append(getattr(forward, "__name__", type(forward).__name__))
+        return forward
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    record = run(make_config(*TOY, "seeds=2", "hardware.compile=true", fast=False))
+    assert record["replica_status"] == ["completed", "completed"]
+    # the forwards (vmap keeps their name), and the network of the module replicas' checkpoints
+    # load into (their keys are where that module keeps it)
+    assert sorted(compiled) == ["Linear", "_call", "_call"]
+
+
+@pytest.mark.slow
+def test_a_compiled_seeds_run_equals_the_uncompiled_one(make_config, tmp_path):
+    """torch.compile of the stacked forwards (inductor, a C++ toolchain): the same weights,
+    running statistics and metrics as eager, up to float rounding."""
+    settings = ["dataset=toy1d", "model=mlp", "model.hidden=[16,16]", "model.norm=batch"]
+    settings += ["logger=csv", "trainer.max_epochs=20", "seeds=2"]
+    eager = run(make_config(*settings, fast=False))
+    compiled = make_config(*settings, "hardware.compile=true", fast=False)
+    record = run(compiled)
+    assert record["replica_status"] == ["completed", "completed"]
+    for key in ("train/loss", "val/loss", "test/loss"):
+        assert record[key] == pytest.approx(eager[key], rel=1e-4, abs=1e-6), key
+    for seed in (42, 43):
+        ckpt = Path(compiled.paths.output_dir) / f"seed_{seed}" / "checkpoints" / "last.ckpt"
+        compiled_keys = _state(ckpt)  # where a compiled single run's module keeps them
+        assert all(k.startswith("_orig_mod.") for k in compiled_keys)
+        mine = {k.removeprefix("_orig_mod."): v for k, v in compiled_keys.items()}
+        theirs = _state(tmp_path / "run" / f"seed_{seed}" / "checkpoints" / "last.ckpt")
+        assert mine.keys() == theirs.keys()
+        for name, tensor in theirs.items():
+            assert torch.allclose(mine[name], tensor, atol=1e-4, rtol=1e-4), (seed, name)
+    # its checkpoints hold the network where a compiled single run's do: eval.py reads them
+    from reglab.app.evaluate import evaluate, validate_eval_config
+
+    folder = Path(compiled.paths.output_dir) / "seed_43"
+    ckpt = folder / "checkpoints" / "last.ckpt"
+    eval_cfg = compose_config([f"ckpt_path={ckpt}"], tmp_path / "eval", "eval")
+    evaluated = evaluate(validate_eval_config(eval_cfg))
+    assert evaluated["test/loss"] == pytest.approx(_record(folder)["test/loss"], rel=1e-5)
 
 
 @pytest.mark.parametrize("precision", ["bf16-mixed", "64-true"])

@@ -104,12 +104,15 @@ def train_replicas(
     # the module a checkpoint must load into: its metric states and key names
     module = RegLabModule(**module_arguments)
     module_state = {k: v for k, v in module.state_dict().items() if not k.startswith("net.")}
+    net_prefix = _net_prefix(module, nets[0])
     stored = dict(module.hparams)  # what a single run's checkpoint stores, its config once
 
     stacked = StackedNet(nets, device)
     datamodule.splits = datamodule.splits.to(device)
     splits = datamodule.splits
     check_functional(stacked, datamodule.prepare_inputs(splits.x_train[:2]))
+    if settings.hardware.compile:
+        stacked.compile()
     stacked_groups = [
         {**g, "params": [stacked.params[names[id(p)]] for p in g["params"]]} for g in groups
     ]
@@ -205,12 +208,14 @@ def train_replicas(
             if weights_epoch > 0:
                 weights = stacked.replica_state(k, state["params"], state["buffers"])
                 step = _step_after(outcome.rows, weights_epoch, last_step)
-                ckpt = checkpoint(module_state, weights, weights_epoch, step, hparams)
+                ckpt = checkpoint(module_state, weights, weights_epoch, step, hparams, net_prefix)
                 save_checkpoint(replica.last_ckpt, ckpt | origin)
             if keep_best and outcome.best_epoch is not None:
                 best_state = stacked.replica_state(k, state["best_params"], state["best_buffers"])
                 best_step = _step_after(outcome.rows, outcome.best_epoch, last_step)
-                ckpt = checkpoint(module_state, best_state, outcome.best_epoch, best_step, hparams)
+                ckpt = checkpoint(
+                    module_state, best_state, outcome.best_epoch, best_step, hparams, net_prefix
+                )
                 save_checkpoint(replica.best_ckpt, ckpt | origin)
             if interrupted is None:
                 artifacts = callbacks.artifacts if callbacks is not None else None
@@ -266,6 +271,15 @@ def train_replicas(
         )
         sys.exit(1)  # as Lightning exits on Ctrl-C
     return summary
+
+
+def _net_prefix(module: RegLabModule, net: nn.Module) -> str:
+    """Where the module's state dict keeps the network's tensors: `net.`, or `net._orig_mod.`
+    where hardware.compile wrapped it (torch.compile's module), as a single run's checkpoint
+    holds them: the replica's checkpoint must load into that module."""
+    first = next(iter(net.state_dict()))
+    key = next(k for k in module.state_dict() if k.startswith("net.") and k.endswith(first))
+    return key[: -len(first)]
 
 
 def _step_after(rows: list[dict], epoch: int, default: int) -> int:

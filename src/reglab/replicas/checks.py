@@ -79,8 +79,6 @@ def check_settings(settings) -> None:
     hw = settings.hardware
     if hw.strategy != "auto" or hw.devices not in (1, "auto"):
         raise _unsupported(f"hardware.strategy={hw.strategy}", "DDP / several devices")
-    if hw.compile:
-        raise _unsupported("hardware.compile", "torch.compile under torch.func.vmap")
     for regularizer in REGULARIZERS:  # what a regularizer declares it cannot do per replica
         if regularizer.replica_refusal and regularizer.is_on(settings.regularizer):
             raise _unsupported(f"regularizer.{regularizer.switch}", regularizer.replica_refusal)

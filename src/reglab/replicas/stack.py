@@ -63,6 +63,15 @@ class StackedNet:
         # evaluation: every replica sees the same (unbatched) inputs; no randomness in eval mode
         self._eval = vmap(self._call, in_dims=(0, 0, None), randomness="error")
 
+    def compile(self) -> None:
+        """`hardware.compile`: torch.compile the stacked forwards (vmap over the network's
+        forward, its backward with it), as a single run compiles its network; the loss, the
+        optimizer and Lightning's loop stay eager. After `check_functional`: its trial
+        forward runs eagerly, so a module vmap cannot run is refused in one line, and no
+        graph is compiled for it alone."""
+        self._train = torch.compile(self._train)
+        self._eval = torch.compile(self._eval)
+
     @property
     def buffers(self) -> dict[str, torch.Tensor]:
         return self.buffer_module.by_name()
