@@ -352,13 +352,17 @@ def test_a_compiled_seeds_run_equals_the_uncompiled_one(make_config, tmp_path):
 @pytest.mark.parametrize("precision", ["bf16-mixed", "64-true"])
 def test_precision_is_lightnings_plugin(make_config, tmp_path, precision):
     """Replicas train through Lightning's precision plugin: autocast, or the stacked tensors
-    cast (and the data with them); a replica's checkpoint is in the precision it trained in."""
-    record = run(make_config(*TOY, "seeds=2", f"hardware.precision={precision}", fast=False))
+    cast (and the data with them), BatchNorm's running statistics with them; a replica's
+    checkpoint is in the precision it trained in."""
+    bn = ["model=mlp", "model.hidden=[8]", "model.norm=batch"]
+    precise = f"hardware.precision={precision}"
+    record = run(make_config(*TOY, *bn, "seeds=2", precise, fast=False))
     assert record["replica_status"] == ["completed", "completed"]
     assert all(math.isfinite(record[k]) for k in ("train/loss", "test/loss"))
     weights = _state(tmp_path / "run" / "seed_43" / "checkpoints" / "last.ckpt")
     dtype = torch.float64 if precision == "64-true" else torch.float32
-    assert all(t.dtype == dtype for t in weights.values())
+    assert any("running_var" in k for k in weights)
+    assert all(t.dtype == (torch.long if "num_batches" in k else dtype) for k, t in weights.items())
 
 
 def test_lightning_trainer_keys_and_callbacks_apply_to_replicas(make_config, tmp_path):
