@@ -313,9 +313,9 @@ def test_hardware_compile_compiles_the_stacked_forwards(make_config, monkeypatch
     monkeypatch.setattr(torch, "compile", fake_compile)
     record = run(make_config(*TOY, "seeds=2", "hardware.compile=true", fast=False))
     assert record["replica_status"] == ["completed", "completed"]
-    # the forwards (vmap keeps their name), and the network of the module replicas' checkpoints
-    # load into (their keys are where that module keeps it)
-    assert sorted(compiled) == ["Linear", "_call", "_call"]
+    # the forwards, and the network of the module replicas' checkpoints load into (their keys
+    # are where that module keeps it)
+    assert sorted(compiled) == ["Linear", "eval_forward", "train_forward"]
 
 
 @pytest.mark.slow

@@ -16,8 +16,8 @@ What a single run's callbacks do once (early stopping, divergence guard, best ch
 metrics.csv rows) is done here per replica, vectorised over the replica dimension, writing the
 same keys. Replicas stop independently: a stopped replica is frozen, i.e. its slice of every
 parameter, of every buffer (running statistics) and of the optimizer's state is written back
-after each step. It still rides along
-in the stacked arithmetic (cheaper than restacking) but its metrics are no longer recorded.
+after each step. It still rides along in the stacked arithmetic (cheaper than restacking) but
+its metrics are no longer recorded.
 A replica that diverges goes back to the weights, running statistics and optimizer state of
 the last checkpoint (finite; what a single run's last.ckpt holds then): NaN weights are never
 kept.
@@ -381,7 +381,8 @@ class ReplicaModule(L.LightningModule):
         self.step = int(state["step"])
         if state["best_params"] is not None:
             self.best_params = {k: v.to(device).clone() for k, v in state["best_params"].items()}
-            # (a checkpoint from before buffers were stacked has none: nor had its models)
+            # none in a checkpoint written before buffers were stacked: one of a model without
+            # buffers (a model with some misses them in the state dict and does not load)
             best_buffers = state.get("best_buffers") or {}
             self.best_buffers = {k: v.to(device).clone() for k, v in best_buffers.items()}
         for name in ("best_value", "best_metric", "loss_max"):

@@ -69,8 +69,18 @@ class StackedNet:
         optimizer and Lightning's loop stay eager. After `check_functional`: its trial
         forward runs eagerly, so a module vmap cannot run is refused in one line, and no
         graph is compiled for it alone."""
-        self._train = torch.compile(self._train)
-        self._eval = torch.compile(self._eval)
+        train, evaluate = self._train, self._eval
+
+        # one function each: dynamo keeps its compiled graphs per code object, and the two
+        # vmaps share theirs (their guards would then fail in turn, recompiling both)
+        def train_forward(params: dict, buffers: dict, x: torch.Tensor) -> torch.Tensor:
+            return train(params, buffers, x)
+
+        def eval_forward(params: dict, buffers: dict, x: torch.Tensor) -> torch.Tensor:
+            return evaluate(params, buffers, x)
+
+        self._train = torch.compile(train_forward)
+        self._eval = torch.compile(eval_forward)
 
     @property
     def buffers(self) -> dict[str, torch.Tensor]:
@@ -100,6 +110,9 @@ class StackedNet:
         self.template.eval()
         params = params if params is not None else self.params
         buffers = buffers if buffers is not None else self.buffers
+        # plain tensors, the current weights (parameters) as the best ones (copies): under
+        # hardware.compile one graph serves both
+        params = {k: v.detach() for k, v in params.items()}
         return self._eval(params, buffers, self._inputs(x))
 
     def replica_state(
