@@ -16,7 +16,10 @@ the summed time of the N single runs (seeds 0..N-1) over the time of one `seeds=
 Last line: `seeds_speedup_toy1d=<a> seeds_speedup_poly=<b> seeds_speedup_mlp=<c>`.
 
     DATA_DIR=/work/shared/data python scripts/bench_seeds.py [--workload toy1d,poly,mlp]
-        [--mlp-train 10000] [--mlp-epochs 2] [--threads 1]
+        [--mlp-train 10000] [--mlp-epochs 2] [--threads 1] [--compile]
+
+--compile: every run with `hardware.compile=true` (torch.compile; a single run and a
+`seeds=N` run first fill inductor's cache, as earlier runs on the machine would).
 """
 
 import argparse
@@ -38,12 +41,12 @@ WORKLOADS = {
     "poly": (["experiment=poly_fit", "+case/poly_fit=right"], 10),
     "mlp": (["regularizer=dropout", "dataset.batch_size=256", "callbacks.progress_bar=null"], 5),
 }
-THREADS: list[str] = []
+EVERY_RUN: list[str] = []  # overrides of --threads and --compile
 QUIET = ["logger=csv", "extras.print_config=false"]
 
 
 def timed_run(overrides: list[str], folder: Path) -> float:
-    cfg = compose_config([*overrides, *QUIET, *THREADS], folder)
+    cfg = compose_config([*overrides, *QUIET, *EVERY_RUN], folder)
     start = time.perf_counter()
     run(cfg)
     return time.perf_counter() - start
@@ -52,6 +55,8 @@ def timed_run(overrides: list[str], folder: Path) -> float:
 def measure(name: str, overrides: list[str], n: int, tmp: Path) -> tuple[float, float]:
     """(total of N single runs, one seeds=N run) in seconds."""
     timed_run([*overrides, "seed=0"], tmp / f"{name}_warmup")  # imports, caches, data load
+    if "hardware.compile=true" in EVERY_RUN:  # inductor's cache of the stacked graphs too
+        timed_run([*overrides, "seed=0", f"seeds={n}"], tmp / f"{name}_warmup_replicas")
     singles = sum(
         timed_run([*overrides, f"seed={seed}"], tmp / f"{name}_single{seed}") for seed in range(n)
     )
@@ -71,9 +76,14 @@ def main() -> None:
         help="hardware.threads for every run (default: reglab's, the cores); on a machine "
         "other jobs share, 1 avoids threads spinning against them",
     )
+    parser.add_argument(
+        "--compile", action="store_true", help="hardware.compile=true for every run"
+    )
     args = parser.parse_args()
+    if args.compile:
+        EVERY_RUN.append("hardware.compile=true")
     if args.threads:
-        THREADS.append(f"hardware.threads={args.threads}")
+        EVERY_RUN.append(f"hardware.threads={args.threads}")
     logging.getLogger("reglab").setLevel(logging.WARNING)
     logging.getLogger("lightning").setLevel(logging.WARNING)
     speedups = {}

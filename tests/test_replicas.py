@@ -131,6 +131,68 @@ def test_one_epoch_equals_single_runs_and_writes_their_files(make_config, tmp_pa
     assert RegLabModule.load_from_checkpoint(ckpt).hparams.config["seed"] == 1
 
 
+@pytest.mark.parametrize(
+    "model",
+    [["model.hidden=[32]", "model.norm=batch"], ["model=lenet_bn", "model.hidden=[32,16]"]],
+    ids=["mlp_bn", "lenet_bn"],
+)
+def test_batch_norm_replicas_keep_their_single_runs_running_statistics(
+    make_config, tmp_path, model
+):
+    """BatchNorm under seeds=N: replica k's weights AND running statistics after each epoch
+    equal the single run seed=k's (last.ckpt and best.ckpt), and each replica validates and
+    tests with its own statistics (its metrics equal its single run's)."""
+    settings = [*model, "logger=csv", "trainer.max_epochs=2", "optimizer.momentum=0.9"]
+    record = run(make_config("seed=0", "seeds=2", *settings))
+    assert record["replica_status"] == ["completed", "completed"]
+    stats = []
+    for seed in (0, 1):
+        single = make_config(f"seed={seed}", *settings)
+        single.paths.output_dir = str(tmp_path / f"single{seed}")
+        expected = run(single)
+        for ckpt in ("last.ckpt", "best.ckpt"):
+            mine = _state(tmp_path / "run" / f"seed_{seed}" / "checkpoints" / ckpt)
+            theirs = _state(tmp_path / f"single{seed}" / "checkpoints" / ckpt)
+            assert mine.keys() == theirs.keys()
+            for name, tensor in theirs.items():
+                assert mine[name].dtype == tensor.dtype, (ckpt, name)
+                assert torch.allclose(mine[name], tensor, atol=1e-5, rtol=0), (seed, ckpt, name)
+        last = _state(tmp_path / "run" / f"seed_{seed}" / "checkpoints" / "last.ckpt")
+        stats.append({k: v for k, v in last.items() if "running_" in k or "num_batches" in k})
+        mine = _record(tmp_path / "run" / f"seed_{seed}")
+        for key in ("train/loss", "val/acc", "val/loss", "test/acc", "test/loss"):
+            assert mine[key] == pytest.approx(expected[key], abs=1e-5), (seed, key)
+    assert stats[0] and all(int(v) == 16 for k, v in stats[0].items() if "num_batches" in k)
+    # per replica: the two replicas' statistics are their own
+    assert all(not torch.allclose(stats[0][k], stats[1][k]) for k in stats[0] if "running" in k)
+
+
+def test_stacked_batch_norm_updates_and_reads_each_replicas_statistics():
+    """In training each replica's running statistics move as its own network's; in eval mode
+    each replica normalises with its own; the trial forward of check_functional moves none."""
+    torch.manual_seed(0)
+    nets = [nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4)) for _ in range(2)]
+    nets[1][1].running_mean.fill_(5.0)  # different statistics, to tell them apart
+    nets[1][1].running_var.fill_(9.0)
+    stacked = StackedNet(nets, torch.device("cpu"))
+    check_functional(stacked, torch.randn(4, 3))
+    assert torch.equal(stacked.buffers["1.running_mean"][1], nets[1][1].running_mean)
+    assert torch.equal(stacked.buffers["1.num_batches_tracked"], torch.tensor([0, 0]))
+    x = torch.randn(2, 8, 3)
+    trained = stacked.forward_train(x)
+    for k, net in enumerate(nets):
+        net.train()
+        assert torch.allclose(trained[k], net(x[k]), atol=1e-6)
+        for name, buffer in net.named_buffers():
+            assert torch.allclose(stacked.buffers[name][k], buffer, atol=1e-6), (k, name)
+    shared = torch.randn(5, 3)
+    evaluated = stacked.forward_eval(shared)
+    for k, net in enumerate(nets):
+        net.eval()
+        assert torch.allclose(evaluated[k], net(shared), atol=1e-6), k
+    assert not torch.allclose(evaluated[0], evaluated[1], atol=1e-2)
+
+
 def test_a_diverging_replica_stops_and_the_others_go_on(make_config, tmp_path, monkeypatch):
     baseline = run(make_config(*TOY, "seeds=3", fast=False))
     assert baseline["replica_status"] == ["completed"] * 3
@@ -158,10 +220,11 @@ def test_a_diverging_replica_stops_and_the_others_go_on(make_config, tmp_path, m
             assert torch.equal(after[name], tensor)
 
 
-def test_early_stopping_stops_each_replica_as_its_single_run(make_config, tmp_path):
+@pytest.mark.parametrize("norm", ["none", "batch"])
+def test_early_stopping_stops_each_replica_as_its_single_run(make_config, tmp_path, norm):
     """Replicas stop at different epochs, each where the single run with its seed stops, and
-    keep the weights it stopped with."""
-    es = ["model=mlp", "model.hidden=[8]", "regularizer=early_stopping"]
+    keep the weights (and running statistics: frozen with them) it stopped with."""
+    es = ["model=mlp", "model.hidden=[8]", f"model.norm={norm}", "regularizer=early_stopping"]
     es += ["regularizer.early_stopping.patience=2", "regularizer.early_stopping.min_delta=0.02"]
     overrides = ["dataset=toy1d", "logger=csv", "trainer.max_epochs=40", "seed=0", *es]
     record = run(make_config(*overrides, "seeds=3", fast=False))
@@ -220,9 +283,7 @@ def test_dropconnect_noise_and_adam_run_per_replica(make_config, tmp_path):
 @pytest.mark.parametrize(
     ("override", "key"),
     [
-        ("model.norm=batch", "model.norm=batch"),
         ("hardware=ddp_cpu", "hardware.strategy=ddp_spawn"),
-        ("hardware.compile=true", "hardware.compile"),
         ("~optimizer.nesterov", "optimizer._target_=torch.optim.LBFGS"),
         ("+trainer.accumulate_grad_batches=2", "trainer.accumulate_grad_batches"),
         ("callbacks=instruments", "callbacks.grad_norm"),
@@ -291,16 +352,69 @@ def test_trainer_limits_and_gradient_clipping_act_per_replica(make_config, tmp_p
         assert any(not torch.allclose(clipped[k], unclipped[k], atol=1e-3) for k in unclipped)
 
 
+def test_hardware_compile_compiles_the_stacked_forwards(make_config, monkeypatch):
+    """hardware.compile=true hands the replicas' vmapped forwards (training, evaluation) to
+    torch.compile, as a single run hands it its network (the real compile: the slow test
+    below)."""
+    compiled = []
+
+    def fake_compile(forward, *args, **kwargs):
+        compiled.append(getattr(forward, "__name__", type(forward).__name__))
+        return forward
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    record = run(make_config(*TOY, "seeds=2", "hardware.compile=true", fast=False))
+    assert record["replica_status"] == ["completed", "completed"]
+    # the forwards, and the network of the module replicas' checkpoints load into (their keys
+    # are where that module keeps it)
+    assert sorted(compiled) == ["Linear", "eval_forward", "train_forward"]
+
+
+@pytest.mark.slow
+def test_a_compiled_seeds_run_equals_the_uncompiled_one(make_config, tmp_path):
+    """torch.compile of the stacked forwards (inductor, a C++ toolchain): the same weights,
+    running statistics and metrics as eager, up to float rounding."""
+    settings = ["dataset=toy1d", "model=mlp", "model.hidden=[16,16]", "model.norm=batch"]
+    settings += ["logger=csv", "trainer.max_epochs=20", "seeds=2"]
+    eager = run(make_config(*settings, fast=False))
+    compiled = make_config(*settings, "hardware.compile=true", fast=False)
+    record = run(compiled)
+    assert record["replica_status"] == ["completed", "completed"]
+    for key in ("train/loss", "val/loss", "test/loss"):
+        assert record[key] == pytest.approx(eager[key], rel=1e-4, abs=1e-6), key
+    for seed in (42, 43):
+        ckpt = Path(compiled.paths.output_dir) / f"seed_{seed}" / "checkpoints" / "last.ckpt"
+        compiled_keys = _state(ckpt)  # where a compiled single run's module keeps them
+        assert all(k.startswith("_orig_mod.") for k in compiled_keys)
+        mine = {k.removeprefix("_orig_mod."): v for k, v in compiled_keys.items()}
+        theirs = _state(tmp_path / "run" / f"seed_{seed}" / "checkpoints" / "last.ckpt")
+        assert mine.keys() == theirs.keys()
+        for name, tensor in theirs.items():
+            assert torch.allclose(mine[name], tensor, atol=1e-4, rtol=1e-4), (seed, name)
+    # its checkpoints hold the network where a compiled single run's do: eval.py reads them
+    from reglab.app.evaluate import evaluate, validate_eval_config
+
+    folder = Path(compiled.paths.output_dir) / "seed_43"
+    ckpt = folder / "checkpoints" / "last.ckpt"
+    eval_cfg = compose_config([f"ckpt_path={ckpt}"], tmp_path / "eval", "eval")
+    evaluated = evaluate(validate_eval_config(eval_cfg))
+    assert evaluated["test/loss"] == pytest.approx(_record(folder)["test/loss"], rel=1e-5)
+
+
 @pytest.mark.parametrize("precision", ["bf16-mixed", "64-true"])
 def test_precision_is_lightnings_plugin(make_config, tmp_path, precision):
     """Replicas train through Lightning's precision plugin: autocast, or the stacked tensors
-    cast (and the data with them); a replica's checkpoint is in the precision it trained in."""
-    record = run(make_config(*TOY, "seeds=2", f"hardware.precision={precision}", fast=False))
+    cast (and the data with them), BatchNorm's running statistics with them; a replica's
+    checkpoint is in the precision it trained in."""
+    bn = ["model=mlp", "model.hidden=[8]", "model.norm=batch"]
+    precise = f"hardware.precision={precision}"
+    record = run(make_config(*TOY, *bn, "seeds=2", precise, fast=False))
     assert record["replica_status"] == ["completed", "completed"]
     assert all(math.isfinite(record[k]) for k in ("train/loss", "test/loss"))
     weights = _state(tmp_path / "run" / "seed_43" / "checkpoints" / "last.ckpt")
     dtype = torch.float64 if precision == "64-true" else torch.float32
-    assert all(t.dtype == dtype for t in weights.values())
+    assert any("running_var" in k for k in weights)
+    assert all(t.dtype == (torch.long if "num_batches" in k else dtype) for k, t in weights.items())
 
 
 def test_lightning_trainer_keys_and_callbacks_apply_to_replicas(make_config, tmp_path):

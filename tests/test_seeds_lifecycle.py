@@ -126,8 +126,14 @@ def test_resume_continues_stopped_replicas_as_they_stopped(tmp_path, monkeypatch
         assert all(torch.equal(x[k], y[k]) for k in x), seed
 
 
-def test_a_diverged_replica_keeps_its_last_finite_weights(tmp_path, monkeypatch):
-    toy = ["dataset=toy1d", "model=linear", "logger=csv", "seeds=3"]
+@pytest.mark.parametrize(
+    "model",
+    [["model=linear"], ["model=mlp", "model.hidden=[8]", "model.norm=batch"]],
+    ids=["linear", "mlp_bn"],
+)
+def test_a_diverged_replica_keeps_its_last_finite_weights(tmp_path, monkeypatch, model):
+    """... and running statistics (NaN inputs make them NaN in the epoch it diverges in)."""
+    toy = ["dataset=toy1d", *model, "logger=csv", "seeds=3"]
     two = tmp_path / "two"
     run(compose_config([*toy, "trainer.max_epochs=2"], two))
     poison_replica(monkeypatch, epoch=2)  # replica 1 turns NaN in its third epoch
@@ -194,13 +200,16 @@ def test_a_replica_checkpoint_is_not_continued_as_a_single_run(tmp_path):
     assert result.returncode == 1 and "is a single run's checkpoint, not a seeds=N" in output
 
 
-def test_an_interrupt_goes_back_to_the_last_checkpoint(tmp_path, monkeypatch):
+@pytest.mark.parametrize("norm", ["none", "batch"])
+def test_an_interrupt_goes_back_to_the_last_checkpoint(tmp_path, monkeypatch, norm):
     """Validating (and checkpointing) every 3rd epoch, as the toy experiments validate every
     20th: an interrupt in epoch 5 leaves each replica as of epoch 3, as a single run's
-    last.ckpt would; resume=true still ends exactly where an uninterrupted run ends."""
+    last.ckpt would; resume=true still ends exactly where an uninterrupted run ends (with
+    BatchNorm: its running statistics too, saved and restored with the weights)."""
     from reglab.replicas.batches import ReplicaBatches
 
-    toy = ["dataset=toy1d", "model=mlp", "model.hidden=[8]", "logger=csv", "seeds=2"]
+    toy = ["dataset=toy1d", "model=mlp", "model.hidden=[8]", f"model.norm={norm}", "logger=csv"]
+    toy += ["seeds=2"]
     toy += ["regularizer.dropout=0.3", "trainer.check_val_every_n_epoch=3"]
     toy += ["regularizer=lr_decay", "regularizer.lr_decay.step_size=2"]  # scheduler state
     three, reference = tmp_path / "three", tmp_path / "reference"

@@ -30,12 +30,7 @@ from reglab.regularizers.kinds import REGULARIZERS
 from reglab.regularizers.regularization import Regularization
 from reglab.regularizers.weight_decay import weight_parameters
 from reglab.replicas.batches import ReplicaBatches, limited_batches
-from reglab.replicas.checks import (
-    CALLBACKS_DONE_PER_REPLICA,
-    NotStackable,
-    check_model,
-    stacking_refusal,
-)
+from reglab.replicas.checks import CALLBACKS_DONE_PER_REPLICA, NotStackable, stacking_refusal
 from reglab.replicas.evaluation import replica_evaluation
 from reglab.replicas.folders import replica_overrides
 from reglab.replicas.hyper import ReplicaHyper
@@ -190,7 +185,6 @@ def train_stack(
     seeds = [m.seed for m in members]
     device = _device(settings.hardware.accelerator)
     nets = build_replicas(lambda k: build_net(members[k].regularization), seeds)
-    check_model(nets[0])
     weight_ids = {id(p) for p in weight_parameters(nets[0])}
     names = {id(p): name for name, p in nets[0].named_parameters()}
     weight_names = [names[i] for i in names if i in weight_ids]
@@ -205,6 +199,7 @@ def train_stack(
     # the module a checkpoint must load into: its metric states and key names
     module = RegLabModule(**module_arguments)
     module_state = {k: v for k, v in module.state_dict().items() if not k.startswith("net.")}
+    net_prefix = _net_prefix(module, nets[0])
     stored = dict(module.hparams)  # what a single run's checkpoint stores, its config once
     regularization = stacked_regularization(members, device)
 
@@ -212,6 +207,8 @@ def train_stack(
     datamodule.splits = datamodule.splits.to(device)
     splits = datamodule.splits
     check_functional(stacked, datamodule.prepare_inputs(splits.x_train[:2]))
+    if settings.hardware.compile:
+        stacked.compile()
     stacked_groups = [
         {**g, **options, "params": [stacked.params[names[id(p)]] for p in g["params"]]}
         for g, options in zip(groups, group_options, strict=True)
@@ -276,6 +273,7 @@ def train_stack(
         if settings.test and limits["test"] != 0:  # limit 0: Lightning's test loop runs nothing
             best = settings.test_ckpt in ("auto", contract.BEST) and keep_best
             module.test_params = module.best_params if best else None
+            module.test_buffers = module.best_buffers if best else None
             # through Lightning's test loop: instruments' test hooks see every replica
             trainer.test(module, verbose=False)
             module.to(device)  # (its teardown again)
@@ -314,14 +312,16 @@ def train_stack(
             # a diverged replica's weights are its last checkpoint's (none: diverged before one)
             weights_epoch = last_epoch if outcome.weights_epoch is None else outcome.weights_epoch
             if weights_epoch > 0:
-                weights = stacked.replica_state(k, state["params"])
+                weights = stacked.replica_state(k, state["params"], state["buffers"])
                 step = _step_after(outcome.rows, weights_epoch, last_step)
-                ckpt = checkpoint(module_state, weights, weights_epoch, step, hparams)
+                ckpt = checkpoint(module_state, weights, weights_epoch, step, hparams, net_prefix)
                 save_checkpoint(replica.last_ckpt, ckpt | origin)
             if keep_best and outcome.best_epoch is not None:
-                best_state = stacked.replica_state(k, state["best_params"])
+                best_state = stacked.replica_state(k, state["best_params"], state["best_buffers"])
                 best_step = _step_after(outcome.rows, outcome.best_epoch, last_step)
-                ckpt = checkpoint(module_state, best_state, outcome.best_epoch, best_step, hparams)
+                ckpt = checkpoint(
+                    module_state, best_state, outcome.best_epoch, best_step, hparams, net_prefix
+                )
                 save_checkpoint(replica.best_ckpt, ckpt | origin)
             if interrupted is None:
                 artifacts = callbacks.artifacts if callbacks is not None else None
@@ -388,6 +388,15 @@ def _seed_list(seeds: list[int]) -> str:
     return (
         f"{seeds[0]}..{seeds[-1]}" if consecutive and len(seeds) > 1 else ", ".join(map(str, seeds))
     )
+
+
+def _net_prefix(module: RegLabModule, net: nn.Module) -> str:
+    """Where the module's state dict keeps the network's tensors: `net.`, or `net._orig_mod.`
+    where hardware.compile wrapped it (torch.compile's module), as a single run's checkpoint
+    holds them: the replica's checkpoint must load into that module."""
+    first = next(iter(net.state_dict()))
+    key = next(k for k in module.state_dict() if k.startswith("net.") and k.endswith(first))
+    return key[: -len(first)]
 
 
 def _step_after(rows: list[dict], epoch: int, default: int) -> int:

@@ -98,8 +98,6 @@ def stacking_refusal(settings) -> str | None:
     hw = settings.hardware
     if hw.strategy != "auto" or hw.devices not in (1, "auto"):
         return _why(f"hardware.strategy={hw.strategy}", "DDP / several devices")
-    if hw.compile:
-        return _why("hardware.compile", "torch.compile under torch.func.vmap")
     for regularizer in REGULARIZERS:  # what a regularizer declares it cannot do per replica
         if regularizer.replica_refusal and regularizer.is_on(settings.regularizer):
             return _why(f"regularizer.{regularizer.switch}", regularizer.replica_refusal)
@@ -119,21 +117,4 @@ def stacking_refusal(settings) -> str | None:
             and _single_network_instrument(entry)
         ):
             return _why(f"callbacks.{name}", "an instrument reads one network")
-    if settings.model.keywords().get("norm") == "batch":  # before the data are loaded
-        return _why(
-            "model.norm=batch", "BatchNorm's running statistics are updated in place in training"
-        )
     return None
-
-
-def check_model(net) -> None:
-    """Model-level checks: state a forward updates in place cannot be stacked."""
-    for name, module in net.named_modules():
-        # BatchNorm (and any norm layer) keeping running statistics: updated in place
-        if getattr(module, "track_running_stats", False) and module.running_mean is not None:
-            raise NotStackable(
-                _why(
-                    f"a batch norm layer ({name})",
-                    "its running statistics are updated in place in training",
-                )
-            )

@@ -21,17 +21,20 @@ def replica_evaluation(
     batch_size: int,
     prepare: Callable[[torch.Tensor], torch.Tensor],
     limits: dict[str, int | float | None] | None = None,
-) -> Callable[[str, dict | None], dict[str, torch.Tensor]]:
-    """evaluate(stage, params, predictions) -> {'<stage>/loss': (N,), '<stage>/acc': (N,)} with
-    `params` (stacked; None = the current weights); with `predictions`, also
-    {'preds': (N, samples)}: each replica's predicted class of each sample evaluated.
-    `limits`: trainer.limit_<stage>_batches by stage."""
+) -> Callable[..., dict[str, torch.Tensor]]:
+    """evaluate(stage, params, buffers, predictions) -> {'<stage>/loss': (N,), '<stage>/acc':
+    (N,)} with `params` and `buffers` (stacked; None = the current weights and running
+    statistics); with `predictions`, also {'preds': (N, samples)}: each replica's predicted
+    class of each sample evaluated. `limits`: trainer.limit_<stage>_batches by stage."""
     loss_of = vmap(task.loss, in_dims=(0, None))
     data = {"val": (splits.x_val, splits.y_val), "test": (splits.x_test, splits.y_test)}
 
     @torch.no_grad()
     def evaluate(
-        stage: str, params: dict | None = None, predictions: bool = False
+        stage: str,
+        params: dict | None = None,
+        buffers: dict | None = None,
+        predictions: bool = False,
     ) -> dict[str, torch.Tensor]:
         inputs, targets = data[stage]
         batches = limited_batches(-(-len(inputs) // batch_size), (limits or {}).get(stage), stage)
@@ -40,7 +43,7 @@ def replica_evaluation(
         for start in range(0, seen, batch_size):
             x = prepare(inputs[start : start + batch_size])
             y = targets[start : start + batch_size]
-            outputs = stacked.forward_eval(x, params)
+            outputs = stacked.forward_eval(x, params, buffers)
             loss_sum = loss_sum + loss_of(outputs, y) * len(y)
             if task.name == "classification":
                 predicted = outputs.argmax(-1)

@@ -15,14 +15,16 @@ a replica whose loss turns NaN cannot touch another.
 What a single run's callbacks do once (early stopping, divergence guard, best checkpoint,
 metrics.csv rows) is done here per replica, vectorised over the replica dimension, writing the
 same keys. Replicas stop independently: a stopped replica is frozen, i.e. its slice of every
-parameter and of the optimizer's state is written back after each step. It still rides along
-in the stacked arithmetic (cheaper than restacking) but its metrics are no longer recorded.
-A replica that diverges goes back to the weights and optimizer state of the last checkpoint
-(finite; what a single run's last.ckpt holds then): NaN weights are never kept.
+parameter, of every buffer (running statistics) and of the optimizer's state is written back
+after each step. It still rides along in the stacked arithmetic (cheaper than restacking) but
+its metrics are no longer recorded.
+A replica that diverges goes back to the weights, running statistics and optimizer state of
+the last checkpoint (finite; what a single run's last.ckpt holds then): NaN weights are never
+kept.
 
 The run's checkpoint (<run>/checkpoints/last.ckpt, after every validated epoch and the last)
-is Lightning's own (`trainer.save_checkpoint`: weights, optimizer and scheduler state, loop
-progress) with the per-replica state (`loop_state()`: best weights, statuses, rows,
+is Lightning's own (`trainer.save_checkpoint`: weights and buffers, optimizer and scheduler
+state, loop progress) with the per-replica state (`loop_state()`: best weights, statuses, rows,
 early-stopping counters) under `RUN_STATE`; `trainer.fit(ckpt_path=...)` goes on from it and
 ends with exactly the numbers of an uninterrupted run: masks and data order are drawn from
 (seed, epoch) only.
@@ -58,7 +60,7 @@ from reglab.replicas.state import RUN_STATE
 log = logging.getLogger("reglab")
 OptimizerFactory = Callable[[Iterable], torch.optim.Optimizer]
 # what Lightning's checkpoint holds already: not repeated under RUN_STATE
-LIGHTNING_PARTS = ("params", "optimizer", "scheduler")
+LIGHTNING_PARTS = ("params", "buffers", "optimizer", "scheduler")
 
 
 @dataclass
@@ -147,6 +149,7 @@ class ReplicaModule(L.LightningModule):
         # the stacked tensors are the module's parameters: Lightning moves, casts, checkpoints
         # and steps them
         self.replica_params = nn.ParameterList(list(stacked.params.values()))
+        self.replica_buffers = stacked.buffer_module  # running statistics: likewise
         self.optimizer_factory, self.groups = optimizer, groups
         self.batches = batches
         self.evaluate, self.prepare = evaluation, prepare
@@ -172,6 +175,7 @@ class ReplicaModule(L.LightningModule):
         self._resumed: dict | None = None  # the RUN_STATE part of the checkpoint resumed
         self._saving: dict | None = None  # loop_state() of the checkpoint being written
         self.best_params: dict[str, torch.Tensor] = {}  # set as training starts
+        self.best_buffers: dict[str, torch.Tensor] = {}  # their running statistics
         mode = task.mode
         self.best_value = torch.full((n,), -math.inf if mode == "max" else math.inf, device=device)
         self.best_metric = self.best_value.clone()  # val/<monitor>_best (MaxMetric/MinMetric)
@@ -183,6 +187,7 @@ class ReplicaModule(L.LightningModule):
         self.csv_only: set[str] = set()  # keys a single run puts in metrics.csv, not loggers
         # the test (trainer.test): the weights tested (None: the current ones), its (N,) values
         self.test_params: dict[str, torch.Tensor] | None = None
+        self.test_buffers: dict[str, torch.Tensor] | None = None  # (with test_params)
         self.test_values: dict[str, torch.Tensor] = {}
         es = settings.early_stopping
         if es is not None:
@@ -223,7 +228,7 @@ class ReplicaModule(L.LightningModule):
     def test_step(self, batch, batch_idx: int) -> dict | None:
         """Every replica on the test split, with `test_params`; the predictions for per-class
         instruments (on_test_batch_end receives them, (N, samples), as a single run's)."""
-        values = self.evaluate("test", self.test_params, predictions=True)
+        values = self.evaluate("test", self.test_params, self.test_buffers, predictions=True)
         preds = values.pop("preds", None)
         self.test_values.update(values)
         return {"preds": preds} if preds is not None else None
@@ -242,6 +247,7 @@ class ReplicaModule(L.LightningModule):
         self._order = [p for g in self.optimizer.param_groups for p in g["params"]]
         if self._resumed is None:  # (in the dtype a precision plugin gave them)
             self.best_params = {k: v.detach().clone() for k, v in self.net.params.items()}
+            self.best_buffers = {k: v.detach().clone() for k, v in self.net.buffers.items()}
         else:  # Lightning has restored weights and optimizer state
             stopped = ~self._resumed["active"].to(self.active.device)
             self.active = torch.ones_like(self.active)
@@ -377,13 +383,18 @@ class ReplicaModule(L.LightningModule):
         state = self.optimizer.state.get(p, {})
         return {k: t for k, t in state.items() if torch.is_tensor(t) and t.shape == p.shape}
 
+    def _stacked(self) -> dict[str, torch.Tensor]:
+        """Every stacked tensor a replica's state is made of: parameters and buffers (running
+        statistics), by their names in the network."""
+        return self.net.params | self.net.buffers
+
     @torch.no_grad()
     def freeze(self, stopped: torch.Tensor) -> None:
-        """Stops the replicas in `stopped` (N,) bool with the weights and optimizer state they
-        have now."""
+        """Stops the replicas in `stopped` (N,) bool with the weights, running statistics and
+        optimizer state they have now."""
         if self._frozen is None:
-            self._frozen = {k: v.detach().clone() for k, v in self.net.params.items()}
-        for name, p in self.net.params.items():
+            self._frozen = {k: v.detach().clone() for k, v in self._stacked().items()}
+        for name, p in self._stacked().items():
             self._frozen[name] = torch.where(_per_replica(stopped, p), p, self._frozen[name])
         for i in range(len(self._order)):
             held = self._frozen_state.setdefault(i, {})
@@ -394,7 +405,7 @@ class ReplicaModule(L.LightningModule):
 
     @torch.no_grad()
     def _hold_frozen(self) -> None:
-        for name, p in self.net.params.items():
+        for name, p in self._stacked().items():
             p.copy_(torch.where(_per_replica(self.active, p), p, self._frozen[name]))
         for i, held in self._frozen_state.items():
             for key, t in self._slices(i).items():
@@ -403,10 +414,12 @@ class ReplicaModule(L.LightningModule):
 
     @torch.no_grad()
     def _restore(self, replicas: torch.Tensor, state: dict) -> None:
-        """Replicas `replicas` (N,) bool go back to their weights and optimizer state in
-        `state` (a loop_state()); state the optimizer had not made yet is zero."""
-        for name, p in self.net.params.items():
-            saved = state["params"][name].to(p.device)
+        """Replicas `replicas` (N,) bool go back to their weights, running statistics and
+        optimizer state in `state` (a loop_state()); state the optimizer had not made yet is
+        zero."""
+        saved_tensors = state["params"] | state["buffers"]
+        for name, p in self._stacked().items():
+            saved = saved_tensors[name].to(p.device, p.dtype)
             p.copy_(torch.where(_per_replica(replicas, p), saved, p))
         saved_state = state["optimizer"]["state"]
         for i in range(len(self._order)):
@@ -423,6 +436,7 @@ class ReplicaModule(L.LightningModule):
             "epochs_done": epochs_done if epochs_done else self.epochs_done,
             "step": self.step,
             "best_params": self.best_params if self.s.keep_best else None,
+            "best_buffers": self.best_buffers if self.s.keep_best else None,
             "active": self.active,
             "best_value": self.best_value,
             "best_metric": self.best_metric,
@@ -430,6 +444,7 @@ class ReplicaModule(L.LightningModule):
         }
         if lightning_parts:
             state["params"] = self.net.params
+            state["buffers"] = self.net.buffers
             state["optimizer"] = self.optimizer.state_dict()
             state["scheduler"] = self.scheduler.state_dict() if self.scheduler else None
         if self.s.early_stopping is not None:
@@ -454,6 +469,10 @@ class ReplicaModule(L.LightningModule):
         self.step = int(state["step"])
         if state["best_params"] is not None:
             self.best_params = {k: v.to(device).clone() for k, v in state["best_params"].items()}
+            # none in a checkpoint written before buffers were stacked: one of a model without
+            # buffers (a model with some misses them in the state dict and does not load)
+            best_buffers = state.get("best_buffers") or {}
+            self.best_buffers = {k: v.to(device).clone() for k, v in best_buffers.items()}
         for name in ("best_value", "best_metric", "loss_max"):
             setattr(self, name, state[name].to(device).clone())
         if self.s.early_stopping is not None:
@@ -602,9 +621,12 @@ class ReplicaModule(L.LightningModule):
         better = monitor > self.best_value if self.task.mode == "max" else monitor < self.best_value
         improved = better & self.active
         if self.s.keep_best:
-            for name, p in self.net.params.items():
-                best = self.best_params[name]
-                self.best_params[name] = torch.where(_per_replica(improved, p), p, best)
+            for best, current in (
+                (self.best_params, self.net.params),
+                (self.best_buffers, self.net.buffers),
+            ):
+                for name, t in current.items():
+                    best[name] = torch.where(_per_replica(improved, t), t, best[name])
         self.best_value = torch.where(improved, monitor, self.best_value)
         for k in improved.nonzero().flatten().tolist():
             self.outcomes[k].best_epoch = epoch + 1

@@ -77,12 +77,14 @@ def checkpoint(
     epoch: int,
     step: int,
     hyper_parameters: dict | None = None,
+    net_prefix: str = "net.",
 ) -> dict:
     """A checkpoint `trainer.test(ckpt_path=...)` and `RegLabModule.load_from_checkpoint`
-    accept: the module's state dict (its metric states included) with this replica's network,
-    and the module's hyperparameters (the replica's own config: its seed, its folder)."""
+    accept: the module's state dict (its metric states included) with this replica's network
+    under `net_prefix` (where the module keeps it: `net._orig_mod.` when torch.compile wraps
+    it), and the module's hyperparameters (the replica's own config: its seed, its folder)."""
     state = dict(module_state)
-    state.update({f"net.{name}": tensor for name, tensor in net_state.items()})
+    state.update({f"{net_prefix}{name}": tensor for name, tensor in net_state.items()})
     return {
         "epoch": max(epoch - 1, 0),
         "global_step": step,

@@ -17,12 +17,33 @@ from torch.func import functional_call, stack_module_state, vmap
 from reglab.replicas.checks import NotStackable
 
 
+class StackedBuffers(nn.Module):
+    """The stacked buffers (BatchNorm's running statistics) as buffers of a module that the
+    replicas' LightningModule holds: Lightning moves, casts (a precision plugin) and
+    checkpoints them with the parameters. Named by position: buffer names hold dots."""
+
+    def __init__(self, buffers: dict[str, torch.Tensor], persistent: set[str]):
+        super().__init__()
+        self.names = list(buffers)
+        for i, (name, tensor) in enumerate(buffers.items()):
+            self.register_buffer(str(i), tensor, persistent=name in persistent)
+
+    def by_name(self) -> dict[str, torch.Tensor]:
+        """{buffer name in the network: its stacked tensor}, the tensors held now (moving or
+        casting the module replaces them)."""
+        return {name: getattr(self, str(i)) for i, name in enumerate(self.names)}
+
+
 class StackedNet:
     """The stacked parameters and buffers of N copies of one architecture, and their forward.
 
     `params[name]` has shape (N, *shape of the parameter); replica k's own tensors are
-    `params[name][k]`. The forward is `vmap(functional_call)` over a parameter-free copy of
-    the module (on the meta device), so any `nn.Module` whose forward is functional works.
+    `params[name][k]`; so are `buffers[name]`'s. The forward is `vmap(functional_call)` over
+    a parameter-free copy of the module (on the meta device), so any `nn.Module` whose
+    forward is functional works. Buffers are batched too (in_dims 0) in training and in
+    evaluation: BatchNorm's in-place update of its running statistics in training writes
+    each replica's own slice (torch.func's batching rules for batch norm; replica k's
+    statistics equal its single run's, tests/test_replicas.py), and evaluation reads them.
     """
 
     def __init__(self, nets: Sequence[nn.Module], device: torch.device):
@@ -33,12 +54,39 @@ class StackedNet:
         params, buffers = stack_module_state(list(nets))
         # the parameters of the LightningModule that holds them (reglab.replicas.module)
         self.params = {k: nn.Parameter(v.detach().clone()) for k, v in params.items()}
-        self.buffers = {k: v.detach().clone() for k, v in buffers.items()}
+        # ... and its buffers: persistent as in the network (what its state_dict holds)
+        self.persistent = set(nets[0].state_dict()) - set(params)
+        self.buffer_module = StackedBuffers(
+            {k: v.detach().clone() for k, v in buffers.items()}, self.persistent
+        )
         self.num_replicas = len(nets)
         self.template = copy.deepcopy(nets[0]).to("meta")  # the architecture, without weights
         self._train = vmap(self._call, in_dims=(0, 0, 0), randomness="different")
         # evaluation: every replica sees the same (unbatched) inputs; no randomness in eval mode
         self._eval = vmap(self._call, in_dims=(0, 0, None), randomness="error")
+
+    def compile(self) -> None:
+        """`hardware.compile`: torch.compile the stacked forwards (vmap over the network's
+        forward, its backward with it), as a single run compiles its network; the loss, the
+        optimizer and Lightning's loop stay eager. After `check_functional`: its trial
+        forward runs eagerly, so a module vmap cannot run is refused in one line, and no
+        graph is compiled for it alone."""
+        train, evaluate = self._train, self._eval
+
+        # one function each: dynamo keeps its compiled graphs per code object, and the two
+        # vmaps share theirs (their guards would then fail in turn, recompiling both)
+        def train_forward(params: dict, buffers: dict, x: torch.Tensor) -> torch.Tensor:
+            return train(params, buffers, x)
+
+        def eval_forward(params: dict, buffers: dict, x: torch.Tensor) -> torch.Tensor:
+            return evaluate(params, buffers, x)
+
+        self._train = torch.compile(train_forward)
+        self._eval = torch.compile(eval_forward)
+
+    @property
+    def buffers(self) -> dict[str, torch.Tensor]:
+        return self.buffer_module.by_name()
 
     def _call(self, params: dict, buffers: dict, x: torch.Tensor) -> torch.Tensor:
         return functional_call(self.template, (params, buffers), (x,))
@@ -51,24 +99,34 @@ class StackedNet:
 
     def forward_train(self, x: torch.Tensor) -> torch.Tensor:
         """(N, B, ...) inputs, one batch per replica -> (N, B, outputs); dropout/noise on, with
-        masks drawn independently per replica."""
+        masks drawn independently per replica; running statistics updated per replica."""
         self.template.train()
         return self._train(self.params, self.buffers, self._inputs(x))
 
     @torch.no_grad()
-    def forward_eval(self, x: torch.Tensor, params: dict | None = None) -> torch.Tensor:
-        """(B, ...) inputs shared by all replicas -> (N, B, outputs), in eval mode."""
+    def forward_eval(
+        self, x: torch.Tensor, params: dict | None = None, buffers: dict | None = None
+    ) -> torch.Tensor:
+        """(B, ...) inputs shared by all replicas -> (N, B, outputs), in eval mode, with
+        `params` and `buffers` (stacked; None: the current ones)."""
         self.template.eval()
         params = params if params is not None else self.params
-        return self._eval(params, self.buffers, self._inputs(x))
+        buffers = buffers if buffers is not None else self.buffers
+        # plain tensors, the current weights (parameters) as the best ones (copies): under
+        # hardware.compile one graph serves both
+        params = {k: v.detach() for k, v in params.items()}
+        return self._eval(params, buffers, self._inputs(x))
 
-    def replica_state(self, k: int, params: dict | None = None) -> dict[str, torch.Tensor]:
-        """Replica k's state dict, as `net.state_dict()` of a single run would hold it."""
+    def replica_state(
+        self, k: int, params: dict | None = None, buffers: dict | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Replica k's state dict, as `net.state_dict()` of a single run would hold it (its
+        parameters and persistent buffers, from `params` and `buffers`; None: the current)."""
         params = params if params is not None else self.params
+        buffers = buffers if buffers is not None else self.buffers
         state = {name: t[k].detach().clone().cpu() for name, t in params.items()}
-        for name, t in self.buffers.items():
-            if name not in self.replica_values:  # not in a single run's state dict
-                state[name] = t[k].detach().clone().cpu()
+        kept = {name: t for name, t in buffers.items() if name in self.persistent}
+        state.update({name: t[k].detach().clone().cpu() for name, t in kept.items()})
         return state
 
 
@@ -103,19 +161,25 @@ def build_replicas(build_net: Callable[[int], nn.Module], seeds: Sequence[int]) 
 
 def check_functional(stacked: StackedNet, sample: torch.Tensor) -> None:
     """Runs the stacked forward once, in training and in evaluation mode: a module whose
-    forward is not functional (in-place updates of its own state, Python-side randomness,
-    data-dependent control flow) fails here, before training, with a message that says so
-    (NotStackable: its seeds train one after another instead)."""
+    forward is not functional (Python-side randomness, `.item()` or data-dependent control
+    flow, in-place updates of its parameters) fails here, before training, with a message
+    that says so (NotStackable: its seeds train one after another instead). In-place updates
+    of its buffers (BatchNorm's running statistics) work."""
     n = stacked.num_replicas
+    # the trial forward in training mode updates running statistics: put them back after it
+    before = {name: t.clone() for name, t in stacked.buffers.items()}
     try:
         with torch.no_grad():
             stacked.forward_train(sample.unsqueeze(0).expand(n, *sample.shape))
             stacked.forward_eval(sample)
+            for name, t in stacked.buffers.items():
+                t.copy_(before[name])
     except Exception as exc:
         name = type(stacked.template).__name__
         raise NotStackable(
             f"model {name} cannot be trained as stacked replicas (torch.func.vmap over its "
             f"forward failed: {type(exc).__name__}: {str(exc).splitlines()[0]}; a stacked forward "
-            "must be functional: no in-place updates of its own tensors, no .item() or "
-            "data-dependent Python control flow)"
+            "must be functional: no .item() or data-dependent Python control flow (BatchNorm's "
+            "momentum=None reads its batch count with one: give it a momentum), no in-place "
+            "updates of its parameters)"
         ) from exc
