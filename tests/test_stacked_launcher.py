@@ -345,3 +345,14 @@ def test_dropout_jobs_in_a_pack_match_their_single_runs_statistically(tmp_path):
         means[rate] = a.mean()
     # and the rates act: the packs' two rates are not one
     assert means["regularizer.dropout=0.2"] != means["regularizer.dropout=0.6"]
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "x"])
+def test_a_bad_max_pack_stops_the_sweep_naming_the_key(tmp_path, value):
+    result = run_main(
+        ["-m", "dataset=toy1d", "seed=0,1", "hydra/launcher=stacked"]
+        + [f"hydra.launcher.max_pack={value}", f"hydra.sweep.dir={tmp_path}"]
+    )
+    assert result.returncode == 1
+    assert "hydra.launcher.max_pack" in result.stdout + result.stderr
+    assert not any(p.name.isdigit() for p in tmp_path.iterdir())  # nothing trained

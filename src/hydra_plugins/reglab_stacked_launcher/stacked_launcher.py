@@ -44,6 +44,11 @@ ConfigStore.instance().store(group="hydra/launcher", name="stacked", node=Stacke
 class StackedLauncher(Launcher):
     def __init__(self, max_pack: int | None = None) -> None:
         super().__init__()
+        if max_pack is not None and (isinstance(max_pack, bool) or max_pack < 1):
+            raise ValueError(
+                f"hydra.launcher.max_pack={max_pack}: the most jobs in one pack, a whole number "
+                "of at least 1 (1: no packing), or null for the default"
+            )
         self.max_pack = max_pack
         self.config: DictConfig | None = None
         self.task_function: TaskFunction | None = None
