@@ -349,10 +349,8 @@ def test_dropout_jobs_in_a_pack_match_their_single_runs_statistically(tmp_path):
 
 @pytest.mark.parametrize("value", ["0", "-2", "x"])
 def test_a_bad_max_pack_stops_the_sweep_naming_the_key(tmp_path, value):
-    result = run_main(
-        ["-m", "dataset=toy1d", "seed=0,1", "hydra/launcher=stacked"]
-        + [f"hydra.launcher.max_pack={value}", f"hydra.sweep.dir={tmp_path}"]
-    )
+    sweep = ["-m", "dataset=toy1d", "seed=0,1", "hydra/launcher=stacked"]
+    result = run_main([*sweep, f"hydra.launcher.max_pack={value}", f"hydra.sweep.dir={tmp_path}"])
     assert result.returncode == 1
     assert "hydra.launcher.max_pack" in result.stdout + result.stderr
     assert not any(p.name.isdigit() for p in tmp_path.iterdir())  # nothing trained
