@@ -354,3 +354,17 @@ def test_a_bad_max_pack_stops_the_sweep_naming_the_key(tmp_path, value):
     assert result.returncode == 1
     assert "hydra.launcher.max_pack" in result.stdout + result.stderr
     assert not any(p.name.isdigit() for p in tmp_path.iterdir())  # nothing trained
+
+
+def test_seeds_jobs_in_a_stacked_sweep_run_as_with_the_basic_launcher(tmp_path):
+    sweep = ["-m", "dataset=toy1d", "seeds=2", "regularizer.weight_decay=0.0,0.01"]
+    sweep += ["trainer.max_epochs=2", "logger=csv", "hydra/launcher=stacked"]
+    result = run_main([*sweep, f"hydra.sweep.dir={tmp_path}"])
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "0 in 0 packs trained stacked (none), 2 one by one" in output
+    assert "seeds=2 (its seeds train stacked on their own)" in output
+    for job in ("0", "1"):
+        record = json.loads((tmp_path / job / "metrics.json").read_text())
+        assert record["replica_status"] == ["completed", "completed"]
+        assert (tmp_path / job / "seed_43" / "metrics.json").is_file()
