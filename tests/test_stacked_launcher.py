@@ -236,6 +236,29 @@ def test_max_pack_and_jobs_that_fit_no_pack(tmp_path):
     assert statuses == ["completed"] * 8 + ["failed"] * 4
 
 
+@pytest.mark.parametrize("max_pack", ["0", "-1"])
+def test_a_max_pack_below_one_is_refused(tmp_path, max_pack):
+    """0 used to train with the default (32) and -1 every job alone, without a word."""
+    result = run_main(
+        [
+            "-m",
+            "dataset=toy1d",
+            "seed=0,1",
+            "trainer.max_epochs=1",
+            "logger=csv",
+            "hydra/launcher=stacked",
+            f"hydra.launcher.max_pack={max_pack}",
+            f"hydra.sweep.dir={tmp_path}",
+        ]
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-3000:]
+    assert f"hydra.launcher.max_pack: the most jobs in one pack, at least 1 (got {max_pack})" in (
+        output
+    )
+    assert not list(tmp_path.glob("*/metrics.json"))  # refused before any job ran
+
+
 def test_an_interrupted_pack_resumes_where_it_stopped(tmp_path):
     """Ctrl-C in a pack writes its jobs as of the last checkpoint (interrupted); the same
     command again continues the pack from its state to the numbers of an uninterrupted run."""

@@ -44,6 +44,14 @@ ConfigStore.instance().store(group="hydra/launcher", name="stacked", node=Stacke
 class StackedLauncher(Launcher):
     def __init__(self, max_pack: int | None = None) -> None:
         super().__init__()
+        # 0 used to read as the default and -1 as 1 (nothing packs), silently
+        if max_pack is not None and max_pack < 1:
+            from reglab.config.errors import ConfigError
+
+            raise ConfigError(
+                f"hydra.launcher.max_pack: the most jobs in one pack, at least 1 (got "
+                f"{max_pack}); 1 trains every job alone, null takes the default"
+            )
         self.max_pack = max_pack
         self.config: DictConfig | None = None
         self.task_function: TaskFunction | None = None
@@ -99,7 +107,7 @@ class StackedLauncher(Launcher):
             else:
                 groups[packing.key] = [i]
                 units.append(groups[packing.key])
-        max_pack = self.max_pack or DEFAULT_MAX_PACK
+        max_pack = DEFAULT_MAX_PACK if self.max_pack is None else self.max_pack
         plan = [part for unit in units for part in split(unit, max_pack)]
         packs = [unit for unit in plan if len(unit) > 1]
         alone = [unit[0] for unit in plan if len(unit) == 1]
