@@ -236,6 +236,35 @@ def test_max_pack_and_jobs_that_fit_no_pack(tmp_path):
     assert statuses == ["completed"] * 8 + ["failed"] * 4
 
 
+def test_a_job_its_single_run_refuses_fails_as_alone_and_the_pack_trains(tmp_path):
+    """Label smoothing on a regression set packs with the jobs without it (0 packs with any
+    rate); only the first job's regularizers were checked, so it trained as label smoothing 0
+    and said completed. Now it fails as its single run does, and the other job trains."""
+    result = run_main(
+        [
+            "-m",
+            "dataset=toy1d",
+            "model.hidden=[8]",
+            "regularizer=label_smoothing",
+            "regularizer.label_smoothing=0,0.1",
+            "trainer.max_epochs=2",
+            "logger=csv",
+            "hydra/launcher=stacked",
+            f"hydra.sweep.dir={tmp_path}",
+        ]
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-3000:]  # a job failed, as with the basic launcher
+    records = {
+        next(o for o in r["overrides"] if o.startswith("regularizer.label_smoothing=")): r
+        for r in _records(tmp_path).values()
+    }
+    refused = records["regularizer.label_smoothing=0.1"]
+    assert refused["status"] == "failed"
+    assert "smooths class labels" in refused["error"]
+    assert records["regularizer.label_smoothing=0"]["status"] == "completed"
+
+
 def test_an_interrupted_pack_resumes_where_it_stopped(tmp_path):
     """Ctrl-C in a pack writes its jobs as of the last checkpoint (interrupted); the same
     command again continues the pack from its state to the numbers of an uninterrupted run."""

@@ -104,7 +104,7 @@ class StackedLauncher(Launcher):
             else:
                 groups[packing.key] = [i]
                 units.append(groups[packing.key])
-        max_pack = self.max_pack or DEFAULT_MAX_PACK
+        max_pack = DEFAULT_MAX_PACK if self.max_pack is None else self.max_pack
         plan = [part for unit in units for part in split(unit, max_pack)]
         packs = [unit for unit in plan if len(unit) > 1]
         alone = [unit[0] for unit in plan if len(unit) == 1]

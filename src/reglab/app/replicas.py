@@ -21,6 +21,7 @@ from reglab.app.checks import has_validation_split
 from reglab.app.settings import RunConfig
 from reglab.callbacks import build_callbacks
 from reglab.callbacks.seeding import EpochSeeding
+from reglab.config.errors import ConfigError
 from reglab.data.base import InMemoryDataModule
 from reglab.lit import RegLabModule
 from reglab.lit.tasks import Task
@@ -165,6 +166,25 @@ def train_replicas(
     return summary
 
 
+def _check_members(members: list[Member], task: str, hidden_layers: int) -> None:
+    """Each member's regularizers' refusals, as its single run checks them (the module built
+    below checks the first member's only). Refused by all (`seeds=N`): the run's error. By
+    some of a pack's jobs only (label smoothing on a regression set beside jobs without
+    it): the pack's jobs run one by one, so that those fail as their single runs do rather
+    than train as the first job's configuration, and the others train."""
+    refusals: list[tuple[Member, ConfigError]] = []
+    for member in members:
+        try:
+            member.regularization.check(task, hidden_layers)
+        except ConfigError as exc:
+            refusals.append((member, exc))
+    if len(refusals) == len(members):
+        raise refusals[0][1]
+    if refusals:
+        member, exc = refusals[0]
+        raise NotStackable(f"job {member.folder.path.name} is refused ({exc})")
+
+
 def train_stack(
     settings: RunConfig,
     datamodule: InMemoryDataModule,
@@ -189,6 +209,7 @@ def train_stack(
     names = {id(p): name for name, p in nets[0].named_parameters()}
     weight_names = [names[i] for i in names if i in weight_ids]
     hidden_names = hidden_weight_names(nets[0])
+    _check_members(members, datamodule.info.task, len(hidden_names))
     groups = members[0].regularization.parameter_groups(nets[0])
     # each member's own optimizer over its own net: what its groups' options are
     own_optimizers = [
