@@ -220,7 +220,7 @@ class StackedLauncher(Launcher):
 
             log.warning(
                 "Interrupted (%s): the pack's jobs are written as of its last checkpoint; "
-                "resume=true (with the sweep's overrides and hydra.sweep.dir) continues them",
+                "the same command again (same hydra.sweep.dir) continues them",
                 signals.describe(interrupted),
             )
             sys.exit(1)
