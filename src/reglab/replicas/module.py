@@ -42,7 +42,6 @@ from lightning.pytorch.plugins.precision import Precision
 from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.utilities.model_helpers import is_overridden
 from torch import nn
-from torch.func import vmap
 
 from reglab import contract
 from reglab.lit.tasks import Task
@@ -149,7 +148,8 @@ class ReplicaModule(L.LightningModule):
         self.best_value = torch.full((n,), -math.inf if mode == "max" else math.inf, device=device)
         self.best_metric = self.best_value.clone()  # val/<monitor>_best (MaxMetric/MinMetric)
         self.loss_max = torch.full((n,), -math.inf, device=device)
-        self._loss_per_replica = vmap(self._training_loss)
+        # (N, B, ...) inputs and targets -> (outputs, (N,) training data losses), one vmap
+        self._forward_loss = stacked.training_loss(self._training_loss)
         self._values: dict[str, torch.Tensor] = {}
         es = settings.early_stopping
         if es is not None:
@@ -188,6 +188,7 @@ class ReplicaModule(L.LightningModule):
     def on_train_start(self) -> None:
         # the optimizer's parameters in its state_dict order (its integer keys)
         self._order = [p for g in self.optimizer.param_groups for p in g["params"]]
+        self._step_with = self._stepping()  # callbacks, plugins and profiler are set for the fit
         if self._resumed is None:  # (in the dtype a precision plugin gave them)
             self.best_params = {k: v.detach().clone() for k, v in self.net.params.items()}
         else:  # Lightning has restored weights and optimizer state
@@ -417,7 +418,7 @@ class ReplicaModule(L.LightningModule):
 
     def _train_epoch(self, epoch: int) -> dict[str, torch.Tensor]:
         # masks depend on (seed, epoch) only: the EpochSeeding callback seeds, as for a single run
-        optimizer, backward = self._stepping()
+        optimizer, backward = self._step_with
         n = self.net.num_replicas
         device = self.active.device
         zeros = torch.zeros(n, device=device)
@@ -435,9 +436,8 @@ class ReplicaModule(L.LightningModule):
                 x = self.prepare(x.flatten(0, 1)).view(n, batch, *x.shape[2:])
             else:  # each replica its single run's draws, from its own generator
                 x = torch.stack([self.prepare(x[k], a) for k, a in enumerate(self.augments)])
-            outputs = self.net.forward_train(x)
-            data_loss = self._loss_per_replica(outputs, y)  # (N,), at least float32
-            data_loss = data_loss.to(torch.promote_types(data_loss.dtype, torch.float32))
+            outputs, data_loss = self._forward_loss(x, y)
+            data_loss = data_loss.to(torch.promote_types(data_loss.dtype, torch.float32))  # (N,)
             loss = data_loss
             if self.reg.has_penalty:
                 penalty = self.penalty()

@@ -34,12 +34,25 @@ class StackedNet:
         self.buffers = {k: v.detach().clone() for k, v in buffers.items()}
         self.num_replicas = len(nets)
         self.template = copy.deepcopy(nets[0]).to("meta")  # the architecture, without weights
+        self.template.train()
+        self._training = True  # the template's mode, switched only by _mode()
+        # functional_call unties tied weights by walking the module at every call (~0.1 ms,
+        # what a tiny model's forward costs): only where the architecture ties any
+        named = self.template.named_parameters(remove_duplicate=False)
+        buffers_named = self.template.named_buffers(remove_duplicate=False)
+        self._ties = len(list(named)) + len(list(buffers_named)) > len(params) + len(buffers)
         self._train = vmap(self._call, in_dims=(0, 0, 0), randomness="different")
         # evaluation: every replica sees the same (unbatched) inputs; no randomness in eval mode
         self._eval = vmap(self._call, in_dims=(0, 0, None), randomness="error")
 
     def _call(self, params: dict, buffers: dict, x: torch.Tensor) -> torch.Tensor:
-        return functional_call(self.template, (params, buffers), (x,))
+        return functional_call(self.template, (params, buffers), (x,), tie_weights=self._ties)
+
+    def _mode(self, training: bool) -> None:
+        """train() / eval() on the template when the mode changes (each walks every module)."""
+        if self._training != training:
+            self.template.train(training)
+            self._training = training
 
     def _inputs(self, x: torch.Tensor) -> torch.Tensor:
         """Float inputs in the parameters' dtype: a precision plugin that casts the module
@@ -50,13 +63,32 @@ class StackedNet:
     def forward_train(self, x: torch.Tensor) -> torch.Tensor:
         """(N, B, ...) inputs, one batch per replica -> (N, B, outputs); dropout/noise on, with
         masks drawn independently per replica."""
-        self.template.train()
+        self._mode(training=True)
         return self._train(self.params, self.buffers, self._inputs(x))
+
+    def training_loss(
+        self, loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    ) -> Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+        """forward_train and a per-replica `loss(outputs, targets)` in one vmap (a vmap call
+        costs about what a tiny model's step does): (N, B, ...) inputs and targets ->
+        ((N, B, outputs), (N,) losses), the same numbers as the two apart."""
+
+        def call(params: dict, buffers: dict, x: torch.Tensor, y: torch.Tensor) -> tuple:
+            outputs = self._call(params, buffers, x)
+            return outputs, loss(outputs, y)
+
+        fused = vmap(call, randomness="different")
+
+        def forward(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            self._mode(training=True)
+            return fused(self.params, self.buffers, self._inputs(x), y)
+
+        return forward
 
     @torch.no_grad()
     def forward_eval(self, x: torch.Tensor, params: dict | None = None) -> torch.Tensor:
         """(B, ...) inputs shared by all replicas -> (N, B, outputs), in eval mode."""
-        self.template.eval()
+        self._mode(training=False)
         params = params if params is not None else self.params
         return self._eval(params, self.buffers, self._inputs(x))
 
