@@ -158,6 +158,34 @@ def test_a_diverging_replica_stops_and_the_others_go_on(make_config, tmp_path, m
             assert torch.equal(after[name], tensor)
 
 
+@pytest.mark.parametrize(
+    "guard",
+    [
+        # 4 steps an epoch (10 points, batches of 3); replica 0 passes the bound at epoch 1
+        # step 3 (its last), replica 1 at epoch 2 step 4 (its first)
+        ["optimizer.lr=3", "callbacks.divergence_guard.max_grad_norm=50"],
+        ["optimizer.lr=100"],  # the loss overflows at epoch 3 step 9, its second
+    ],
+    ids=["grad_norm", "loss"],
+)
+def test_a_replica_diverges_at_the_step_and_value_of_its_single_run(make_config, tmp_path, guard):
+    """The divergence guard's record (kind, epoch, step, value) of replica k is the single
+    run's with seed k, for a step inside an epoch of several."""
+    overrides = ["dataset=toy1d", "model=linear", "logger=csv", "dataset.batch_size=3", *guard]
+    overrides += ["trainer.max_epochs=12"]
+    record = run(make_config(*overrides, "seed=0", "seeds=2", fast=False))
+    assert record["replica_status"] == ["diverged", "diverged"]
+    for seed in (0, 1):
+        single = make_config(*overrides, f"seed={seed}", fast=False)
+        single.paths.output_dir = str(tmp_path / f"single{seed}")
+        expected = run(single)["divergence"]
+        mine = _record(tmp_path / "run" / f"seed_{seed}")["divergence"]
+        assert {k: mine[k] for k in ("kind", "epoch", "step")} == {
+            k: expected[k] for k in ("kind", "epoch", "step")
+        }
+        assert float(mine["value"]) == pytest.approx(float(expected["value"]), rel=1e-5)
+
+
 def test_early_stopping_stops_each_replica_as_its_single_run(make_config, tmp_path):
     """Replicas stop at different epochs, each where the single run with its seed stops, and
     keep the weights it stopped with."""

@@ -423,9 +423,9 @@ class ReplicaModule(L.LightningModule):
         device = self.active.device
         zeros = torch.zeros(n, device=device)
         loss_sum, seen, correct, penalty_sum = zeros.clone(), 0, zeros.clone(), zeros.clone()
-        bad_step = torch.full((n,), -1, dtype=torch.long, device=device)
-        bad_value = zeros.clone()
-        bad_kind = torch.zeros(n, dtype=torch.long, device=device)  # 0 loss, 1 grad_norm
+        # each step's loss (N,) and gradient norm, for the divergence guard and loss_max: read
+        # once the epoch ends, not with a dozen small kernels per step
+        losses, norms = [], []
         steps, step = 0, self.step
         classification = self.task.name == "classification"
         for augment in self.augments or ():
@@ -445,20 +445,9 @@ class ReplicaModule(L.LightningModule):
                 penalty_sum += penalty.detach()
             optimizer.zero_grad(set_to_none=True)
             backward(loss.sum())
-            # divergence, found without a host sync per step: the first bad step per replica
-            value = loss.detach()
-            bad = ~torch.isfinite(value)
-            kind = torch.zeros_like(bad_kind)
+            losses.append(loss.detach())
             if self.s.max_grad_norm is not None:
-                norm = self.grad_norm()
-                exploded = ~bad & (~torch.isfinite(norm) | (norm > self.s.max_grad_norm))
-                value = torch.where(exploded, norm, value)
-                kind = exploded.long()
-                bad = bad | exploded
-            first = bad & (bad_step < 0) & self.active
-            bad_step = torch.where(first, step, bad_step)
-            bad_value = torch.where(first, value, bad_value)
-            bad_kind = torch.where(first, kind, bad_kind)
+                norms.append(self.grad_norm())
             optimizer.step()
             if self.reg.has_constraint:
                 self._constrain()
@@ -469,11 +458,13 @@ class ReplicaModule(L.LightningModule):
                 seen += batch
                 if classification:
                     correct += (outputs.argmax(-1) == y).sum(1)
-                torch.maximum(self.loss_max, loss.detach().float(), out=self.loss_max)
             step += 1
             steps += 1
         self.step = step  # (nn.Module's __setattr__, once an epoch)
-        self._diverged(epoch, bad_step, bad_value, bad_kind)
+        losses = torch.stack(losses)  # (steps, N)
+        # the running max of every step's loss (NaN stays NaN, as torch.maximum step by step)
+        torch.maximum(self.loss_max, losses.float().amax(0), out=self.loss_max)
+        self._diverged(epoch, *self._first_bad_step(losses, norms))
         values = {"train/loss": loss_sum / seen}
         if classification:
             values["train/acc"] = correct / seen
@@ -482,6 +473,26 @@ class ReplicaModule(L.LightningModule):
         values["train/lr"] = torch.full((n,), float(self.optimizer.param_groups[0]["lr"]))
         values["train/loss_max"] = self.loss_max.clone()
         return values
+
+    def _first_bad_step(self, losses: torch.Tensor, norms: list[torch.Tensor]) -> tuple:
+        """(step, value, kind), each (N,), of each training replica's first step this epoch
+        whose loss is not finite (kind 0) or whose gradient norm passed max_grad_norm (kind 1;
+        value: the norm); step -1 where there is none. `losses`: (steps, N)."""
+        value, bad = losses, ~torch.isfinite(losses)
+        kind = torch.zeros_like(bad, dtype=torch.long)
+        if norms:
+            norm = torch.stack(norms)
+            exploded = ~bad & (~torch.isfinite(norm) | (norm > self.s.max_grad_norm))
+            value = torch.where(exploded, norm, value)
+            kind = exploded.long()
+            bad = bad | exploded
+        steps = len(losses)
+        index = torch.arange(steps, device=bad.device).unsqueeze(1)
+        first = torch.where(bad, index, steps).amin(0, keepdim=True)  # (1, N); steps: none
+        hit = (first[0] < steps) & self.active
+        first = first.clamp(max=steps - 1)
+        step = torch.where(hit, self.step - steps + first[0], -1)
+        return step, value.gather(0, first)[0], kind.gather(0, first)[0]
 
     def _diverged(self, epoch: int, step: torch.Tensor, value: torch.Tensor, kind: torch.Tensor):
         """Replicas that diverged this epoch stop, recorded as a single run's guard records."""
