@@ -149,7 +149,7 @@ class ReplicaModule(L.LightningModule):
         self.best_metric = self.best_value.clone()  # val/<monitor>_best (MaxMetric/MinMetric)
         self.loss_max = torch.full((n,), -math.inf, device=device)
         # (N, B, ...) inputs and targets -> (outputs, (N,) training data losses), one vmap
-        self._forward_loss = stacked.training_loss(self._training_loss)
+        self._forward_loss = stacked.forward_and_loss(self._training_loss)
         self._values: dict[str, torch.Tensor] = {}
         es = settings.early_stopping
         if es is not None:

@@ -66,7 +66,7 @@ class StackedNet:
         self._mode(training=True)
         return self._train(self.params, self.buffers, self._inputs(x))
 
-    def training_loss(
+    def forward_and_loss(
         self, loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     ) -> Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
         """forward_train and a per-replica `loss(outputs, targets)` in one vmap (a vmap call
