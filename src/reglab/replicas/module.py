@@ -45,7 +45,6 @@ from lightning.pytorch.plugins.precision import Precision
 from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.utilities.model_helpers import is_overridden
 from torch import nn
-from torch.func import vmap
 
 from reglab import contract
 from reglab.config.errors import ConfigError
@@ -180,7 +179,8 @@ class ReplicaModule(L.LightningModule):
         self.best_value = torch.full((n,), -math.inf if mode == "max" else math.inf, device=device)
         self.best_metric = self.best_value.clone()  # val/<monitor>_best (MaxMetric/MinMetric)
         self.loss_max = torch.full((n,), -math.inf, device=device)
-        self._loss_per_replica = vmap(self._training_loss)
+        # (N, B, ...) inputs and targets -> (outputs, (N,) training data losses), one vmap
+        self._forward_loss = stacked.forward_and_loss(self._training_loss)
         # the epoch's (N,) values, each replica's metrics.csv row: the module's, and the
         # instruments' (networks().publish)
         self.epoch_values: dict[str, torch.Tensor] = {}
@@ -245,6 +245,7 @@ class ReplicaModule(L.LightningModule):
     def on_train_start(self) -> None:
         # the optimizer's parameters in its state_dict order (its integer keys)
         self._order = [p for g in self.optimizer.param_groups for p in g["params"]]
+        self._step_with = self._stepping()  # callbacks, plugins and profiler are set for the fit
         if self._resumed is None:  # (in the dtype a precision plugin gave them)
             self.best_params = {k: v.detach().clone() for k, v in self.net.params.items()}
             self.best_buffers = {k: v.detach().clone() for k, v in self.net.buffers.items()}
@@ -501,10 +502,12 @@ class ReplicaModule(L.LightningModule):
         )
 
     def _stepping(self) -> tuple:
-        """(optimizer, backward): Lightning's (its optimizer wrapper and manual_backward: the
-        precision plugin, the backward and step hooks, the profiler's step records), or the
-        plain ones where those would do nothing (32-true, no callback or profiler that looks):
-        they cost ~0.3 ms a step, what a step of the small models costs."""
+        """(optimizer, backward, clear_grads): Lightning's (its optimizer wrapper and
+        manual_backward: the precision plugin, the backward and step hooks, the profiler's step
+        records), or the plain ones where those would do nothing (32-true, no callback or
+        profiler that looks): they cost ~0.3 ms a step, what a step of the small models costs.
+        The plain clear_grads is the optimizer's zero_grad(set_to_none=True) without its
+        dynamo guard and profiler record (~8 us a step)."""
         trainer = self.trainer
         hooks = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
         looked_at = any(
@@ -518,19 +521,24 @@ class ReplicaModule(L.LightningModule):
             and not looked_at
         )
         if plain:
-            return self.optimizer, torch.Tensor.backward
-        return self.optimizers(), self.manual_backward
+            return self.optimizer, torch.Tensor.backward, self._clear_grads
+        optimizer = self.optimizers()
+        return optimizer, self.manual_backward, lambda: optimizer.zero_grad(set_to_none=True)
+
+    def _clear_grads(self) -> None:
+        for p in self._order:  # every parameter the optimizer steps
+            p.grad = None
 
     def _train_epoch(self, epoch: int) -> dict[str, torch.Tensor]:
         # masks depend on (seed, epoch) only: the EpochSeeding callback seeds, as for a single run
-        optimizer, backward = self._stepping()
+        optimizer, backward, clear_grads = self._step_with
         n = self.net.num_replicas
         device = self.active.device
         zeros = torch.zeros(n, device=device)
         loss_sum, seen, correct, penalty_sum = zeros.clone(), 0, zeros.clone(), zeros.clone()
-        bad_step = torch.full((n,), -1, dtype=torch.long, device=device)
-        bad_value = zeros.clone()
-        bad_kind = torch.zeros(n, dtype=torch.long, device=device)  # 0 loss, 1 grad_norm
+        # each step's loss (N,) and gradient norm, for the divergence guard and loss_max: read
+        # once the epoch ends, not with a dozen small kernels per step
+        losses, norms = [], []
         steps, step = 0, self.step
         classification = self.task.name == "classification"
         for augment in self.augments or ():
@@ -541,30 +549,18 @@ class ReplicaModule(L.LightningModule):
                 x = self.prepare(x.flatten(0, 1)).view(n, batch, *x.shape[2:])
             else:  # each replica its single run's draws, from its own generator
                 x = torch.stack([self.prepare(x[k], a) for k, a in enumerate(self.augments)])
-            outputs = self.net.forward_train(x)
-            data_loss = self._loss_per_replica(outputs, y, self.reg.replica_values)  # (N,)
-            data_loss = data_loss.to(torch.promote_types(data_loss.dtype, torch.float32))
+            outputs, data_loss = self._forward_loss(x, y, self.reg.replica_values)
+            data_loss = data_loss.to(torch.promote_types(data_loss.dtype, torch.float32))  # (N,)
             loss = data_loss
             if self.reg.has_penalty:
                 penalty = self.penalty()
                 loss = loss + penalty
                 penalty_sum += penalty.detach()
-            optimizer.zero_grad(set_to_none=True)
+            clear_grads()
             backward(loss.sum())
-            # divergence, found without a host sync per step: the first bad step per replica
-            value = loss.detach()
-            bad = ~torch.isfinite(value)
-            kind = torch.zeros_like(bad_kind)
+            losses.append(loss.detach())
             if self.s.max_grad_norm is not None:
-                norm = self.grad_norm()
-                exploded = ~bad & (~torch.isfinite(norm) | (norm > self.s.max_grad_norm))
-                value = torch.where(exploded, norm, value)
-                kind = exploded.long()
-                bad = bad | exploded
-            first = bad & (bad_step < 0) & self.active
-            bad_step = torch.where(first, step, bad_step)
-            bad_value = torch.where(first, value, bad_value)
-            bad_kind = torch.where(first, kind, bad_kind)
+                norms.append(self.grad_norm())
             if optimizer is self.optimizer:  # the plain step: Lightning's wrapper calls it itself
                 self.on_before_optimizer_step(optimizer)
             optimizer.step()
@@ -579,11 +575,13 @@ class ReplicaModule(L.LightningModule):
                 seen += batch
                 if classification:
                     correct += (outputs.argmax(-1) == y).sum(1)
-                torch.maximum(self.loss_max, loss.detach().float(), out=self.loss_max)
             step += 1
             steps += 1
         self.step = step  # (nn.Module's __setattr__, once an epoch)
-        self._diverged(epoch, bad_step, bad_value, bad_kind)
+        losses = torch.stack(losses)  # (steps, N)
+        # the running max of every step's loss (NaN stays NaN, as torch.maximum step by step)
+        torch.maximum(self.loss_max, losses.float().amax(0), out=self.loss_max)
+        self._diverged(epoch, *self._first_bad_step(losses, norms))
         values = {"train/loss": loss_sum / seen}
         if classification:
             values["train/acc"] = correct / seen
@@ -595,6 +593,26 @@ class ReplicaModule(L.LightningModule):
         )
         values["train/loss_max"] = self.loss_max.clone()
         return values
+
+    def _first_bad_step(self, losses: torch.Tensor, norms: list[torch.Tensor]) -> tuple:
+        """(step, value, kind), each (N,), of each training replica's first step this epoch
+        whose loss is not finite (kind 0) or whose gradient norm passed max_grad_norm (kind 1;
+        value: the norm); step -1 where there is none. `losses`: (steps, N)."""
+        value, bad = losses, ~torch.isfinite(losses)
+        kind = torch.zeros_like(bad, dtype=torch.long)
+        if norms:
+            norm = torch.stack(norms)
+            exploded = ~bad & (~torch.isfinite(norm) | (norm > self.s.max_grad_norm))
+            value = torch.where(exploded, norm, value)
+            kind = exploded.long()
+            bad = bad | exploded
+        steps = len(losses)
+        index = torch.arange(steps, device=bad.device).unsqueeze(1)
+        first = torch.where(bad, index, steps).amin(0, keepdim=True)  # (1, N); steps: none
+        hit = (first[0] < steps) & self.active
+        first = first.clamp(max=steps - 1)
+        step = torch.where(hit, self.step - steps + first[0], -1)
+        return step, value.gather(0, first)[0], kind.gather(0, first)[0]
 
     def _diverged(self, epoch: int, step: torch.Tensor, value: torch.Tensor, kind: torch.Tensor):
         """Replicas that diverged this epoch stop, recorded as a single run's guard records."""

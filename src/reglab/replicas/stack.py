@@ -61,9 +61,17 @@ class StackedNet:
         )
         self.num_replicas = len(nets)
         self.template = copy.deepcopy(nets[0]).to("meta")  # the architecture, without weights
+        self.template.train()
+        self._training = True  # the template's mode, switched only by _mode()
+        # functional_call unties tied weights by walking the module at every call (~0.1 ms,
+        # what a tiny model's forward costs): only where the architecture ties any
+        named = self.template.named_parameters(remove_duplicate=False)
+        buffers_named = self.template.named_buffers(remove_duplicate=False)
+        self._ties = len(list(named)) + len(list(buffers_named)) > len(params) + len(buffers)
         self._train = vmap(self._call, in_dims=(0, 0, 0), randomness="different")
         # evaluation: every replica sees the same (unbatched) inputs; no randomness in eval mode
         self._eval = vmap(self._call, in_dims=(0, 0, None), randomness="error")
+        self._compiled = False  # hardware.compile: compile()
 
     def compile(self) -> None:
         """`hardware.compile`: torch.compile the stacked forwards (vmap over the network's
@@ -83,13 +91,20 @@ class StackedNet:
 
         self._train = torch.compile(train_forward)
         self._eval = torch.compile(eval_forward)
+        self._compiled = True
 
     @property
     def buffers(self) -> dict[str, torch.Tensor]:
         return self.buffer_module.by_name()
 
     def _call(self, params: dict, buffers: dict, x: torch.Tensor) -> torch.Tensor:
-        return functional_call(self.template, (params, buffers), (x,))
+        return functional_call(self.template, (params, buffers), (x,), tie_weights=self._ties)
+
+    def _mode(self, training: bool) -> None:
+        """train() / eval() on the template when the mode changes (each walks every module)."""
+        if self._training != training:
+            self.template.train(training)
+            self._training = training
 
     def _inputs(self, x: torch.Tensor) -> torch.Tensor:
         """Float inputs in the parameters' dtype: a precision plugin that casts the module
@@ -100,8 +115,33 @@ class StackedNet:
     def forward_train(self, x: torch.Tensor) -> torch.Tensor:
         """(N, B, ...) inputs, one batch per replica -> (N, B, outputs); dropout/noise on, with
         masks drawn independently per replica; running statistics updated per replica."""
-        self.template.train()
+        self._mode(training=True)
         return self._train(self.params, self.buffers, self._inputs(x))
+
+    def forward_and_loss(
+        self, loss: Callable[[torch.Tensor, torch.Tensor, dict], torch.Tensor]
+    ) -> Callable[[torch.Tensor, torch.Tensor, dict], tuple[torch.Tensor, torch.Tensor]]:
+        """forward_train and a per-replica `loss(outputs, targets, values)` in one vmap (a vmap
+        call costs about what a tiny model's step does): (N, B, ...) inputs and targets, and
+        `values` ({key: (N,) tensor}, each replica its own: a pack's per-replica settings) ->
+        ((N, B, outputs), (N,) losses), the same numbers as the two apart. Compiled
+        (`compile`): the compiled forward, then the loss in a vmap of its own, eager."""
+
+        def call(params: dict, buffers: dict, x: torch.Tensor, y: torch.Tensor, values: dict):
+            outputs = self._call(params, buffers, x)
+            return outputs, loss(outputs, y, values)
+
+        fused = vmap(call, randomness="different")
+        loss_alone = vmap(loss)
+
+        def forward(x: torch.Tensor, y: torch.Tensor, values: dict) -> tuple:
+            self._mode(training=True)
+            if self._compiled:
+                outputs = self._train(self.params, self.buffers, self._inputs(x))
+                return outputs, loss_alone(outputs, y, values)
+            return fused(self.params, self.buffers, self._inputs(x), y, values)
+
+        return forward
 
     @torch.no_grad()
     def forward_eval(
@@ -109,7 +149,7 @@ class StackedNet:
     ) -> torch.Tensor:
         """(B, ...) inputs shared by all replicas -> (N, B, outputs), in eval mode, with
         `params` and `buffers` (stacked; None: the current ones)."""
-        self.template.eval()
+        self._mode(training=False)
         params = params if params is not None else self.params
         buffers = buffers if buffers is not None else self.buffers
         # plain tensors, the current weights (parameters) as the best ones (copies): under
