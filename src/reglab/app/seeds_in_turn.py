@@ -15,6 +15,7 @@ import csv
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from reglab import contract
@@ -24,7 +25,6 @@ from reglab.app.records import finished_record, record_interrupted
 from reglab.app.replicas import run_record
 from reglab.app.resume import ResumePoint, check_epochs_left
 from reglab.app.settings import RunConfig
-from reglab.app.train import run_identity, train_in_folder
 from reglab.config.errors import ConfigError
 from reglab.data.errors import DatasetError
 from reglab.outputs.results import print_summary
@@ -44,10 +44,17 @@ def replica_settings(settings: RunConfig, seed: int, folder: Path) -> RunConfig:
 
 
 def train_one_after_another(
-    settings: RunConfig, job: JobInfo, resume: ResumePoint | None, reason: str
+    settings: RunConfig,
+    job: JobInfo,
+    resume: ResumePoint | None,
+    reason: str,
+    train_in_folder: Callable[[RunConfig, JobInfo, ResumePoint | None], dict],
+    identity,
 ) -> dict:
     """Trains `settings.seeds` single runs (seeds settings.seed + k) into the run folder's
-    replica folders; returns the run's record (reglab.app.replicas.run_record)."""
+    replica folders, each with `train_in_folder` (reglab.app.train's: the one training path,
+    passed in so that this module does not import the one that calls it); `identity`: the
+    run's RunIdentity. Returns the run's record (reglab.app.replicas.run_record)."""
     output_dir = Path(settings.paths.output_dir)
     run = RunFolder(output_dir)
     seeds = [settings.seed + k for k in range(settings.seeds)]
@@ -58,7 +65,6 @@ def train_one_after_another(
         reason,
         len(seeds),
     )
-    identity = run_identity(settings, settings.model_dump(by_alias=True), job, resume)
     records: dict[int, dict] = {}
     start = time.perf_counter()
     for seed in seeds:

@@ -98,7 +98,8 @@ def train_seeds_in_turn(
 ) -> dict:
     from reglab.app.seeds_in_turn import train_one_after_another
 
-    return train_one_after_another(settings, job, resume, reason)
+    identity = run_identity(settings, settings.model_dump(by_alias=True), job, resume)
+    return train_one_after_another(settings, job, resume, reason, train_in_folder, identity)
 
 
 def train_in_folder(settings: RunConfig, job: JobInfo, resume: ResumePoint | None) -> dict:
