@@ -527,12 +527,6 @@ class Tied(nn.Module):
         return nn.functional.linear(self.encode(x), self.decode.weight.t())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug (before this test too): the template's .to('meta') unties the shared "
-    "weight, so functional_call leaves one use of it on the meta device and the stacked "
-    "forward reads garbage; such models should be fixed or refused (checks.check_model)",
-)
 def test_a_model_with_tied_weights_stacks_as_its_single_networks():
     torch.manual_seed(0)
     nets = [Tied(), Tied()]

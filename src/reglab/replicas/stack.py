@@ -60,7 +60,10 @@ class StackedNet:
             {k: v.detach().clone() for k, v in buffers.items()}, self.persistent
         )
         self.num_replicas = len(nets)
-        self.template = copy.deepcopy(nets[0]).to("meta")  # the architecture, without weights
+        # the architecture: functional_call replaces its tensors. A copy as it is, not moved to
+        # the meta device: moving a module converts each use of a tied weight on its own,
+        # untying it (one use would then read an empty meta tensor)
+        self.template = copy.deepcopy(nets[0])
         self.template.train()
         self._training = True  # the template's mode, switched only by _mode()
         # functional_call unties tied weights by walking the module at every call (~0.1 ms,
