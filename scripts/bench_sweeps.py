@@ -88,10 +88,12 @@ def main() -> None:
     parser.add_argument("--workload", default="toy1d,poly,dropout_table")
     parser.add_argument("--launchers", default="stacked,basic,joblib")
     parser.add_argument("--table-epochs", type=int, default=2)
+    parser.add_argument("--keep", type=Path, help="keep the sweep folders here (default: deleted)")
     args = parser.parse_args()
     launchers = args.launchers.split(",")
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
+        tmp = args.keep or tmp
         for name in args.workload.split(","):
             overrides = list(WORKLOADS[name])
             if name == "dropout_table":
