@@ -290,12 +290,18 @@ def test_augment_draws_each_replica_as_its_single_run(make_config, tmp_path):
         for name, tensor in theirs.items():
             assert torch.allclose(mine[name], tensor, atol=1e-5, rtol=0), (seed, name)
     # the augmentation acted: without it, replica 0 trains to other weights
-    unaugmented = make_config("seed=0", *SMALL_MLP)
-    unaugmented.paths.output_dir = str(tmp_path / "plain")
-    run(unaugmented)
-    plain = _state(tmp_path / "plain" / "checkpoints" / "last.ckpt")
+    _assert_replica_0_trains_elsewhere_with(make_config, tmp_path, ["seed=0", *SMALL_MLP])
+
+
+def _assert_replica_0_trains_elsewhere_with(make_config, tmp_path, overrides: list[str]):
+    """A single run of `overrides` ends with other weights than the run's replica 0: what
+    the test switched on acted."""
+    other = make_config(*overrides)
+    other.paths.output_dir = str(tmp_path / "without")
+    run(other)
+    theirs = _state(tmp_path / "without" / "checkpoints" / "last.ckpt")
     mine = _state(tmp_path / "run" / "seed_0" / "checkpoints" / "last.ckpt")
-    assert any(not torch.allclose(mine[k], plain[k], atol=1e-3) for k in plain)
+    assert any(not torch.allclose(mine[k], theirs[k], atol=1e-3) for k in theirs)
 
 
 def test_dropconnect_noise_and_adam_run_per_replica(make_config, tmp_path):
@@ -372,12 +378,7 @@ def test_trainer_limits_and_gradient_clipping_act_per_replica(make_config, tmp_p
             for name, tensor in theirs.items():
                 assert torch.allclose(weights[name], tensor, atol=1e-5, rtol=0), (ckpt, name)
     if trainer_keys == CLIPPED:  # the clipping acted: unclipped, replica 0 trains elsewhere
-        plain = make_config("seed=0", *settings[:-1])
-        plain.paths.output_dir = str(tmp_path / "unclipped")
-        run(plain)
-        unclipped = _state(tmp_path / "unclipped" / "checkpoints" / "last.ckpt")
-        clipped = _state(tmp_path / "run" / "seed_0" / "checkpoints" / "last.ckpt")
-        assert any(not torch.allclose(clipped[k], unclipped[k], atol=1e-3) for k in unclipped)
+        _assert_replica_0_trains_elsewhere_with(make_config, tmp_path, ["seed=0", *settings[:-1]])
 
 
 def test_hardware_compile_compiles_the_stacked_forwards(make_config, monkeypatch):
