@@ -15,15 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
-import torch
 
 from reglab.app.build import build_data, module_arguments
 from reglab.app.job_info import JobInfo
 from reglab.app.records import record_interrupted
-from reglab.app.replicas import Member, RunIdentity, train_stack
+from reglab.app.replicas import Member, device_for, train_stack
 from reglab.app.run_folder import set_aside_old_checkpoints
 from reglab.app.settings import RunConfig
-from reglab.app.train import prepare_machine, run_name, start_record
+from reglab.app.train import prepare_machine, run_identity
 from reglab.extras.start import start_extras
 from reglab.lit.optimizer import optimizer_factory
 from reglab.models.build import build_model, model_label
@@ -89,8 +88,7 @@ def _parts_of(jobs: list[PackJob], data, build_net) -> int:
     splits = data.datamodule.splits
     batch = data.datamodule.prepare_inputs(splits.x_train[: data.datamodule.batch_size])
     net = build_net(Regularization(settings.regularizer, model_label(settings.model)))
-    device = torch.device("cuda" if settings.hardware.accelerator in ("gpu", "cuda") else "cpu")
-    fit = replicas_that_fit(replica_bytes(net, batch), device)
+    fit = replicas_that_fit(replica_bytes(net, batch), device_for(settings.hardware.accelerator))
     if fit < len(jobs):
         log.info("%d jobs do not fit in memory together: packs of %d", len(jobs), fit)
     return min(fit, len(jobs))
@@ -127,16 +125,7 @@ def _train_part(jobs, folders, data, build_net, sweep_dir: Path):
 def _member(job: PackJob, folder: RunFolder, plain: dict) -> Member:
     settings = job.settings
     regularization = Regularization(settings.regularizer, model_label(settings.model))
-    record = start_record(settings, plain, job.job, regularization.name, None)
-    identity = RunIdentity(
-        choices=record["choices"],
-        overrides=job.job.overrides,
-        config=record["config"],
-        run_name=run_name(record),
-        group=job.job.sweep_name,
-        tags=list(settings.tags),
-        provenance=record["provenance"],
-    )
+    identity = run_identity(settings, plain, job.job, None)
     optimizer = optimizer_factory(settings.optimizer.factory_config())
     return Member(
         settings.seed, folder, identity, plain, regularization, optimizer, writes_hydra_files=False

@@ -203,7 +203,7 @@ def train_stack(
     if (reason := stacking_refusal(settings)) is not None:
         raise NotStackable(reason)
     seeds = [m.seed for m in members]
-    device = _device(settings.hardware.accelerator)
+    device = device_for(settings.hardware.accelerator)
     nets = build_replicas(lambda k: build_net(members[k].regularization), seeds)
     weight_ids = {id(p) for p in weight_parameters(nets[0])}
     names = {id(p): name for name, p in nets[0].named_parameters()}
@@ -467,7 +467,8 @@ def _augments(regularization: Regularization, seeds: list[int]) -> list | None:
     return None if augments[0] is None else augments
 
 
-def _device(accelerator: str) -> torch.device:
+def device_for(accelerator: str) -> torch.device:
+    """The device stacked replicas train on (a pack's memory is measured on it too)."""
     if accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available()):
         return torch.device("cuda")
     if accelerator == "mps":

@@ -260,7 +260,8 @@ def train_seeds(
 
 
 def run_identity(settings: RunConfig, plain: dict, job: JobInfo, resume: ResumePoint | None):
-    """What names a `seeds=N` run in its records and its replicas' loggers (a RunIdentity)."""
+    """What names a run in its records and loggers (a RunIdentity): a `seeds=N` run, whose
+    replicas derive theirs from it, or one job of a sweep's pack."""
     from reglab.app.replicas import RunIdentity
 
     record = start_record(settings, plain, job, Regularization(settings.regularizer).name, resume)

@@ -9,12 +9,14 @@ replicas' decays differ, and this applies the difference."""
 import torch
 
 from reglab.config.errors import ConfigError
+from reglab.regularizers.protocol import broadcast
 
 VARYING = ("lr", "weight_decay")
 
 
 def _per_replica(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return values.to(like.device, like.dtype).view(-1, *([1] * (like.dim() - 1)))
+    """(N,) values shaped (and cast) to broadcast against a stacked tensor."""
+    return broadcast(values.to(like.device, like.dtype), like)
 
 
 class ReplicaHyper:
