@@ -45,10 +45,8 @@ ALLOWED = {
     # (they are contract.BEST / LAST, and app/ compares with those names)
     ("app/settings.py", contract.BEST),
     ("app/settings.py", contract.LAST),
-    # the replicas' early-stopping records' key for the best score (as a single run's), not a file
-    ("replicas/module.py", contract.BEST),
     # the early-stopping record's key for the best score, not a file
-    ("regularizers/early_stopping.py", contract.BEST),
+    ("callbacks/early_stopping.py", contract.BEST),
     # the search summary's count of Optuna trials in state FAIL, not a run's status
     ("search/results.py", contract.FAILED),
     # the key of the trained run's W&B id in an evaluation's logged config, not the file

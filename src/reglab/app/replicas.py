@@ -20,6 +20,7 @@ from reglab.app import signals
 from reglab.app.checks import has_validation_split
 from reglab.app.settings import RunConfig
 from reglab.callbacks import build_callbacks
+from reglab.callbacks.epoch_metrics import EpochMetricsWriter
 from reglab.callbacks.seeding import EpochSeeding
 from reglab.config.errors import ConfigError
 from reglab.data.base import InMemoryDataModule
@@ -43,7 +44,6 @@ from reglab.replicas.outputs import (
     save_checkpoint,
     write_artifacts,
     write_hydra_files,
-    write_metrics_csv,
 )
 from reglab.replicas.stack import StackedNet, build_replicas, check_functional
 from reglab.replicas.state import REPLICA, load_run_state
@@ -242,7 +242,6 @@ def train_stack(
     keep_best = not val_is_test  # a best.ckpt, as a single run's checkpoint callback keeps
     batches = ReplicaBatches(splits.x_train, splits.y_train, datamodule.batch_size, seeds)
     callbacks = settings.callbacks
-    guard = callbacks.divergence_guard if callbacks is not None else None
     optimizer = members[0].optimizer
     module = ReplicaModule(
         stacked,
@@ -261,8 +260,6 @@ def train_stack(
             check_val_every_n_epoch=trainer_keys.get("check_val_every_n_epoch", 1),
             validation=validation,
             keep_best=keep_best,
-            early_stopping=settings.regularizer.early_stopping,
-            max_grad_norm=guard.max_grad_norm if guard is not None else None,
             train_batches=limited_batches(batches.num_batches, limits["train"], "train"),
             gradient_clip_val=trainer_keys.get("gradient_clip_val"),
             gradient_clip_algorithm=trainer_keys.get("gradient_clip_algorithm") or "norm",
@@ -281,7 +278,11 @@ def train_stack(
     else:
         what = what or f"{len(seeds)} replicas (seeds {_seed_list(seeds)})"
         log.info("Training %s in one loop", what)
-    trainer = _trainer(settings, task, validation)
+    # each member's metrics.csv, written as it trains (the records below are made of its rows)
+    folders = [m.folder.path for m in members]
+    writer = EpochMetricsWriter(run.path, replica_dirs=folders, **_writer_options(callbacks))
+    stopping = regularization.callbacks()  # early stopping: each replica stops on its own
+    trainer = _trainer(settings, task, validation, [writer, *stopping])
 
     start = time.perf_counter()
     interrupted: BaseException | None = None
@@ -290,7 +291,6 @@ def train_stack(
     try:
         trainer.fit(module, ckpt_path=str(resume_ckpt) if resume_ckpt is not None else None)
         module.to(device)  # Lightning's teardown leaves the module on the CPU
-        module.early_stopping_records()
         if settings.test and limits["test"] != 0:  # limit 0: Lightning's test loop runs nothing
             best = settings.test_ckpt in ("auto", contract.BEST) and keep_best
             module.test_params = module.best_params if best else None
@@ -306,6 +306,7 @@ def train_stack(
         signals.shield()
         interrupted, tested = exc, {}
         module.load_loop_state(module.last_state)  # the last checkpoint: what is written
+        writer.rewind()
     wall = round(time.perf_counter() - start, 3)
     state = module.last_state
 
@@ -314,6 +315,7 @@ def train_stack(
         records = []
         for k, (member, outcome) in enumerate(zip(members, module.outcomes, strict=True)):
             replica, identity = member.folder, member.identity
+            rows = writer.rows_by_replica[k]
             folder = replica.path
             if member.writes_hydra_files:
                 plain = {key: v for key, v in identity.config.items() if key not in LOGGED_ONLY}
@@ -323,23 +325,23 @@ def train_stack(
                 status = contract.INTERRUPTED
             record = mark({}, status, choices=identity.choices, overrides=identity.overrides)
             record.update(tags=list(identity.tags), provenance=identity.provenance)
-            record.update(_final_values(outcome.rows))
-            if outcome.early_stopping is not None:
-                record["early_stopping"] = outcome.early_stopping
-            last_epoch = outcome.rows[-1]["epoch"] if outcome.rows else 0
-            last_step = outcome.rows[-1]["step"] if outcome.rows else 0
+            record.update(_final_values(rows))
+            for callback in stopping:
+                record["early_stopping"] = callback.record(k)
+            last_epoch = rows[-1]["epoch"] if rows else 0
+            last_step = rows[-1]["step"] if rows else 0
             hparams = stored | {"config": member.checkpoint_config}
             origin = {REPLICA: {"run": str(run.path), "seed": member.seed}}
             # a diverged replica's weights are its last checkpoint's (none: diverged before one)
             weights_epoch = last_epoch if outcome.weights_epoch is None else outcome.weights_epoch
             if weights_epoch > 0:
                 weights = stacked.replica_state(k, state["params"], state["buffers"])
-                step = _step_after(outcome.rows, weights_epoch, last_step)
+                step = _step_after(rows, weights_epoch, last_step)
                 ckpt = checkpoint(module_state, weights, weights_epoch, step, hparams, net_prefix)
                 save_checkpoint(replica.last_ckpt, ckpt | origin)
             if keep_best and outcome.best_epoch is not None:
                 best_state = stacked.replica_state(k, state["best_params"], state["best_buffers"])
-                best_step = _step_after(outcome.rows, outcome.best_epoch, last_step)
+                best_step = _step_after(rows, outcome.best_epoch, last_step)
                 ckpt = checkpoint(
                     module_state, best_state, outcome.best_epoch, best_step, hparams, net_prefix
                 )
@@ -348,14 +350,13 @@ def train_stack(
                 artifacts = callbacks.artifacts if callbacks is not None else None
                 write_artifacts(artifacts, nets[k], stacked.replica_state(k), datamodule, folder)
             if status == contract.DIVERGED:
-                record.update(divergence=outcome.divergence, message=_divergence_message(outcome))
+                record.update(divergence=outcome.divergence, message=outcome.message)
             elif tested:
                 record.update({key: float(v[k]) for key, v in tested.items()})
                 record["tested_checkpoint"] = (
                     str(replica.best_ckpt) if tested_ckpt == contract.BEST else tested_ckpt
                 )
             record.update(epochs=last_epoch, wall_seconds=wall, replica_of=str(run.path))
-            write_metrics_csv(replica, outcome.rows)
             replica.write_record(record)
             if interrupted is None:  # logger runs are written from finished replicas' rows
                 replay_to_loggers(
@@ -366,7 +367,7 @@ def train_stack(
                     identity.run_name,
                     identity.group,
                     identity.tags,
-                    outcome.rows,
+                    rows,
                     record,
                     csv_only=module.csv_only,
                 )
@@ -384,7 +385,7 @@ def train_stack(
             run_ckpt,
         )
         sys.exit(1)
-    rows_by_seed = {m.seed: o.rows for m, o in zip(members, module.outcomes, strict=True)}
+    rows_by_seed = {m.seed: rows for m, rows in zip(members, writer.rows_by_replica, strict=True)}
     return StackResult(records, rows_by_seed, wall, interrupted, module.epochs_done)
 
 
@@ -438,10 +439,13 @@ def _fast_optimizer(factory: OptimizerFactory, groups: list[dict]) -> torch.opti
     return factory(groups)
 
 
-def _trainer(settings: RunConfig, task: Task, validation: bool) -> L.Trainer:
+def _trainer(
+    settings: RunConfig, task: Task, validation: bool, per_replica: list[L.Callback]
+) -> L.Trainer:
     """Lightning's Trainer for the replicas: the run's trainer keys and its callbacks but those
-    the module does per replica (checks.CALLBACKS_DONE_PER_REPLICA), no logger (each replica's
-    runs are written from its rows), the run's checkpoint written by the module."""
+    the module does per replica (checks.CALLBACKS_DONE_PER_REPLICA), `per_replica` (callbacks
+    that act on each replica: reglab.callbacks.per_replica), no logger (each replica's runs are
+    written from its rows), the run's checkpoint written by the module."""
     arguments = {
         k: v
         for k, v in settings.trainer.arguments().items()
@@ -452,13 +456,25 @@ def _trainer(settings: RunConfig, task: Task, validation: bool) -> L.Trainer:
     extra = {k: v for k, v in entries.items() if k not in CALLBACKS_DONE_PER_REPLICA}
     return instantiate(
         {"_target_": settings.trainer.target, **arguments, **no_validation},
-        callbacks=[EpochSeeding(settings.seed), *build_callbacks(extra, task, not validation)],
+        callbacks=[
+            EpochSeeding(settings.seed),
+            *per_replica,
+            *build_callbacks(extra, task, not validation),
+        ],
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
         plugins=[AtomicCheckpointIO()],
     )
+
+
+def _writer_options(callbacks) -> dict:
+    """callbacks.epoch_metrics' options but its folder (the replicas' writer is given theirs;
+    it writes even when the entry is null: each replica's record is made of its rows)."""
+    entry = callbacks.epoch_metrics if callbacks is not None else None
+    options = entry.arguments() if entry is not None else {}
+    return {k: v for k, v in options.items() if k in ("filename", "write_every_s")}
 
 
 def _augments(regularization: Regularization, seeds: list[int]) -> list | None:
@@ -492,12 +508,6 @@ def _final_values(rows: list[dict]) -> dict:
     for row in rows:
         values.update({k: v for k, v in row.items() if "/" in k})
     return dict(sorted(values.items()))
-
-
-def _divergence_message(outcome) -> str:
-    d = outcome.divergence
-    what = {"loss": "training loss is not finite", "grad_norm": "gradient norm exploded"}[d["kind"]]
-    return f"Diverged: {what}: {d['value']:g} at epoch {d['epoch']}, step {d['step']}"
 
 
 def run_record(identity, seeds, records, run: RunFolder, wall) -> dict:

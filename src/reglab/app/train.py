@@ -29,6 +29,7 @@ from reglab.app.resume import ResumePoint, check_epochs_left, resume_point
 from reglab.app.run_folder import set_aside_old_checkpoints
 from reglab.app.settings import RunConfig
 from reglab.callbacks.divergence import DivergenceError
+from reglab.callbacks.early_stopping import EarlyStopping
 from reglab.config.errors import ConfigError
 from reglab.data.base import InMemoryDataModule
 from reglab.data.build import data_class
@@ -38,7 +39,6 @@ from reglab.extras.warnings import silence_known_warnings
 from reglab.lit import RegLabModule
 from reglab.loggers import finish_wandb, log_final_metrics
 from reglab.outputs.results import print_summary
-from reglab.regularizers.early_stopping import early_stopping_record
 from reglab.regularizers.regularization import Regularization
 from reglab.replicas.checks import NotStackable, stacking_refusal
 from reglab.replicas.state import check_resume_checkpoint
@@ -292,8 +292,9 @@ def fit_and_test(
     trainer.fit(module, datamodule=data.datamodule, ckpt_path=ckpt)
     mark(record, contract.INTERRUPTED if trainer.interrupted else contract.COMPLETED)
     record.update(final_metrics(trainer))
-    if trainer.early_stopping_callback is not None:
-        record["early_stopping"] = early_stopping_record(trainer.early_stopping_callback)
+    for callback in trainer.callbacks:
+        if isinstance(callback, EarlyStopping):
+            record["early_stopping"] = callback.record()
     if settings.test and not trainer.interrupted:
         tested = test_checkpoint(trainer, settings.test_ckpt, data.val_is_test)
         trainer.test(module, datamodule=data.datamodule, ckpt_path=tested, verbose=False)

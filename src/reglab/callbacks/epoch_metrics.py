@@ -1,13 +1,17 @@
-"""Writes metrics.csv (one row per epoch) as training goes, and curves.png at the end."""
+"""Writes metrics.csv (one row per epoch) as training goes, and curves.png at the end: one
+writer for a single run and for stacked replicas (each replica's row into its own folder;
+reglab.callbacks.per_replica)."""
 
 import csv
 import io
+import json
 import time
 from pathlib import Path
 
 import lightning as L
 
 from reglab import contract
+from reglab.callbacks import per_replica
 from reglab.outputs.atomic import write_text
 from reglab.outputs.plots import plot_curves
 from reglab.run_folder import RunFolder
@@ -22,6 +26,11 @@ class EpochMetricsWriter(L.Callback):
     included. Rows are appended at most every `write_every_s` seconds and at the end (also
     after a crash): a run of 2,000 tiny epochs neither rewrites a growing file nor opens it
     2,000 times.
+
+    Stacked replicas (`replica_dirs`: one folder each, in the module's replica order): each
+    replica that trained in the epoch gets its row in its own metrics.csv, with the columns
+    of its single run. Their curves are drawn by the run (reglab.replicas.outputs), not here:
+    a figure per replica would cost more than training them.
     """
 
     def __init__(
@@ -29,45 +38,70 @@ class EpochMetricsWriter(L.Callback):
         output_dir: str | Path,
         filename: str = contract.METRICS_CSV,
         write_every_s: float = 1.0,
+        replica_dirs: list[str | Path] | None = None,
     ):
         self.output_dir = Path(output_dir)
-        self.path = self.output_dir / filename
+        self.draw_curves = replica_dirs is None
+        dirs = [Path(d) for d in replica_dirs] if replica_dirs is not None else [self.output_dir]
+        self.paths = [d / filename for d in dirs]
+        self.path = self.paths[0]
         self.write_every_s = write_every_s
-        self.rows: list[dict] = []
+        self.rows_by_replica: list[list[dict]] = [[] for _ in self.paths]
         self._columns: list[str] = []
-        self._unwritten: list[dict] = []
+        self._unwritten = False
         self._last_write = 0.0
         self._pending: dict | None = None
         self._validated = False
         self._start = self._epoch_start = 0.0
-        self._trainer = None
-        self._rewrite = False
+        self._trainer = self._module = None
         self._epoch_stage = "val/"  # the per-epoch evaluation's prefix (the module's task)
+        self._checkpointed = {"rows_json": ["[]" for _ in self.paths], "columns": []}
+
+    @property
+    def rows(self) -> list[dict]:
+        """The (first) replica's rows: a single run's."""
+        return self.rows_by_replica[0]
 
     def setup(self, trainer, pl_module, stage: str) -> None:
-        self._trainer = trainer
+        self._trainer, self._module = trainer, pl_module
         task = getattr(pl_module, "task", None)
         self._epoch_stage = f"{getattr(task, 'epoch_stage', 'val')}/"
 
     def on_fit_start(self, trainer, pl_module) -> None:
         # a resumed run goes on from the elapsed time its checkpoint recorded
-        elapsed = self.rows[-1]["elapsed_s"] if self.rows else 0.0
+        elapsed = max((rows[-1]["elapsed_s"] for rows in self.rows_by_replica if rows), default=0)
         self._start = time.perf_counter() - elapsed
 
     # Checkpoints carry the rows so far: a resumed run rewrites metrics.csv from them, dropping
-    # rows of epochs after the checkpoint that a killed run may have written.
+    # rows of epochs after the checkpoint that a killed run may have written. As one JSON text
+    # per replica (exact for floats): torch.save visits each object of thousands of small
+    # dicts, which would cost more than the tiny models' epochs.
     def state_dict(self) -> dict:
         if self._trainer is not None:  # checkpoints are saved after the epoch's metrics are in
-            self._complete_pending(self._trainer)
-        return {"rows": list(self.rows), "columns": list(self._columns)}
+            self._complete_pending(self._trainer, self._module)
+        texts = ["[" + ",".join(json.dumps(r) for r in rows) + "]" for rows in self.rows_by_replica]
+        self._checkpointed = {"rows_json": texts, "columns": list(self._columns)}
+        return dict(self._checkpointed)
+
+    def rewind(self) -> None:
+        """Back to the rows of the last checkpoint written, files included: what an interrupted
+        stack leaves (each replica as of that checkpoint)."""
+        self.load_state_dict(self._checkpointed)
+        self._flush(self._trainer, self._module, force=True)
+        for path, rows in zip(self.paths, self.rows_by_replica, strict=True):
+            if not rows:  # no checkpoint yet: no rows either
+                path.unlink(missing_ok=True)
 
     def load_state_dict(self, state_dict: dict) -> None:
-        self.rows = list(state_dict["rows"])
+        if "rows_json" in state_dict:
+            self.rows_by_replica = [json.loads(text) for text in state_dict["rows_json"]]
+        else:  # a checkpoint of a single run from before rows were JSON
+            self.rows_by_replica = [list(state_dict["rows"])]
         self._columns = list(state_dict["columns"])
-        self._unwritten, self._pending, self._rewrite = [], None, True
+        self._pending, self._unwritten = None, True  # rewritten from these rows
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self._flush(trainer)
+        self._flush(trainer, pl_module)
         self._epoch_start = time.perf_counter()
         self._validated = False
 
@@ -78,56 +112,66 @@ class EpochMetricsWriter(L.Callback):
         now = time.perf_counter()
         self._pending = {
             "validated": self._validated,
+            "recording": per_replica.recording(pl_module).tolist(),
             "epoch": trainer.current_epoch + 1,
-            "step": trainer.global_step,
+            "step": per_replica.global_step(trainer, pl_module),
             "epoch_s": round(now - self._epoch_start, 4),  # training + validation
             "elapsed_s": round(now - self._start, 3),
         }
 
-    def _complete_pending(self, trainer) -> None:
-        if self._pending is not None:
-            row, self._pending = self._pending, None
-            # Evaluation values stay in callback_metrics between validations: take them only
-            # from epochs that validated, so curves show when validation really ran. The
-            # final test's test/* (after fit) are not an epoch's.
-            skip = {"test/", "val/"} - ({self._epoch_stage} if row.pop("validated") else set())
-            skip = tuple(sorted(skip))
-            for key, value in sorted(trainer.callback_metrics.items()):
-                if "/" in key and not key.startswith(skip):
-                    row[key] = float(value)
-            self.rows.append(row)
-            self._unwritten.append(row)
+    def _complete_pending(self, trainer, pl_module) -> None:
+        if self._pending is None:
+            return
+        row, self._pending = self._pending, None
+        # Evaluation values stay in callback_metrics between validations: take them only
+        # from epochs that validated, so curves show when validation really ran. The final
+        # test's test/* (after fit) are not an epoch's.
+        skip = {"test/", "val/"} - ({self._epoch_stage} if row.pop("validated") else set())
+        skip = tuple(sorted(skip))
+        recording = row.pop("recording")
+        values = per_replica.epoch_values(trainer, pl_module)
+        columns = {
+            key: value.detach().double().cpu().tolist()
+            for key, value in sorted(values.items())
+            if "/" in key and not key.startswith(skip)
+        }
+        for k, rows in enumerate(self.rows_by_replica):
+            if recording[k]:
+                rows.append(row | {key: column[k] for key, column in columns.items()})
+                self._unwritten = True
 
-    def _flush(self, trainer, force: bool = False) -> None:
-        self._complete_pending(trainer)
+    def _flush(self, trainer, pl_module, force: bool = False) -> None:
+        self._complete_pending(trainer, pl_module)
         now = time.perf_counter()
         due = force or now - self._last_write >= self.write_every_s
         if self._unwritten and due and trainer.is_global_zero:
-            self._write(self._unwritten)
-            self._unwritten, self._last_write = [], now
+            self._write()
+            self._unwritten, self._last_write = False, now
 
-    def _write(self, rows: list[dict]) -> None:
-        try:
-            self._write_rows(rows)
-        except OSError as exc:  # a full disk surfaces at close, without the file's name
-            exc.filename = exc.filename or str(self.path)
-            raise
+    def _write(self) -> None:
+        new_columns = [k for rows in self.rows_by_replica for row in rows for k in row]
+        self._columns += [k for k in dict.fromkeys(new_columns) if k not in self._columns]
+        for path, rows in zip(self.paths, self.rows_by_replica, strict=True):
+            if not rows:
+                continue
+            try:
+                self._write_rows(path, rows)
+            except OSError as exc:  # a full disk surfaces at close, without the file's name
+                exc.filename = exc.filename or str(path)
+                raise
 
-    def _write_rows(self, rows: list[dict]) -> None:
+    def _write_rows(self, path: Path, rows: list[dict]) -> None:
         # The whole file, atomically (at most once a second): a full disk leaves the previous
         # metrics.csv whole, never a half-written row.
-        new_columns = [k for row in rows for k in row if k not in self._columns]
-        self._columns += list(dict.fromkeys(new_columns))
-        self._rewrite = False
         text = io.StringIO(newline="")
         writer = csv.DictWriter(text, fieldnames=self._columns)
         writer.writeheader()
-        writer.writerows(self.rows)
-        write_text(self.path, text.getvalue())
+        writer.writerows(rows)
+        write_text(path, text.getvalue())
 
     def _finish(self, trainer, pl_module) -> None:
-        self._flush(trainer, force=True)
-        if trainer.is_global_zero and self.rows:
+        self._flush(trainer, pl_module, force=True)
+        if self.draw_curves and trainer.is_global_zero and self.rows:
             log_loss = getattr(getattr(pl_module, "task", None), "name", "") == "regression"
             plot_curves(self.rows, RunFolder(self.output_dir).curves_png, log_loss=log_loss)
 

@@ -53,10 +53,13 @@ TRAINER_KEYS_READ = {
     "gradient_clip_val",
     "gradient_clip_algorithm",
 }
-# Callbacks whose job the replicas' module does per replica (reglab.replicas.module, and the
-# replica folders: reglab.app.replicas). Other callbacks go to the replicas' Trainer, but for
-# reglab's instruments not yet written against reglab.callbacks.networks (grad_norm and
-# histograms send step-level series to live loggers; a replica has none).
+# Callbacks whose job the replicas' run does per replica: checkpoints and artifacts (each
+# replica's folder: reglab.app.replicas), metrics rows (the same EpochMetricsWriter, given
+# every replica's folder), the progress bar (the run logs its progress). Other callbacks go to
+# the replicas' Trainer (the divergence guard and early stopping act per replica:
+# reglab.callbacks.per_replica), but for reglab's instruments not yet written against
+# reglab.callbacks.networks (grad_norm and histograms send step-level series to live loggers;
+# a replica has none).
 CALLBACKS_DONE_PER_REPLICA = {
     "model_checkpoint",
     "last_checkpoint",
@@ -64,7 +67,6 @@ CALLBACKS_DONE_PER_REPLICA = {
     "epoch_metrics",
     "progress_bar",
     "artifacts",
-    "divergence_guard",
 }
 
 # reglab's instruments that measure every replica (reglab.callbacks.networks): each replica's
@@ -78,9 +80,17 @@ INSTRUMENTS_PER_REPLICA = {
 }
 
 
+# reglab's callbacks written against reglab.callbacks.per_replica: they act on each replica
+CALLBACKS_PER_REPLICA = {
+    "reglab.callbacks.divergence.DivergenceGuard",
+    "reglab.callbacks.early_stopping.EarlyStopping",
+}
+
+
 def _single_network_instrument(entry) -> bool:
     """One of reglab's own callbacks (instruments) that reads one network only."""
-    return entry.target.startswith("reglab.") and entry.target not in INSTRUMENTS_PER_REPLICA
+    per_replica = INSTRUMENTS_PER_REPLICA | CALLBACKS_PER_REPLICA
+    return entry.target.startswith("reglab.") and entry.target not in per_replica
 
 
 class NotStackable(ConfigError):

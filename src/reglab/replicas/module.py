@@ -12,9 +12,10 @@ penalty), so each replica's gradient is exactly its single-run gradient; the opt
 step over the stacked tensors is N single-run steps. Nothing here reduces across replicas:
 a replica whose loss turns NaN cannot touch another.
 
-What a single run's callbacks do once (early stopping, divergence guard, best checkpoint,
-metrics.csv rows) is done here per replica, vectorised over the replica dimension, writing the
-same keys. Replicas stop independently: a stopped replica is frozen, i.e. its slice of every
+The callbacks a single run has serve the replicas too: the module is read and stopped through
+reglab.callbacks.per_replica (`replica_values`, `replicas_recording`, `stop_replicas`), so
+early stopping and the metrics rows (EpochMetricsWriter: each replica's metrics.csv, live) are
+written once. Replicas stop independently: a stopped replica is frozen, i.e. its slice of every
 parameter, of every buffer (running statistics) and of the optimizer's state is written back
 after each step. It still rides along in the stacked arithmetic (cheaper than restacking) but
 its metrics are no longer recorded.
@@ -32,12 +33,10 @@ ends with exactly the numbers of an uninterrupted run: masks and data order are 
 
 import dataclasses
 import itertools
-import json
 import logging
 import math
-import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import lightning as L
 import torch
@@ -50,7 +49,6 @@ from reglab import contract
 from reglab.config.errors import ConfigError
 from reglab.lit.tasks import Task
 from reglab.regularizers.regularization import Regularization
-from reglab.regularizers.settings import EarlyStoppingConfig
 from reglab.replicas.batches import ReplicaBatches
 from reglab.replicas.networks import ReplicaNetworks
 from reglab.replicas.stack import StackedNet
@@ -64,12 +62,11 @@ LIGHTNING_PARTS = ("params", "buffers", "optimizer", "scheduler")
 
 @dataclass
 class ReplicaOutcome:
-    """What one replica did: its metrics.csv rows and how it ended."""
+    """How one replica ended (its metrics rows are EpochMetricsWriter's)."""
 
-    rows: list[dict] = field(default_factory=list)
     status: str = contract.COMPLETED  # | DIVERGED
     divergence: dict | None = None
-    early_stopping: dict | None = None
+    message: str | None = None  # the divergence's, as a single run's DivergenceError says it
     # the last time the best weights improved (the epoch best.ckpt would hold), 1-based
     best_epoch: int | None = None
     # a diverged replica's weights are those of its last checkpoint: after this many epochs
@@ -82,8 +79,6 @@ class LoopSettings:
     check_val_every_n_epoch: int = 1
     validation: bool = True  # a validation split exists
     keep_best: bool = True  # keep best weights by the task's monitor (best.ckpt)
-    early_stopping: EarlyStoppingConfig | None = None
-    max_grad_norm: float | None = None
     train_batches: int | None = None  # trainer.limit_train_batches, as a count (None: all)
     # trainer.gradient_clip_val / gradient_clip_algorithm: each replica clipped as its single
     # run (Lightning clips only under automatic optimization)
@@ -164,8 +159,9 @@ class ReplicaModule(L.LightningModule):
         n = stacked.num_replicas
         device = next(iter(stacked.params.values())).device
         self.outcomes = [ReplicaOutcome() for _ in range(n)]
-        self._row_texts: list[list[str]] = [[] for _ in range(n)]  # each row as JSON
         self.active = torch.ones(n, dtype=torch.bool, device=device)
+        # the replicas whose epoch counts: training as it began, not diverged in it
+        self.recording = self.active.clone()
         self._frozen: dict[str, torch.Tensor] | None = None  # stopped replicas' weights
         self._frozen_state: dict[int, dict[str, torch.Tensor]] = {}  # ... optimizer state
         self.step = 0
@@ -189,16 +185,33 @@ class ReplicaModule(L.LightningModule):
         self.test_params: dict[str, torch.Tensor] | None = None
         self.test_buffers: dict[str, torch.Tensor] | None = None  # (with test_params)
         self.test_values: dict[str, torch.Tensor] = {}
-        es = settings.early_stopping
-        if es is not None:
-            sign = -1.0 if es.resolved_mode == "max" else 1.0
-            self._es_sign = sign  # compare sign * value, always minimising
-            self._es_best = torch.full((n,), math.inf, device=device)
-            self._es_wait = torch.zeros(n, dtype=torch.long, device=device)
+        # the epoch's (steps, N) losses and gradient norms: what the divergence guard reads
+        # (reglab.callbacks.per_replica); the guard asks for the norms when it bounds them
+        self.epoch_step_losses: torch.Tensor | None = None
+        self.epoch_step_grad_norms: torch.Tensor | None = None
+        self.record_grad_norms = False
 
     def networks(self) -> ReplicaNetworks:
         """The replicas as instruments read networks (reglab.callbacks.networks)."""
         return ReplicaNetworks(self)
+
+    # -- read and stopped per replica by callbacks (reglab.callbacks.per_replica) -------------
+    @property
+    def num_replicas(self) -> int:
+        return self.net.num_replicas
+
+    @property
+    def steps_done(self) -> int:
+        return self.step
+
+    def replica_values(self) -> dict[str, torch.Tensor]:
+        return self.epoch_values
+
+    def replicas_recording(self) -> torch.Tensor:
+        return self.recording
+
+    def stop_replicas(self, stop: torch.Tensor) -> None:
+        self.freeze(stop.to(self.active.device) & self.active)
 
     @property
     def epochs_done(self) -> int:
@@ -257,13 +270,10 @@ class ReplicaModule(L.LightningModule):
                 self.freeze(stopped)
             self._resumed = None
         self.last_state = self.loop_state()  # interrupted before a checkpoint: this
-        rows = [row for o in self.outcomes for row in o.rows]
-        elapsed = max((row["elapsed_s"] for row in rows), default=0.0)
-        self._start = time.perf_counter() - elapsed  # a resumed run goes on from its time
 
     def on_train_epoch_start(self) -> None:
-        self._epoch_start = time.perf_counter()
         self.epoch_values = {}
+        self.recording = self.active.clone()
 
     def training_step(self, batch, batch_idx: int) -> None:
         self.epoch_values.update(self._train_epoch(self.current_epoch))
@@ -275,15 +285,6 @@ class ReplicaModule(L.LightningModule):
     def on_train_epoch_end(self) -> None:
         epoch = self.current_epoch
         values = self.epoch_values
-        validated = any(k.startswith(f"{self.task.epoch_stage}/") for k in values)
-        now = time.perf_counter()
-        timing = {
-            "epoch_s": round(now - self._epoch_start, 4),
-            "elapsed_s": round(now - self._start, 3),
-        }
-        self._record(epoch, values, timing)
-        if validated and self.s.early_stopping is not None:
-            self._early_stopping(epoch, values)
         if self.scheduler is not None:  # Lightning steps schedulers only when automatic
             self.scheduler.step()
         if (epoch + 1) % max(1, self.s.max_epochs // 10) == 0:
@@ -448,17 +449,8 @@ class ReplicaModule(L.LightningModule):
             state["buffers"] = self.net.buffers
             state["optimizer"] = self.optimizer.state_dict()
             state["scheduler"] = self.scheduler.state_dict() if self.scheduler else None
-        if self.s.early_stopping is not None:
-            state.update(es_best=self._es_best, es_wait=self._es_wait)
         state = _cpu_copy(state)
-        fields = [f.name for f in dataclasses.fields(ReplicaOutcome)]
-        # rows as one JSON text per replica (exact for floats): pickling thousands of small
-        # dicts per checkpoint would cost more than the epochs (torch.save visits each object)
-        state["outcomes"] = [
-            {name: getattr(o, name) for name in fields if name != "rows"}
-            | {"rows_json": "[" + ",".join(texts) + "]"}
-            for o, texts in zip(self.outcomes, self._row_texts, strict=True)
-        ]
+        state["outcomes"] = [dataclasses.asdict(o) for o in self.outcomes]
         return state
 
     @torch.no_grad()
@@ -476,13 +468,7 @@ class ReplicaModule(L.LightningModule):
             self.best_buffers = {k: v.to(device).clone() for k, v in best_buffers.items()}
         for name in ("best_value", "best_metric", "loss_max"):
             setattr(self, name, state[name].to(device).clone())
-        if self.s.early_stopping is not None:
-            self._es_best = state["es_best"].to(device).clone()
-            self._es_wait = state["es_wait"].to(device).clone()
-        self.outcomes = [
-            ReplicaOutcome(**_plain(o), rows=json.loads(o["rows_json"])) for o in state["outcomes"]
-        ]
-        self._row_texts = [[json.dumps(row) for row in o.rows] for o in self.outcomes]
+        self.outcomes = [ReplicaOutcome(**_plain(o)) for o in state["outcomes"]]
         self.active = state["active"].to(device).clone()
         self.last_state = state
 
@@ -513,6 +499,7 @@ class ReplicaModule(L.LightningModule):
         looked_at = any(
             is_overridden(hook, callback, L.Callback)
             for callback in trainer.callbacks
+            if not getattr(callback, "single_run_step_hooks", False)
             for hook in hooks
         )
         plain = (
@@ -536,8 +523,8 @@ class ReplicaModule(L.LightningModule):
         device = self.active.device
         zeros = torch.zeros(n, device=device)
         loss_sum, seen, correct, penalty_sum = zeros.clone(), 0, zeros.clone(), zeros.clone()
-        # each step's loss (N,) and gradient norm, for the divergence guard and loss_max: read
-        # once the epoch ends, not with a dozen small kernels per step
+        # each step's loss (N,) and gradient norm (when the divergence guard bounds it), for
+        # the guard and loss_max: read once the epoch ends, not with small kernels per step
         losses, norms = [], []
         steps, step = 0, self.step
         classification = self.task.name == "classification"
@@ -559,7 +546,7 @@ class ReplicaModule(L.LightningModule):
             clear_grads()
             backward(loss.sum())
             losses.append(loss.detach())
-            if self.s.max_grad_norm is not None:
+            if self.record_grad_norms:
                 norms.append(self.grad_norm())
             if optimizer is self.optimizer:  # the plain step: Lightning's wrapper calls it itself
                 self.on_before_optimizer_step(optimizer)
@@ -581,7 +568,9 @@ class ReplicaModule(L.LightningModule):
         losses = torch.stack(losses)  # (steps, N)
         # the running max of every step's loss (NaN stays NaN, as torch.maximum step by step)
         torch.maximum(self.loss_max, losses.float().amax(0), out=self.loss_max)
-        self._diverged(epoch, *self._first_bad_step(losses, norms))
+        # what the divergence guard reads once the epoch's step is done
+        self.epoch_step_losses = losses
+        self.epoch_step_grad_norms = torch.stack(norms) if norms else None
         values = {"train/loss": loss_sum / seen}
         if classification:
             values["train/acc"] = correct / seen
@@ -594,36 +583,15 @@ class ReplicaModule(L.LightningModule):
         values["train/loss_max"] = self.loss_max.clone()
         return values
 
-    def _first_bad_step(self, losses: torch.Tensor, norms: list[torch.Tensor]) -> tuple:
-        """(step, value, kind), each (N,), of each training replica's first step this epoch
-        whose loss is not finite (kind 0) or whose gradient norm passed max_grad_norm (kind 1;
-        value: the norm); step -1 where there is none. `losses`: (steps, N)."""
-        value, bad = losses, ~torch.isfinite(losses)
-        kind = torch.zeros_like(bad, dtype=torch.long)
-        if norms:
-            norm = torch.stack(norms)
-            exploded = ~bad & (~torch.isfinite(norm) | (norm > self.s.max_grad_norm))
-            value = torch.where(exploded, norm, value)
-            kind = exploded.long()
-            bad = bad | exploded
-        steps = len(losses)
-        index = torch.arange(steps, device=bad.device).unsqueeze(1)
-        first = torch.where(bad, index, steps).amin(0, keepdim=True)  # (1, N); steps: none
-        hit = (first[0] < steps) & self.active
-        first = first.clamp(max=steps - 1)
-        step = torch.where(hit, self.step - steps + first[0], -1)
-        return step, value.gather(0, first)[0], kind.gather(0, first)[0]
-
-    def _diverged(self, epoch: int, step: torch.Tensor, value: torch.Tensor, kind: torch.Tensor):
-        """Replicas that diverged this epoch stop, recorded as a single run's guard records."""
-        hit = step >= 0
-        if not bool(hit.any()):  # the one host sync per epoch
-            return
+    def diverge_replicas(self, hit: torch.Tensor, errors: list) -> None:
+        """The divergence guard found replicas `hit` (N,) bool diverged this epoch (`errors`:
+        each one's DivergenceError): each stops, as its single run stops, recorded alike."""
+        hit = hit.to(self.active.device)
         for k in hit.nonzero().flatten().tolist():
-            what = "loss" if int(kind[k]) == 0 else "grad_norm"
             self.outcomes[k].status = contract.DIVERGED
-            record = {"kind": what, "epoch": epoch + 1, "step": int(step[k])}
-            self.outcomes[k].divergence = record | {"value": float(value[k])}
+            self.outcomes[k].divergence = errors[k].record
+            self.outcomes[k].message = str(errors[k])
+        self.recording &= ~hit  # a single run stops mid-epoch: no row for the epoch
         # back to their last checkpoint (finite: what a single run's last.ckpt holds), not NaN
         self._restore(hit, self.last_state)
         for k in hit.nonzero().flatten().tolist():
@@ -656,60 +624,6 @@ class ReplicaModule(L.LightningModule):
         values[f"{self.task.monitor}_best"] = self.best_metric.clone()
         return values
 
-    def _early_stopping(self, epoch: int, values: dict[str, torch.Tensor]) -> None:
-        """Lightning's EarlyStopping rule, per replica: stop after `patience` validations
-        without an improvement larger than `min_delta` (or at once on a non-finite value)."""
-        es = self.s.early_stopping
-        current = self._es_sign * values[es.monitor].to(self.device)
-        improved = current < self._es_best - es.min_delta
-        self._es_best = torch.where(improved & self.active, current, self._es_best)
-        self._es_wait = torch.where(improved, 0, self._es_wait + 1)
-        stop = self.active & (~torch.isfinite(current) | (self._es_wait >= es.patience))
-        if not bool(stop.any()):
-            return
-        for k in stop.nonzero().flatten().tolist():
-            best = float(self._es_sign * self._es_best[k])
-            self.outcomes[k].early_stopping = {
-                "stopped": True,
-                "stopped_epoch": epoch + 1,
-                "reason": (
-                    f"Monitored metric {es.monitor} did not improve in the last "
-                    f"{int(self._es_wait[k])} records. Best score: {best:.3f}. "
-                    "Signaling Trainer to stop."
-                ),
-                "best": best,
-            }
-        self.freeze(stop)
-
-    def early_stopping_records(self) -> None:
-        """Replicas that ran to the end: what a single run's record says."""
-        if self.s.early_stopping is None:
-            return
-        for k, outcome in enumerate(self.outcomes):
-            if outcome.early_stopping is None:
-                best = float(self._es_sign * self._es_best[k])
-                outcome.early_stopping = {
-                    "stopped": False,
-                    "stopped_epoch": None,
-                    "reason": "did not stop early",
-                    "best": best,
-                }
-
-    def _record(self, epoch: int, values: dict[str, torch.Tensor], timing: dict) -> None:
-        """One metrics.csv row per replica still training (the columns of a single run)."""
-        columns = {key: values[key].detach().cpu().tolist() for key in sorted(values)}
-        for k, outcome in enumerate(self.outcomes):
-            if outcome.status == contract.DIVERGED and outcome.divergence["epoch"] == epoch + 1:
-                continue  # a single run stops mid-epoch: no row for the epoch it diverged in
-            if outcome.status == contract.DIVERGED or (
-                outcome.early_stopping is not None and outcome.early_stopping["stopped"]
-            ):
-                continue
-            row = {"epoch": epoch + 1, "step": self.step, **timing}
-            row.update({key: column[k] for key, column in columns.items()})
-            outcome.rows.append(row)
-            self._row_texts[k].append(json.dumps(row))
-
 
 def _cpu_copy(value):
     """A copy of nested dicts / lists / tuples with every tensor cloned to the CPU: what an
@@ -725,5 +639,5 @@ def _cpu_copy(value):
 
 def _plain(outcome: dict) -> dict:
     """A ReplicaOutcome's fields as a loaded state holds them."""
-    names = {f.name for f in dataclasses.fields(ReplicaOutcome)} - {"rows"}
+    names = {f.name for f in dataclasses.fields(ReplicaOutcome)}
     return {k: v for k, v in outcome.items() if k in names}

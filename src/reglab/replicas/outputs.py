@@ -1,4 +1,5 @@
-"""Writes a replica's files: .hydra/, metrics.csv, curves.png, checkpoints, loggers' runs.
+"""Writes a replica's files: .hydra/, the run's curves.png, checkpoints, loggers' runs (its
+metrics.csv is EpochMetricsWriter's, as a single run's).
 
 Every file is written atomically (reglab.outputs.atomic), as a single run's are.
 """
@@ -13,7 +14,7 @@ import torch
 import yaml
 
 from reglab.loggers import build_loggers, finish_wandb, log_final_metrics
-from reglab.outputs.atomic import write_bytes, write_csv, write_text
+from reglab.outputs.atomic import write_bytes, write_text
 from reglab.run_folder import RunFolder, ended, rebase_paths
 
 log = logging.getLogger("reglab")
@@ -25,12 +26,6 @@ def write_hydra_files(folder: RunFolder, overrides: list[str], config: dict) -> 
     write_text(folder.overrides_yaml, yaml.safe_dump(overrides, sort_keys=False))
     # plain yaml, not OmegaConf.to_yaml: the config is resolved already, and 10x faster
     write_text(folder.config_yaml, yaml.safe_dump(config, sort_keys=False))
-
-
-def write_metrics_csv(folder: RunFolder, rows: list[dict]) -> None:
-    """metrics.csv: the columns EpochMetricsWriter writes, in its order."""
-    if rows:
-        write_csv(folder.metrics_csv, rows)
 
 
 def plot_replica_curves(rows_by_seed: dict[int, list[dict]], path: Path, regression: bool) -> None:

@@ -1,5 +1,7 @@
-"""Early stopping (`regularizer=early_stopping`): Lightning's EarlyStopping callback, from
-{monitor, patience, min_delta, mode} (reglab.regularizers.settings.EarlyStoppingConfig)."""
+"""Early stopping (`regularizer=early_stopping`): reglab's per-replica EarlyStopping callback
+(Lightning's rule; reglab.callbacks.early_stopping), from {monitor, patience, min_delta, mode}
+(reglab.regularizers.settings.EarlyStoppingConfig). A single run stops; stacked replicas each
+stop on their own."""
 
 from reglab.regularizers.protocol import Regularizer
 from reglab.regularizers.settings import EarlyStoppingConfig
@@ -9,6 +11,14 @@ KEYS = {"early_stopping": (EarlyStoppingConfig | None, None)}
 
 class EarlyStoppingRegularizer(Regularizer, keys=KEYS, order=200):
     def callbacks(self) -> list:
-        from reglab.regularizers.early_stopping import early_stopping_callback
+        from reglab.callbacks.early_stopping import EarlyStopping
 
-        return [early_stopping_callback(self.value)]
+        cfg = self.value
+        return [
+            EarlyStopping(
+                monitor=cfg.monitor,
+                patience=cfg.patience,
+                min_delta=cfg.min_delta,
+                mode=cfg.resolved_mode,
+            )
+        ]

@@ -1,0 +1,121 @@
+"""Early stopping (`regularizer=early_stopping`), per replica: Lightning's EarlyStopping rule
+written once over an (N,) tensor, so that one callback serves a single run (N = 1: the run
+stops) and a stack of replicas (each stops on its own: reglab.callbacks.per_replica).
+
+The rule is Lightning's (`check_on_train_epoch_end=False`): after each validation, a replica
+whose `monitor` is not finite stops at once; one whose `monitor` improved on its best by more
+than `min_delta` resets its wait; any other waits one more validation, and stops when it has
+waited `patience`. The reasons are Lightning's texts. metrics.json records when and why
+(`record(k)`); checkpoints carry the state (a resumed run goes on counting).
+"""
+
+import math
+
+import lightning as L
+import torch
+from lightning.pytorch.trainer.states import TrainerFn
+
+from reglab.callbacks import per_replica
+
+
+class EarlyStopping(L.Callback):
+    def __init__(self, monitor: str, patience: int = 3, min_delta: float = 0.0, mode: str = "min"):
+        if mode not in ("min", "max"):
+            raise ValueError(f"early stopping mode must be 'min' or 'max', got {mode!r}")
+        if patience < 1:
+            raise ValueError(f"early stopping patience must be >= 1, got {patience}")
+        self.monitor, self.patience, self.mode = monitor, patience, mode
+        self.min_delta = abs(float(min_delta))
+        self._sign = -1.0 if mode == "max" else 1.0  # compare sign * value: always minimising
+        self._best: torch.Tensor | None = None  # (N,) sign * best value
+        self._wait: torch.Tensor | None = None  # (N,) validations since the last improvement
+        self.stopped_epoch: list[int | None] = []  # 1-based, per replica
+        self.reasons: list[str | None] = []
+
+    @property
+    def state_key(self) -> str:
+        return self._generate_state_key(monitor=self.monitor, mode=self.mode)
+
+    def _start(self, n: int) -> None:
+        if self._best is None or len(self._best) != n:
+            self._best = torch.full((n,), math.inf, dtype=torch.float64)
+            self._wait = torch.zeros(n, dtype=torch.long)
+            self.stopped_epoch, self.reasons = [None] * n, [None] * n
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.state.fn != TrainerFn.FITTING or trainer.sanity_checking:
+            return
+        if trainer.fast_dev_run:
+            return
+        values = per_replica.epoch_values(trainer, pl_module)
+        if self.monitor not in values:
+            available = ", ".join(sorted(k for k in values if "/" in k)) or "none"
+            raise KeyError(
+                f"regularizer.early_stopping.monitor={self.monitor} is not a metric this run "
+                f"logs; choose one of: {available}"
+            )
+        current = self._sign * values[self.monitor].detach().to("cpu", torch.float64)
+        self._start(len(current))
+        # replicas still training: not stopped here, nor frozen by the module (diverged)
+        training = torch.tensor([epoch is None for epoch in self.stopped_epoch])
+        training &= per_replica.recording(pl_module).cpu()
+        improved = current < self._best - self.min_delta
+        not_finite = ~torch.isfinite(current)
+        self._best = torch.where(improved & training, current, self._best)
+        self._wait = torch.where(improved | not_finite, self._wait * 0, self._wait + 1)
+        stop = training & (not_finite | (self._wait >= self.patience))
+        if not bool(stop.any()):
+            return
+        epoch = trainer.current_epoch + 1
+        for k in stop.nonzero().flatten().tolist():
+            self.stopped_epoch[k] = epoch
+            best = self._sign * float(self._best[k])
+            if bool(not_finite[k]):
+                value = self._sign * float(current[k])
+                self.reasons[k] = (
+                    f"Monitored metric {self.monitor} = {value} is not finite. Previous best "
+                    f"value was {best:.3f}. Signaling Trainer to stop."
+                )
+            else:
+                self.reasons[k] = (
+                    f"Monitored metric {self.monitor} did not improve in the last "
+                    f"{int(self._wait[k])} records. Best score: {best:.3f}. Signaling Trainer "
+                    "to stop."
+                )
+        per_replica.stop(trainer, pl_module, stop)
+
+    def record(self, k: int = 0) -> dict:
+        """What replica k's metrics.json says about it: whether, at which epoch, and why it
+        stopped, and its best value."""
+        stopped = k < len(self.stopped_epoch) and self.stopped_epoch[k] is not None
+        best = (
+            self._sign * float(self._best[k]) if self._best is not None else self._sign * math.inf
+        )
+        return {
+            "stopped": stopped,
+            "stopped_epoch": self.stopped_epoch[k] if stopped else None,
+            "reason": self.reasons[k] if stopped else "did not stop early",
+            "best": best,
+        }
+
+    def state_dict(self) -> dict:
+        return {
+            "best": self._best,
+            "wait": self._wait,
+            "stopped_epoch": list(self.stopped_epoch),
+            "reasons": list(self.reasons),
+        }
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        if "best" not in state_dict:  # Lightning's EarlyStopping's (a run from before)
+            best = self._sign * float(state_dict["best_score"])
+            stopped = state_dict["stopped_epoch"]
+            state_dict = {
+                "best": torch.tensor([best], dtype=torch.float64),
+                "wait": torch.tensor([int(state_dict["wait_count"])]),
+                "stopped_epoch": [stopped + 1 if stopped else None],
+                "reasons": [state_dict.get("stopping_reason_message")],
+            }
+        self._best, self._wait = state_dict["best"], state_dict["wait"]
+        self.stopped_epoch = list(state_dict["stopped_epoch"])
+        self.reasons = list(state_dict["reasons"])

@@ -1,0 +1,59 @@
+"""What a callback reads and does per replica: written once, it serves a single run (one
+replica) and a stack of N (`seeds=N`, a sweep's pack: reglab.replicas.module).
+
+A module that trains several replicas says so with `num_replicas` and three methods:
+- `replica_values()`: the epoch's values so far, each an (N,) tensor (one per replica);
+- `replicas_recording()`: (N,) bool, the replicas whose epoch counts (a metrics row): those
+  training when it began and that did not diverge in it;
+- `stop_replicas(stop)`: stop the replicas of the (N,) mask (the others go on);
+- `diverge_replicas(hit, errors)`: the replicas of the mask diverged (each its
+  DivergenceError); with `epoch_step_losses` / `epoch_step_grad_norms` ((steps, N), the
+  epoch's) and `record_grad_norms` (set by the guard), what the divergence guard reads;
+- `steps_done`: the optimizer steps taken so far (Lightning's step is a whole epoch).
+Any other LightningModule (RegLabModule, or one a user brings) is one replica: its values are
+Lightning's `callback_metrics`, and stopping it is `trainer.should_stop`.
+"""
+
+import torch
+
+
+def num_replicas(pl_module) -> int:
+    return int(getattr(pl_module, "num_replicas", 1))
+
+
+def epoch_values(trainer, pl_module) -> dict[str, torch.Tensor]:
+    """{key: (N,) tensor} of the epoch's logged values."""
+    if num_replicas(pl_module) > 1 or hasattr(pl_module, "replica_values"):
+        return pl_module.replica_values()
+    return {key: value.reshape(1) for key, value in trainer.callback_metrics.items()}
+
+
+def global_step(trainer, pl_module) -> int:
+    """The optimizer steps taken so far (a stack's Lightning step is a whole epoch of them)."""
+    return int(getattr(pl_module, "steps_done", trainer.global_step))
+
+
+def recording(pl_module) -> torch.Tensor:
+    """(N,) bool: the replicas that get this epoch's metrics row."""
+    if hasattr(pl_module, "replicas_recording"):
+        return pl_module.replicas_recording()
+    return torch.ones(1, dtype=torch.bool)
+
+
+def stop(trainer, pl_module, mask: torch.Tensor) -> None:
+    """Stops the replicas of `mask` ((N,) bool). One replica: the run stops, as Lightning's
+    EarlyStopping stops it (under DDP, when any process decides so)."""
+    if hasattr(pl_module, "stop_replicas"):
+        pl_module.stop_replicas(mask)
+        return
+    decision = trainer.strategy.reduce_boolean_decision(bool(mask.any()), all=False)
+    trainer.should_stop = trainer.should_stop or decision
+
+
+def diverge(pl_module, hit: torch.Tensor, errors: list) -> None:
+    """The replicas of `hit` diverged (`errors`: each one's DivergenceError, None for the
+    others). One replica: the run stops with its error."""
+    if hasattr(pl_module, "diverge_replicas"):
+        pl_module.diverge_replicas(hit, errors)
+        return
+    raise next(error for error in errors if error is not None)
