@@ -14,7 +14,7 @@ gradient norm, and each replica that diverged stops on its own, back at its last
 import lightning as L
 import torch
 
-from reglab.callbacks import per_replica
+from reglab.callbacks.per_replica import diverge_replicas, recording_mask, steps_done
 
 
 class DivergenceError(RuntimeError):
@@ -70,8 +70,10 @@ class DivergenceGuard(L.Callback):
         ):
             return
         loss = getattr(pl_module, "last_loss", None)
-        if loss is None:
+        if loss is None and self.max_grad_norm is None:
             return
+        # no loss yet (a module that keeps none): its gradients only
+        loss = torch.zeros(()) if loss is None else loss
         norm = None
         if self.max_grad_norm is not None:
             grads = [p.grad for p in pl_module.parameters() if p.grad is not None]
@@ -87,14 +89,14 @@ class DivergenceGuard(L.Callback):
                 pl_module,
                 losses,
                 norms,
-                per_replica.global_step(trainer, pl_module) - len(losses),
+                steps_done(trainer, pl_module) - len(losses),
             )
 
     def _check(self, trainer, pl_module, losses, norms, first_step: int) -> None:
         """Stops the replicas whose (steps, N) `losses` / `norms` diverged; `first_step`: the
         global step of their first row."""
         index, value, kind = first_bad_step(losses, norms, self.max_grad_norm)
-        hit = (index < len(losses)) & per_replica.recording(pl_module).to(index.device)
+        hit = (index < len(losses)) & recording_mask(pl_module).to(index.device)
         if not bool(hit.any()):  # the one host sync per check
             return
         epoch = trainer.current_epoch + 1
@@ -110,4 +112,4 @@ class DivergenceGuard(L.Callback):
             else None
             for k in range(len(hit))
         ]
-        per_replica.diverge(pl_module, hit, errors)
+        diverge_replicas(pl_module, hit, errors)

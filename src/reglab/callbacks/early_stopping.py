@@ -15,7 +15,7 @@ import lightning as L
 import torch
 from lightning.pytorch.trainer.states import TrainerFn
 
-from reglab.callbacks import per_replica
+from reglab.callbacks.per_replica import recording_mask, stop_replicas, values_per_replica
 
 
 class EarlyStopping(L.Callback):
@@ -47,7 +47,7 @@ class EarlyStopping(L.Callback):
             return
         if trainer.fast_dev_run:
             return
-        values = per_replica.epoch_values(trainer, pl_module)
+        values = values_per_replica(trainer, pl_module)
         if self.monitor not in values:
             available = ", ".join(sorted(k for k in values if "/" in k)) or "none"
             raise KeyError(
@@ -58,7 +58,7 @@ class EarlyStopping(L.Callback):
         self._start(len(current))
         # replicas still training: not stopped here, nor frozen by the module (diverged)
         training = torch.tensor([epoch is None for epoch in self.stopped_epoch])
-        training &= per_replica.recording(pl_module).cpu()
+        training &= recording_mask(pl_module).cpu()
         improved = current < self._best - self.min_delta
         not_finite = ~torch.isfinite(current)
         self._best = torch.where(improved & training, current, self._best)
@@ -82,7 +82,7 @@ class EarlyStopping(L.Callback):
                     f"{int(self._wait[k])} records. Best score: {best:.3f}. Signaling Trainer "
                     "to stop."
                 )
-        per_replica.stop(trainer, pl_module, stop)
+        stop_replicas(trainer, pl_module, stop)
 
     def record(self, k: int = 0) -> dict:
         """What replica k's metrics.json says about it: whether, at which epoch, and why it

@@ -11,7 +11,7 @@ from pathlib import Path
 import lightning as L
 
 from reglab import contract
-from reglab.callbacks import per_replica
+from reglab.callbacks.per_replica import recording_mask, steps_done, values_per_replica
 from reglab.outputs.atomic import write_text
 from reglab.outputs.plots import plot_curves
 from reglab.run_folder import RunFolder
@@ -112,9 +112,9 @@ class EpochMetricsWriter(L.Callback):
         now = time.perf_counter()
         self._pending = {
             "validated": self._validated,
-            "recording": per_replica.recording(pl_module).tolist(),
+            "recording": recording_mask(pl_module).tolist(),
             "epoch": trainer.current_epoch + 1,
-            "step": per_replica.global_step(trainer, pl_module),
+            "step": steps_done(trainer, pl_module),
             "epoch_s": round(now - self._epoch_start, 4),  # training + validation
             "elapsed_s": round(now - self._start, 3),
         }
@@ -129,7 +129,7 @@ class EpochMetricsWriter(L.Callback):
         skip = {"test/", "val/"} - ({self._epoch_stage} if row.pop("validated") else set())
         skip = tuple(sorted(skip))
         recording = row.pop("recording")
-        values = per_replica.epoch_values(trainer, pl_module)
+        values = values_per_replica(trainer, pl_module)
         columns = {
             key: value.detach().double().cpu().tolist()
             for key, value in sorted(values.items())

@@ -21,26 +21,26 @@ def num_replicas(pl_module) -> int:
     return int(getattr(pl_module, "num_replicas", 1))
 
 
-def epoch_values(trainer, pl_module) -> dict[str, torch.Tensor]:
+def values_per_replica(trainer, pl_module) -> dict[str, torch.Tensor]:
     """{key: (N,) tensor} of the epoch's logged values."""
     if num_replicas(pl_module) > 1 or hasattr(pl_module, "replica_values"):
         return pl_module.replica_values()
     return {key: value.reshape(1) for key, value in trainer.callback_metrics.items()}
 
 
-def global_step(trainer, pl_module) -> int:
+def steps_done(trainer, pl_module) -> int:
     """The optimizer steps taken so far (a stack's Lightning step is a whole epoch of them)."""
     return int(getattr(pl_module, "steps_done", trainer.global_step))
 
 
-def recording(pl_module) -> torch.Tensor:
+def recording_mask(pl_module) -> torch.Tensor:
     """(N,) bool: the replicas that get this epoch's metrics row."""
     if hasattr(pl_module, "replicas_recording"):
         return pl_module.replicas_recording()
     return torch.ones(1, dtype=torch.bool)
 
 
-def stop(trainer, pl_module, mask: torch.Tensor) -> None:
+def stop_replicas(trainer, pl_module, mask: torch.Tensor) -> None:
     """Stops the replicas of `mask` ((N,) bool). One replica: the run stops, as Lightning's
     EarlyStopping stops it (under DDP, when any process decides so)."""
     if hasattr(pl_module, "stop_replicas"):
@@ -50,7 +50,7 @@ def stop(trainer, pl_module, mask: torch.Tensor) -> None:
     trainer.should_stop = trainer.should_stop or decision
 
 
-def diverge(pl_module, hit: torch.Tensor, errors: list) -> None:
+def diverge_replicas(pl_module, hit: torch.Tensor, errors: list) -> None:
     """The replicas of `hit` diverged (`errors`: each one's DivergenceError, None for the
     others). One replica: the run stops with its error."""
     if hasattr(pl_module, "diverge_replicas"):
