@@ -78,7 +78,17 @@ class DivergenceGuard(L.Callback):
         if self.max_grad_norm is not None:
             grads = [p.grad for p in pl_module.parameters() if p.grad is not None]
             norm = torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])).reshape(1, 1)
-        self._check(trainer, pl_module, loss.detach().reshape(1, 1), norm, trainer.global_step)
+        loss = loss.detach().reshape(1, 1)
+        # the common case in one host sync, as cheap as before the rule served stacks (~6 us
+        # a step against ~35 us for the rule's kernels); the rule decides the rest
+        fine = (
+            torch.isfinite(loss)
+            if norm is None
+            else torch.isfinite(loss) & (norm <= self.max_grad_norm)
+        )
+        if bool(fine):
+            return
+        self._check(trainer, pl_module, loss, norm, trainer.global_step)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         losses = getattr(pl_module, "epoch_step_losses", None)  # a stack: its epoch's steps
