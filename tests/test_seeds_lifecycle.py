@@ -265,3 +265,37 @@ def test_ckpt_path_continues_a_seeds_run_in_a_new_folder(tmp_path):
     assert record["status"] == "completed" and record["epochs"] == 3
     assert _record(two)["epochs"] == 2  # its files stay as they are
     _same_replicas(out, reference)
+
+
+def test_early_stopping_goes_on_counting_after_resume(tmp_path, monkeypatch):
+    """The early-stopping counters travel in the run's checkpoint (the callback's state): an
+    interrupted and resumed stack stops each replica where an uninterrupted one does."""
+    from reglab.replicas.batches import ReplicaBatches
+
+    es = ["dataset=toy1d", "model=mlp", "model.hidden=[8]", "logger=csv", "seeds=3", "seed=0"]
+    es += ["regularizer=early_stopping", "regularizer.early_stopping.patience=2"]
+    es += ["regularizer.early_stopping.min_delta=0.02", "trainer.max_epochs=40"]
+    reference, out = tmp_path / "reference", tmp_path / "run"
+    run(compose_config(es, reference))
+    stops = [_record(reference / f"seed_{s}")["early_stopping"] for s in SEEDS]
+    assert len({s["stopped_epoch"] for s in stops}) > 1 and all(s["stopped"] for s in stops)
+    epoch_batches = ReplicaBatches.epoch
+    middle = min(s["stopped_epoch"] for s in stops) - 1  # after some replica has waited
+
+    def interrupted(self, epoch):
+        if epoch == middle:
+            raise KeyboardInterrupt
+        yield from epoch_batches(self, epoch)
+
+    monkeypatch.setattr(ReplicaBatches, "epoch", interrupted)
+    try:
+        with pytest.raises(SystemExit):
+            run(compose_config(es, out))
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    monkeypatch.setattr(ReplicaBatches, "epoch", epoch_batches)
+    resumed = run_main([*es, f"hydra.run.dir={out}", "resume=true"])
+    assert resumed.returncode == 0, (resumed.stdout + resumed.stderr)[-3000:]
+    for seed, expected in zip(SEEDS, stops, strict=True):
+        assert _record(out / f"seed_{seed}")["early_stopping"] == expected
+        assert _rows(out / f"seed_{seed}") == _rows(reference / f"seed_{seed}")
