@@ -47,6 +47,7 @@ class EpochMetricsWriter(L.Callback):
         self.path = self.paths[0]
         self.write_every_s = write_every_s
         self.rows_by_replica: list[list[dict]] = [[] for _ in self.paths]
+        self._texts: list[list[str]] = [[] for _ in self.paths]  # each row as JSON, once
         self._columns: list[str] = []
         self._unwritten = False
         self._last_write = 0.0
@@ -79,7 +80,7 @@ class EpochMetricsWriter(L.Callback):
     def state_dict(self) -> dict:
         if self._trainer is not None:  # checkpoints are saved after the epoch's metrics are in
             self._complete_pending(self._trainer, self._module)
-        texts = ["[" + ",".join(json.dumps(r) for r in rows) + "]" for rows in self.rows_by_replica]
+        texts = ["[" + ",".join(texts) + "]" for texts in self._texts]
         self._checkpointed = {"rows_json": texts, "columns": list(self._columns)}
         return dict(self._checkpointed)
 
@@ -97,6 +98,7 @@ class EpochMetricsWriter(L.Callback):
             self.rows_by_replica = [json.loads(text) for text in state_dict["rows_json"]]
         else:  # a checkpoint of a single run from before rows were JSON
             self.rows_by_replica = [list(state_dict["rows"])]
+        self._texts = [[json.dumps(row) for row in rows] for rows in self.rows_by_replica]
         self._columns = list(state_dict["columns"])
         self._pending, self._unwritten = None, True  # rewritten from these rows
 
@@ -135,9 +137,13 @@ class EpochMetricsWriter(L.Callback):
             for key, value in sorted(values.items())
             if "/" in key and not key.startswith(skip)
         }
+        new = [key for key in (*row, *columns) if key not in self._columns]
+        self._columns += new  # in their first appearance's order
         for k, rows in enumerate(self.rows_by_replica):
             if recording[k]:
-                rows.append(row | {key: column[k] for key, column in columns.items()})
+                replica_row = row | {key: column[k] for key, column in columns.items()}
+                rows.append(replica_row)
+                self._texts[k].append(json.dumps(replica_row))
                 self._unwritten = True
 
     def _flush(self, trainer, pl_module, force: bool = False) -> None:
@@ -149,8 +155,6 @@ class EpochMetricsWriter(L.Callback):
             self._unwritten, self._last_write = False, now
 
     def _write(self) -> None:
-        new_columns = [k for rows in self.rows_by_replica for row in rows for k in row]
-        self._columns += [k for k in dict.fromkeys(new_columns) if k not in self._columns]
         for path, rows in zip(self.paths, self.rows_by_replica, strict=True):
             if not rows:
                 continue
