@@ -106,3 +106,26 @@ def test_a_value_hydra_refuses_raises_hydras_error(sweep):
             loader.load_sweep_config(master, bad)
         assert type(ours.value) is type(theirs.value) and str(ours.value) == str(theirs.value)
     assert composer.composed == 1
+
+
+@pytest.mark.parametrize(("launcher", "composed"), [("stacked", 1), ("basic", 8)])
+def test_a_stacked_sweep_composes_each_kind_of_job_once(tmp_path, monkeypatch, launcher, composed):
+    """4 jobs of one kind: Hydra composes one config (the basic launcher: each job's, twice)."""
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+
+    from .conftest import run_main
+
+    calls = []
+    hydras = ConfigLoaderImpl.load_sweep_config
+
+    def counted(self, master_config, sweep_overrides):
+        calls.append(list(sweep_overrides))
+        return hydras(self, master_config, sweep_overrides)
+
+    monkeypatch.setattr(ConfigLoaderImpl, "load_sweep_config", counted)
+    sweep = ["-m", "dataset=toy1d", "model.hidden=[4]", "trainer.max_epochs=1", "logger=csv"]
+    sweep += ["regularizer.weight_decay=0,0.01", "seed=0,1", f"hydra.sweep.dir={tmp_path}"]
+    result = run_main([*sweep, f"hydra/launcher={launcher}"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(calls) == composed
+    assert len(list(tmp_path.glob("*/metrics.json"))) == 4
