@@ -9,6 +9,9 @@ callbacks, the JobReturn a sweeper reads); its training is the pack's, and its r
 set once the pack has trained. Jobs that fit no pack (another task than reglab's training, an
 invalid config, `seeds=N`, what stacked replicas cannot do) run as the basic launcher runs
 them, so `-m hydra/launcher=stacked` is never worse than the basic launcher.
+
+The sweep's config loader becomes a reglab.config.sweep_compose.SweepComposer: Hydra composes
+each kind of job once (not every job twice, ~0.1 s each), the others are copies of it.
 """
 
 import logging
