@@ -37,6 +37,8 @@ class SweepComposer:
         self._parser = OverridesParser.create()
 
     def __getattr__(self, name: str):
+        if name == "loader":  # not set yet (a copy being unpickled): no endless lookup
+            raise AttributeError(name)
         return getattr(self.loader, name)
 
     def load_sweep_config(
