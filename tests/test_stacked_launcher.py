@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from torch import nn
 
 from reglab.app.settings import validate_config
@@ -65,6 +66,14 @@ def _assert_same_results(stacked: Path, basic: Path, rel: float) -> None:
         for name in ("overrides.yaml", "config.yaml"):  # Hydra's own, as for the basic job
             saved = (job / ".hydra" / name).read_text()
             assert saved == (twin / ".hydra" / name).read_text().replace(str(twin), str(job))
+        # hydra.yaml: the same job (name, number, override_dirname) and task overrides (the
+        # launcher and the sweep folder differ)
+        hydra, twin_hydra = (
+            yaml.safe_load((folder / ".hydra" / "hydra.yaml").read_text())["hydra"]
+            for folder in (job, twin)
+        )
+        assert hydra["job"] == twin_hydra["job"]
+        assert hydra["overrides"]["task"] == twin_hydra["overrides"]["task"]
         rows = list(csv.DictReader((job / "metrics.csv").open()))
         twin_rows = list(csv.DictReader((twin / "metrics.csv").open()))
         assert rows[0].keys() == twin_rows[0].keys() and len(rows) == len(twin_rows)

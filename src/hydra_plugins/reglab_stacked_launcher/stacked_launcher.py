@@ -9,9 +9,11 @@ callbacks, the JobReturn a sweeper reads); its training is the pack's, and its r
 set once the pack has trained. Jobs that fit no pack (another task than reglab's training, an
 invalid config, `seeds=N`, what stacked replicas cannot do) run as the basic launcher runs
 them, so `-m hydra/launcher=stacked` is never worse than the basic launcher.
+
+The sweep's config loader becomes a reglab.config.sweep_compose.SweepComposer: Hydra composes
+each kind of job once (not every job twice, ~0.1 s each), the others are copies of it.
 """
 
-import copy
 import logging
 import os
 import sys
@@ -29,6 +31,17 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 log = logging.getLogger(__name__)
 # Hydra's default job log format: a packed job's train.log reads like a basic one's
 LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
+
+
+@dataclass(frozen=True)
+class Validated:
+    """A job's settings as the launcher validated them to plan, and its Packing;
+    `as_its_task`: its task validates the same (no chdir, no env_set), so it need not
+    validate again."""
+
+    settings: object  # reglab.app.settings.RunConfig (imported with the first job)
+    packing: object  # reglab.replicas.packing.Packing
+    as_its_task: bool
 
 
 @dataclass
@@ -57,7 +70,10 @@ class StackedLauncher(Launcher):
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
     ) -> None:
+        from reglab.config.sweep_compose import compose_once
+
         self.config, self.hydra_context, self.task_function = config, hydra_context, task_function
+        compose_once(hydra_context)  # each kind of job composed once, the others copied
 
     # -- the plan -----------------------------------------------------------------------------
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int):
@@ -75,25 +91,25 @@ class StackedLauncher(Launcher):
                 config.hydra.job.id = idx
                 config.hydra.job.num = idx
             configs.append(config)
-        plan = self._plan(configs, job_overrides, initial_job_idx)
+        trains = getattr(self.task_function, "trains_packs", False)
+        validated = [self._validated(config) if trains else None for config in configs]
+        plan = self._plan(validated, job_overrides, initial_job_idx)
         returns: list[JobReturn | None] = [None] * len(configs)
         for unit in plan:
             if len(unit) == 1:
                 returns[unit[0]] = self._run(configs[unit[0]], self.task_function)
             else:
-                for i, ret in zip(
-                    unit, self._run_pack([configs[i] for i in unit], sweep_dir), strict=True
-                ):
+                jobs = [(configs[i], validated[i]) for i in unit]
+                for i, ret in zip(unit, self._run_pack(jobs, sweep_dir), strict=True):
                     returns[i] = ret
             configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         return returns
 
-    def _plan(self, configs, job_overrides, first_idx) -> list[list[int]]:
+    def _plan(self, validated, job_overrides, first_idx) -> list[list[int]]:
         """Units in the order of their first job: [i] runs alone, [i, j, ...] is a pack."""
         from reglab.replicas.packing import DEFAULT_MAX_PACK, split
 
-        trains = getattr(self.task_function, "trains_packs", False)
-        keys = [self._packing(config) if trains else None for config in configs]
+        keys = [v.packing if v is not None else None for v in validated]
         groups: dict[str, list[int]] = {}
         units: list[list[int]] = []
         for i, packing in enumerate(keys):
@@ -110,7 +126,7 @@ class StackedLauncher(Launcher):
         alone = [unit[0] for unit in plan if len(unit) == 1]
         log.info(
             "Launching %d jobs: %d in %d packs trained stacked (%s), %d one by one",
-            len(configs),
+            len(validated),
             sum(len(p) for p in packs),
             len(packs),
             ", ".join(str(len(p)) for p in packs) or "none",
@@ -126,14 +142,13 @@ class StackedLauncher(Launcher):
         return plan
 
     @staticmethod
-    def _packing(config: DictConfig):
-        """The job's Packing from its validated config (None: it does not validate; the basic
-        path then reports why, as for any job). The config is resolved as run_job will: with
-        the job's output folder set."""
+    def _validated(config: DictConfig) -> Validated | None:
+        """The job's validated settings and Packing (None: it does not validate; the basic
+        path then reports why, as for any job). The config is resolved as run_job resolves
+        it: its output folder set on it, as run_job sets it again."""
         from reglab.app.settings import validate_config
         from reglab.replicas.packing import packing
 
-        config = copy.deepcopy(config)
         saved = HydraConfig.instance().cfg
         try:
             HydraConfig.instance().set_config(config)
@@ -143,11 +158,15 @@ class StackedLauncher(Launcher):
                 config.hydra.runtime.output_dir = os.path.abspath(output_dir)
             HydraConfig.instance().set_config(config)
             task_config = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
-            return packing(validate_config(task_config))
+            settings = validate_config(task_config)
+            job_packing = packing(settings)
         except Exception:  # reported by the job itself, run alone
             return None
         finally:
             HydraConfig.instance().cfg = saved
+        # run_job resolves the task's config in the job's folder and environment
+        as_its_task = not config.hydra.job.chdir and not config.hydra.job.env_set
+        return Validated(settings, job_packing, as_its_task)
 
     # -- running ------------------------------------------------------------------------------
     def _run(self, config: DictConfig, task_function: TaskFunction) -> JobReturn:
@@ -159,13 +178,16 @@ class StackedLauncher(Launcher):
             job_subdir_key="hydra.sweep.subdir",
         )
 
-    def _run_pack(self, configs: list[DictConfig], sweep_dir: Path) -> list[JobReturn]:
+    def _run_pack(
+        self, jobs_planned: list[tuple[DictConfig, Validated]], sweep_dir: Path
+    ) -> list[JobReturn]:
         """Each job through run_job (folder, .hydra/, callbacks) registering itself, then the
         pack trains, then each JobReturn gets its job's value."""
         from reglab.app.pack import PackJob, train_pack
         from reglab.app.records import finished_record, optimized_value
         from reglab.replicas.checks import NotStackable
 
+        configs = [config for config, _ in jobs_planned]
         jobs: dict[int, PackJob] = {}
 
         def register(i: int):
@@ -173,7 +195,9 @@ class StackedLauncher(Launcher):
                 from reglab.app.job_info import JobInfo
                 from reglab.app.settings import validate_config
 
-                job, settings = JobInfo.from_hydra(), validate_config(cfg)
+                planned = jobs_planned[i][1]
+                job = JobInfo.from_hydra()
+                settings = planned.settings if planned.as_its_task else validate_config(cfg)
                 output_dir = Path(settings.paths.output_dir)
                 done = finished_record(output_dir, job.overrides)
                 if done is not None:  # a resumed sweep: this job is done
