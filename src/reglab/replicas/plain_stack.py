@@ -6,9 +6,11 @@ back in that transposed layout: AccumulateGrad then copies it into the parameter
 transposing copy of every stacked weight each step (for toy1d's 200x200 layers it costs what
 the matmuls do). Here each Linear is an autograd Function with the same forward and a
 backward that computes the weight gradient in the parameter's layout, `bmm(g^T, h)`: the
-same products summed in the same order, so the same numbers bit for bit
-(tests/test_replicas.py compares the two paths), without the copy, and without vmap's and
-functional_call's per-call cost.
+same products summed in the same order, without the copy, and without vmap's and
+functional_call's per-call cost. Outputs and losses are vmap's bit for bit; so are the
+gradients of toy1d's and poly_fit's networks; for other shapes BLAS may pick another kernel
+for the swapped operands, and a weight gradient then differs in its last bit (within 1e-6;
+tests/test_replicas.py compares the two paths).
 
 Only modules whose forward is exactly that are taken (`plain_layers`): an `nn.Sequential`, or
 reglab's `MLP` / `Linear` models (their forward is `self.layers(x)`), made of a leading
@@ -79,7 +81,12 @@ def plain_layers(template: nn.Module) -> list[Layer] | None:
         prefix, sequential = "", template
     else:
         return None
-    if nn_module._global_forward_hooks or nn_module._global_forward_pre_hooks:
+    if (
+        nn_module._global_forward_hooks
+        or nn_module._global_forward_pre_hooks
+        or nn_module._global_backward_hooks
+        or nn_module._global_backward_pre_hooks
+    ):
         return None
     children = list(sequential._modules.items())
     if not children or _hooked(sequential):
