@@ -1,5 +1,6 @@
 """seeds=N: N replicas in one loop, each equal to (or distributed as) its single run."""
 
+import copy
 import csv
 import json
 import math
@@ -16,6 +17,8 @@ from reglab.config.compose import compose_config
 from reglab.config.errors import ConfigError
 from reglab.lit import RegLabModule
 from reglab.loggers.wandb_offline import read_offline_run
+from reglab.models.linear import Linear as LinearModel
+from reglab.models.mlp import MLP
 from reglab.replicas.module import ReplicaModule
 from reglab.replicas.stack import StackedNet, check_functional
 
@@ -514,6 +517,77 @@ def test_forward_and_loss_in_one_vmap_are_the_two_apart():
     apart = stacked.forward_train(x)
     assert torch.equal(outputs, apart) and not torch.equal(outputs[0], outputs[1])
     assert torch.equal(losses, torch.func.vmap(nn.functional.mse_loss)(apart, y))
+
+
+def _plain_and_generic(nets: list[nn.Module]) -> tuple[StackedNet, StackedNet]:
+    """The same replicas stacked twice: the plain Linear/activation path and vmap's."""
+    plain = StackedNet(nets, torch.device("cpu"))
+    generic = StackedNet(nets, torch.device("cpu"))
+    generic._plain = None
+    return plain, generic
+
+
+@pytest.mark.parametrize(
+    "build, in_shape, batch, exact",
+    [
+        (lambda: MLP([1], 1, hidden=[200, 200, 200]), [1], 10, True),  # toy1d's network
+        (lambda: LinearModel([4], 1, bias=False), [4], 10, True),  # poly_fit's
+        (lambda: nn.Sequential(nn.Flatten(), nn.Linear(5, 7), nn.Sigmoid()), [5], 1, False),
+        (lambda: MLP([1, 28, 28], 10, hidden=[64, 32], activation="tanh"), [1, 28, 28], 33, False),
+    ],
+)
+def test_a_plain_linear_stack_trains_without_vmap_with_the_same_numbers(
+    build, in_shape, batch, exact
+):
+    """Outputs and losses equal vmap(functional_call)'s bit for bit; so do the gradients of
+    toy1d's and poly_fit's networks, and any within 1e-6 (a weight gradient's matmul is
+    another BLAS call, its rounding may differ in the last bit); the weight gradients
+    arrive in the weights' layout (no transposing copy per step)."""
+    torch.manual_seed(0)
+    plain, generic = _plain_and_generic([build() for _ in range(3)])
+    assert plain._plain is not None
+    x, y = torch.randn(3, batch, *in_shape), torch.randn(3, batch, 1)
+
+    def loss(outputs, targets, values):
+        return nn.functional.mse_loss(outputs[:, :1], targets)
+
+    results = []
+    for stacked in (plain, generic):
+        arriving = {}  # each weight gradient as backward hands it over, before accumulating
+
+        def record(grad, name, seen=arriving):
+            seen[name] = grad.is_contiguous()
+
+        for name, p in stacked.params.items():
+            p.register_hook(lambda grad, name=name: record(grad, name))
+        outputs, losses = stacked.forward_and_loss(loss)(x, y, {})
+        losses.sum().backward()
+        grads = {name: p.grad for name, p in stacked.params.items()}
+        results.append((outputs, losses, grads, arriving))
+    (outputs, losses, grads, arriving), (outputs_v, losses_v, grads_v, arriving_v) = results
+    assert torch.equal(outputs, outputs_v) and torch.equal(losses, losses_v)
+    assert grads.keys() == grads_v.keys()
+    for name, grad in grads.items():
+        if exact:
+            assert torch.equal(grad, grads_v[name]), name
+        scale = float(grads_v[name].abs().max())
+        torch.testing.assert_close(grad, grads_v[name], rtol=0, atol=1e-6 * scale)
+    assert all(arriving.values())
+    if any(p.dim() == 3 and min(p.shape[1:]) > 1 for p in plain.params.values()):
+        assert not all(arriving_v.values())  # what vmap's bmm backward hands over: transposed
+
+
+@pytest.mark.parametrize(
+    "net",
+    [
+        MLP([3], 2, hidden=[4], hooks=None, norm="batch"),
+        nn.Sequential(nn.Flatten(), nn.Linear(3, 4), nn.Dropout(0.5), nn.Linear(4, 2)),
+        nn.Sequential(nn.Linear(3, 2)),  # no Flatten: a Linear could see more dimensions
+        Functional(),
+    ],
+)
+def test_other_models_train_through_vmap(net):
+    assert StackedNet([net, copy.deepcopy(net)], torch.device("cpu"))._plain is None
 
 
 class Tied(nn.Module):

@@ -265,6 +265,16 @@ def test_ckpt_path_continues_a_seeds_run_in_a_new_folder(tmp_path):
     assert record["status"] == "completed" and record["epochs"] == 3
     assert _record(two)["epochs"] == 2  # its files stay as they are
     _same_replicas(out, reference)
+    # a checkpoint written when the rows were a str (now their UTF-8 bytes in a tensor)
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    for callback_state in state["callbacks"].values():
+        if "rows_json" in callback_state:
+            texts = callback_state["rows_json"]
+            callback_state["rows_json"] = [t.numpy().tobytes().decode() for t in texts]
+    older, out = tmp_path / "older.ckpt", tmp_path / "from_older"
+    torch.save(state, older)
+    run(compose_config([*RUN, "trainer.max_epochs=3", f"ckpt_path={older}"], out))
+    _same_replicas(out, reference)
 
 
 def test_early_stopping_goes_on_counting_after_resume(tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import lightning as L
+import torch
 
 from reglab import contract
 from reglab.callbacks.per_replica import recording_mask, steps_done, values_per_replica
@@ -80,7 +81,7 @@ class EpochMetricsWriter(L.Callback):
     def state_dict(self) -> dict:
         if self._trainer is not None:  # checkpoints are saved after the epoch's metrics are in
             self._complete_pending(self._trainer, self._module)
-        texts = ["[" + ",".join(texts) + "]" for texts in self._texts]
+        texts = [_text_tensor("[" + ",".join(texts) + "]") for texts in self._texts]
         self._checkpointed = {"rows_json": texts, "columns": list(self._columns)}
         return dict(self._checkpointed)
 
@@ -95,7 +96,8 @@ class EpochMetricsWriter(L.Callback):
 
     def load_state_dict(self, state_dict: dict) -> None:
         if "rows_json" in state_dict:
-            self.rows_by_replica = [json.loads(text) for text in state_dict["rows_json"]]
+            texts = state_dict["rows_json"]
+            self.rows_by_replica = [json.loads(_tensor_text(text)) for text in texts]
         else:  # a checkpoint of a single run from before rows were JSON
             self.rows_by_replica = [list(state_dict["rows"])]
         self._texts = [[json.dumps(row) for row in rows] for rows in self.rows_by_replica]
@@ -184,3 +186,15 @@ class EpochMetricsWriter(L.Callback):
 
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
         self._finish(trainer, pl_module)
+
+
+def _text_tensor(text: str) -> torch.Tensor:
+    """`text`'s UTF-8 bytes as a uint8 tensor. The rows grow with the epochs (megabytes by the
+    end of a long run), and torch.save writes a tensor's bytes as they are, ~4x faster than it
+    pickles a str of the same bytes."""
+    return torch.frombuffer(bytearray(text, "utf-8"), dtype=torch.uint8)
+
+
+def _tensor_text(value) -> str:
+    """_text_tensor's text back (a str: a checkpoint written before the rows were a tensor)."""
+    return value if isinstance(value, str) else value.numpy().tobytes().decode("utf-8")

@@ -15,6 +15,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from reglab.replicas.checks import NotStackable
+from reglab.replicas.plain_stack import plain_forward, plain_layers
 
 
 class StackedBuffers(nn.Module):
@@ -71,6 +72,8 @@ class StackedNet:
         named = self.template.named_parameters(remove_duplicate=False)
         buffers_named = self.template.named_buffers(remove_duplicate=False)
         self._ties = len(list(named)) + len(list(buffers_named)) > len(params) + len(buffers)
+        # a plain Linear/activation stack trains without vmap (reglab.replicas.plain_stack)
+        self._plain = None if self._ties else plain_layers(self.template)
         self._train = vmap(self._call, in_dims=(0, 0, 0), randomness="different")
         # evaluation: every replica sees the same (unbatched) inputs; no randomness in eval mode
         self._eval = vmap(self._call, in_dims=(0, 0, None), randomness="error")
@@ -128,7 +131,9 @@ class StackedNet:
         call costs about what a tiny model's step does): (N, B, ...) inputs and targets, and
         `values` ({key: (N,) tensor}, each replica its own: a pack's per-replica settings) ->
         ((N, B, outputs), (N,) losses), the same numbers as the two apart. Compiled
-        (`compile`): the compiled forward, then the loss in a vmap of its own, eager."""
+        (`compile`): the compiled forward, then the loss in a vmap of its own, eager; so for
+        a plain Linear/activation stack (`plain_stack`, outside autocast: its Function does
+        not cast), with its forward without vmap."""
 
         def call(params: dict, buffers: dict, x: torch.Tensor, y: torch.Tensor, values: dict):
             outputs = self._call(params, buffers, x)
@@ -139,10 +144,14 @@ class StackedNet:
 
         def forward(x: torch.Tensor, y: torch.Tensor, values: dict) -> tuple:
             self._mode(training=True)
+            x = self._inputs(x)
             if self._compiled:
-                outputs = self._train(self.params, self.buffers, self._inputs(x))
+                outputs = self._train(self.params, self.buffers, x)
                 return outputs, loss_alone(outputs, y, values)
-            return fused(self.params, self.buffers, self._inputs(x), y, values)
+            if self._plain is not None and not torch.is_autocast_enabled(x.device.type):
+                outputs = plain_forward(self._plain, self.params, x)
+                return outputs, loss_alone(outputs, y, values)
+            return fused(self.params, self.buffers, x, y, values)
 
         return forward
 

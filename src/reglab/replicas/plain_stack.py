@@ -1,0 +1,124 @@
+"""The training forward of a plain Linear/activation stack, on stacked tensors, without vmap.
+
+`vmap(functional_call)` over `Flatten -> Linear -> act -> ... -> Linear` computes each Linear
+as `bmm(h, W.transpose(1, 2)) + b`, and autograd's bmm backward hands the weight gradient
+back in that transposed layout: AccumulateGrad then copies it into the parameter's layout, a
+transposing copy of every stacked weight each step (for toy1d's 200x200 layers it costs what
+the matmuls do). Here each Linear is an autograd Function with the same forward and a
+backward that computes the weight gradient in the parameter's layout, `bmm(g^T, h)`: the
+same products summed in the same order, without the copy, and without vmap's and
+functional_call's per-call cost. Outputs and losses are vmap's bit for bit; so are the
+gradients of toy1d's and poly_fit's networks; for other shapes BLAS may pick another kernel
+for the swapped operands, and a weight gradient then differs in its last bit (within 1e-6;
+tests/test_replicas.py compares the two paths).
+
+Only modules whose forward is exactly that are taken (`plain_layers`): an `nn.Sequential`, or
+reglab's `MLP` / `Linear` models (their forward is `self.layers(x)`), made of a leading
+`Flatten`, `Linear`s and ReLU / Tanh / Sigmoid / Identity, with no hooks. Anything else
+(dropout, normalisation, a regularizer's hooked layer, a model of one's own) takes the
+generic vmap path.
+"""
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch.nn.modules import module as nn_module
+
+from reglab.models.linear import Linear as LinearModel
+from reglab.models.mlp import MLP
+
+# models whose forward is `self.layers(x)`, an nn.Sequential
+SEQUENTIAL_FORWARD = (MLP, LinearModel)
+ACTIVATIONS: dict[type[nn.Module], Callable[[torch.Tensor], torch.Tensor]] = {
+    nn.ReLU: torch.relu,
+    nn.Tanh: torch.tanh,
+    nn.Sigmoid: torch.sigmoid,
+}
+# one layer: ("linear", weight name, bias name or None) or ("act", function)
+Layer = tuple
+
+
+class StackedLinearFunction(torch.autograd.Function):
+    """(N, B, in) inputs, (N, out, in) weights, (N, out) bias or None -> (N, B, out)."""
+
+    # forward(ctx, ...), not setup_context: Function.apply binds the latter's arguments
+    # through inspect.signature at every call (~70 us, a quarter of a small layer's step)
+    @staticmethod
+    def forward(ctx, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None):
+        ctx.save_for_backward(h, weight)
+        out = torch.bmm(h, weight.transpose(1, 2))  # what vmap makes of F.linear
+        return out + bias.unsqueeze(1) if bias is not None else out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        h, weight = ctx.saved_tensors
+        needs_h, needs_weight, needs_bias = ctx.needs_input_grad
+        grad_h = torch.bmm(grad, weight) if needs_h else None
+        # (N, out, in), the weight's own layout: AccumulateGrad keeps it without a copy
+        grad_weight = torch.bmm(grad.transpose(1, 2), h) if needs_weight else None
+        grad_bias = grad.sum(1) if needs_bias else None
+        return grad_h, grad_weight, grad_bias
+
+
+def _hooked(module: nn.Module) -> bool:
+    return bool(
+        module._forward_hooks
+        or module._forward_pre_hooks
+        or module._backward_hooks
+        or module._backward_pre_hooks
+    )
+
+
+def plain_layers(template: nn.Module) -> list[Layer] | None:
+    """The layers of `template` if it is a plain Linear/activation stack (see the module's
+    docstring), by parameter name; None otherwise."""
+    if type(template) in SEQUENTIAL_FORWARD:
+        prefix, sequential = "layers.", getattr(template, "layers", None)
+        if type(sequential) is not nn.Sequential or _hooked(template):
+            return None
+    elif type(template) is nn.Sequential:
+        prefix, sequential = "", template
+    else:
+        return None
+    if (
+        nn_module._global_forward_hooks
+        or nn_module._global_forward_pre_hooks
+        or nn_module._global_backward_hooks
+        or nn_module._global_backward_pre_hooks
+    ):
+        return None
+    children = list(sequential._modules.items())
+    if not children or _hooked(sequential):
+        return None
+    if len({id(child) for _, child in children}) < len(children):
+        return None  # a module used twice: its weights are tied
+    first = children[0][1]
+    if type(first) is not nn.Flatten or (first.start_dim, first.end_dim) != (1, -1):
+        return None  # every Linear then sees (N, B, features)
+    layers: list[Layer] = []
+    for name, child in children[1:]:
+        if _hooked(child):
+            return None
+        if type(child) is nn.Linear:
+            bias = f"{prefix}{name}.bias" if child.bias is not None else None
+            layers.append(("linear", f"{prefix}{name}.weight", bias))
+        elif type(child) in ACTIVATIONS:
+            layers.append(("act", ACTIVATIONS[type(child)]))
+        elif type(child) is not nn.Identity:
+            return None
+    if not any(kind == "linear" for kind, *_ in layers):
+        return None
+    return layers
+
+
+def plain_forward(layers: list[Layer], params: dict, x: torch.Tensor) -> torch.Tensor:
+    """(N, B, ...) inputs -> (N, B, outputs), as vmap(functional_call) over the stack."""
+    h = x.flatten(2)
+    for kind, *what in layers:
+        if kind == "linear":
+            weight, bias = what
+            h = StackedLinearFunction.apply(h, params[weight], params[bias] if bias else None)
+        else:
+            h = what[0](h)
+    return h
