@@ -50,8 +50,14 @@ class EpochMetricsWriter(L.Callback):
         self.rows_by_replica: list[list[dict]] = [[] for _ in self.paths]
         self._texts: list[list[str]] = [[] for _ in self.paths]  # each row as JSON, once
         self._columns: list[str] = []
+        # each replica's rows rendered as CSV so far (under `_rendered_columns`): a write
+        # renders only the new rows, not every row of a 2,000-epoch run again
+        self._bodies: list[str] = ["" for _ in self.paths]
+        self._rendered: list[int] = [0 for _ in self.paths]
+        self._rendered_columns: list[str] = []
         self._unwritten = False
         self._last_write = 0.0
+        self._interval = write_every_s  # stretched when writing takes long (see _flush)
         self._pending: dict | None = None
         self._validated = False
         self._start = self._epoch_start = 0.0
@@ -103,6 +109,7 @@ class EpochMetricsWriter(L.Callback):
         self._texts = [[json.dumps(row) for row in rows] for rows in self.rows_by_replica]
         self._columns = list(state_dict["columns"])
         self._pending, self._unwritten = None, True  # rewritten from these rows
+        self._rendered_columns = []  # (every row rendered again)
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         self._flush(trainer, pl_module)
@@ -151,29 +158,31 @@ class EpochMetricsWriter(L.Callback):
     def _flush(self, trainer, pl_module, force: bool = False) -> None:
         self._complete_pending(trainer, pl_module)
         now = time.perf_counter()
-        due = force or now - self._last_write >= self.write_every_s
+        due = force or now - self._last_write >= self._interval
         if self._unwritten and due and trainer.is_global_zero:
             self._write()
-            self._unwritten, self._last_write = False, now
+            self._unwritten, self._last_write = False, time.perf_counter()
+            if self.write_every_s > 0:  # writing takes at most ~5% of training (N files)
+                self._interval = max(self.write_every_s, 20 * (self._last_write - now))
 
     def _write(self) -> None:
-        for path, rows in zip(self.paths, self.rows_by_replica, strict=True):
+        if self._rendered_columns != self._columns:  # a new column: every row again
+            self._bodies = ["" for _ in self.paths]
+            self._rendered = [0 for _ in self.paths]
+            self._rendered_columns = list(self._columns)
+        header = _csv_text([dict(zip(self._columns, self._columns, strict=True))], self._columns)
+        for k, (path, rows) in enumerate(zip(self.paths, self.rows_by_replica, strict=True)):
             if not rows:
                 continue
+            self._bodies[k] += _csv_text(rows[self._rendered[k] :], self._columns)
+            self._rendered[k] = len(rows)
             try:
-                self._write_rows(path, rows)
+                # The whole file, atomically: a full disk leaves the previous metrics.csv
+                # whole, never a half-written row.
+                write_text(path, header + self._bodies[k])
             except OSError as exc:  # a full disk surfaces at close, without the file's name
                 exc.filename = exc.filename or str(path)
                 raise
-
-    def _write_rows(self, path: Path, rows: list[dict]) -> None:
-        # The whole file, atomically (at most once a second): a full disk leaves the previous
-        # metrics.csv whole, never a half-written row.
-        text = io.StringIO(newline="")
-        writer = csv.DictWriter(text, fieldnames=self._columns)
-        writer.writeheader()
-        writer.writerows(rows)
-        write_text(path, text.getvalue())
 
     def _finish(self, trainer, pl_module) -> None:
         self._flush(trainer, pl_module, force=True)
@@ -198,3 +207,9 @@ def _text_tensor(text: str) -> torch.Tensor:
 def _tensor_text(value) -> str:
     """_text_tensor's text back (a str: a checkpoint written before the rows were a tensor)."""
     return value if isinstance(value, str) else value.numpy().tobytes().decode("utf-8")
+
+
+def _csv_text(rows: list[dict], columns: list[str]) -> str:
+    text = io.StringIO(newline="")
+    csv.DictWriter(text, fieldnames=columns).writerows(rows)
+    return text.getvalue()
