@@ -33,6 +33,7 @@ ends with exactly the numbers of an uninterrupted run: masks and data order are 
 
 import dataclasses
 import itertools
+import json
 import logging
 import math
 from collections.abc import Callable, Iterable
@@ -46,6 +47,7 @@ from lightning.pytorch.utilities.model_helpers import is_overridden
 from torch import nn
 
 from reglab import contract
+from reglab.callbacks.epoch_metrics import EpochMetricsWriter
 from reglab.config.errors import ConfigError
 from reglab.lit.tasks import Task
 from reglab.regularizers.regularization import Regularization
@@ -312,7 +314,9 @@ class ReplicaModule(L.LightningModule):
         checkpoint[RUN_STATE] = {"seeds": self.seeds, "loop": state}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        """`fit(ckpt_path=...)`: the per-replica state; Lightning restores the rest."""
+        """`fit(ckpt_path=...)`: the per-replica state; Lightning restores the rest (the
+        callbacks' states after this hook)."""
+        _rows_to_the_writer(checkpoint)
         self.load_loop_state(checkpoint[RUN_STATE]["loop"])
         self._resumed = checkpoint[RUN_STATE]["loop"]
 
@@ -635,6 +639,26 @@ def _cpu_copy(value):
     if isinstance(value, list | tuple):
         return type(value)(_cpu_copy(v) for v in value)
     return value
+
+
+def _rows_to_the_writer(checkpoint: dict) -> None:
+    """A checkpoint written before the metrics rows were EpochMetricsWriter's state (the
+    replicas' loop state held them, as `rows_json` per replica): the rows become the writer's
+    state, so that a run resumed across the upgrade keeps its metrics.csv rows."""
+    outcomes = checkpoint[RUN_STATE]["loop"]["outcomes"]
+    if not outcomes or "rows_json" not in outcomes[0]:
+        return
+    callbacks = checkpoint.setdefault("callbacks", {})
+    if any(isinstance(state, dict) and "rows_json" in state for state in callbacks.values()):
+        return
+    texts = [outcome.pop("rows_json") for outcome in outcomes]
+    rows = [json.loads(_text(t)) for t in texts]
+    columns = list(dict.fromkeys(key for replica in rows for row in replica for key in row))
+    callbacks[EpochMetricsWriter.__qualname__] = {"rows_json": texts, "columns": columns}
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else value.numpy().tobytes().decode("utf-8")
 
 
 def _plain(outcome: dict) -> dict:
