@@ -3,6 +3,7 @@ early stopping is Lightning's rule, per replica; the divergence guard's rule fin
 replica's first bad step; each replica's metrics.csv is written while the stack trains."""
 
 import csv
+import json
 import math
 from types import SimpleNamespace
 
@@ -16,6 +17,7 @@ from reglab.app.job import run
 from reglab.callbacks.divergence import first_bad_step
 from reglab.callbacks.early_stopping import EarlyStopping
 from reglab.config.compose import compose_config
+from reglab.config.errors import ConfigError
 
 NAN = math.nan
 SEQUENCES = [  # a monitored value per validation
@@ -117,7 +119,7 @@ def test_each_replica_stops_at_the_epoch_its_single_run_stops():
 
 
 def test_early_stopping_names_a_monitor_the_run_does_not_log():
-    with pytest.raises(KeyError, match=r"monitor=val/nope .*val/x"):
+    with pytest.raises(ConfigError, match=r"monitor=val/nope .*val/x"):
         _fit([1.0, 2.0], EarlyStopping("val/nope"))
 
 
@@ -165,3 +167,25 @@ def test_each_replicas_metrics_csv_is_written_while_the_stack_trains(tmp_path, m
     assert seen[0][0]["train/loss"] != seen[1][0]["train/loss"]  # each replica its own
     final = _csv_rows(tmp_path / "seed_0" / "metrics.csv")
     assert final[:3] == seen[0] and len(final) == 5
+
+
+def test_a_train_metric_stops_a_replica_where_its_single_run_stops(tmp_path):
+    """A train/ monitor is read after each training epoch (validation every 3rd epoch here),
+    the epoch's own value in both: a single run's module publishes it in its epoch-end hook,
+    before Lightning calls early stopping."""
+    overrides = ["dataset=toy1d", "model=mlp", "model.hidden=[8]", "logger=csv"]
+    overrides += ["regularizer=early_stopping", "regularizer.early_stopping.monitor=train/loss"]
+    overrides += [
+        "regularizer.early_stopping.patience=2",
+        "regularizer.early_stopping.min_delta=0.01",
+    ]
+    overrides += ["trainer.max_epochs=60", "trainer.check_val_every_n_epoch=3"]
+    stack = run(compose_config([*overrides, "seeds=2", "seed=42"], tmp_path / "stack"))
+    assert stack["status"] == "completed"
+    for seed in (42, 43):
+        single = run(compose_config([*overrides, f"seed={seed}"], tmp_path / f"single{seed}"))
+        replica = tmp_path / "stack" / f"seed_{seed}" / "metrics.json"
+        mine = json.loads(replica.read_text())
+        assert single["early_stopping"]["stopped"]
+        assert mine["early_stopping"]["stopped_epoch"] == single["early_stopping"]["stopped_epoch"]
+        assert mine["epochs"] == single["epochs"]

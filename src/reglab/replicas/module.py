@@ -214,6 +214,8 @@ class ReplicaModule(L.LightningModule):
 
     def stop_replicas(self, stop: torch.Tensor) -> None:
         self.freeze(stop.to(self.active.device) & self.active)
+        if not bool(self.active.any()):  # (a decision after the module's epoch end)
+            self.trainer.should_stop = True
 
     @property
     def epochs_done(self) -> int:
@@ -595,6 +597,8 @@ class ReplicaModule(L.LightningModule):
             self.outcomes[k].status = contract.DIVERGED
             self.outcomes[k].divergence = errors[k].record
             self.outcomes[k].message = str(errors[k])
+            seed = f" (seed {self.seeds[k]})" if self.seeds else ""
+            log.error("Replica %d%s: %s", k, seed, errors[k])
         self.recording &= ~hit  # a single run stops mid-epoch: no row for the epoch
         # back to their last checkpoint (finite: what a single run's last.ckpt holds), not NaN
         self._restore(hit, self.last_state)
