@@ -318,3 +318,26 @@ def test_early_stopping_goes_on_counting_after_resume(tmp_path, monkeypatch):
     for seed, expected in zip(SEEDS, stops, strict=True):
         assert _record(out / f"seed_{seed}")["early_stopping"] == expected
         assert _rows(out / f"seed_{seed}") == _rows(reference / f"seed_{seed}")
+
+
+def test_an_interrupt_after_training_keeps_the_runs_record(tmp_path, monkeypatch):
+    """Ctrl-C / SIGTERM while the run draws its curves.png, every replica's files written:
+    the run's metrics.json still says what was trained (not 'interrupted before the first
+    epoch')."""
+    import reglab.app.replicas as replicas
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(replicas, "plot_replica_curves", interrupted)
+    out = tmp_path / "run"
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            run(compose_config([*RUN, "trainer.max_epochs=2"], out))
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    assert stopped.value.code == 1
+    record = _record(out)
+    assert record["status"] == "completed" and record["epochs"] == 2
+    assert record["seeds"] == list(SEEDS)
+    assert all(_record(out / f"seed_{s}")["status"] == "completed" for s in SEEDS)

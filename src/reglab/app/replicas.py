@@ -150,9 +150,22 @@ def train_replicas(
     result = train_stack(
         settings, datamodule, task, members, build_net, run, module_arguments, resume_ckpt
     )
-    plot_replica_curves(result.rows_by_seed, run.curves_png, task.name == "regression")
+    late = None  # Ctrl-C / SIGTERM once every replica's files are written: the run's go on
+    try:
+        plot_replica_curves(result.rows_by_seed, run.curves_png, task.name == "regression")
+    except KeyboardInterrupt as exc:
+        signals.shield()
+        late = exc
     summary = run_record(identity, [m.seed for m in members], result.records, run, result.wall)
     run.write_record(summary)
+    if late is not None and result.interrupted is None:
+        log.warning(
+            "Interrupted (%s) after training: every replica's results and the run's "
+            "metrics.json are written (not its curves.png) in %s",
+            signals.describe(late),
+            output_dir,
+        )
+        sys.exit(1)
     if result.interrupted is not None:
         how = signals.describe(result.interrupted)
         log.warning(
