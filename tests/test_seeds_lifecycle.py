@@ -40,6 +40,16 @@ def _net(path):
     return {k: v for k, v in state.items() if k.startswith("net.")}
 
 
+def _run_interrupted(overrides, folder):
+    """Runs in this process a run that a (patched-in) Ctrl-C stops: it exits with 1."""
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            run(compose_config(overrides, folder))
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # shielded while recording
+    assert stopped.value.code == 1
+
+
 def _same_replicas(mine, theirs, stages=("train/", "val/", "test/")):
     """Every replica: the same metrics, rows and weights, exactly (CPU)."""
     for seed in SEEDS:
@@ -225,12 +235,7 @@ def test_an_interrupt_goes_back_to_the_last_checkpoint(tmp_path, monkeypatch, no
 
     monkeypatch.setattr(ReplicaBatches, "epoch", interrupted)
     out = tmp_path / "run"
-    try:
-        with pytest.raises(SystemExit) as stopped:
-            run(compose_config([*toy, "trainer.max_epochs=7"], out))
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # shielded while recording
-    assert stopped.value.code == 1
+    _run_interrupted([*toy, "trainer.max_epochs=7"], out)
     record = _record(out)
     assert record["status"] == "interrupted" and record["epochs"] == 3
     for seed in (42, 43):
@@ -307,11 +312,7 @@ def test_early_stopping_goes_on_counting_after_resume(tmp_path, monkeypatch):
         yield from epoch_batches(self, epoch)
 
     monkeypatch.setattr(ReplicaBatches, "epoch", interrupted)
-    try:
-        with pytest.raises(SystemExit):
-            run(compose_config(es, out))
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    _run_interrupted(es, out)
     monkeypatch.setattr(ReplicaBatches, "epoch", epoch_batches)
     resumed = run_main([*es, f"hydra.run.dir={out}", "resume=true"])
     assert resumed.returncode == 0, (resumed.stdout + resumed.stderr)[-3000:]
@@ -331,12 +332,7 @@ def test_an_interrupt_after_training_keeps_the_runs_record(tmp_path, monkeypatch
 
     monkeypatch.setattr(replicas, "plot_replica_curves", interrupted)
     out = tmp_path / "run"
-    try:
-        with pytest.raises(SystemExit) as stopped:
-            run(compose_config([*RUN, "trainer.max_epochs=2"], out))
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    assert stopped.value.code == 1
+    _run_interrupted([*RUN, "trainer.max_epochs=2"], out)
     record = _record(out)
     assert record["status"] == "completed" and record["epochs"] == 2
     assert record["seeds"] == list(SEEDS)
