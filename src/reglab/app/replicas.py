@@ -20,6 +20,7 @@ from reglab.app import signals
 from reglab.app.checks import has_validation_split
 from reglab.app.settings import RunConfig
 from reglab.callbacks import build_callbacks
+from reglab.callbacks.early_stopping import EarlyStopping
 from reglab.callbacks.epoch_metrics import EpochMetricsWriter
 from reglab.callbacks.seeding import EpochSeeding
 from reglab.config.errors import ConfigError
@@ -294,8 +295,9 @@ def train_stack(
     # each member's metrics.csv, written as it trains (the records below are made of its rows)
     folders = [m.folder.path for m in members]
     writer = EpochMetricsWriter(run.path, replica_dirs=folders, **_writer_options(callbacks))
-    stopping = regularization.callbacks()  # early stopping: each replica stops on its own
-    trainer = _trainer(settings, task, validation, [writer, *stopping])
+    # the regularizers' (early stopping: each replica stops on its own)
+    regularizer_callbacks = regularization.callbacks()
+    trainer = _trainer(settings, task, validation, [writer, *regularizer_callbacks])
 
     start = time.perf_counter()
     interrupted: BaseException | None = None
@@ -339,8 +341,8 @@ def train_stack(
             record = mark({}, status, choices=identity.choices, overrides=identity.overrides)
             record.update(tags=list(identity.tags), provenance=identity.provenance)
             record.update(_final_values(rows))
-            for callback in stopping:
-                record["early_stopping"] = callback.record(k)
+            if (stopping := EarlyStopping.record_among(regularizer_callbacks, k)) is not None:
+                record["early_stopping"] = stopping
             last_epoch = rows[-1]["epoch"] if rows else 0
             last_step = rows[-1]["step"] if rows else 0
             hparams = stored | {"config": member.checkpoint_config}

@@ -292,9 +292,8 @@ def fit_and_test(
     trainer.fit(module, datamodule=data.datamodule, ckpt_path=ckpt)
     mark(record, contract.INTERRUPTED if trainer.interrupted else contract.COMPLETED)
     record.update(final_metrics(trainer))
-    for callback in trainer.callbacks:
-        if isinstance(callback, EarlyStopping):
-            record["early_stopping"] = callback.record()
+    if (stopping := EarlyStopping.record_among(trainer.callbacks)) is not None:
+        record["early_stopping"] = stopping
     if settings.test and not trainer.interrupted:
         tested = test_checkpoint(trainer, settings.test_ckpt, data.val_is_test)
         trainer.test(module, datamodule=data.datamodule, ckpt_path=tested, verbose=False)

@@ -14,7 +14,7 @@ gradient norm, and each replica that diverged stops on its own, back at its last
 import lightning as L
 import torch
 
-from reglab.callbacks.per_replica import diverge_replicas, recording_mask, steps_done
+from reglab.callbacks.per_replica import diverge_replicas, is_stack, recording_mask, steps_done
 
 
 class DivergenceError(RuntimeError):
@@ -60,14 +60,11 @@ class DivergenceGuard(L.Callback):
         self.check_every_n_steps = max(1, check_every_n_steps)
 
     def setup(self, trainer, pl_module, stage: str) -> None:
-        if hasattr(pl_module, "record_grad_norms"):  # a stack: its norms per step, if bounded
+        if is_stack(pl_module):  # its norms per step, if bounded
             pl_module.record_grad_norms = self.max_grad_norm is not None
 
     def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
-        if (
-            hasattr(pl_module, "epoch_step_losses")
-            or trainer.global_step % self.check_every_n_steps
-        ):
+        if is_stack(pl_module) or trainer.global_step % self.check_every_n_steps:
             return
         loss = getattr(pl_module, "last_loss", None)
         if loss is None and self.max_grad_norm is None:
@@ -91,15 +88,10 @@ class DivergenceGuard(L.Callback):
         self._check(trainer, pl_module, loss, norm, trainer.global_step)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
-        losses = getattr(pl_module, "epoch_step_losses", None)  # a stack: its epoch's steps
-        if losses is not None:
-            norms = pl_module.epoch_step_grad_norms
+        if is_stack(pl_module):  # a stack's Lightning batch is an epoch: its steps
+            losses, norms = pl_module.epoch_step_losses, pl_module.epoch_step_grad_norms
             self._check(
-                trainer,
-                pl_module,
-                losses,
-                norms,
-                steps_done(trainer, pl_module) - len(losses),
+                trainer, pl_module, losses, norms, steps_done(trainer, pl_module) - len(losses)
             )
 
     def _check(self, trainer, pl_module, losses, norms, first_step: int) -> None:

@@ -26,8 +26,6 @@ class EarlyStopping(LightningEarlyStopping):
     whose rule runs per replica; none of Lightning's scalar state is used."""
 
     def __init__(self, monitor: str, patience: int = 3, min_delta: float = 0.0, mode: str = "min"):
-        if mode not in ("min", "max"):
-            raise ValueError(f"early stopping mode must be 'min' or 'max', got {mode!r}")
         if patience < 1:
             raise ValueError(f"early stopping patience must be >= 1, got {patience}")
         on_train_epoch = monitor.startswith("train/")  # no validation needed to read it
@@ -80,7 +78,7 @@ class EarlyStopping(LightningEarlyStopping):
         improved = current < self._best - self._min_delta
         not_finite = ~torch.isfinite(current)
         self._best = torch.where(improved & training, current, self._best)
-        self._wait = torch.where(improved | not_finite, self._wait * 0, self._wait + 1)
+        self._wait = torch.where(improved | not_finite, 0, self._wait + 1)
         stop = training & (not_finite | (self._wait >= self.patience))
         if not bool(stop.any()):
             return
@@ -101,6 +99,12 @@ class EarlyStopping(LightningEarlyStopping):
                     "to stop."
                 )
         stop_replicas(trainer, pl_module, stop)
+
+    @staticmethod
+    def record_among(callbacks, k: int = 0) -> dict | None:
+        """Replica k's record of the early stopping among `callbacks` (None: there is none)."""
+        found = [c for c in callbacks if isinstance(c, EarlyStopping)]
+        return found[0].record(k) if found else None
 
     def record(self, k: int = 0) -> dict:
         """What replica k's metrics.json says about it: whether, at which epoch, and why it

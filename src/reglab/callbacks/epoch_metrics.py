@@ -107,7 +107,8 @@ class EpochMetricsWriter(L.Callback):
         else:  # a checkpoint of a single run from before rows were JSON
             self.rows_by_replica = [list(state_dict["rows"])]
         self._texts = [[json.dumps(row) for row in rows] for rows in self.rows_by_replica]
-        self._columns = list(state_dict["columns"])
+        every = (key for rows in self.rows_by_replica for row in rows for key in row)
+        self._columns = list(state_dict.get("columns") or dict.fromkeys(every))
         self._pending, self._unwritten = None, True  # rewritten from these rows
         self._rendered_columns = []  # (every row rendered again)
 

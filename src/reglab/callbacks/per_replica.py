@@ -1,7 +1,7 @@
 """What a callback reads and does per replica: written once, it serves a single run (one
 replica) and a stack of N (`seeds=N`, a sweep's pack: reglab.replicas.module).
 
-A module that trains several replicas says so with `num_replicas` and three methods:
+A module that trains several replicas (a stack: `is_stack`) has:
 - `replica_values()`: the epoch's values so far, each an (N,) tensor (one per replica);
 - `replicas_recording()`: (N,) bool, the replicas whose epoch counts (a metrics row): those
   training when it began and that did not diverge in it;
@@ -17,13 +17,14 @@ Lightning's `callback_metrics`, and stopping it is `trainer.should_stop`.
 import torch
 
 
-def num_replicas(pl_module) -> int:
-    return int(getattr(pl_module, "num_replicas", 1))
+def is_stack(pl_module) -> bool:
+    """`pl_module` trains several replicas (reads and stops them per replica)."""
+    return hasattr(pl_module, "replica_values")
 
 
 def values_per_replica(trainer, pl_module) -> dict[str, torch.Tensor]:
     """{key: (N,) tensor} of the epoch's logged values."""
-    if num_replicas(pl_module) > 1 or hasattr(pl_module, "replica_values"):
+    if is_stack(pl_module):
         return pl_module.replica_values()
     return {key: value.reshape(1) for key, value in trainer.callback_metrics.items()}
 

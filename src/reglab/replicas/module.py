@@ -33,7 +33,6 @@ ends with exactly the numbers of an uninterrupted run: masks and data order are 
 
 import dataclasses
 import itertools
-import json
 import logging
 import math
 from collections.abc import Callable, Iterable
@@ -198,10 +197,6 @@ class ReplicaModule(L.LightningModule):
         return ReplicaNetworks(self)
 
     # -- read and stopped per replica by callbacks (reglab.callbacks.per_replica) -------------
-    @property
-    def num_replicas(self) -> int:
-        return self.net.num_replicas
-
     @property
     def steps_done(self) -> int:
         return self.step
@@ -656,13 +651,7 @@ def _rows_to_the_writer(checkpoint: dict) -> None:
     if any(isinstance(state, dict) and "rows_json" in state for state in callbacks.values()):
         return
     texts = [outcome.pop("rows_json") for outcome in outcomes]
-    rows = [json.loads(_text(t)) for t in texts]
-    columns = list(dict.fromkeys(key for replica in rows for row in replica for key in row))
-    callbacks[EpochMetricsWriter.__qualname__] = {"rows_json": texts, "columns": columns}
-
-
-def _text(value) -> str:
-    return value if isinstance(value, str) else value.numpy().tobytes().decode("utf-8")
+    callbacks[EpochMetricsWriter.__qualname__] = {"rows_json": texts}  # (its columns: theirs)
 
 
 def _plain(outcome: dict) -> dict:
