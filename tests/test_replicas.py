@@ -682,3 +682,16 @@ def test_dropout_replicas_are_distributed_as_single_runs(make_config, tmp_path):
     s_mine, s_theirs = statistics.stdev(mine), statistics.stdev(theirs)
     se_std = math.sqrt((s_mine**2 + s_theirs**2) / (2 * 9))
     assert abs(s_mine - s_theirs) <= 2 * se_std + 1e-6
+
+
+def test_the_plain_path_falls_back_when_torch_renames_its_hook_dicts(monkeypatch):
+    """plain_stack reads torch's private hook dicts: a name torch no longer has reads as
+    "hooked" (the generic vmap path), never as "no hooks" (a skipped hook)."""
+    from torch import nn
+
+    from reglab.replicas import plain_stack
+
+    net = nn.Sequential(nn.Flatten(), nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    assert plain_stack.plain_layers(net) is not None
+    monkeypatch.setattr(plain_stack, "HOOK_DICTS", (*plain_stack.HOOK_DICTS, "_renamed_hooks"))
+    assert plain_stack.plain_layers(net) is None

@@ -61,13 +61,17 @@ class StackedLinearFunction(torch.autograd.Function):
         return grad_h, grad_weight, grad_bias
 
 
+# torch keeps hooks in these private dicts (no public API lists them): a name torch renames
+# reads as "hooked", so an upgrade falls back to the generic path, never skips a hook
+HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+
+
 def _hooked(module: nn.Module) -> bool:
-    return bool(
-        module._forward_hooks
-        or module._forward_pre_hooks
-        or module._backward_hooks
-        or module._backward_pre_hooks
-    )
+    return any(getattr(module, name, True) for name in HOOK_DICTS)
+
+
+def _global_hooks() -> bool:
+    return any(getattr(nn_module, f"_global{name}", True) for name in HOOK_DICTS)
 
 
 def plain_layers(template: nn.Module) -> list[Layer] | None:
@@ -81,12 +85,7 @@ def plain_layers(template: nn.Module) -> list[Layer] | None:
         prefix, sequential = "", template
     else:
         return None
-    if (
-        nn_module._global_forward_hooks
-        or nn_module._global_forward_pre_hooks
-        or nn_module._global_backward_hooks
-        or nn_module._global_backward_pre_hooks
-    ):
+    if _global_hooks():
         return None
     children = list(sequential._modules.items())
     if not children or _hooked(sequential):
