@@ -129,3 +129,18 @@ def test_a_stacked_sweep_composes_each_kind_of_job_once(tmp_path, monkeypatch, l
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(calls) == composed
     assert len(list(tmp_path.glob("*/metrics.json"))) == 4
+
+
+def test_a_hydra_without_its_private_dirname_helper_composes_every_job(monkeypatch):
+    """SweepComposer needs Hydra's private `get_overrides_dirname`: a Hydra that moved it
+    keeps its own loader (every job composed by Hydra), never a copy rendered otherwise."""
+    from types import SimpleNamespace
+
+    from reglab.config import sweep_compose
+
+    context = SimpleNamespace(config_loader=object())
+    loader = context.config_loader
+    monkeypatch.setattr(sweep_compose, "get_overrides_dirname", None)
+    assert sweep_compose.compose_once(context) is loader and context.config_loader is loader
+    monkeypatch.undo()
+    assert isinstance(sweep_compose.compose_once(context), sweep_compose.SweepComposer)

@@ -16,10 +16,14 @@ not apply) is composed by Hydra itself, so its errors are Hydra's.
 import copy
 from collections.abc import Sequence
 
-from hydra._internal.config_loader_impl import get_overrides_dirname
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, OverrideType
 from omegaconf import DictConfig, OmegaConf, read_write
+
+try:  # Hydra's own rendering of `hydra.job.override_dirname` (private: no public API has it)
+    from hydra._internal.config_loader_impl import get_overrides_dirname
+except ImportError:  # a Hydra that moved it: every job is composed by Hydra (compose_once)
+    get_overrides_dirname = None
 
 SCALARS = (str, int, float, bool, type(None))
 
@@ -120,7 +124,10 @@ class SweepComposer:
 
 def compose_once(hydra_context) -> SweepComposer:
     """Makes the sweep's shared config loader a SweepComposer (the sweeper's check of a batch
-    and the launcher both compose through it); returns it."""
+    and the launcher both compose through it); returns it. Hydra's own loader where this
+    Hydra lacks what a copy needs (slower, the same configs)."""
+    if get_overrides_dirname is None:
+        return hydra_context.config_loader
     if not isinstance(hydra_context.config_loader, SweepComposer):
         hydra_context.config_loader = SweepComposer(hydra_context.config_loader)
     return hydra_context.config_loader
