@@ -135,6 +135,46 @@ def test_one_epoch_equals_single_runs_and_writes_their_files(make_config, tmp_pa
 
 
 @pytest.mark.parametrize(
+    "checkpoint",
+    [
+        ["+callbacks.model_checkpoint.monitor=val/loss", "+callbacks.model_checkpoint.mode=min"],
+        ["callbacks.model_checkpoint=null"],
+    ],
+    ids=["val_loss", "none"],
+)
+def test_each_replica_keeps_the_best_its_single_runs_checkpoint_callback_keeps(
+    make_config, tmp_path, checkpoint
+):
+    """callbacks.model_checkpoint's monitor and mode choose each replica's best.ckpt (and the
+    weights its test reads) as they choose its single run's; none: no best.ckpt, the test on
+    the last weights. (Here val/acc is 1.0 from the first epoch on, which the task's monitor
+    keeps; the validation loss goes on falling, to its last epoch.)"""
+    settings = [*SMALL_MLP, "trainer.max_epochs=4", *checkpoint]
+    run(make_config("seed=0", "seeds=2", *settings))
+    for seed in (0, 1):
+        single = make_config(f"seed={seed}", *settings)
+        single.paths.output_dir = str(tmp_path / f"single{seed}")
+        expected = run(single)
+        folder, twin = tmp_path / "run" / f"seed_{seed}", tmp_path / f"single{seed}"
+        mine = _record(folder)
+        assert mine["test/acc"] == pytest.approx(expected["test/acc"], abs=1e-5)
+        best, twin_best = folder / "checkpoints" / "best.ckpt", twin / "checkpoints" / "best.ckpt"
+        assert (
+            best.is_file()
+            == twin_best.is_file()
+            == (checkpoint[0] != "callbacks.model_checkpoint=null")
+        )
+        if not twin_best.is_file():
+            assert Path(mine["tested_checkpoint"]).name != "best.ckpt"
+            continue
+        assert Path(mine["tested_checkpoint"]).name == "best.ckpt"
+        epoch = torch.load(best, weights_only=False)["epoch"]
+        assert epoch == torch.load(twin_best, weights_only=False)["epoch"] > 0
+        theirs = _state(twin_best)
+        assert all(torch.allclose(_state(best)[k], v, atol=1e-5) for k, v in theirs.items())
+
+
+@pytest.mark.parametrize(
     "model",
     [["model.hidden=[32]", "model.norm=batch"], ["model=lenet_bn", "model.hidden=[32,16]"]],
     ids=["mlp_bn", "lenet_bn"],
@@ -324,6 +364,7 @@ def test_dropconnect_noise_and_adam_run_per_replica(make_config, tmp_path):
         ("~optimizer.nesterov", "optimizer._target_=torch.optim.LBFGS"),
         ("+trainer.accumulate_grad_batches=2", "trainer.accumulate_grad_batches"),
         ("callbacks=instruments", "callbacks.grad_norm"),
+        ("callbacks.model_checkpoint.save_top_k=3", "callbacks.model_checkpoint.save_top_k=3"),
     ],
 )
 def test_what_cannot_be_stacked_says_why_and_trains_in_turn(make_config, override, key):

@@ -280,11 +280,16 @@ def test_ckpt_path_continues_a_seeds_run_in_a_new_folder(tmp_path):
     torch.save(state, older)
     run(compose_config([*RUN, "trainer.max_epochs=3", f"ckpt_path={older}"], out))
     _same_replicas(out, reference)
-    # one written before the rows were the writer's state: the replicas' loop state held them
+    # one written before the rows were the writer's state and the best weights the
+    # checkpoint callback's: the replicas' loop state held them
     writer = state["callbacks"].pop("EpochMetricsWriter")
-    outcomes = state["reglab_replicas"]["loop"]["outcomes"]
-    for outcome, text in zip(outcomes, writer["rows_json"], strict=True):
-        outcome["rows_json"] = text
+    best = state["callbacks"].pop("ReplicaCheckpoints")
+    loop = state["reglab_replicas"]["loop"]
+    for outcome, text, epoch in zip(
+        loop["outcomes"], writer["rows_json"], best["best_epochs"], strict=True
+    ):
+        outcome.update(rows_json=text, best_epoch=epoch)
+    loop.update({key: best[key] for key in ("best_value", "best_params", "best_buffers")})
     oldest, out = tmp_path / "oldest.ckpt", tmp_path / "from_oldest"
     torch.save(state, oldest)
     run(compose_config([*RUN, "trainer.max_epochs=3", f"ckpt_path={oldest}"], out))
@@ -337,3 +342,45 @@ def test_an_interrupt_after_training_keeps_the_runs_record(tmp_path, monkeypatch
     assert record["status"] == "completed" and record["epochs"] == 2
     assert record["seeds"] == list(SEEDS)
     assert all(_record(out / f"seed_{s}")["status"] == "completed" for s in SEEDS)
+
+
+def test_replicas_log_live_and_an_interrupt_closes_their_runs_as_failed(tmp_path, monkeypatch):
+    """Each replica's W&B run gets its epochs while the stack trains (not replayed at the
+    end): a run interrupted in its 4th epoch has each replica's first 3 epochs in its own W&B
+    run, closed with exit code 1 as an interrupted single run's; its resumed run goes on in
+    the same W&B run and ends with exit code 0."""
+    from reglab.loggers.wandb_offline import read_offline_run
+    from reglab.replicas.batches import ReplicaBatches
+
+    toy = ["dataset=toy1d", "model=mlp", "model.hidden=[8]", "logger=default", "seeds=2"]
+    toy += ["trainer.max_epochs=5", "callbacks.progress_bar=null"]
+    epoch_batches = ReplicaBatches.epoch
+
+    def interrupted(self, epoch):
+        if epoch == 3:
+            raise KeyboardInterrupt  # Ctrl-C in the 4th epoch
+        yield from epoch_batches(self, epoch)
+
+    monkeypatch.setattr(ReplicaBatches, "epoch", interrupted)
+    out = tmp_path / "run"
+    _run_interrupted(toy, out)
+
+    def runs(seed):
+        return [read_offline_run(f) for f in sorted((out / f"seed_{seed}" / "wandb").glob("off*"))]
+
+    for seed in (42, 43):
+        [first] = runs(seed)
+        assert first.exit_code == 1 and first.config["seed"] == seed
+        logged = [h["epoch"] for h in first.history if "train/loss" in h]
+        assert logged == [0, 1, 2]
+        assert first.history[0]["train/loss"] == pytest.approx(
+            float(_rows(out / f"seed_{seed}")[0]["train/loss"]), rel=1e-6
+        )
+    monkeypatch.setattr(ReplicaBatches, "epoch", epoch_batches)
+    resumed = run_main([*toy, f"hydra.run.dir={out}", "resume=true"])
+    assert resumed.returncode == 0, (resumed.stdout + resumed.stderr)[-3000:]
+    for seed in (42, 43):
+        first, second = runs(seed)
+        assert second.run_id == first.run_id and second.exit_code == 0
+        assert [h["epoch"] for h in second.history if "train/loss" in h] == [3, 4]
+        assert "test/loss" in second.summary

@@ -405,3 +405,26 @@ def test_seeds_jobs_in_a_stacked_sweep_run_as_with_the_basic_launcher(tmp_path):
         record = json.loads((tmp_path / job / "metrics.json").read_text())
         assert record["replica_status"] == ["completed", "completed"]
         assert (tmp_path / job / "seed_43" / "metrics.json").is_file()
+
+
+def test_each_packed_job_logs_to_its_own_wandb_run_in_the_sweeps_group(tmp_path):
+    """A pack's jobs log live, each to its own W&B run in its own folder (as the basic
+    launcher's jobs), grouped by the sweep, with its own config and its own numbers."""
+    from reglab.loggers.wandb_offline import read_offline_run
+
+    sweep = ["-m", "dataset=toy1d", "model.hidden=[8]", "trainer.max_epochs=2"]
+    sweep += ["regularizer.weight_decay=0.0,0.01", "logger=default", "hydra/launcher=stacked"]
+    result = run_main([*sweep, f"hydra.sweep.dir={tmp_path}"])
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "2 in 1 pack" in output
+    for job, decay in (("0", 0.0), ("1", 0.01)):
+        [folder] = (tmp_path / job / "wandb").glob("offline-run-*")
+        logged = read_offline_run(folder)
+        assert logged.group == tmp_path.name and logged.exit_code == 0
+        assert logged.config["regularizer"]["weight_decay"] == decay
+        rows = list(csv.DictReader((tmp_path / job / "metrics.csv").open()))
+        history = [h for h in logged.history if "train/loss" in h]
+        assert [h["train/loss"] for h in history] == pytest.approx(
+            [float(r["train/loss"]) for r in rows], rel=1e-6
+        )

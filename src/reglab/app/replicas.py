@@ -13,6 +13,7 @@ from pathlib import Path
 import lightning as L
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
 from torch import nn
 
 from reglab import contract
@@ -22,6 +23,8 @@ from reglab.app.settings import RunConfig
 from reglab.callbacks import build_callbacks
 from reglab.callbacks.early_stopping import EarlyStopping
 from reglab.callbacks.epoch_metrics import EpochMetricsWriter
+from reglab.callbacks.replica_checkpoints import ReplicaCheckpoints
+from reglab.callbacks.replica_loggers import ReplicaLoggers
 from reglab.callbacks.seeding import EpochSeeding
 from reglab.config.errors import ConfigError
 from reglab.data.base import InMemoryDataModule
@@ -41,7 +44,7 @@ from reglab.replicas.module import LoopSettings, ReplicaModule
 from reglab.replicas.outputs import (
     checkpoint,
     plot_replica_curves,
-    replay_to_loggers,
+    replica_loggers,
     save_checkpoint,
     write_artifacts,
     write_hydra_files,
@@ -253,7 +256,6 @@ def train_stack(
     # limit_val_batches=0: no validation loop, as a single run's Trainer runs none
     validation = has_validation_split(settings.dataset) and limits["val"] != 0
     val_is_test = datamodule.info.val_is_test or not validation
-    keep_best = not val_is_test  # a best.ckpt, as a single run's checkpoint callback keeps
     batches = ReplicaBatches(splits.x_train, splits.y_train, datamodule.batch_size, seeds)
     callbacks = settings.callbacks
     optimizer = members[0].optimizer
@@ -271,9 +273,6 @@ def train_stack(
         weight_names,
         LoopSettings(
             max_epochs=settings.trainer.max_epochs,
-            check_val_every_n_epoch=trainer_keys.get("check_val_every_n_epoch", 1),
-            validation=validation,
-            keep_best=keep_best,
             train_batches=limited_batches(batches.num_batches, limits["train"], "train"),
             gradient_clip_val=trainer_keys.get("gradient_clip_val"),
             gradient_clip_algorithm=trainer_keys.get("gradient_clip_algorithm") or "norm",
@@ -284,8 +283,9 @@ def train_stack(
         hyper=hyper,
         data=datamodule,
     )
-    run_ckpt = run.last_ckpt
-    module.checkpoint_path = run_ckpt  # what resume=true continues from
+    run_ckpt = run.last_ckpt  # the stack's checkpoint: what resume=true continues from
+    checkpoints = _checkpoints(settings, task, val_is_test, run_ckpt)
+    keep_best = checkpoints.keeps_best  # each replica's best.ckpt, as its single run's
     if resume_ckpt is not None:
         done = load_run_state(resume_ckpt, seeds)["epochs_done"]
         log.info("Continuing %d replicas after epoch %d", len(seeds), done)
@@ -295,113 +295,152 @@ def train_stack(
     # each member's metrics.csv, written as it trains (the records below are made of its rows)
     folders = [m.folder.path for m in members]
     writer = EpochMetricsWriter(run.path, replica_dirs=folders, **_writer_options(callbacks))
-    # the regularizers' (early stopping: each replica stops on its own)
-    regularizer_callbacks = regularization.callbacks()
-    trainer = _trainer(settings, task, validation, [writer, *regularizer_callbacks])
-
-    start = time.perf_counter()
-    interrupted: BaseException | None = None
-    tested: dict[str, torch.Tensor] = {}
-    tested_ckpt = "last weights"
+    # each member's loggers, live (its own W&B run, ...): fed the writer's rows as they come
+    logging_ = ReplicaLoggers(writer, [_member_loggers(settings, m) for m in members])
     try:
-        trainer.fit(module, ckpt_path=str(resume_ckpt) if resume_ckpt is not None else None)
-        module.to(device)  # Lightning's teardown leaves the module on the CPU
-        if settings.test and limits["test"] != 0:  # limit 0: Lightning's test loop runs nothing
-            best = settings.test_ckpt in ("auto", contract.BEST) and keep_best
-            module.test_params = module.best_params if best else None
-            module.test_buffers = module.best_buffers if best else None
-            # through Lightning's test loop: instruments' test hooks see every replica
-            trainer.test(module, verbose=False)
-            module.to(device)  # (its teardown again)
-            tested = module.test_values
-            tested_ckpt = contract.BEST if best else tested_ckpt
-    except (KeyboardInterrupt, SystemExit) as exc:  # Ctrl-C, or SIGTERM (reglab.app.signals)
-        if isinstance(exc, SystemExit) and not trainer.interrupted:
-            raise
-        signals.shield()
-        interrupted, tested = exc, {}
-        module.load_loop_state(module.last_state)  # the last checkpoint: what is written
-        writer.rewind()
-    wall = round(time.perf_counter() - start, 3)
-    state = module.last_state
+        # the regularizers' (early stopping: each replica stops on its own)
+        regularizer_callbacks = regularization.callbacks()
+        per_replica = [writer, logging_, *regularizer_callbacks, checkpoints]
+        trainer = _trainer(settings, task, validation, per_replica)
 
-    def write_results() -> list[dict]:
-        """Each member's folder; their records."""
-        records = []
-        for k, (member, outcome) in enumerate(zip(members, module.outcomes, strict=True)):
-            replica, identity = member.folder, member.identity
-            rows = writer.rows_by_replica[k]
-            folder = replica.path
-            if member.writes_hydra_files:
-                plain = {key: v for key, v in identity.config.items() if key not in LOGGED_ONLY}
-                write_hydra_files(replica, identity.overrides, plain)
-            status = outcome.status
-            if interrupted is not None and status != contract.DIVERGED:
-                status = contract.INTERRUPTED
-            record = mark({}, status, choices=identity.choices, overrides=identity.overrides)
-            record.update(tags=list(identity.tags), provenance=identity.provenance)
-            record.update(_final_values(rows))
-            if (stopping := EarlyStopping.record_among(regularizer_callbacks, k)) is not None:
-                record["early_stopping"] = stopping
-            last_epoch = rows[-1]["epoch"] if rows else 0
-            last_step = rows[-1]["step"] if rows else 0
-            hparams = stored | {"config": member.checkpoint_config}
-            origin = {REPLICA: {"run": str(run.path), "seed": member.seed}}
-            # a diverged replica's weights are its last checkpoint's (none: diverged before one)
-            weights_epoch = last_epoch if outcome.weights_epoch is None else outcome.weights_epoch
-            if weights_epoch > 0:
-                weights = stacked.replica_state(k, state["params"], state["buffers"])
-                step = _step_after(rows, weights_epoch, last_step)
-                ckpt = checkpoint(module_state, weights, weights_epoch, step, hparams, net_prefix)
-                save_checkpoint(replica.last_ckpt, ckpt | origin)
-            if keep_best and outcome.best_epoch is not None:
-                best_state = stacked.replica_state(k, state["best_params"], state["best_buffers"])
-                best_step = _step_after(rows, outcome.best_epoch, last_step)
-                ckpt = checkpoint(
-                    module_state, best_state, outcome.best_epoch, best_step, hparams, net_prefix
-                )
-                save_checkpoint(replica.best_ckpt, ckpt | origin)
-            if interrupted is None:
-                artifacts = callbacks.artifacts if callbacks is not None else None
-                write_artifacts(artifacts, nets[k], stacked.replica_state(k), datamodule, folder)
-            if status == contract.DIVERGED:
-                record.update(divergence=outcome.divergence, message=outcome.message)
-            elif tested:
-                record.update({key: float(v[k]) for key, v in tested.items()})
-                record["tested_checkpoint"] = (
-                    str(replica.best_ckpt) if tested_ckpt == contract.BEST else tested_ckpt
-                )
-            record.update(epochs=last_epoch, wall_seconds=wall, replica_of=str(run.path))
-            replica.write_record(record)
-            if interrupted is None:  # logger runs are written from finished replicas' rows
-                replay_to_loggers(
-                    settings.logger,
-                    Path(settings.paths.output_dir),
-                    folder,
-                    identity.config | {"choices": identity.choices},
-                    identity.run_name,
-                    identity.group,
-                    identity.tags,
-                    rows,
-                    record,
-                    csv_only=module.csv_only,
-                )
-            records.append(record)
-        return records
+        start = time.perf_counter()
+        interrupted: BaseException | None = None
+        tested: dict[str, torch.Tensor] = {}
+        tested_ckpt = "last weights"
+        try:
+            trainer.fit(module, ckpt_path=str(resume_ckpt) if resume_ckpt is not None else None)
+            module.to(device)  # Lightning's teardown leaves the module on the CPU
+            if settings.test and limits["test"] != 0:  # limit 0: Lightning's test loop runs nothing
+                best = settings.test_ckpt in ("auto", contract.BEST) and keep_best
+                weights = checkpoints.best_weights() if best else None
+                module.test_params, module.test_buffers = weights or (None, None)
+                # through Lightning's test loop: instruments' test hooks see every replica
+                trainer.test(module, verbose=False)
+                module.to(device)  # (its teardown again)
+                tested = module.test_values
+                tested_ckpt = contract.BEST if best else tested_ckpt
+        except (KeyboardInterrupt, SystemExit) as exc:  # Ctrl-C, or SIGTERM (reglab.app.signals)
+            if isinstance(exc, SystemExit) and not trainer.interrupted:
+                raise
+            signals.shield()
+            interrupted, tested = exc, {}
+            module.load_loop_state(module.last_state)  # the last checkpoint: what is written
+            writer.rewind()
+            checkpoints.rewind(device)
+        wall = round(time.perf_counter() - start, 3)
+        state = module.last_state
 
-    try:
-        records = write_results()
-    except KeyboardInterrupt as exc:  # the run's checkpoint has it all: resume writes them
-        signals.shield()
-        how = signals.describe(exc)
-        log.warning(
-            "Interrupted (%s) while writing the replicas' results: resume=true writes them from %s",
-            how,
-            run_ckpt,
-        )
-        sys.exit(1)
-    rows_by_seed = {m.seed: rows for m, rows in zip(members, writer.rows_by_replica, strict=True)}
-    return StackResult(records, rows_by_seed, wall, interrupted, module.epochs_done)
+        def write_results() -> list[dict]:
+            """Each member's folder; their records."""
+            records = []
+            for k, (member, outcome) in enumerate(zip(members, module.outcomes, strict=True)):
+                replica, identity = member.folder, member.identity
+                rows = writer.rows_by_replica[k]
+                folder = replica.path
+                if member.writes_hydra_files:
+                    plain = {key: v for key, v in identity.config.items() if key not in LOGGED_ONLY}
+                    write_hydra_files(replica, identity.overrides, plain)
+                status = outcome.status
+                if interrupted is not None and status != contract.DIVERGED:
+                    status = contract.INTERRUPTED
+                record = mark({}, status, choices=identity.choices, overrides=identity.overrides)
+                record.update(tags=list(identity.tags), provenance=identity.provenance)
+                record.update(_final_values(rows))
+                if (stopping := EarlyStopping.record_among(regularizer_callbacks, k)) is not None:
+                    record["early_stopping"] = stopping
+                last_epoch = rows[-1]["epoch"] if rows else 0
+                last_step = rows[-1]["step"] if rows else 0
+                hparams = stored | {"config": member.checkpoint_config}
+                origin = {REPLICA: {"run": str(run.path), "seed": member.seed}}
+                # a diverged replica's weights are its last checkpoint's (none: diverged before one)
+                weights_epoch = (
+                    last_epoch if outcome.weights_epoch is None else outcome.weights_epoch
+                )
+                if weights_epoch > 0:
+                    weights = stacked.replica_state(k, state["params"], state["buffers"])
+                    step = _step_after(rows, weights_epoch, last_step)
+                    ckpt = checkpoint(
+                        module_state, weights, weights_epoch, step, hparams, net_prefix
+                    )
+                    save_checkpoint(replica.last_ckpt, ckpt | origin)
+                best_epoch = checkpoints.best_epochs[k] if keep_best else None
+                if best_epoch is not None:
+                    best_state = stacked.replica_state(k, *checkpoints.best_weights())
+                    best_step = _step_after(rows, best_epoch, last_step)
+                    ckpt = checkpoint(
+                        module_state, best_state, best_epoch, best_step, hparams, net_prefix
+                    )
+                    save_checkpoint(replica.best_ckpt, ckpt | origin)
+                if interrupted is None:
+                    artifacts = callbacks.artifacts if callbacks is not None else None
+                    write_artifacts(
+                        artifacts, nets[k], stacked.replica_state(k), datamodule, folder
+                    )
+                if status == contract.DIVERGED:
+                    record.update(divergence=outcome.divergence, message=outcome.message)
+                elif tested:
+                    record.update({key: float(v[k]) for key, v in tested.items()})
+                    record["tested_checkpoint"] = (
+                        str(replica.best_ckpt) if tested_ckpt == contract.BEST else tested_ckpt
+                    )
+                record.update(epochs=last_epoch, wall_seconds=wall, replica_of=str(run.path))
+                replica.write_record(record)
+                logging_.finish(k, identity.config | {"choices": identity.choices}, record)
+                records.append(record)
+            return records
+
+        try:
+            records = write_results()
+        except KeyboardInterrupt as exc:  # the run's checkpoint has it all: resume writes them
+            signals.shield()
+            how = signals.describe(exc)
+            log.warning(
+                "Interrupted (%s) while writing the replicas' results: resume=true writes them "
+                "from %s",
+                how,
+                run_ckpt,
+            )
+            sys.exit(1)
+        rows_by_seed = {
+            m.seed: rows for m, rows in zip(members, writer.rows_by_replica, strict=True)
+        }
+        return StackResult(records, rows_by_seed, wall, interrupted, module.epochs_done)
+    finally:  # a crash: the replicas' runs are closed as failed (a finished one's already are)
+        logging_.close_all(exit_code=1)
+
+
+def _checkpoints(
+    settings: RunConfig, task: Task, val_is_test: bool, run_ckpt: Path
+) -> ReplicaCheckpoints:
+    """The stack's checkpoints: each replica's best by the monitor, mode and interval of
+    the best-checkpoint callback its single run builds (callbacks.model_checkpoint, through
+    build_callbacks: the task's monitor by default, none where the validation split is the
+    test split or the entry is null); the stack's own after every validated epoch."""
+    entries = settings.callbacks.entries() if settings.callbacks is not None else {}
+    entry = entries.get("model_checkpoint")
+    built = build_callbacks({"model_checkpoint": entry}, task, val_is_test) if entry else []
+    best = next((c for c in built if isinstance(c, ModelCheckpoint) and c.monitor), None)
+    trainer_keys = settings.trainer.model_extra or {}
+    every_validation = trainer_keys.get("check_val_every_n_epoch") or 1
+    if best is None:
+        return ReplicaCheckpoints(run_ckpt, None, save_every_n_epochs=every_validation)
+    every = entry.arguments().get("every_n_epochs") or 1
+    return ReplicaCheckpoints(run_ckpt, best.monitor, best.mode, every, every_validation)
+
+
+def _member_loggers(settings: RunConfig, member: Member) -> list:
+    """The member's loggers: the first member's settings' (a pack's first job's, a `seeds=N`
+    run's) moved from its folder to the member's, under its own name and config."""
+    identity = member.identity
+    return replica_loggers(
+        settings.logger,
+        Path(settings.paths.output_dir),
+        member.folder.path,
+        identity.config | {"choices": identity.choices},
+        identity.run_name,
+        identity.group,
+        identity.tags,
+    )
 
 
 def stacked_regularization(members: list[Member], device) -> Regularization:
@@ -477,7 +516,7 @@ def _trainer(
             *build_callbacks(extra, task, not validation),
         ],
         logger=False,
-        enable_checkpointing=False,
+        enable_checkpointing=True,  # (ReplicaCheckpoints: the stack's and its replicas')
         enable_progress_bar=False,
         enable_model_summary=False,
         plugins=[AtomicCheckpointIO()],

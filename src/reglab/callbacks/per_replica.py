@@ -58,3 +58,20 @@ def diverge_replicas(pl_module, hit: torch.Tensor, errors: list) -> None:
         pl_module.diverge_replicas(hit, errors)
         return
     raise next(error for error in errors if error is not None)
+
+
+def replica_view(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """(N,) -> (N, 1, ..., 1), broadcastable against a stacked tensor `like` (N, ...)."""
+    return mask.view(-1, *([1] * (like.dim() - 1)))
+
+
+def cpu_copy(value):
+    """A copy of nested dicts / lists / tuples with every tensor cloned to the CPU: a
+    stack's state as of a checkpoint, untouched by the steps after it."""
+    if torch.is_tensor(value):
+        return value.detach().to("cpu", copy=True)
+    if isinstance(value, dict):
+        return {k: cpu_copy(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(cpu_copy(v) for v in value)
+    return value

@@ -7,7 +7,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
 
 from reglab.loggers.mlflow import build_mlflow_logger, is_mlflow_node
-from reglab.loggers.wandb import build_wandb_logger, finish_wandb, is_wandb_node
+from reglab.loggers.wandb import build_wandb_logger, finish_runs, finish_wandb, is_wandb_node
 
 
 def build_loggers(
@@ -17,11 +17,13 @@ def build_loggers(
     group: str | None = None,
     id_file: Path | None = None,
     tags: list[str] = (),
+    beside_others: bool = False,
 ) -> list[Logger]:
     """`entries`: the typed `logger` node (reglab.app.outputs_config), or None for no logger.
     `id_file`: where the W&B run id is kept; a resumed run continues the run it names.
     `tags` reach every logger; so does `run_config` (W&B config, MLflow params, TensorBoard
-    hparams)."""
+    hparams). `beside_others`: these loggers' runs are open beside others in this process (a
+    stack's replicas): each its own W&B run, closed with `finish_runs`."""
     loggers = []
     for entry in (entries.entries() if entries is not None else {}).values():
         if entry is None:
@@ -29,7 +31,9 @@ def build_loggers(
         options = entry.arguments()  # the logger's keyword arguments
         if is_wandb_node(entry):
             loggers.append(
-                build_wandb_logger(options, run_config, run_name, group, id_file, list(tags))
+                build_wandb_logger(
+                    options, run_config, run_name, group, id_file, list(tags), beside_others
+                )
             )
         elif is_mlflow_node(entry):
             loggers.append(build_mlflow_logger(options, run_name, list(tags)))
@@ -59,4 +63,4 @@ def log_final_metrics(loggers: list[Logger], run_config: dict, record: dict) -> 
         logger.save()
 
 
-__all__ = ["build_loggers", "finish_wandb", "log_final_metrics"]
+__all__ = ["build_loggers", "finish_runs", "finish_wandb", "log_final_metrics"]

@@ -31,6 +31,7 @@ class OfflineRun:
     summary: dict = field(default_factory=dict)
     # one entry per logged artifact version: name, type, aliases, metadata, files
     artifacts: list[dict] = field(default_factory=list)
+    exit_code: int | None = None  # None: the run never finished (killed)
 
 
 def read_records(path: str | Path) -> list[dict]:
@@ -114,4 +115,6 @@ def read_offline_run(path: str | Path) -> OfflineRun:
             run.summary.update(_nest(body.get("update", {})))
         elif kind == "artifact":
             run.artifacts.append(_artifact(body))
+        elif kind == "exit":
+            run.exit_code = int(body.get("exit_code", 0))
     return run

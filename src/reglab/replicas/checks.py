@@ -102,6 +102,27 @@ def _why(key: str, why: str = "") -> str:
     return f"{key} ({why})" if why else key
 
 
+# what ReplicaCheckpoints keeps per replica: one best (or the last) by epoch; Lightning's other
+# ModelCheckpoint triggers and top-k files have no per-replica counterpart
+CHECKPOINT_OPTIONS_ALLOWED = {
+    "save_top_k": (1,),
+    "every_n_train_steps": (None, 0),
+    "train_time_interval": (None,),
+    "save_last": (None, False),
+}
+
+
+def _checkpoint_refusal(entries: dict) -> str | None:
+    for name in ("model_checkpoint", "last_checkpoint"):
+        entry = entries.get(name)
+        options = entry.arguments() if entry is not None else {}
+        for key, allowed in CHECKPOINT_OPTIONS_ALLOWED.items():
+            if (value := options.get(key, allowed[0])) not in allowed:
+                why = "a stack keeps one best and one last checkpoint per replica, by epoch"
+                return _why(f"callbacks.{name}.{key}={value}", why)
+    return None
+
+
 def stacking_refusal(settings) -> str | None:
     """Why these settings' replicas cannot be stacked (the key and why), or None: the
     settings-level checks (no model or data needed), right after validation."""
@@ -120,6 +141,8 @@ def stacking_refusal(settings) -> str | None:
         if key not in TRAINER_KEYS_READ and value is not None:
             return _why(f"trainer.{key}", "not implemented for stacked replicas")
     entries = settings.callbacks.entries() if settings.callbacks is not None else {}
+    if (reason := _checkpoint_refusal(entries)) is not None:
+        return reason
     for name, entry in entries.items():
         if (
             entry is not None

@@ -47,6 +47,8 @@ from torch import nn
 
 from reglab import contract
 from reglab.callbacks.epoch_metrics import EpochMetricsWriter
+from reglab.callbacks.per_replica import cpu_copy, replica_view
+from reglab.callbacks.replica_checkpoints import ReplicaCheckpoints
 from reglab.config.errors import ConfigError
 from reglab.lit.tasks import Task
 from reglab.regularizers.regularization import Regularization
@@ -68,8 +70,6 @@ class ReplicaOutcome:
     status: str = contract.COMPLETED  # | DIVERGED
     divergence: dict | None = None
     message: str | None = None  # the divergence's, as a single run's DivergenceError says it
-    # the last time the best weights improved (the epoch best.ckpt would hold), 1-based
-    best_epoch: int | None = None
     # a diverged replica's weights are those of its last checkpoint: after this many epochs
     weights_epoch: int | None = None
 
@@ -77,9 +77,6 @@ class ReplicaOutcome:
 @dataclass
 class LoopSettings:
     max_epochs: int
-    check_val_every_n_epoch: int = 1
-    validation: bool = True  # a validation split exists
-    keep_best: bool = True  # keep best weights by the task's monitor (best.ckpt)
     train_batches: int | None = None  # trainer.limit_train_batches, as a count (None: all)
     # trainer.gradient_clip_val / gradient_clip_algorithm: each replica clipped as its single
     # run (Lightning clips only under automatic optimization)
@@ -110,11 +107,6 @@ class WholeSplit:
 
     def __len__(self) -> int:
         return 1
-
-
-def _per_replica(mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """(N,) -> (N, 1, ..., 1), broadcastable against a stacked tensor."""
-    return mask.view(-1, *([1] * (like.dim() - 1)))
 
 
 class ReplicaModule(L.LightningModule):
@@ -167,14 +159,12 @@ class ReplicaModule(L.LightningModule):
         self._frozen_state: dict[int, dict[str, torch.Tensor]] = {}  # ... optimizer state
         self.step = 0
         self.last_state: dict | None = None  # loop_state() at the last checkpointed epoch
-        self.checkpoint_path = None  # where the run's checkpoint is written (None: nowhere)
         self._resumed: dict | None = None  # the RUN_STATE part of the checkpoint resumed
         self._saving: dict | None = None  # loop_state() of the checkpoint being written
-        self.best_params: dict[str, torch.Tensor] = {}  # set as training starts
-        self.best_buffers: dict[str, torch.Tensor] = {}  # their running statistics
-        mode = task.mode
-        self.best_value = torch.full((n,), -math.inf if mode == "max" else math.inf, device=device)
-        self.best_metric = self.best_value.clone()  # val/<monitor>_best (MaxMetric/MinMetric)
+        # val/<monitor>_best, as RegLabModule's MaxMetric/MinMetric (the best weights are
+        # ReplicaCheckpoints', by the checkpoint callback's monitor)
+        worst = -math.inf if task.mode == "max" else math.inf
+        self.best_metric = torch.full((n,), worst, device=device)
         self.loss_max = torch.full((n,), -math.inf, device=device)
         # (N, B, ...) inputs and targets -> (outputs, (N,) training data losses), one vmap
         self._forward_loss = stacked.forward_and_loss(self._training_loss)
@@ -258,10 +248,7 @@ class ReplicaModule(L.LightningModule):
         # the optimizer's parameters in its state_dict order (its integer keys)
         self._order = [p for g in self.optimizer.param_groups for p in g["params"]]
         self._step_with = self._stepping()  # callbacks, plugins and profiler are set for the fit
-        if self._resumed is None:  # (in the dtype a precision plugin gave them)
-            self.best_params = {k: v.detach().clone() for k, v in self.net.params.items()}
-            self.best_buffers = {k: v.detach().clone() for k, v in self.net.buffers.items()}
-        else:  # Lightning has restored weights and optimizer state
+        if self._resumed is not None:  # Lightning has restored weights and optimizer state
             stopped = ~self._resumed["active"].to(self.active.device)
             self.active = torch.ones_like(self.active)
             self._frozen, self._frozen_state = None, {}
@@ -288,21 +275,22 @@ class ReplicaModule(L.LightningModule):
             self.scheduler.step()
         if (epoch + 1) % max(1, self.s.max_epochs // 10) == 0:
             self._log_progress(epoch, values)
-        done = epoch + 1
-        # the last epoch: max_epochs, every replica stopped, or Lightning stops (max_time)
-        last = done == self.s.max_epochs or not bool(self.active.any()) or self.trainer.should_stop
-        if done % self.s.check_val_every_n_epoch == 0 or last:
-            state = self.loop_state(done)
-            if self.checkpoint_path is not None:  # the file first: an interrupt while it is
-                # written leaves the previous one, and last_state still matches it
-                self._saving = state
-                try:
-                    self.trainer.save_checkpoint(self.checkpoint_path)
-                finally:
-                    self._saving = None
-            self.last_state = state
         if not bool(self.active.any()):
             self.trainer.should_stop = True
+
+    def checkpoint_run(self, path, epochs_done: int) -> None:
+        """The stack's state after `epochs_done` epochs: written to `path` (Lightning's
+        checkpoint, every callback's state in it; None: not written), and kept as what an
+        interrupted or diverging replica goes back to (ReplicaCheckpoints calls this)."""
+        state = self.loop_state(epochs_done)
+        if path is not None:  # the file first: an interrupt while it is written leaves the
+            # previous one, and last_state still matches it
+            self._saving = state
+            try:
+                self.trainer.save_checkpoint(path)
+            finally:
+                self._saving = None
+        self.last_state = state
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         """The per-replica state beside Lightning's (weights, optimizer, loops)."""
@@ -314,6 +302,7 @@ class ReplicaModule(L.LightningModule):
         """`fit(ckpt_path=...)`: the per-replica state; Lightning restores the rest (the
         callbacks' states after this hook)."""
         _rows_to_the_writer(checkpoint)
+        _best_to_the_checkpoints(checkpoint)
         self.load_loop_state(checkpoint[RUN_STATE]["loop"])
         self._resumed = checkpoint[RUN_STATE]["loop"]
 
@@ -376,7 +365,7 @@ class ReplicaModule(L.LightningModule):
         total = torch.linalg.vector_norm(norms, dim=0)  # (N,)
         factor = torch.clamp(limit / (total + 1e-6), max=1.0)
         for g in grads:
-            g.mul_(_per_replica(factor.to(g.dtype), g))
+            g.mul_(replica_view(factor.to(g.dtype), g))
 
     # -- freezing ------------------------------------------------------------------------------
     def _slices(self, i: int) -> dict[str, torch.Tensor]:
@@ -398,22 +387,22 @@ class ReplicaModule(L.LightningModule):
         if self._frozen is None:
             self._frozen = {k: v.detach().clone() for k, v in self._stacked().items()}
         for name, p in self._stacked().items():
-            self._frozen[name] = torch.where(_per_replica(stopped, p), p, self._frozen[name])
+            self._frozen[name] = torch.where(replica_view(stopped, p), p, self._frozen[name])
         for i in range(len(self._order)):
             held = self._frozen_state.setdefault(i, {})
             for key, t in self._slices(i).items():
                 old = held.get(key, t)
-                held[key] = torch.where(_per_replica(stopped, t), t, old).clone()
+                held[key] = torch.where(replica_view(stopped, t), t, old).clone()
         self.active &= ~stopped
 
     @torch.no_grad()
     def _hold_frozen(self) -> None:
         for name, p in self._stacked().items():
-            p.copy_(torch.where(_per_replica(self.active, p), p, self._frozen[name]))
+            p.copy_(torch.where(replica_view(self.active, p), p, self._frozen[name]))
         for i, held in self._frozen_state.items():
             for key, t in self._slices(i).items():
                 if key in held:
-                    t.copy_(torch.where(_per_replica(self.active, t), t, held[key]))
+                    t.copy_(torch.where(replica_view(self.active, t), t, held[key]))
 
     @torch.no_grad()
     def _restore(self, replicas: torch.Tensor, state: dict) -> None:
@@ -423,13 +412,13 @@ class ReplicaModule(L.LightningModule):
         saved_tensors = state["params"] | state["buffers"]
         for name, p in self._stacked().items():
             saved = saved_tensors[name].to(p.device, p.dtype)
-            p.copy_(torch.where(_per_replica(replicas, p), saved, p))
+            p.copy_(torch.where(replica_view(replicas, p), saved, p))
         saved_state = state["optimizer"]["state"]
         for i in range(len(self._order)):
             for key, t in self._slices(i).items():
                 old = saved_state.get(i, {}).get(key)
                 old = torch.zeros_like(t) if old is None else old.to(t.device, t.dtype)
-                t.copy_(torch.where(_per_replica(replicas, t), old, t))
+                t.copy_(torch.where(replica_view(replicas, t), old, t))
 
     # -- the state an epoch's end leaves ------------------------------------------------------
     def loop_state(self, epochs_done: int = 0, lightning_parts: bool = True) -> dict:
@@ -438,10 +427,7 @@ class ReplicaModule(L.LightningModule):
         state = {
             "epochs_done": epochs_done if epochs_done else self.epochs_done,
             "step": self.step,
-            "best_params": self.best_params if self.s.keep_best else None,
-            "best_buffers": self.best_buffers if self.s.keep_best else None,
             "active": self.active,
-            "best_value": self.best_value,
             "best_metric": self.best_metric,
             "loss_max": self.loss_max,
         }
@@ -450,7 +436,7 @@ class ReplicaModule(L.LightningModule):
             state["buffers"] = self.net.buffers
             state["optimizer"] = self.optimizer.state_dict()
             state["scheduler"] = self.scheduler.state_dict() if self.scheduler else None
-        state = _cpu_copy(state)
+        state = cpu_copy(state)
         state["outcomes"] = [dataclasses.asdict(o) for o in self.outcomes]
         return state
 
@@ -461,13 +447,7 @@ class ReplicaModule(L.LightningModule):
         from `state` itself)."""
         device = self.active.device
         self.step = int(state["step"])
-        if state["best_params"] is not None:
-            self.best_params = {k: v.to(device).clone() for k, v in state["best_params"].items()}
-            # none in a checkpoint written before buffers were stacked: one of a model without
-            # buffers (a model with some misses them in the state dict and does not load)
-            best_buffers = state.get("best_buffers") or {}
-            self.best_buffers = {k: v.to(device).clone() for k, v in best_buffers.items()}
-        for name in ("best_value", "best_metric", "loss_max"):
+        for name in ("best_metric", "loss_max"):
             setattr(self, name, state[name].to(device).clone())
         self.outcomes = [ReplicaOutcome(**_plain(o)) for o in state["outcomes"]]
         self.active = state["active"].to(device).clone()
@@ -607,18 +587,6 @@ class ReplicaModule(L.LightningModule):
         stage = self.task.epoch_stage
         values = {f"{stage}/{k.split('/', 1)[1]}": v for k, v in self.evaluate("val").items()}
         monitor = values[self.task.monitor]
-        better = monitor > self.best_value if self.task.mode == "max" else monitor < self.best_value
-        improved = better & self.active
-        if self.s.keep_best:
-            for best, current in (
-                (self.best_params, self.net.params),
-                (self.best_buffers, self.net.buffers),
-            ):
-                for name, t in current.items():
-                    best[name] = torch.where(_per_replica(improved, t), t, best[name])
-        self.best_value = torch.where(improved, monitor, self.best_value)
-        for k in improved.nonzero().flatten().tolist():
-            self.outcomes[k].best_epoch = epoch + 1
         pick = torch.maximum if self.task.mode == "max" else torch.minimum
         # MaxMetric/MinMetric ignore NaN (torchmetrics' default nan strategy warns and skips)
         finite = torch.isfinite(monitor)
@@ -626,18 +594,6 @@ class ReplicaModule(L.LightningModule):
         self.best_metric = torch.where(self.active, updated, self.best_metric)
         values[f"{self.task.monitor}_best"] = self.best_metric.clone()
         return values
-
-
-def _cpu_copy(value):
-    """A copy of nested dicts / lists / tuples with every tensor cloned to the CPU: what an
-    epoch's end leaves, untouched by the steps after it."""
-    if torch.is_tensor(value):
-        return value.detach().to("cpu", copy=True)
-    if isinstance(value, dict):
-        return {k: _cpu_copy(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(_cpu_copy(v) for v in value)
-    return value
 
 
 def _rows_to_the_writer(checkpoint: dict) -> None:
@@ -652,6 +608,24 @@ def _rows_to_the_writer(checkpoint: dict) -> None:
         return
     texts = [outcome.pop("rows_json") for outcome in outcomes]
     callbacks[EpochMetricsWriter.__qualname__] = {"rows_json": texts}  # (its columns: theirs)
+
+
+def _best_to_the_checkpoints(checkpoint: dict) -> None:
+    """A checkpoint written before the best weights were ReplicaCheckpoints' state (the
+    replicas' loop state held them): they become its state, so that a run resumed across the
+    upgrade keeps its best.ckpt."""
+    loop = checkpoint[RUN_STATE]["loop"]
+    if "best_value" not in loop:
+        return
+    callbacks = checkpoint.setdefault("callbacks", {})
+    if any(isinstance(state, dict) and "best_epochs" in state for state in callbacks.values()):
+        return
+    callbacks[ReplicaCheckpoints.__qualname__] = {
+        "best_value": loop.pop("best_value"),
+        "best_epochs": [outcome.pop("best_epoch", None) for outcome in loop["outcomes"]],
+        "best_params": loop.pop("best_params", None) or {},
+        "best_buffers": loop.pop("best_buffers", None) or {},
+    }
 
 
 def _plain(outcome: dict) -> dict:

@@ -1,5 +1,5 @@
-"""Writes a replica's files: .hydra/, the run's curves.png, checkpoints, loggers' runs (its
-metrics.csv is EpochMetricsWriter's, as a single run's).
+"""Writes a replica's files: .hydra/, the run's curves.png, checkpoints; builds its loggers
+(its metrics.csv is EpochMetricsWriter's, its logging ReplicaLoggers', as a single run's).
 
 Every file is written atomically (reglab.outputs.atomic), as a single run's are.
 """
@@ -13,9 +13,9 @@ import lightning as L
 import torch
 import yaml
 
-from reglab.loggers import build_loggers, finish_wandb, log_final_metrics
+from reglab.loggers import build_loggers
 from reglab.outputs.atomic import write_bytes, write_text
-from reglab.run_folder import RunFolder, ended, rebase_paths
+from reglab.run_folder import RunFolder, rebase_paths
 
 log = logging.getLogger("reglab")
 
@@ -127,7 +127,7 @@ def write_artifacts(
     callback.on_train_end(trainer, _TrainedNet(net))
 
 
-def replay_to_loggers(
+def replica_loggers(
     loggers_config,
     run_dir: Path,
     folder: Path,
@@ -135,43 +135,25 @@ def replay_to_loggers(
     run_name: str,
     group: str | None,
     tags: list[str],
-    rows: list[dict],
-    record: dict,
-    csv_only: set[str] = frozenset(),
-) -> None:
-    """One logger run per replica (one W&B run each, in the run's group), given the replica's
-    epoch rows after training: the loggers see what a single run would have logged, though
-    not live (`csv_only`: the rows' keys a single run writes to metrics.csv only)."""
-    # `loggers_config`: the typed `logger` node (reglab.app.outputs_config), or None
+) -> list:
+    """One replica's loggers (reglab.callbacks.replica_loggers logs to them): the run's
+    `logger` entries with the run's folder replaced by the replica's, its own W&B run (in the
+    run's group) open beside the other replicas'. `loggers_config`: the typed `logger` node
+    (reglab.app.outputs_config), or None."""
     entries = loggers_config.entries() if loggers_config is not None else {}
     if not any(entries.values()):
-        return
+        return []
     moved = {  # each entry's options with the run's folder replaced by the replica's
         name: entry.model_copy(update=rebase_paths(entry.arguments(), {str(run_dir): str(folder)}))
         for name, entry in entries.items()
         if entry is not None
     }
-    loggers = build_loggers(
+    return build_loggers(
         loggers_config.model_copy(update=moved),
         logged_config,
         run_name,
         group,
         RunFolder(folder).wandb_id,
         tags=tags,
+        beside_others=True,
     )
-    try:
-        for row in rows:
-            values = {k: v for k, v in row.items() if "/" in k and k not in csv_only}
-            values["epoch"] = row["epoch"] - 1
-            for logger in loggers:
-                logger.log_metrics(values, step=row["step"])
-        for logger in loggers:
-            logger.log_metrics(
-                {k: v for k, v in record.items() if k.startswith("test/")},
-                step=rows[-1]["step"] if rows else 0,
-            )
-        log_final_metrics(loggers, logged_config, record)
-        for logger in loggers:
-            logger.finalize("success")
-    finally:
-        finish_wandb(exit_code=0 if ended(record["status"]) else 1)
