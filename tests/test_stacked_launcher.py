@@ -428,3 +428,39 @@ def test_each_packed_job_logs_to_its_own_wandb_run_in_the_sweeps_group(tmp_path)
         assert [h["train/loss"] for h in history] == pytest.approx(
             [float(r["train/loss"]) for r in rows], rel=1e-6
         )
+
+
+PER_CLASS = [
+    "+callbacks.per_class._target_=reglab.callbacks.per_class.PerClassAccuracy",
+    "+callbacks.per_class.output_dir=${paths.output_dir}",
+]
+
+
+@pytest.mark.parametrize(
+    ("settings", "written"),
+    [
+        ([*FAST, "model.hidden=[16]", "optimizer.lr=0.003", *PER_CLASS], "per_class_accuracy.csv"),
+        (["dataset=toy1d", "model.hidden=[8]", "trainer.max_epochs=2"], "fit.json"),
+    ],
+    ids=["per_class", "fit"],
+)
+def test_callbacks_write_each_packed_jobs_files_into_its_folder(tmp_path, settings, written):
+    """Files callbacks write per replica (an instrument's table, the artifacts' fit.json) go
+    to each packed job's own folder, from its own weights: what its single run writes (not
+    seed_<k>/ folders inside the first job's)."""
+    sweep = ["-m", *settings, "logger=csv", "seed=0,1", "hydra/launcher=stacked"]
+    result = run_main([*sweep, f"hydra.sweep.dir={tmp_path / 'sweep'}"])
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert "2 in 1 pack" in result.stdout + result.stderr
+    assert not list((tmp_path / "sweep").glob("*/seed_*"))
+    single = run_main([*settings, "logger=csv", "seed=1", f"hydra.run.dir={tmp_path / 'single'}"])
+    assert single.returncode == 0, (single.stdout + single.stderr)[-3000:]
+    mine, theirs = (tmp_path / "sweep" / "1" / written), tmp_path / "single" / written
+    other = (tmp_path / "sweep" / "0" / written).read_text()
+    assert other != mine.read_text()  # each job its own weights
+    if written.endswith(".csv"):
+        rows = [(r["correct"], r["total"]) for r in csv.DictReader(mine.open())]
+        assert rows == [(r["correct"], r["total"]) for r in csv.DictReader(theirs.open())]
+        return
+    grid, twin = (json.loads(p.read_text())["grid"] for p in (mine, theirs))
+    assert grid["x"] == pytest.approx(twin["x"]) and grid["y"] == pytest.approx(twin["y"], abs=1e-5)

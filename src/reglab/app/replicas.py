@@ -46,7 +46,6 @@ from reglab.replicas.outputs import (
     plot_replica_curves,
     replica_loggers,
     save_checkpoint,
-    write_artifacts,
     write_hydra_files,
 )
 from reglab.replicas.stack import StackedNet, build_replicas, check_functional
@@ -282,6 +281,7 @@ def train_stack(
         _augments(regularization, seeds),
         hyper=hyper,
         data=datamodule,
+        folders=[m.folder.path for m in members],
     )
     run_ckpt = run.last_ckpt  # the stack's checkpoint: what resume=true continues from
     checkpoints = _checkpoints(settings, task, val_is_test, run_ckpt)
@@ -336,7 +336,6 @@ def train_stack(
             for k, (member, outcome) in enumerate(zip(members, module.outcomes, strict=True)):
                 replica, identity = member.folder, member.identity
                 rows = writer.rows_by_replica[k]
-                folder = replica.path
                 if member.writes_hydra_files:
                     plain = {key: v for key, v in identity.config.items() if key not in LOGGED_ONLY}
                     write_hydra_files(replica, identity.overrides, plain)
@@ -371,11 +370,6 @@ def train_stack(
                         module_state, best_state, best_epoch, best_step, hparams, net_prefix
                     )
                     save_checkpoint(replica.best_ckpt, ckpt | origin)
-                if interrupted is None:
-                    artifacts = callbacks.artifacts if callbacks is not None else None
-                    write_artifacts(
-                        artifacts, nets[k], stacked.replica_state(k), datamodule, folder
-                    )
                 if status == contract.DIVERGED:
                     record.update(divergence=outcome.divergence, message=outcome.message)
                 elif tested:

@@ -13,51 +13,73 @@ import lightning as L
 import torch
 
 from reglab import contract
+from reglab.callbacks.networks import networks
+from reglab.outputs.atomic import write_text
 
 
 class RunArtifacts(L.Callback):
+    """Written once for a single run and a stack of replicas (reglab.callbacks.networks):
+    each replica's files go to its own folder, from its own weights."""
+
     def __init__(self, output_dir: str | Path, grid_points: int = 200):
         self.output_dir = Path(output_dir)
         self.grid_points = grid_points
 
     def on_train_end(self, trainer, pl_module) -> None:
-        if not trainer.is_global_zero or trainer.datamodule is None:
+        if not trainer.is_global_zero:
             return
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        dm = trainer.datamodule
-        linear = getattr(pl_module.net, "linear", None)
-        if linear is not None and getattr(dm, "true_weights", None) is not None:
-            record = {
-                "learned": linear.weight.detach().flatten().cpu().tolist(),
-                "true": list(dm.true_weights),
-            }
-            if linear.bias is not None:
-                record["learned_bias"] = linear.bias.detach().flatten().cpu().tolist()
-            if getattr(dm, "true_bias", None) is not None:
-                record["true_bias"] = dm.true_bias
-            self._write(contract.WEIGHTS_JSON, record)
+        nets = networks(trainer, pl_module)
+        dm = nets.data
+        if dm is None:  # a user's own data module: no true weights, no splits
+            return
+        folders = nets.folders(self.output_dir)
+        records: list[dict[str, dict]] = [{} for _ in folders]
+        weight, bias = _linear_layer(nets)
+        if weight is not None and getattr(dm, "true_weights", None) is not None:
+            for k, record in enumerate(records):
+                weights = {
+                    "learned": weight[k].detach().flatten().cpu().tolist(),
+                    "true": list(dm.true_weights),
+                }
+                if bias is not None:
+                    weights["learned_bias"] = bias[k].detach().flatten().cpu().tolist()
+                if getattr(dm, "true_bias", None) is not None:
+                    weights["true_bias"] = dm.true_bias
+                record[contract.WEIGHTS_JSON] = weights
         if dm.info.in_shape == (1,) and dm.splits is not None:
-            self._write(contract.FIT_JSON, self._fit(pl_module, dm.splits))
+            for record, fit in zip(records, self._fits(nets, dm.splits), strict=True):
+                record[contract.FIT_JSON] = fit
+        for folder, record in zip(folders, records, strict=True):
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, value in record.items():
+                write_text(folder / name, json.dumps(value, indent=1) + "\n")
 
     @torch.no_grad()
-    def _fit(self, pl_module, splits) -> dict:
+    def _fits(self, nets, splits) -> list[dict]:
+        """Each network's fitted function on a grid over the data, with the data's points."""
         xs = torch.cat([splits.x_train, splits.x_test]).flatten()
         low, high = xs.min().item(), xs.max().item()
         pad = 0.05 * (high - low)
         grid = torch.linspace(low - pad, high + pad, self.grid_points, device=xs.device)
-        was_training = pl_module.training
-        pl_module.eval()
-        prediction = pl_module(grid.unsqueeze(1)).flatten()
-        pl_module.train(was_training)
+        predictions = nets.outputs(grid.unsqueeze(1))  # (N, points, 1), evaluation mode
 
         def points(x, y):
             return {"x": x.flatten().cpu().tolist(), "y": y.flatten().cpu().tolist()}
 
-        return {
-            "grid": points(grid, prediction),
+        data = {
             "train": points(splits.x_train, splits.y_train),
             "test": points(splits.x_test, splits.y_test),
         }
+        return [{"grid": points(grid, prediction), **data} for prediction in predictions]
 
-    def _write(self, name: str, record: dict) -> None:
-        (self.output_dir / name).write_text(json.dumps(record, indent=1) + "\n")
+
+def _linear_layer(nets) -> tuple:
+    """The (N, ...) weight and bias (None: none) of the model's one linear layer (its `linear`:
+    reglab's model=linear), or (None, None)."""
+    architecture = nets.architecture
+    linear = getattr(architecture, "linear", None)
+    if not isinstance(linear, torch.nn.Linear):
+        return None, None
+    prefix = next(name for name, module in architecture.named_modules() if module is linear)
+    params = nets.parameters()
+    return params[f"{prefix}.weight"], params.get(f"{prefix}.bias")

@@ -49,6 +49,11 @@ class SingleNetwork:
         """(N,) bool: the replicas whose epoch is recorded (a single run's always is)."""
         return torch.ones(1, dtype=torch.bool)
 
+    @property
+    def architecture(self) -> nn.Module:
+        """A network of the run's architecture (for its layers' names and roles)."""
+        return self.net
+
     def parameters(self) -> dict[str, torch.Tensor]:
         return {name: p.unsqueeze(0) for name, p in self.net.named_parameters()}
 

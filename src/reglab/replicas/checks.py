@@ -53,9 +53,9 @@ TRAINER_KEYS_READ = {
     "gradient_clip_val",
     "gradient_clip_algorithm",
 }
-# Callbacks whose job the replicas' run does per replica: checkpoints and artifacts (each
-# replica's folder: reglab.app.replicas), metrics rows (the same EpochMetricsWriter, given
-# every replica's folder), the progress bar (the run logs its progress). Other callbacks go to
+# Callbacks whose job the replicas' run does per replica: checkpoints (each replica's folder:
+# reglab.callbacks.replica_checkpoints), metrics rows (the same EpochMetricsWriter, given every
+# replica's folder), the progress bar (the run logs its progress). Other callbacks go to
 # the replicas' Trainer (the divergence guard and early stopping act per replica:
 # reglab.callbacks.per_replica), but for reglab's instruments not yet written against
 # reglab.callbacks.networks (grad_norm and histograms send step-level series to live loggers;
@@ -66,7 +66,6 @@ CALLBACKS_DONE_PER_REPLICA = {
     "on_exception_checkpoint",
     "epoch_metrics",
     "progress_bar",
-    "artifacts",
 }
 
 # reglab's instruments that measure every replica (reglab.callbacks.networks): each replica's
@@ -84,6 +83,7 @@ INSTRUMENTS_PER_REPLICA = {
 CALLBACKS_PER_REPLICA = {
     "reglab.callbacks.divergence.DivergenceGuard",
     "reglab.callbacks.early_stopping.EarlyStopping",
+    "reglab.callbacks.artifacts.RunArtifacts",
 }
 
 

@@ -127,6 +127,7 @@ class ReplicaModule(L.LightningModule):
         augments: list | None = None,
         hyper=None,
         data=None,
+        folders: list | None = None,
     ):
         """`optimizer(groups)` builds the optimizer over `groups` (parameter groups of the
         stacked tensors); `evaluation(stage, params)` evaluates every replica on a split."""
@@ -144,6 +145,9 @@ class ReplicaModule(L.LightningModule):
         self.hidden_names = list(hidden_names)  # what constraints act on (hidden weights)
         self.s = settings
         self.seeds = list(seeds)
+        # each replica's run folder (a seeds=N run's seed_<k>/, a pack's job folders): where
+        # callbacks that write files put replica k's (reglab.callbacks.networks)
+        self.folders = list(folders) if folders is not None else None
         # regularizer=augment: one BatchAugment per replica, seeded as its single run's
         self.augments = augments
         # a pack's per-replica learning rates / weight decays (reglab.replicas.hyper), or None

@@ -27,6 +27,10 @@ class ReplicaNetworks:
         """(N,) bool: the replicas whose epoch is recorded (not stopped, not diverged)."""
         return self.module.active
 
+    @property
+    def architecture(self) -> torch.nn.Module:
+        return self.stacked.template
+
     def parameters(self) -> dict[str, torch.Tensor]:
         return dict(self.stacked.params)
 
@@ -70,4 +74,8 @@ class ReplicaNetworks:
             self.module.csv_only.update(values.keys())
 
     def folders(self, output_dir: Path) -> list[Path]:
+        """Each replica's folder: the module's (a pack's jobs are folders of their own, not
+        seed_<k>/ of the first job's), else <output_dir>/seed_<k>/."""
+        if self.module.folders is not None:
+            return [Path(folder) for folder in self.module.folders]
         return [RunFolder(output_dir).replica(seed).path for seed in self.module.seeds]

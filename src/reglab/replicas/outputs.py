@@ -7,7 +7,6 @@ Every file is written atomically (reglab.outputs.atomic), as a single run's are.
 import io
 import logging
 from pathlib import Path
-from types import SimpleNamespace
 
 import lightning as L
 import torch
@@ -94,37 +93,6 @@ def save_checkpoint(path: Path, ckpt: dict) -> None:
     buffer = io.BytesIO()
     torch.save(ckpt, buffer)
     write_bytes(path, buffer.getvalue())
-
-
-class _TrainedNet(torch.nn.Module):
-    """What RunArtifacts reads of a LightningModule: `.net` and its forward."""
-
-    def __init__(self, net: torch.nn.Module):
-        super().__init__()
-        self.net = net
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-
-def write_artifacts(
-    entry,
-    net: torch.nn.Module,
-    state: dict[str, torch.Tensor],
-    datamodule,
-    folder: Path,
-) -> None:
-    """weights.json / fit.json (callbacks.artifacts) for one replica: the callback itself, run
-    on the replica's final weights (loaded into one of the built networks)."""
-    if entry is None:  # `entry`: the typed callbacks.artifacts (reglab.app.outputs_config)
-        return
-    from hydra.utils import get_class
-
-    net.load_state_dict(state)
-    options = {k: v for k, v in entry.arguments().items() if k != "output_dir"}
-    callback = get_class(entry.target)(output_dir=folder, **options)
-    trainer = SimpleNamespace(is_global_zero=True, datamodule=datamodule)  # what it reads
-    callback.on_train_end(trainer, _TrainedNet(net))
 
 
 def replica_loggers(
