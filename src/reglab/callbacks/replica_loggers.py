@@ -47,6 +47,8 @@ class ReplicaLoggers(L.Callback):
     def send(self, pl_module=None) -> None:
         """Each replica's rows not yet logged, to its loggers (as a single run logs its
         epoch-level values: `epoch` 0-based, at the epoch's last global step)."""
+        if not any(self.loggers):  # (logger=csv: metrics.csv and metrics.json only)
+            return
         if pl_module is not None:  # values a single run writes to metrics.csv only
             self._csv_only = frozenset(getattr(pl_module, "csv_only", ()))
         for k, (rows, loggers) in enumerate(
