@@ -114,6 +114,16 @@ def test_one_epoch_equals_single_runs_and_writes_their_files(make_config, tmp_pa
             theirs = _state(tmp_path / f"single{seed}" / "checkpoints" / ckpt)
             for name, tensor in theirs.items():
                 assert torch.allclose(mine[name], tensor, atol=1e-5, rtol=0), (ckpt, name)
+            # the module's metric states too (val/acc_best's running best, train/loss_max)
+            states = [
+                torch.load(folder / "checkpoints" / ckpt, weights_only=True)["state_dict"],
+                torch.load(tmp_path / f"single{seed}" / "checkpoints" / ckpt, weights_only=True)[
+                    "state_dict"
+                ],
+            ]
+            for name in ("best_metric.max_value", "train_loss_max.max_value"):
+                assert float(states[0][name]) == pytest.approx(float(states[1][name]), abs=1e-5)
+                assert math.isfinite(float(states[0][name])), name
         keys = ("train/loss", "train/acc", "train/penalty", "train/w_norm", "val/acc", "test/acc")
         for key in (*keys, "val/acc_best", "test/loss", "train/loss_max"):
             assert replica_record[key] == pytest.approx(single_record[key], abs=1e-5), key

@@ -348,28 +348,27 @@ def train_stack(
                 if (stopping := EarlyStopping.record_among(regularizer_callbacks, k)) is not None:
                     record["early_stopping"] = stopping
                 last_epoch = rows[-1]["epoch"] if rows else 0
-                last_step = rows[-1]["step"] if rows else 0
                 hparams = stored | {"config": member.checkpoint_config}
                 origin = {REPLICA: {"run": str(run.path), "seed": member.seed}}
-                # a diverged replica's weights are its last checkpoint's (none: diverged before one)
+
+                # its last.ckpt; a diverged replica's weights are its last checkpoint's (none:
+                # diverged before one)
+                saved = []
                 weights_epoch = (
                     last_epoch if outcome.weights_epoch is None else outcome.weights_epoch
                 )
                 if weights_epoch > 0:
                     weights = stacked.replica_state(k, state["params"], state["buffers"])
-                    step = _step_after(rows, weights_epoch, last_step)
-                    ckpt = checkpoint(
-                        module_state, weights, weights_epoch, step, hparams, net_prefix
-                    )
-                    save_checkpoint(replica.last_ckpt, ckpt | origin)
+                    saved.append((replica.last_ckpt, weights, weights_epoch))
                 best_epoch = checkpoints.best_epochs[k] if keep_best else None
                 if best_epoch is not None:
-                    best_state = stacked.replica_state(k, *checkpoints.best_weights())
-                    best_step = _step_after(rows, best_epoch, last_step)
-                    ckpt = checkpoint(
-                        module_state, best_state, best_epoch, best_step, hparams, net_prefix
-                    )
-                    save_checkpoint(replica.best_ckpt, ckpt | origin)
+                    best = stacked.replica_state(k, *checkpoints.best_weights())
+                    saved.append((replica.best_ckpt, best, best_epoch))
+                for path, weights, epoch in saved:  # as its single run's after that epoch
+                    row = next((r for r in rows if r["epoch"] == epoch), rows[-1])
+                    states = _metric_states(module_state, row, task.monitor)
+                    ckpt = checkpoint(states, weights, epoch, row["step"], hparams, net_prefix)
+                    save_checkpoint(path, ckpt | origin)
                 if status == contract.DIVERGED:
                     record.update(divergence=outcome.divergence, message=outcome.message)
                 elif tested:
@@ -469,9 +468,21 @@ def _net_prefix(module: RegLabModule, net: nn.Module) -> str:
     return key[: -len(first)]
 
 
-def _step_after(rows: list[dict], epoch: int, default: int) -> int:
-    """The global step at the end of `epoch` (1-based), from a replica's rows."""
-    return next((r["step"] for r in rows if r["epoch"] == epoch), default)
+def _metric_states(module_state: dict, row: dict, monitor: str) -> dict:
+    """RegLabModule's metric states (its state dict's) as its single run's checkpoint after the
+    row's epoch holds them: the running best of the task's monitor (`<monitor>_best`) and the
+    largest training-batch loss (`train/loss_max`), from the replica's metrics row."""
+    states = dict(module_state)
+    for metric, column in (
+        ("best_metric.", f"{monitor}_best"),
+        ("train_loss_max.", "train/loss_max"),
+    ):
+        if column not in row:
+            continue
+        for name, value in module_state.items():
+            if name.startswith(metric):
+                states[name] = torch.tensor(row[column], dtype=value.dtype)
+    return states
 
 
 def _fast_optimizer(factory: OptimizerFactory, groups: list[dict]) -> torch.optim.Optimizer:
