@@ -464,3 +464,15 @@ def test_callbacks_write_each_packed_jobs_files_into_its_folder(tmp_path, settin
         return
     grid, twin = (json.loads(p.read_text())["grid"] for p in (mine, theirs))
     assert grid["x"] == pytest.approx(twin["x"]) and grid["y"] == pytest.approx(twin["y"], abs=1e-5)
+
+
+def test_a_job_that_packs_with_none_says_what_keeps_it_apart(tmp_path):
+    """Jobs that differ in a key no regularizer stacks per replica (early stopping's patience)
+    train one by one, and the plan names that key."""
+    sweep = ["-m", "dataset=toy1d", "model.hidden=[8]", "trainer.max_epochs=2", "logger=csv"]
+    sweep += ["regularizer=early_stopping", "regularizer.early_stopping.patience=2,3"]
+    result = run_main([*sweep, "hydra/launcher=stacked", f"hydra.sweep.dir={tmp_path}"])
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "0 in 0 packs trained stacked (none), 2 one by one" in output
+    assert output.count("differs from the others in regularizer.early_stopping.patience") == 2

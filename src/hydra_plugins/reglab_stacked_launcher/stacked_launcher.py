@@ -107,7 +107,7 @@ class StackedLauncher(Launcher):
 
     def _plan(self, validated, job_overrides, first_idx) -> list[list[int]]:
         """Units in the order of their first job: [i] runs alone, [i, j, ...] is a pack."""
-        from reglab.replicas.packing import DEFAULT_MAX_PACK, split
+        from reglab.replicas.packing import DEFAULT_MAX_PACK, nearest_differences, split
 
         keys = [v.packing if v is not None else None for v in validated]
         groups: dict[str, list[int]] = {}
@@ -134,6 +134,12 @@ class StackedLauncher(Launcher):
         )
         for i in alone:
             reason = keys[i].alone_because if keys[i] is not None else None
+            if reason is None and keys[i] is not None and keys[i].key is not None:
+                # no other job shares its settings but for per-replica values: name what
+                # separates it from the nearest one (a key no regularizer stacks per replica)
+                others = [k.key for k in keys if k is not None and k.key is not None]
+                if differing := nearest_differences(keys[i].key, others):
+                    reason = f"differs from the others in {', '.join(differing)}"
             shown = " ".join(filter_overrides(job_overrides[i]))
             why = f" ({reason})" if reason else ""
             log.info("\t#%d : %s%s", first_idx + i, shown, why)

@@ -73,6 +73,28 @@ def packing(settings) -> Packing:
     return Packing(json.dumps(plain, sort_keys=True, default=str))
 
 
+def differences(key: str, other: str, shown: int = 3) -> list[str]:
+    """The dotted config keys whose values differ between two pack keys (at most `shown`):
+    why two jobs do not train as one pack."""
+    found: list[str] = []
+
+    def walk(a, b, path: str) -> None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for name in sorted(set(a) | set(b)):
+                walk(a.get(name), b.get(name), f"{path}.{name}" if path else name)
+        elif a != b:
+            found.append(path)
+
+    walk(json.loads(key), json.loads(other), "")
+    return found[:shown]
+
+
+def nearest_differences(key: str, others: list[str]) -> list[str]:
+    """What the pack key differs in from the other pack key nearest to it (fewest keys)."""
+    options = [differences(key, other, shown=1000) for other in others if other != key]
+    return min(options, key=len)[:3] if options else []
+
+
 def split(members: list, max_pack: int) -> list[list]:
     """A pack's members in packs of at most `max_pack`, as even as can be (10 in packs of 4:
     4, 3, 3)."""
