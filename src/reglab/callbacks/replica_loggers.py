@@ -12,6 +12,7 @@ values each replica's single run logs at the end of each epoch, so they are what
 import lightning as L
 from lightning.pytorch.loggers import Logger
 
+from reglab import contract
 from reglab.callbacks.epoch_metrics import EpochMetricsWriter
 from reglab.loggers import finish_runs, log_final_metrics
 from reglab.run_folder import ended
@@ -80,7 +81,8 @@ class ReplicaLoggers(L.Callback):
             if ok:
                 log_final_metrics(loggers, logged_config, record)
             for logger in loggers:
-                logger.finalize("success" if ok else "failed")
+                # (Lightning's finalize statuses: "success", and "failed" as the run's own)
+                logger.finalize("success" if ok else contract.FAILED)
         finally:
             self._close(k, exit_code=0 if ok else 1)
 
