@@ -265,8 +265,11 @@ def test_a_diverging_replica_stops_and_the_others_go_on(make_config, tmp_path, m
     assert diverged["divergence"]["kind"] == "loss" and diverged["divergence"]["epoch"] == 3
     assert "Diverged" in diverged["message"] and "test/loss" not in diverged
     assert [r["epoch"] for r in _rows(tmp_path / "poisoned" / "seed_43")] == ["1", "2"]
+    # no artifacts of a training that did not end, as a diverged single run leaves none
+    assert not (tmp_path / "poisoned" / "seed_43" / "fit.json").exists()
     for seed in (42, 44):  # untouched: the same weights as without the diverging replica
         folder = tmp_path / "poisoned" / f"seed_{seed}"
+        assert (folder / "fit.json").is_file()
         assert _record(folder)["status"] == "completed" and _record(folder)["epochs"] == 6
         after = _state(folder / "checkpoints" / "last.ckpt")
         for name, tensor in before[seed].items():

@@ -50,6 +50,21 @@ def _run_interrupted(overrides, folder):
     assert stopped.value.code == 1
 
 
+def _ctrl_c_in_epoch(monkeypatch, epoch: int):
+    """Ctrl-C as the stack's `epoch` (0-based) starts; returns what undoes the patch."""
+    from reglab.replicas.batches import ReplicaBatches
+
+    epoch_batches = ReplicaBatches.epoch
+
+    def interrupted(self, e):
+        if e == epoch:
+            raise KeyboardInterrupt
+        yield from epoch_batches(self, e)
+
+    monkeypatch.setattr(ReplicaBatches, "epoch", interrupted)
+    return lambda: monkeypatch.setattr(ReplicaBatches, "epoch", epoch_batches)
+
+
 def _same_replicas(mine, theirs, stages=("train/", "val/", "test/")):
     """Every replica: the same metrics, rows and weights, exactly (CPU)."""
     for seed in SEEDS:
@@ -216,7 +231,6 @@ def test_an_interrupt_goes_back_to_the_last_checkpoint(tmp_path, monkeypatch, no
     20th: an interrupt in epoch 5 leaves each replica as of epoch 3, as a single run's
     last.ckpt would; resume=true still ends exactly where an uninterrupted run ends (with
     BatchNorm: its running statistics too, saved and restored with the weights)."""
-    from reglab.replicas.batches import ReplicaBatches
 
     toy = ["dataset=toy1d", "model=mlp", "model.hidden=[8]", f"model.norm={norm}", "logger=csv"]
     toy += ["seeds=2"]
@@ -226,14 +240,7 @@ def test_an_interrupt_goes_back_to_the_last_checkpoint(tmp_path, monkeypatch, no
     run(compose_config([*toy, "trainer.max_epochs=3"], three))
     run(compose_config([*toy, "trainer.max_epochs=7"], reference))
     assert len({row["train/lr"] for row in _rows(reference / "seed_42")}) == 4  # lr decays
-    epoch_batches = ReplicaBatches.epoch
-
-    def interrupted(self, epoch):
-        if epoch == 4:
-            raise KeyboardInterrupt  # Ctrl-C in the 5th epoch
-        yield from epoch_batches(self, epoch)
-
-    monkeypatch.setattr(ReplicaBatches, "epoch", interrupted)
+    undo = _ctrl_c_in_epoch(monkeypatch, 4)
     out = tmp_path / "run"
     _run_interrupted([*toy, "trainer.max_epochs=7"], out)
     record = _record(out)
@@ -248,7 +255,7 @@ def test_an_interrupt_goes_back_to_the_last_checkpoint(tmp_path, monkeypatch, no
         )
         assert all(torch.equal(x[k], y[k]) for k in y)
 
-    monkeypatch.setattr(ReplicaBatches, "epoch", epoch_batches)
+    undo()
     resumed = run_main([*toy, "trainer.max_epochs=7", f"hydra.run.dir={out}", "resume=true"])
     assert resumed.returncode == 0, (resumed.stdout + resumed.stderr)[-3000:]
     for seed in (42, 43):
@@ -299,7 +306,6 @@ def test_ckpt_path_continues_a_seeds_run_in_a_new_folder(tmp_path):
 def test_early_stopping_goes_on_counting_after_resume(tmp_path, monkeypatch):
     """The early-stopping counters travel in the run's checkpoint (the callback's state): an
     interrupted and resumed stack stops each replica where an uninterrupted one does."""
-    from reglab.replicas.batches import ReplicaBatches
 
     es = ["dataset=toy1d", "model=mlp", "model.hidden=[8]", "logger=csv", "seeds=3", "seed=0"]
     es += ["regularizer=early_stopping", "regularizer.early_stopping.patience=2"]
@@ -308,17 +314,10 @@ def test_early_stopping_goes_on_counting_after_resume(tmp_path, monkeypatch):
     run(compose_config(es, reference))
     stops = [_record(reference / f"seed_{s}")["early_stopping"] for s in SEEDS]
     assert len({s["stopped_epoch"] for s in stops}) > 1 and all(s["stopped"] for s in stops)
-    epoch_batches = ReplicaBatches.epoch
     middle = min(s["stopped_epoch"] for s in stops) - 1  # after some replica has waited
-
-    def interrupted(self, epoch):
-        if epoch == middle:
-            raise KeyboardInterrupt
-        yield from epoch_batches(self, epoch)
-
-    monkeypatch.setattr(ReplicaBatches, "epoch", interrupted)
+    undo = _ctrl_c_in_epoch(monkeypatch, middle)
     _run_interrupted(es, out)
-    monkeypatch.setattr(ReplicaBatches, "epoch", epoch_batches)
+    undo()
     resumed = run_main([*es, f"hydra.run.dir={out}", "resume=true"])
     assert resumed.returncode == 0, (resumed.stdout + resumed.stderr)[-3000:]
     for seed, expected in zip(SEEDS, stops, strict=True):
@@ -350,18 +349,10 @@ def test_replicas_log_live_and_an_interrupt_closes_their_runs_as_failed(tmp_path
     run, closed with exit code 1 as an interrupted single run's; its resumed run goes on in
     the same W&B run and ends with exit code 0."""
     from reglab.loggers.wandb_offline import read_offline_run
-    from reglab.replicas.batches import ReplicaBatches
 
     toy = ["dataset=toy1d", "model=mlp", "model.hidden=[8]", "logger=default", "seeds=2"]
     toy += ["trainer.max_epochs=5", "callbacks.progress_bar=null"]
-    epoch_batches = ReplicaBatches.epoch
-
-    def interrupted(self, epoch):
-        if epoch == 3:
-            raise KeyboardInterrupt  # Ctrl-C in the 4th epoch
-        yield from epoch_batches(self, epoch)
-
-    monkeypatch.setattr(ReplicaBatches, "epoch", interrupted)
+    undo = _ctrl_c_in_epoch(monkeypatch, 3)
     out = tmp_path / "run"
     _run_interrupted(toy, out)
 
@@ -376,7 +367,7 @@ def test_replicas_log_live_and_an_interrupt_closes_their_runs_as_failed(tmp_path
         assert first.history[0]["train/loss"] == pytest.approx(
             float(_rows(out / f"seed_{seed}")[0]["train/loss"]), rel=1e-6
         )
-    monkeypatch.setattr(ReplicaBatches, "epoch", epoch_batches)
+    undo()
     resumed = run_main([*toy, f"hydra.run.dir={out}", "resume=true"])
     assert resumed.returncode == 0, (resumed.stdout + resumed.stderr)[-3000:]
     for seed in (42, 43):

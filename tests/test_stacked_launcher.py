@@ -39,6 +39,14 @@ TOY_SWEEP = [
 NOT_PACKED = {"curves.png", "curves.svg"}
 
 
+def _stacked_sweep(folder: Path, *overrides: str) -> str:
+    """Runs `python train.py -m <overrides> hydra/launcher=stacked` into `folder`; its output."""
+    result = run_main(["-m", *overrides, "hydra/launcher=stacked", f"hydra.sweep.dir={folder}"])
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    return output
+
+
 def _records(sweep: Path) -> dict[tuple, dict]:
     records = {}
     for job in sweep.iterdir():
@@ -394,11 +402,8 @@ def test_a_bad_max_pack_stops_the_sweep_naming_the_key(tmp_path, value):
 
 
 def test_seeds_jobs_in_a_stacked_sweep_run_as_with_the_basic_launcher(tmp_path):
-    sweep = ["-m", "dataset=toy1d", "seeds=2", "regularizer.weight_decay=0.0,0.01"]
-    sweep += ["trainer.max_epochs=2", "logger=csv", "hydra/launcher=stacked"]
-    result = run_main([*sweep, f"hydra.sweep.dir={tmp_path}"])
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-3000:]
+    sweep = ["dataset=toy1d", "seeds=2", "regularizer.weight_decay=0.0,0.01"]
+    output = _stacked_sweep(tmp_path, *sweep, "trainer.max_epochs=2", "logger=csv")
     assert "0 in 0 packs trained stacked (none), 2 one by one" in output
     assert "seeds=2 (its seeds train stacked on their own)" in output
     for job in ("0", "1"):
@@ -412,11 +417,8 @@ def test_each_packed_job_logs_to_its_own_wandb_run_in_the_sweeps_group(tmp_path)
     launcher's jobs), grouped by the sweep, with its own config and its own numbers."""
     from reglab.loggers.wandb_offline import read_offline_run
 
-    sweep = ["-m", "dataset=toy1d", "model.hidden=[8]", "trainer.max_epochs=2"]
-    sweep += ["regularizer.weight_decay=0.0,0.01", "logger=default", "hydra/launcher=stacked"]
-    result = run_main([*sweep, f"hydra.sweep.dir={tmp_path}"])
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-3000:]
+    sweep = ["dataset=toy1d", "model.hidden=[8]", "trainer.max_epochs=2"]
+    output = _stacked_sweep(tmp_path, *sweep, "regularizer.weight_decay=0.0,0.01", "logger=default")
     assert "2 in 1 pack" in output
     for job, decay in (("0", 0.0), ("1", 0.01)):
         [folder] = (tmp_path / job / "wandb").glob("offline-run-*")
@@ -448,10 +450,8 @@ def test_callbacks_write_each_packed_jobs_files_into_its_folder(tmp_path, settin
     """Files callbacks write per replica (an instrument's table, the artifacts' fit.json) go
     to each packed job's own folder, from its own weights: what its single run writes (not
     seed_<k>/ folders inside the first job's)."""
-    sweep = ["-m", *settings, "logger=csv", "seed=0,1", "hydra/launcher=stacked"]
-    result = run_main([*sweep, f"hydra.sweep.dir={tmp_path / 'sweep'}"])
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    assert "2 in 1 pack" in result.stdout + result.stderr
+    output = _stacked_sweep(tmp_path / "sweep", *settings, "logger=csv", "seed=0,1")
+    assert "2 in 1 pack" in output
     assert not list((tmp_path / "sweep").glob("*/seed_*"))
     single = run_main([*settings, "logger=csv", "seed=1", f"hydra.run.dir={tmp_path / 'single'}"])
     assert single.returncode == 0, (single.stdout + single.stderr)[-3000:]
@@ -467,12 +467,37 @@ def test_callbacks_write_each_packed_jobs_files_into_its_folder(tmp_path, settin
 
 
 def test_a_job_that_packs_with_none_says_what_keeps_it_apart(tmp_path):
-    """Jobs that differ in a key no regularizer stacks per replica (early stopping's patience)
-    train one by one, and the plan names that key."""
-    sweep = ["-m", "dataset=toy1d", "model.hidden=[8]", "trainer.max_epochs=2", "logger=csv"]
-    sweep += ["regularizer=early_stopping", "regularizer.early_stopping.patience=2,3"]
-    result = run_main([*sweep, "hydra/launcher=stacked", f"hydra.sweep.dir={tmp_path}"])
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-3000:]
+    """Jobs that differ in a key no regularizer stacks per replica (what early stopping
+    monitors) train one by one, and the plan names that key."""
+    sweep = ["dataset=toy1d", "model.hidden=[8]", "trainer.max_epochs=2", "logger=csv"]
+    sweep += [
+        "regularizer=early_stopping",
+        "regularizer.early_stopping.monitor=val/loss,train/loss",
+    ]
+    output = _stacked_sweep(tmp_path, *sweep)
     assert "0 in 0 packs trained stacked (none), 2 one by one" in output
-    assert output.count("differs from the others in regularizer.early_stopping.patience") == 2
+    assert output.count("differs from the others in regularizer.early_stopping.monitor") == 2
+
+
+def test_packed_jobs_stop_early_each_with_its_own_patience(tmp_path):
+    """Early stopping's patience and min_delta may differ in a pack: each job stops where its
+    single run stops, with its reason and best."""
+    es = ["dataset=toy1d", "model.hidden=[8]", "logger=csv", "trainer.max_epochs=40"]
+    es += ["regularizer=early_stopping", "regularizer.early_stopping.min_delta=0.02"]
+    output = _stacked_sweep(tmp_path / "sweep", *es, "regularizer.early_stopping.patience=1,3")
+    assert "2 in 1 pack" in output
+    stops = []
+    for job, patience in (("0", 1), ("1", 3)):
+        single = tmp_path / f"single{patience}"
+        done = run_main(
+            [*es, f"regularizer.early_stopping.patience={patience}", f"hydra.run.dir={single}"]
+        )
+        assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+        expected = json.loads((single / "metrics.json").read_text())["early_stopping"]
+        got = json.loads((tmp_path / "sweep" / job / "metrics.json").read_text())
+        got = got["early_stopping"]
+        assert got["stopped"] and got["stopped_epoch"] == expected["stopped_epoch"]
+        assert got["reason"] == expected["reason"]
+        assert got["best"] == pytest.approx(expected["best"], rel=1e-5)
+        stops.append(got["stopped_epoch"])
+    assert stops[0] < stops[1]  # each its own patience

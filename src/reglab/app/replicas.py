@@ -14,6 +14,7 @@ import lightning as L
 import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
+from pydantic import BaseModel
 from torch import nn
 
 from reglab import contract
@@ -299,7 +300,7 @@ def train_stack(
     logging_ = ReplicaLoggers(writer, [_member_loggers(settings, m) for m in members])
     try:
         # the regularizers' (early stopping: each replica stops on its own)
-        regularizer_callbacks = regularization.callbacks()
+        regularizer_callbacks = _regularizer_callbacks(members, regularization)
         per_replica = [writer, logging_, *regularizer_callbacks, checkpoints]
         trainer = _trainer(settings, task, validation, per_replica)
 
@@ -436,6 +437,20 @@ def _member_loggers(settings: RunConfig, member: Member) -> list:
     )
 
 
+def _regularizer_callbacks(members: list[Member], regularization: Regularization) -> list:
+    """The regularizers' callbacks for the stack: the first member's, but where a callback
+    acts on each replica with its own settings (`for_replicas`: early stopping's patience in
+    a pack), one built from every member's own."""
+    first = regularization.callbacks()
+    if len(members) == 1 or all(m.regularization is members[0].regularization for m in members):
+        return first  # (seeds=N: one configuration)
+    each = [m.regularization.callbacks() for m in members]
+    return [
+        type(c).for_replicas([own[i] for own in each]) if hasattr(c, "for_replicas") else c
+        for i, c in enumerate(first)
+    ]
+
+
 def stacked_regularization(members: list[Member], device) -> Regularization:
     """The first member's regularization, with a tensor over the replicas for each key that
     a regularizer declares `per_replica` and whose value differs between members (a pack)."""
@@ -445,6 +460,8 @@ def stacked_regularization(members: list[Member], device) -> Regularization:
         for key in regularizer.per_replica:
             per_member = [getattr(m.regularization.cfg, key) for m in members]
             if all(v == per_member[0] for v in per_member):
+                continue
+            if isinstance(per_member[0], BaseModel):  # settings: its callbacks, per member
                 continue
             values[key] = torch.tensor(per_member, dtype=torch.float32, device=device)
     if not values:
@@ -503,8 +520,8 @@ def _trainer(
 ) -> L.Trainer:
     """Lightning's Trainer for the replicas: the run's trainer keys and its callbacks but those
     the module does per replica (checks.CALLBACKS_DONE_PER_REPLICA), `per_replica` (callbacks
-    that act on each replica: reglab.callbacks.per_replica), no logger (each replica's runs are
-    written from its rows), the run's checkpoint written by the module."""
+    that act on each replica: reglab.callbacks.per_replica), no logger (each replica logs to
+    its own: ReplicaLoggers), the run's checkpoint written by the module."""
     arguments = {
         k: v
         for k, v in settings.trainer.arguments().items()

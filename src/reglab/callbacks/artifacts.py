@@ -49,7 +49,10 @@ class RunArtifacts(L.Callback):
         if dm.info.in_shape == (1,) and dm.splits is not None:
             for record, fit in zip(records, self._fits(nets, dm.splits), strict=True):
                 record[contract.FIT_JSON] = fit
-        for folder, record in zip(folders, records, strict=True):
+        diverged = nets.diverged.tolist()  # no artifacts, as a diverged single run has none
+        for folder, record, skip in zip(folders, records, diverged, strict=True):
+            if skip:
+                continue
             folder.mkdir(parents=True, exist_ok=True)
             for name, value in record.items():
                 write_text(folder / name, json.dumps(value, indent=1) + "\n")

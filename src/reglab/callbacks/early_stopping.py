@@ -44,6 +44,21 @@ class EarlyStopping(LightningEarlyStopping):
         self.stopped_epochs: list[int | None] = []  # 1-based, per replica
         self.reasons: list[str | None] = []
 
+    @classmethod
+    def for_replicas(cls, callbacks: list["EarlyStopping"]) -> "EarlyStopping":
+        """One callback for stacked replicas whose own callbacks (`callbacks`, in replica
+        order: a sweep's packed jobs) may differ in patience and min_delta: each replica
+        waits its own patience, by its own min_delta."""
+        first = callbacks[0]
+        if any((c.monitor, c.mode) != (first.monitor, first.mode) for c in callbacks):
+            raise ValueError("stacked replicas must monitor the same metric the same way")
+        if all((c.patience, c._min_delta) == (first.patience, first._min_delta) for c in callbacks):
+            return first
+        stacked = cls(first.monitor, first.patience, first._min_delta, first.mode)
+        stacked.patience = torch.tensor([c.patience for c in callbacks])
+        stacked._min_delta = torch.tensor([c._min_delta for c in callbacks], dtype=torch.float64)
+        return stacked
+
     def _start(self, n: int) -> None:
         if self._best is None or len(self._best) != n:
             self._best = torch.full((n,), math.inf, dtype=torch.float64)

@@ -50,6 +50,12 @@ class SingleNetwork:
         return torch.ones(1, dtype=torch.bool)
 
     @property
+    def diverged(self) -> torch.Tensor:
+        """(N,) bool: the replicas that diverged (a single run that did has stopped with its
+        error: no callback reads it after that)."""
+        return torch.zeros(1, dtype=torch.bool)
+
+    @property
     def architecture(self) -> nn.Module:
         """A network of the run's architecture (for its layers' names and roles)."""
         return self.net

@@ -30,10 +30,10 @@ def build_loggers(
             continue
         options = entry.arguments()  # the logger's keyword arguments
         if is_wandb_node(entry):
+            if beside_others:  # its own run, wandb.run left alone (close it with finish_runs)
+                options["reinit"] = "create_new"
             loggers.append(
-                build_wandb_logger(
-                    options, run_config, run_name, group, id_file, list(tags), beside_others
-                )
+                build_wandb_logger(options, run_config, run_name, group, id_file, list(tags))
             )
         elif is_mlflow_node(entry):
             loggers.append(build_mlflow_logger(options, run_name, list(tags)))

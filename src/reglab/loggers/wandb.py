@@ -91,15 +91,12 @@ def build_wandb_logger(
     group: str | None = None,
     id_file: Path | None = None,
     tags: list[str] = (),
-    beside_others: bool = False,
 ) -> WandbLogger:
-    """`beside_others`: the run is one of several open at once in this process (a stack's
-    replicas, each logging live): W&B's `reinit="create_new"`, which leaves wandb.run alone,
-    so Lightning's WandbLogger starts a run of its own instead of reusing wandb.run. Close
-    such runs with `finish_runs`."""
+    """`options` may hold `reinit="create_new"` (W&B's runs side by side in one process: a
+    stack's replicas, each logging live): wandb.run is then left alone, so Lightning's
+    WandbLogger starts a run of its own instead of reusing wandb.run. Close such runs with
+    `finish_runs`."""
     options = {k: v for k, v in options.items() if not k.startswith("_")}
-    if beside_others:
-        options["reinit"] = "create_new"
     asked = options.pop("mode", "auto")
     mode = reachable_mode(resolve_mode(asked), asked)
     upload_checkpoints = options.pop("log_model", False)
@@ -187,7 +184,7 @@ def finish_wandb(exit_code: int = 0) -> None:
 
 def finish_runs(loggers: list, exit_code: int = 0) -> None:
     """Closes the W&B runs of `loggers` that run beside others in this process (a stack's
-    replicas: `build_wandb_logger(..., beside_others=True)`); wandb.run is none of them."""
+    replicas: `build_loggers(..., beside_others=True)`); wandb.run is none of them."""
     for logger in loggers:
         if isinstance(logger, WandbLogger) and logger.experiment is not None:
             logger.experiment.finish(exit_code=exit_code)

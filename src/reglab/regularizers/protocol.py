@@ -66,6 +66,9 @@ class Regularizer:
     packs_zero: a replica with the regularizer off (its value 0) packs with replicas where it
         is on, because at 0 its penalty, loss transform or decay does exactly nothing (not so
         for a rate that adds a module, or max-norm's c, where 0 means "no constraint").
+        A per-replica key whose value is a node of settings (early stopping's) acts through
+        callbacks: each job's are built and combined by the callback's `for_replicas`
+        (reglab.app.replicas), and `pack_structure` names the fields that must agree.
     """
 
     Settings: ClassVar[type[Schema]]  # its keys, built from `keys`
@@ -102,6 +105,20 @@ class Regularizer:
     def __init__(self, cfg: Schema, model: str = "the model"):
         self.cfg = cfg  # the whole validated `regularizer` node
         self.model = model  # how messages name the model ("model=mlp")
+
+    @classmethod
+    def pack_structure(cls, key: str, value):
+        """What of `value` (its `per_replica` key's, as plain JSON values) must be the same in
+        every job of a pack (reglab.replicas.packing): which rates are on, and for a per-layer
+        list its length too; nothing where 0 packs with the rest (`packs_zero`). A regularizer
+        whose per-replica value is a node of settings says which of its fields must agree."""
+        if cls.packs_zero:
+            return "per replica"
+        if isinstance(value, list | tuple):
+            return ["per layer", [v > 0 for v in value]]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return value > 0
+        return value
 
     @classmethod
     def stacking(cls) -> int:

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from torch.func import functional_call, vmap
 
+from reglab import contract
 from reglab.callbacks.networks import PerNetwork, weight_parameter_names
 from reglab.run_folder import RunFolder
 
@@ -26,6 +27,11 @@ class ReplicaNetworks:
     def active(self) -> torch.Tensor:
         """(N,) bool: the replicas whose epoch is recorded (not stopped, not diverged)."""
         return self.module.active
+
+    @property
+    def diverged(self) -> torch.Tensor:
+        statuses = [outcome.status for outcome in self.module.outcomes]
+        return torch.tensor([status == contract.DIVERGED for status in statuses])
 
     @property
     def architecture(self) -> torch.nn.Module:

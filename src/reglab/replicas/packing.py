@@ -32,19 +32,6 @@ class Packing:
     alone_because: str | None = None
 
 
-def _structure(value, packs_zero: bool):
-    """What a per-replica value must share with the others in its pack: which rates are on,
-    for a per-layer list its length too (nothing, where the regularizer declares that 0 packs
-    with the rest)."""
-    if packs_zero:
-        return "per replica"
-    if isinstance(value, list | tuple):
-        return ["per layer", [v > 0 for v in value]]
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return value > 0
-    return value
-
-
 def packing(settings) -> Packing:
     """The pack key of a validated RunConfig (jobs with equal keys train as one pack)."""
     if settings.seeds > 1:
@@ -62,7 +49,7 @@ def packing(settings) -> Packing:
     regularizer = plain["regularizer"]
     for r in REGULARIZERS:
         for key in r.per_replica:
-            regularizer[key] = _structure(regularizer[key], r.packs_zero)
+            regularizer[key] = r.pack_structure(key, regularizer[key])
     on = [r(settings.regularizer) for r in REGULARIZERS if r.is_on(settings.regularizer)]
     # a schedule scales the lr of every replica alike only for some schedules: lr stays equal
     scheduled = any(overrides(r, "scheduler") for r in on)
