@@ -174,8 +174,9 @@ def test_each_replica_keeps_the_best_its_single_runs_checkpoint_callback_keeps(
             == twin_best.is_file()
             == (checkpoint[0] != "callbacks.model_checkpoint=null")
         )
+        # the same checkpoint tested (its name), as the single run names it
+        assert Path(mine["tested_checkpoint"]).name == Path(expected["tested_checkpoint"]).name
         if not twin_best.is_file():
-            assert Path(mine["tested_checkpoint"]).name != "best.ckpt"
             continue
         assert Path(mine["tested_checkpoint"]).name == "best.ckpt"
         epoch = torch.load(best, weights_only=False)["epoch"]
@@ -749,3 +750,22 @@ def test_the_plain_path_falls_back_when_torch_renames_its_hook_dicts(monkeypatch
     assert plain_stack.plain_layers(net) is not None
     monkeypatch.setattr(plain_stack, "HOOK_DICTS", (*plain_stack.HOOK_DICTS, "_renamed_hooks"))
     assert plain_stack.plain_layers(net) is None
+
+
+def test_where_validation_is_the_test_split_replicas_test_their_last_weights(make_config, tmp_path):
+    """toy1d evaluates its test split every epoch: with a best-checkpoint monitor set,
+    test_ckpt=auto still tests the last weights, as the single run does (weights chosen on
+    the test data would give a test-selected number)."""
+    settings = ["dataset=toy1d", "model=mlp", "model.hidden=[8]", "logger=csv"]
+    settings += ["+callbacks.model_checkpoint.monitor=val/loss", "trainer.max_epochs=60"]
+    settings += ["+callbacks.model_checkpoint.mode=min"]
+    run(make_config("seed=0", "seeds=2", *settings, fast=False))
+    for seed in (0, 1):
+        single = make_config(f"seed={seed}", *settings, fast=False)
+        single.paths.output_dir = str(tmp_path / f"single{seed}")
+        expected = run(single)
+        mine = _record(tmp_path / "run" / f"seed_{seed}")
+        assert mine["test/loss"] == pytest.approx(expected["test/loss"], rel=1e-4)
+        assert mine["tested_checkpoint"] == expected["tested_checkpoint"] == "last weights"
+    best = torch.load(tmp_path / "run" / "seed_0" / "checkpoints" / "best.ckpt", weights_only=False)
+    assert best["epoch"] < 59  # the best weights are not the last: a test of them would differ

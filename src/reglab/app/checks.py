@@ -8,6 +8,15 @@ from reglab.config.errors import ConfigError
 from reglab.contract import BEST, BEST_SUFFIX, INSTRUMENT_PREFIXES, TRAIN_EXTRAS
 
 
+def tests_a_checkpoint(test_ckpt: str, val_is_test: bool) -> bool:
+    """Whether the test reads a checkpoint (the best one, where there is one) rather than the
+    weights in memory (the last): `test_ckpt=last`, or `auto` where the validation split is
+    the test split (choosing a "best" there would select on test data), read the last."""
+    from reglab.contract import LAST
+
+    return not (test_ckpt == LAST or (test_ckpt == "auto" and val_is_test))
+
+
 def has_validation_split(dataset) -> bool:
     """`dataset.val_size=0` holds nothing out: no validation loop, no "best" checkpoint."""
     return getattr(dataset, "val_size", None) != 0

@@ -19,7 +19,7 @@ from torch import nn
 
 from reglab import contract
 from reglab.app import signals
-from reglab.app.checks import has_validation_split
+from reglab.app.checks import has_validation_split, tests_a_checkpoint
 from reglab.app.settings import RunConfig
 from reglab.callbacks import build_callbacks
 from reglab.callbacks.early_stopping import EarlyStopping
@@ -312,14 +312,19 @@ def train_stack(
             trainer.fit(module, ckpt_path=str(resume_ckpt) if resume_ckpt is not None else None)
             module.to(device)  # Lightning's teardown leaves the module on the CPU
             if settings.test and limits["test"] != 0:  # limit 0: Lightning's test loop runs nothing
-                best = settings.test_ckpt in ("auto", contract.BEST) and keep_best
+                # the single run's choice: the best weights, or the last
+                reads_checkpoint = tests_a_checkpoint(settings.test_ckpt, val_is_test)
+                best = reads_checkpoint and keep_best
                 weights = checkpoints.best_weights() if best else None
                 module.test_params, module.test_buffers = weights or (None, None)
                 # through Lightning's test loop: instruments' test hooks see every replica
                 trainer.test(module, verbose=False)
                 module.to(device)  # (its teardown again)
                 tested = module.test_values
-                tested_ckpt = contract.BEST if best else tested_ckpt
+                if best:
+                    tested_ckpt = contract.BEST
+                elif reads_checkpoint and _entries(settings).get("last_checkpoint") is not None:
+                    tested_ckpt = contract.LAST  # (a single run names its last.ckpt then)
         except (KeyboardInterrupt, SystemExit) as exc:  # Ctrl-C, or SIGTERM (reglab.app.signals)
             if isinstance(exc, SystemExit) and not trainer.interrupted:
                 raise
@@ -374,9 +379,8 @@ def train_stack(
                     record.update(divergence=outcome.divergence, message=outcome.message)
                 elif tested:
                     record.update({key: float(v[k]) for key, v in tested.items()})
-                    record["tested_checkpoint"] = (
-                        str(replica.best_ckpt) if tested_ckpt == contract.BEST else tested_ckpt
-                    )
+                    files = {contract.BEST: replica.best_ckpt, contract.LAST: replica.last_ckpt}
+                    record["tested_checkpoint"] = str(files.get(tested_ckpt, tested_ckpt))
                 record.update(epochs=last_epoch, wall_seconds=wall, replica_of=str(run.path))
                 replica.write_record(record)
                 logging_.finish(k, identity.config | {"choices": identity.choices}, record)
@@ -410,7 +414,7 @@ def _checkpoints(
     the best-checkpoint callback its single run builds (callbacks.model_checkpoint, through
     build_callbacks: the task's monitor by default, none where the validation split is the
     test split or the entry is null); the stack's own after every validated epoch."""
-    entries = settings.callbacks.entries() if settings.callbacks is not None else {}
+    entries = _entries(settings)
     entry = entries.get("model_checkpoint")
     built = build_callbacks({"model_checkpoint": entry}, task, val_is_test) if entry else []
     best = next((c for c in built if isinstance(c, ModelCheckpoint) and c.monitor), None)
@@ -420,6 +424,11 @@ def _checkpoints(
         return ReplicaCheckpoints(run_ckpt, None, save_every_n_epochs=every_validation)
     every = entry.arguments().get("every_n_epochs") or 1
     return ReplicaCheckpoints(run_ckpt, best.monitor, best.mode, every, every_validation)
+
+
+def _entries(settings: RunConfig) -> dict:
+    """The typed `callbacks` entries by name (none: callbacks=null)."""
+    return settings.callbacks.entries() if settings.callbacks is not None else {}
 
 
 def _member_loggers(settings: RunConfig, member: Member) -> list:
@@ -528,7 +537,7 @@ def _trainer(
         if v is not None and k not in DONE_BY_THE_MODULE
     }
     no_validation = {} if validation else {"limit_val_batches": 0}
-    entries = settings.callbacks.entries() if settings.callbacks is not None else {}
+    entries = _entries(settings)
     extra = {k: v for k, v in entries.items() if k not in CALLBACKS_DONE_PER_REPLICA}
     return instantiate(
         {"_target_": settings.trainer.target, **arguments, **no_validation},

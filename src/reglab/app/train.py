@@ -22,7 +22,7 @@ from reglab.app.build import (
     module_arguments,
 )
 from reglab.app.checkpoint_fit import check_checkpoint_fits
-from reglab.app.checks import check_hardware
+from reglab.app.checks import check_hardware, tests_a_checkpoint
 from reglab.app.job_info import JobInfo
 from reglab.app.records import finished_record
 from reglab.app.resume import ResumePoint, check_epochs_left, resume_point
@@ -315,7 +315,7 @@ def finish_record(settings: RunConfig, trainer: L.Trainer, record: dict, seconds
 
 def test_checkpoint(trainer: L.Trainer, choice: str, val_is_test: bool) -> str | None:
     """The checkpoint to test: the best one, or None for the weights in memory (the last)."""
-    if choice == contract.LAST or (choice == "auto" and val_is_test):
+    if not tests_a_checkpoint(choice, val_is_test):
         return None
     callback = trainer.checkpoint_callback
     return (callback.best_model_path if callback else "") or None
