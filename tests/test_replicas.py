@@ -10,6 +10,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+import yaml
 from torch import nn
 
 from reglab.app.job import run
@@ -133,6 +134,13 @@ def test_one_epoch_equals_single_runs_and_writes_their_files(make_config, tmp_pa
         assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"  # one for all replicas
         overrides = (folder / ".hydra" / "overrides.yaml").read_text()
         assert f"seed={seed}" in overrides and "seeds" not in overrides
+        # every path of its config in its own folder, as its single run's (not the run's)
+        saved = yaml.safe_load((folder / ".hydra" / "config.yaml").read_text())
+        stored = RegLabModule.load_from_checkpoint(folder / "checkpoints" / "last.ckpt")
+        for config in (saved, stored.hparams.config):
+            assert config["paths"]["output_dir"] == str(folder)
+            assert config["callbacks"]["model_checkpoint"]["dirpath"] == str(folder / "checkpoints")
+            assert config["callbacks"]["epoch_metrics"]["output_dir"] == str(folder)
 
     # a replica's checkpoint is a RegLabModule checkpoint: eval.py evaluates it
     from reglab.app.evaluate import evaluate, validate_eval_config

@@ -51,7 +51,7 @@ from reglab.replicas.outputs import (
 )
 from reglab.replicas.stack import StackedNet, build_replicas, check_functional
 from reglab.replicas.state import REPLICA, load_run_state
-from reglab.run_folder import RunFolder, mark
+from reglab.run_folder import RunFolder, mark, rebase_paths
 
 log = logging.getLogger("reglab")
 # keys run_config() adds to the config for loggers; Hydra's config.yaml has none of them
@@ -144,10 +144,10 @@ def train_replicas(
         member_identity = replace(
             identity,
             overrides=replica_overrides(identity.overrides, seed),
-            config=_replica_config(identity.config, seed, replica.path),
+            config=_replica_config(identity.config, seed, output_dir, replica.path),
             group=identity.group or output_dir.name,
         )
-        checkpoint_config = _replica_config(stored_config, seed, replica.path)
+        checkpoint_config = _replica_config(stored_config, seed, output_dir, replica.path)
         members.append(
             Member(seed, replica, member_identity, checkpoint_config, regularization, optimizer)
         )
@@ -577,12 +577,12 @@ def device_for(accelerator: str) -> torch.device:
     return torch.device("cpu")
 
 
-def _replica_config(config: dict, seed: int, folder: Path) -> dict:
-    """The logged config of the single run replica k stands for: seed=k, seeds=1, its folder."""
-    config = dict(config)
+def _replica_config(config: dict, seed: int, run_dir: Path, folder: Path) -> dict:
+    """The config of the single run replica k stands for: seed=k, seeds=1, and every path in
+    the run's folder (its output_dir, checkpoints' dirpath, loggers' save_dir, ...) in the
+    replica's."""
+    config = rebase_paths(dict(config), {str(run_dir): str(folder)})
     config.update(seed=seed, seeds=1)
-    if isinstance(config.get("paths"), dict):
-        config["paths"] = config["paths"] | {"output_dir": str(folder)}
     return config
 
 
