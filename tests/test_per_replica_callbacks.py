@@ -189,3 +189,38 @@ def test_a_train_metric_stops_a_replica_where_its_single_run_stops(tmp_path):
         assert single["early_stopping"]["stopped"]
         assert mine["early_stopping"]["stopped_epoch"] == single["early_stopping"]["stopped_epoch"]
         assert mine["epochs"] == single["epochs"]
+
+
+class Taking:
+    """A logger that records what it is given; Ctrl-C once, as it takes step `interrupt_at`."""
+
+    def __init__(self, interrupt_at: int | None = None):
+        self.steps: list[int] = []
+        self.interrupt_at = interrupt_at
+
+    def log_metrics(self, metrics: dict, step: int) -> None:
+        self.steps.append(step)
+        if step == self.interrupt_at:
+            self.interrupt_at = None
+            raise KeyboardInterrupt
+
+
+def test_replica_loggers_send_each_row_once_even_when_interrupted(tmp_path):
+    """Each replica's rows reach its own loggers, in order, once each: a Ctrl-C while a
+    logger takes a row does not make the rows sent after it (the interrupted run's last
+    rows) repeat it; rewinding the rows to a checkpoint sends nothing."""
+    from reglab.callbacks.epoch_metrics import EpochMetricsWriter
+    from reglab.callbacks.replica_loggers import ReplicaLoggers
+
+    writer = EpochMetricsWriter(tmp_path, replica_dirs=[tmp_path / "a", tmp_path / "b"])
+    rows = [{"epoch": e, "step": 10 * e, "train/loss": 1.0 / e} for e in (1, 2, 3)]
+    writer.rows_by_replica = [list(rows), list(rows)]
+    loggers = [Taking(), Taking(interrupt_at=20)]
+    sending = ReplicaLoggers(writer, [[loggers[0]], [loggers[1]]])
+    with pytest.raises(KeyboardInterrupt):
+        sending.send()
+    sending.send()  # what on_exception sends
+    assert loggers[0].steps == loggers[1].steps == [10, 20, 30]
+    writer.rows_by_replica = [rows[:2], rows[:2]]  # rewound to the checkpoint after epoch 2
+    sending.send()
+    assert loggers[0].steps == loggers[1].steps == [10, 20, 30]

@@ -55,14 +55,17 @@ class ReplicaLoggers(L.Callback):
         for k, (rows, loggers) in enumerate(
             zip(self.writer.rows_by_replica, self.loggers, strict=True)
         ):
-            for row in rows[self._sent[k] :]:
+            self._sent[k] = min(self._sent[k], len(rows))  # (rewound after an interrupt)
+            while self._sent[k] < len(rows):
+                row = rows[self._sent[k]]
+                # counted before it is sent: a Ctrl-C while a logger takes it loses the row
+                # rather than sending it twice when the interrupted run's rows are sent
+                self._sent[k] += 1
                 values = {key: v for key, v in row.items() if "/" in key}
                 values = {key: v for key, v in values.items() if key not in self._csv_only}
                 values["epoch"] = row["epoch"] - 1
                 for logger in loggers:
                     logger.log_metrics(values, step=row["step"])
-            # (fewer rows than sent: rewound to a checkpoint after an interrupt)
-            self._sent[k] = len(rows)
 
     def finish(self, k: int, logged_config: dict, record: dict) -> None:
         """Replica k's end, as its single run's: the test's values, the final numbers (MLflow,
@@ -73,6 +76,8 @@ class ReplicaLoggers(L.Callback):
         rows = self.writer.rows_by_replica[k]
         step = rows[-1]["step"] if rows else 0
         tested = {key: v for key, v in record.items() if key.startswith("test/")}
+        if tested and rows:  # (Lightning logs the test's values with the epoch too)
+            tested["epoch"] = rows[-1]["epoch"]
         ok = ended(record["status"])
         try:
             if tested:
