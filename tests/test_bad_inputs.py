@@ -34,6 +34,18 @@ IN_PROCESS = [
         "mean val/acc?",
     ),
     ("checkpoint monitor", ["+callbacks.model_checkpoint.monitor=val/f1"], None, "val/f1"),
+    (
+        "checkpoint mode",
+        ["+callbacks.model_checkpoint.mode=foo"],
+        None,
+        "callbacks.model_checkpoint.mode=foo: use min or max",
+    ),
+    (
+        "checkpoint mode, seeds=2",
+        ["+callbacks.model_checkpoint.mode=foo", "seeds=2"],
+        None,
+        "callbacks.model_checkpoint.mode=foo: use min or max",
+    ),
     ("optimized_metric", ["optimized_metric=val/nope"], None, "optimized_metric=val/nope"),
     ("test_ckpt=best, no validation", ["dataset.val_size=0", "test_ckpt=best"], None, "val_size"),
     ("truncated .gz", [], "truncated", "train-images-idx3-ubyte.gz"),

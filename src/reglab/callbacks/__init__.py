@@ -8,6 +8,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from reglab import contract
 from reglab.callbacks.epoch_metrics import EpochMetricsWriter
+from reglab.config.errors import ConfigError
 from reglab.lit.tasks import Task
 
 
@@ -20,7 +21,7 @@ def build_callbacks(entries: dict, task: Task, val_is_test: bool = False) -> lis
     picking a "best" checkpoint would select on test data: checkpoints keep only last.ckpt.
     """
     callbacks = []
-    for entry in entries.values():
+    for name, entry in entries.items():
         if entry is None:  # `callbacks.progress_bar=null` switches one off
             continue
         cls = get_class(entry.target)
@@ -31,16 +32,30 @@ def build_callbacks(entries: dict, task: Task, val_is_test: bool = False) -> lis
         if issubclass(cls, ModelCheckpoint) and node.get("filename") == contract.LAST:
             # Unmonitored top-1 keeps the most recent epoch. (Lightning's save_last writes
             # last.ckpt only when a monitored top-k save happens, i.e. when the best improves.)
-            callbacks.append(instantiate(node))
+            callbacks.append(_built(name, node))
             continue
         if issubclass(cls, ModelCheckpoint) and val_is_test and monitor is None:
             continue  # a "best" checkpoint would be chosen on test data: last.ckpt only
         if "monitor" in params and monitor is None:
             extra["monitor"] = task.monitor
-            if "mode" in params:
+            if "mode" in params and node.get("mode") is None:  # a mode given is kept
                 extra["mode"] = task.mode
-        callbacks.append(instantiate(node, **extra))
+        callbacks.append(_built(name, node, **extra))
     return callbacks
+
+
+def _built(name: str, node: dict, **extra) -> L.Callback:
+    """The callback, or one line naming its key and what its class refused (an option's
+    value: `mode=foo`), instead of Hydra's instantiation trace."""
+    try:
+        return instantiate(node, **extra)
+    except Exception as exc:
+        cause = exc.__cause__ or exc
+        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        raise ConfigError(
+            f"callbacks.{name} ({node['_target_']}) refused its options: {reason}. Fix the "
+            f"option it names (callbacks.{name}.<option>=...)"
+        ) from None
 
 
 __all__ = ["EpochMetricsWriter", "build_callbacks"]
