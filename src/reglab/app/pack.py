@@ -7,6 +7,7 @@ The pack's own state (for resume) lives in the sweep folder's .packs/<name>/ unt
 job is written.
 """
 
+import contextlib
 import hashlib
 import logging
 import shutil
@@ -119,6 +120,8 @@ def _train_part(jobs, folders, data, build_net, sweep_dir: Path):
     )
     if result.interrupted is None:  # every job's files are written: the state has served
         shutil.rmtree(pack.path, ignore_errors=True)
+        with contextlib.suppress(OSError):  # .packs/ itself once no pack is left in it
+            pack.path.parent.rmdir()
     return result.records, result.interrupted
 
 
