@@ -62,6 +62,10 @@ def test_resume_with_an_explicit_run_folder_resumes_it(tmp_path):
     done = _fake_run(tmp_path / "done", ["seed=1"], status="completed")
     with pytest.raises(ConfigError, match="holds a completed run"):
         resume_point(True, None, done, ["seed=1"], False)
+    # interrupted during start-up: not another run's checkpoint, one line about this folder
+    untrained = _fake_run(runs / "2026-01-01_13-00-00_c", ["seed=1"], "interrupted", ckpt=False)
+    with pytest.raises(ConfigError, match="stopped before its first checkpoint"):
+        resume_point(True, None, untrained, ["seed=1"], False)
 
 
 def test_unreadable_metrics_json_means_not_completed(tmp_path, caplog):

@@ -111,6 +111,12 @@ def resume_point(
                 "another hydra.run.dir, or drop resume=true)"
             )
         return ResumePoint(output_dir, here)
+    if (status := RunFolder(output_dir).status()) is not None:  # X holds a run, untrained
+        raise ConfigError(
+            f"resume=true: {output_dir} holds a run ({status}) that stopped before its first "
+            "checkpoint: nothing to resume from. Fix: drop resume=true and choose another "
+            f"hydra.run.dir (or delete {output_dir})"
+        )
     run_dir = find_unfinished_run(output_dir.parent, output_dir, overrides)
     return ResumePoint(run_dir, RunFolder(run_dir).last_ckpt)
 

@@ -95,7 +95,10 @@ def read_offline_run(path: str | Path) -> OfflineRun:
     """Parses a `run-<id>.wandb` file, or the offline-run folder that holds one."""
     path = Path(path)
     if path.is_dir():
-        path = next(path.glob("run-*.wandb"))
+        found = sorted(path.glob("run-*.wandb"))
+        if not found:  # a run killed while W&B started it
+            raise WandbLogFormatError(f"{path}: no run-*.wandb file (the run never started)")
+        path = found[0]
     run = OfflineRun()
     for record in _finished_records(path):
         kind = record.get("type")
