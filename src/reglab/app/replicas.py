@@ -32,7 +32,7 @@ from reglab.data.base import InMemoryDataModule
 from reglab.lit import RegLabModule
 from reglab.lit.tasks import Task
 from reglab.models.roles import hidden_weight_names
-from reglab.outputs.checkpoint_io import AtomicCheckpointIO
+from reglab.outputs.checkpoint_io import BackgroundCheckpointIO
 from reglab.regularizers.kinds import REGULARIZERS
 from reglab.regularizers.regularization import Regularization
 from reglab.regularizers.weight_decay import weight_parameters
@@ -550,7 +550,9 @@ def _trainer(
         enable_checkpointing=True,  # (ReplicaCheckpoints: the stack's and its replicas')
         enable_progress_bar=False,
         enable_model_summary=False,
-        plugins=[AtomicCheckpointIO()],
+        # the run's state (every replica's weights and optimizer state) is written to disk
+        # while the next epochs train
+        plugins=[BackgroundCheckpointIO()],
     )
 
 

@@ -63,7 +63,7 @@ def write_text(path: str | Path, text: str) -> Path:
     return atomic_write(path, lambda f: f.write(data))
 
 
-def write_bytes(path: str | Path, data: bytes) -> Path:
+def write_bytes(path: str | Path, data: bytes | memoryview) -> Path:
     return atomic_write(path, lambda f: f.write(data))
 
 

@@ -7,7 +7,9 @@ tensors and plain containers, never a pickled object whose `__reduce__` runs cod
 checkpoint holds nothing else, so nothing needs allow-listing.
 """
 
+import io
 import pickle
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +17,11 @@ import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from reglab.config.errors import CheckpointRefused
-from reglab.outputs.atomic import atomic_write
+from reglab.outputs.atomic import atomic_write, write_bytes
 
+# checkpoints at least this large are written to disk by a thread (BackgroundCheckpointIO);
+# smaller ones cost less than handing them over
+BACKGROUND_BYTES = 1 << 20
 CODE_INSIDE = (
     "it holds Python objects beyond tensors and plain data ({detail}); loading them could run "
     "code, and a checkpoint reglab wrote never holds any. Load only checkpoints you trust"
@@ -73,3 +78,47 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def load_checkpoint(self, path, map_location: Any = None, weights_only: Any = None) -> dict:
         return read_checkpoint(path, map_location=map_location)
+
+
+class BackgroundCheckpointIO(AtomicCheckpointIO):
+    """AtomicCheckpointIO whose large checkpoints are serialized at once (a snapshot: the
+    training that goes on cannot change it) and written to disk by a thread while training
+    goes on: stacked replicas' state (toy1d's 30-job pack: 20 MB every validation) costs
+    ~30 ms to write, of which serializing takes ~8. Writes happen one at a time, in order;
+    the next save, and Lightning's teardown (the end of fit, Ctrl-C, SIGTERM), wait for the
+    one in flight and raise its error (a full disk) there. After a SIGKILL the file on disk
+    is the last one whose write completed (maybe the one before the last save)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._executor: ThreadPoolExecutor | None = None
+        self._in_flight: Future | None = None
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path, storage_options: Any | None = None
+    ) -> None:
+        if storage_options is not None:
+            return super().save_checkpoint(checkpoint, path, storage_options)
+        self.wait()
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        if buffer.tell() < BACKGROUND_BYTES:
+            write_bytes(path, buffer.getbuffer())
+            return
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
+        self._in_flight = self._executor.submit(write_bytes, path, buffer.getbuffer())
+
+    def wait(self) -> None:
+        """Until the write in flight (if any) is on disk; raises its error."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            in_flight.result()
+
+    def teardown(self) -> None:
+        try:
+            self.wait()
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None

@@ -171,7 +171,9 @@ class ReplicaModule(L.LightningModule):
         self.best_metric = torch.full((n,), worst, device=device)
         self.loss_max = torch.full((n,), -math.inf, device=device)
         # (N, B, ...) inputs and targets -> (outputs, (N,) training data losses), one vmap
-        self._forward_loss = stacked.forward_and_loss(self._training_loss)
+        # (a regularizer's loss transform, e.g. label smoothing, takes vmap's per-replica path)
+        replica_losses = None if regularization.has_loss_transform else task.replica_losses
+        self._forward_loss = stacked.forward_and_loss(self._training_loss, replica_losses)
         # the epoch's (N,) values, each replica's metrics.csv row: the module's, and the
         # instruments' (networks().publish)
         self.epoch_values: dict[str, torch.Tensor] = {}

@@ -125,7 +125,9 @@ class StackedNet:
         return self._train(self.params, self.buffers, self._inputs(x))
 
     def forward_and_loss(
-        self, loss: Callable[[torch.Tensor, torch.Tensor, dict], torch.Tensor]
+        self,
+        loss: Callable[[torch.Tensor, torch.Tensor, dict], torch.Tensor],
+        replica_losses: Callable[[torch.Tensor, torch.Tensor], torch.Tensor | None] | None = None,
     ) -> Callable[[torch.Tensor, torch.Tensor, dict], tuple[torch.Tensor, torch.Tensor]]:
         """forward_train and a per-replica `loss(outputs, targets, values)` in one vmap (a vmap
         call costs about what a tiny model's step does): (N, B, ...) inputs and targets, and
@@ -133,14 +135,20 @@ class StackedNet:
         ((N, B, outputs), (N,) losses), the same numbers as the two apart. Compiled
         (`compile`): the compiled forward, then the loss in a vmap of its own, eager; so for
         a plain Linear/activation stack (`plain_stack`, outside autocast: its Function does
-        not cast), with its forward without vmap."""
+        not cast), with its forward without vmap. `replica_losses(outputs, targets)`: the
+        (N,) losses computed without vmap, the same bits (Task.replica_losses), used after a
+        forward without vmap where it gives them (not None)."""
 
         def call(params: dict, buffers: dict, x: torch.Tensor, y: torch.Tensor, values: dict):
             outputs = self._call(params, buffers, x)
             return outputs, loss(outputs, y, values)
 
         fused = vmap(call, randomness="different")
-        loss_alone = vmap(loss)
+        vmapped_loss = vmap(loss)
+
+        def loss_alone(outputs: torch.Tensor, y: torch.Tensor, values: dict) -> torch.Tensor:
+            losses = replica_losses(outputs, y) if replica_losses is not None else None
+            return vmapped_loss(outputs, y, values) if losses is None else losses
 
         def forward(x: torch.Tensor, y: torch.Tensor, values: dict) -> tuple:
             self._mode(training=True)

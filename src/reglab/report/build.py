@@ -48,10 +48,11 @@ def _recorded_command(record: dict | None) -> bool:
     return isinstance(provenance, dict) and isinstance(provenance.get("command"), str)
 
 
-def build_report(sweep_dir: str | Path) -> list[Path]:
-    """Writes everything that applies into the sweep folder; returns the files written."""
+def build_report(sweep_dir: str | Path, jobs: list | None = None) -> list[Path]:
+    """Writes everything that applies into the sweep folder; returns the files written.
+    `jobs`: the folder's, loaded already (reglab.report.jobs.load_jobs); None: loaded here."""
     sweep_dir = Path(sweep_dir)
-    jobs = load_jobs(sweep_dir)
+    jobs = load_jobs(sweep_dir) if jobs is None else jobs
     if not jobs:
         return []
     objective = sweep_objective(sweep_dir, jobs)

@@ -15,25 +15,28 @@ log = logging.getLogger(__name__)
 class SweepReport(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         from reglab.report.build import build_report
+        from reglab.report.jobs import load_jobs
 
         sweep_dir = Path(config.hydra.sweep.dir)
+        jobs = None
         try:
-            written = build_report(sweep_dir)
+            jobs = load_jobs(sweep_dir)  # once, for the report and the failure check
+            written = build_report(sweep_dir, jobs)
         except Exception:  # a report must never turn a finished sweep into a failure
             log.exception("reglab: could not build the sweep report in %s", sweep_dir)
             written = []
         for path in written:
             log.info("reglab: sweep report %s", path)
-        exit_if_jobs_failed(sweep_dir)
+        exit_if_jobs_failed(sweep_dir, jobs)
 
 
-def exit_if_jobs_failed(sweep_dir: Path) -> None:
+def exit_if_jobs_failed(sweep_dir: Path, jobs: list | None = None) -> None:
     """After the report: a sweep with failed jobs exits non-zero, so scripts and CI notice.
-    (A diverged job is a result, not a failure.)"""
+    (A diverged job is a result, not a failure.) `jobs`: the folder's, loaded already."""
     from reglab import contract
     from reglab.report.jobs import load_jobs
 
-    jobs = load_jobs(sweep_dir)
+    jobs = load_jobs(sweep_dir) if jobs is None else jobs
     failed = [job for job in jobs if job.status in (contract.FAILED, "missing")]
     if failed:
         names = ", ".join(job.path.name for job in failed[:10]) + (
