@@ -266,3 +266,23 @@ def test_optuna_figures_beside_the_report(tmp_path, drawn, caplog):
     assert IMPORTANCES not in {p.name for p in written}
     assert "too few distinct trials to tell them apart" in caplog.text
     assert caplog.text.count("Parameter importances need 2 completed trials and 2 parameters") == 2
+
+
+def test_bands_are_the_mean_and_sample_std_of_the_runs():
+    """The learning-curve bands: at every x, the runs' mean and sample standard deviation
+    (statistics' exact ones, to rounding), NaN points left out, one run: std 0."""
+    import random
+    import statistics
+
+    from reglab.report.style import mean_std_by_x
+
+    rng = random.Random(0)
+    runs = [[(x, rng.gauss(1e3, 1e-3)) for x in range(20)] for _ in range(3)]
+    runs.append([(0, float("nan")), (25, 2.0)])
+    stats = mean_std_by_x(runs)
+    assert [x for x, *_ in stats] == [*range(20), 25]
+    for x, mean, std in stats[:-1]:
+        ys = [run[x][1] for run in runs[:3]]
+        assert mean == pytest.approx(statistics.fmean(ys), rel=1e-15)
+        assert std == pytest.approx(statistics.stdev(ys), rel=1e-9)
+    assert stats[-1] == (25, 2.0, 0.0)

@@ -3,7 +3,6 @@ of a sweep), configuration labels rounded to what differs, metric labels with th
 log axes where values span decades, legends beside the data."""
 
 import math
-import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -202,10 +201,19 @@ def mean_std_by_x(runs: Sequence[Sequence[tuple[float, float]]]):
         for x, y in run:
             if math.isfinite(y):
                 by_x.setdefault(x, []).append(y)
-    return [
-        (x, statistics.fmean(ys), statistics.stdev(ys) if len(ys) > 1 else 0.0)
-        for x, ys in sorted(by_x.items())
-    ]
+    return [(x, *_mean_std(ys)) for x, ys in sorted(by_x.items())]
+
+
+def _mean_std(ys: list[float]) -> tuple[float, float]:
+    """Mean and sample std (0 for one value), from math.fsum's exactly rounded sums: within
+    an ulp or two of statistics.stdev, which computes in exact fractions and took ~35 us a
+    call (a toy1d sweep's bands, 2,000 epochs x 2 stages x 10 configurations: 1.4 s a
+    figure)."""
+    n = len(ys)
+    mean = math.fsum(ys) / n
+    if n == 1:
+        return mean, 0.0
+    return mean, math.sqrt(math.fsum((y - mean) ** 2 for y in ys) / (n - 1))
 
 
 def plot_mean_band(ax, runs, color: str, label: str, linestyle: str = "-") -> list[float]:
