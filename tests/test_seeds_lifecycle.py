@@ -375,3 +375,24 @@ def test_replicas_log_live_and_an_interrupt_closes_their_runs_as_failed(tmp_path
         assert second.run_id == first.run_id and second.exit_code == 0
         assert [h["epoch"] for h in second.history if "train/loss" in h] == [3, 4]
         assert "test/loss" in second.summary
+
+
+def test_a_stack_interrupted_before_its_first_checkpoint_has_nothing_to_resume(
+    tmp_path, monkeypatch, caplog
+):
+    """Ctrl-C in the first epoch: the replicas' records say interrupted, and resume=true on
+    the folder is one line saying there is nothing to go on from, as for a single run
+    (not a run "resumed" from epoch 0)."""
+    from reglab.app.resume import resume_point
+    from reglab.config.errors import ConfigError
+
+    toy = ["dataset=toy1d", "model=mlp", "model.hidden=[8]", "logger=csv", "seeds=2"]
+    undo = _ctrl_c_in_epoch(monkeypatch, 0)
+    out = tmp_path / "run"
+    _run_interrupted(toy, out)
+    undo()
+    assert "before the replicas' first checkpoint" in caplog.text
+    assert _record(out)["status"] == "interrupted"
+    assert not (out / "checkpoints" / "last.ckpt").exists()
+    with pytest.raises(ConfigError, match="stopped before its first checkpoint"):
+        resume_point(True, None, out, [*toy, "resume=true"], multirun=False)

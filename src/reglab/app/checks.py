@@ -62,9 +62,6 @@ def check_monitors(settings, task, val_is_test: bool = False) -> None:
             problems.append(_unknown("regularizer.early_stopping.monitor", stopping.monitor, known))
     entries = settings.callbacks.entries() if settings.callbacks is not None else {}
     for name, entry in entries.items():
-        mode = entry.arguments().get("mode") if entry is not None else None
-        if mode is not None and mode not in ("min", "max"):
-            problems.append(f"callbacks.{name}.mode={mode}: use min or max")
         monitor = entry.monitored() if entry is not None else None
         if (
             monitor is not None

@@ -71,6 +71,17 @@ class CallbackConfig(EntryConfig):
         """The metric it monitors, if it takes one and it is set."""
         return self.arguments().get("monitor")
 
+    @model_validator(mode="after")
+    def _mode(self):
+        # a monitoring callback's (a checkpoint's, one given a monitor: ModelCheckpoint,
+        # EarlyStopping); checked with the schema, so a sweep's planning finds it too
+        arguments = self.arguments()
+        mode = arguments.get("mode")
+        monitoring = isinstance(self, CheckpointConfig) or "monitor" in arguments
+        if monitoring and mode is not None and mode not in ("min", "max"):
+            raise ValueError(f"mode={mode}: use min or max")
+        return self
+
 
 class CheckpointConfig(CallbackConfig):
     """A ModelCheckpoint: best.ckpt (monitored) or last.ckpt (filename `last`, unmonitored)."""

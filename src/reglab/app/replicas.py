@@ -170,6 +170,14 @@ def train_replicas(
             output_dir,
         )
         sys.exit(1)
+    if result.interrupted is not None and result.epochs_done == 0:
+        log.warning(
+            "Interrupted (%s) before the replicas' first checkpoint: nothing trained is kept "
+            "in %s (its records say interrupted); resume=true has nothing to go on from",
+            signals.describe(result.interrupted),
+            output_dir,
+        )
+        sys.exit(1)
     if result.interrupted is not None:
         how = signals.describe(result.interrupted)
         log.warning(

@@ -71,9 +71,13 @@ def find_unfinished_run(runs_dir: Path, current: Path, overrides: list[str]) -> 
 
 def continuable(run_dir: Path) -> bool:
     """The run left something to go on from: its checkpoints/last.ckpt, or (a seeds=N run
-    whose seeds train one after another) its replicas' folders, each continued on its own."""
+    whose seeds train one after another) replicas that finished or have a checkpoint, each
+    continued on its own. (A stack interrupted before its first checkpoint leaves replica
+    folders with neither: nothing to go on from, as a single run's.)"""
     folder = RunFolder(run_dir)
-    return folder.last_ckpt.is_file() or bool(folder.replicas())
+    if folder.last_ckpt.is_file():
+        return True
+    return any(r.last_ckpt.is_file() or r.finished() for r in folder.replicas())
 
 
 def _run_of(ckpt: Path) -> Path | None:
