@@ -2,6 +2,7 @@
 
 import copy
 import csv
+import itertools
 import json
 import math
 import statistics
@@ -583,6 +584,24 @@ def test_forward_and_loss_in_one_vmap_are_the_two_apart():
     assert torch.equal(losses, torch.func.vmap(nn.functional.mse_loss)(apart, y))
 
 
+RATES = itertools.cycle([0.1, 0.4, 0.7])  # each replica built next its own dropout rate
+
+
+def _dropout_mlp(p: float, q: float | None = None) -> nn.Module:
+    from reglab.regularizers.dropout import Dropout
+
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(6, 8),
+        nn.ReLU(),
+        Dropout(p),
+        nn.Linear(8, 8),
+        nn.ReLU(),
+        Dropout(p if q is None else q),
+        nn.Linear(8, 2),
+    )
+
+
 def _plain_and_generic(nets: list[nn.Module]) -> tuple[StackedNet, StackedNet]:
     """The same replicas stacked twice: the plain Linear/activation path and vmap's."""
     plain = StackedNet(nets, torch.device("cpu"))
@@ -598,15 +617,20 @@ def _plain_and_generic(nets: list[nn.Module]) -> tuple[StackedNet, StackedNet]:
         (lambda: LinearModel([4], 1, bias=False), [4], 10, True),  # poly_fit's
         (lambda: nn.Sequential(nn.Flatten(), nn.Linear(5, 7), nn.Sigmoid()), [5], 1, False),
         (lambda: MLP([1, 28, 28], 10, hidden=[64, 32], activation="tanh"), [1, 28, 28], 33, False),
+        # reglab's dropout layers: one rate, and each replica its own (a pack's)
+        (lambda: _dropout_mlp(0.3, 0.5), [6], 9, False),
+        (lambda: _dropout_mlp(next(RATES)), [6], 9, False),
     ],
+    ids=["toy1d", "poly", "sigmoid", "tanh", "dropout", "dropout_per_replica"],
 )
 def test_a_plain_linear_stack_trains_without_vmap_with_the_same_numbers(
     build, in_shape, batch, exact
 ):
-    """Outputs and losses equal vmap(functional_call)'s bit for bit; so do the gradients of
-    toy1d's and poly_fit's networks, and any within 1e-6 (a weight gradient's matmul is
-    another BLAS call, its rounding may differ in the last bit); the weight gradients
-    arrive in the weights' layout (no transposing copy per step)."""
+    """Outputs and losses equal vmap(functional_call)'s bit for bit (with dropout: the same
+    masks, drawn as vmap draws them); so do the gradients of toy1d's and poly_fit's
+    networks, and any within 1e-6 (a weight gradient's matmul is another BLAS call, its
+    rounding may differ in the last bit); the weight gradients arrive in the weights' layout
+    (no transposing copy per step)."""
     torch.manual_seed(0)
     plain, generic = _plain_and_generic([build() for _ in range(3)])
     assert plain._plain is not None
@@ -624,6 +648,7 @@ def test_a_plain_linear_stack_trains_without_vmap_with_the_same_numbers(
 
         for name, p in stacked.params.items():
             p.register_hook(lambda grad, name=name: record(grad, name))
+        torch.manual_seed(1)  # (dropout: the same draws for both paths)
         outputs, losses = stacked.forward_and_loss(loss)(x, y, {})
         losses.sum().backward()
         grads = {name: p.grad for name, p in stacked.params.items()}

@@ -14,19 +14,23 @@ tests/test_replicas.py compares the two paths).
 
 Only modules whose forward is exactly that are taken (`plain_layers`): an `nn.Sequential`, or
 reglab's `MLP` / `Linear` models (their forward is `self.layers(x)`), made of a leading
-`Flatten`, `Linear`s and ReLU / Tanh / Sigmoid / Identity, with no hooks. Anything else
-(dropout, normalisation, a regularizer's hooked layer, a model of one's own) takes the
-generic vmap path.
+`Flatten`, `Linear`s, ReLU / Tanh / Sigmoid / Identity and reglab's `Dropout` (not
+`impl=torch`; a rate per replica in a pack), with no hooks. Its masks are vmap's: one
+(N, B, features) draw of uniforms, what vmap's randomness="different" draws, so outputs are
+equal bit for bit. Anything else (normalisation, noise, DropConnect, a model of one's own)
+takes the generic vmap path.
 """
 
 from collections.abc import Callable
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torch.nn.modules import module as nn_module
 
 from reglab.models.linear import Linear as LinearModel
 from reglab.models.mlp import MLP
+from reglab.regularizers.dropout import Dropout, keep_mask
 
 # models whose forward is `self.layers(x)`, an nn.Sequential
 SEQUENTIAL_FORWARD = (MLP, LinearModel)
@@ -104,6 +108,10 @@ def plain_layers(template: nn.Module) -> list[Layer] | None:
             layers.append(("linear", f"{prefix}{name}.weight", bias))
         elif type(child) in ACTIVATIONS:
             layers.append(("act", ACTIVATIONS[type(child)]))
+        elif type(child) is Dropout and child.impl != "torch":
+            # its rate: the module's number, or each replica's (a stacked buffer)
+            rate = f"{prefix}{name}.p" if torch.is_tensor(child.p) else child.p
+            layers.append(("dropout", rate, child.impl))
         elif type(child) is not nn.Identity:
             return None
     if not any(kind == "linear" for kind, *_ in layers):
@@ -111,13 +119,27 @@ def plain_layers(template: nn.Module) -> list[Layer] | None:
     return layers
 
 
-def plain_forward(layers: list[Layer], params: dict, x: torch.Tensor) -> torch.Tensor:
-    """(N, B, ...) inputs -> (N, B, outputs), as vmap(functional_call) over the stack."""
+def plain_forward(
+    layers: list[Layer], params: dict, x: torch.Tensor, buffers: dict | None = None
+) -> torch.Tensor:
+    """(N, B, ...) inputs -> (N, B, outputs), as vmap(functional_call) over the stack in
+    training mode (dropout on: one (N, B, features) draw of uniforms, as vmap's
+    randomness="different" draws them; `buffers`: the stacked per-replica rates)."""
     h = x.flatten(2)
     for kind, *what in layers:
         if kind == "linear":
             weight, bias = what
             h = StackedLinearFunction.apply(h, params[weight], params[bias] if bias else None)
+        elif kind == "dropout":
+            rate, impl = what
+            if isinstance(rate, str):  # each replica its own rate: (N, 1, 1)
+                rate = buffers[rate].view(-1, 1, 1)
+            elif rate == 0.0:
+                continue
+            if impl == "auto" and h.device.type != "cpu" and not torch.is_tensor(rate):
+                h = F.dropout(h, rate, training=True)  # (Dropout's fused kernel off the CPU)
+            else:
+                h = h * keep_mask(torch.rand_like(h), rate)
         else:
             h = what[0](h)
     return h

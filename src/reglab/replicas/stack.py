@@ -157,7 +157,7 @@ class StackedNet:
                 outputs = self._train(self.params, self.buffers, x)
                 return outputs, loss_alone(outputs, y, values)
             if self._plain is not None and not torch.is_autocast_enabled(x.device.type):
-                outputs = plain_forward(self._plain, self.params, x)
+                outputs = plain_forward(self._plain, self.params, x, self.buffers)
                 return outputs, loss_alone(outputs, y, values)
             return fused(self.params, self.buffers, x, y, values)
 
