@@ -5,15 +5,13 @@ monitor that names no metric stops the run before its first epoch, not after it.
 import difflib
 
 from reglab.config.errors import ConfigError
-from reglab.contract import BEST, BEST_SUFFIX, INSTRUMENT_PREFIXES, TRAIN_EXTRAS
+from reglab.contract import BEST, BEST_SUFFIX, INSTRUMENT_PREFIXES, LAST, TRAIN_EXTRAS
 
 
 def tests_a_checkpoint(test_ckpt: str, val_is_test: bool) -> bool:
     """Whether the test reads a checkpoint (the best one, where there is one) rather than the
     weights in memory (the last): `test_ckpt=last`, or `auto` where the validation split is
     the test split (choosing a "best" there would select on test data), read the last."""
-    from reglab.contract import LAST
-
     return not (test_ckpt == LAST or (test_ckpt == "auto" and val_is_test))
 
 

@@ -61,8 +61,9 @@ class ReplicaLoggers(L.Callback):
                 # counted before it is sent: a Ctrl-C while a logger takes it loses the row
                 # rather than sending it twice when the interrupted run's rows are sent
                 self._sent[k] += 1
-                values = {key: v for key, v in row.items() if "/" in key}
-                values = {key: v for key, v in values.items() if key not in self._csv_only}
+                values = {
+                    key: v for key, v in row.items() if "/" in key and key not in self._csv_only
+                }
                 values["epoch"] = row["epoch"] - 1
                 for logger in loggers:
                     logger.log_metrics(values, step=row["step"])
