@@ -67,3 +67,24 @@ def test_a_failed_background_write_is_raised(tmp_path, monkeypatch, surfaces_at)
             plugin.save_checkpoint(big, tmp_path / "last.ckpt")
     assert raised.value.errno == errno.ENOSPC
     plugin.teardown()  # raised once, then nothing is left in flight
+
+
+def test_the_run_state_is_serialized_without_zip_crcs_and_torch_keeps_its_setting(tmp_path):
+    """torch.load never checks a record's CRC-32; computing them was 3/4 of serializing a
+    stack's state. The option is torch's global: it is back as it was after each save."""
+    import zipfile
+
+    path = tmp_path / "last.ckpt"
+    weights = torch.arange(LARGE, dtype=torch.float32)
+    plugin = BackgroundCheckpointIO()
+    plugin.save_checkpoint({"state_dict": {"w": weights}}, path)
+    plugin.teardown()
+    assert torch.serialization.get_crc32_options() is True
+    assert torch.equal(read_checkpoint(path)["state_dict"]["w"], weights)
+    with zipfile.ZipFile(path) as archive:
+        crcs = [info.CRC for info in archive.infolist() if info.filename.endswith("/data/0")]
+    assert crcs == [0]
+    # a single run's checkpoint (AtomicCheckpointIO) keeps them
+    checkpoint_io.AtomicCheckpointIO().save_checkpoint({"w": weights}, tmp_path / "one.ckpt")
+    with zipfile.ZipFile(tmp_path / "one.ckpt") as archive:
+        assert all(info.CRC for info in archive.infolist() if info.filename.endswith("/data/0"))

@@ -602,6 +602,27 @@ def _dropout_mlp(p: float, q: float | None = None) -> nn.Module:
     )
 
 
+def _noise_mlp(std: float) -> nn.Module:
+    from reglab.regularizers.noise import GaussianNoise
+
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(6, 8), nn.ReLU(), GaussianNoise(std), nn.Linear(8, 2)
+    )
+
+
+def _dropconnect_mlp(p: float) -> nn.Module:
+    from reglab.regularizers.dropconnect import DropConnectLinear
+
+    return nn.Sequential(
+        nn.Flatten(),
+        DropConnectLinear(6, 8, p),
+        nn.ReLU(),
+        DropConnectLinear(8, 8, 0.0),
+        nn.Tanh(),
+        nn.Linear(8, 2),
+    )
+
+
 def _plain_and_generic(nets: list[nn.Module]) -> tuple[StackedNet, StackedNet]:
     """The same replicas stacked twice: the plain Linear/activation path and vmap's."""
     plain = StackedNet(nets, torch.device("cpu"))
@@ -620,8 +641,24 @@ def _plain_and_generic(nets: list[nn.Module]) -> tuple[StackedNet, StackedNet]:
         # reglab's dropout layers: one rate, and each replica its own (a pack's)
         (lambda: _dropout_mlp(0.3, 0.5), [6], 9, False),
         (lambda: _dropout_mlp(next(RATES)), [6], 9, False),
+        # its noise layer and DropConnect's Linear: one std or rate, and each replica its own
+        (lambda: _noise_mlp(0.5), [6], 9, False),
+        (lambda: _noise_mlp(next(RATES)), [6], 9, False),
+        (lambda: _dropconnect_mlp(0.3), [6], 9, False),
+        (lambda: _dropconnect_mlp(next(RATES)), [6], 9, False),
     ],
-    ids=["toy1d", "poly", "sigmoid", "tanh", "dropout", "dropout_per_replica"],
+    ids=[
+        "toy1d",
+        "poly",
+        "sigmoid",
+        "tanh",
+        "dropout",
+        "dropout_per_replica",
+        "noise",
+        "noise_per_replica",
+        "dropconnect",
+        "dropconnect_per_replica",
+    ],
 )
 def test_a_plain_linear_stack_trains_without_vmap_with_the_same_numbers(
     build, in_shape, batch, exact

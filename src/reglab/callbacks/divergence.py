@@ -48,6 +48,15 @@ def first_bad_step(
     return first[0], value.gather(0, at)[0], kind.gather(0, at)[0]
 
 
+def _all_fine(losses: torch.Tensor, norms: torch.Tensor | None, bound: float | None):
+    """True (a 0-d tensor) where no step of `first_bad_step`'s is bad: a third of its cost
+    (toy1d's stack, 2,000 epochs: ~0.25 ms an epoch)."""
+    fine = torch.isfinite(losses).all()
+    if norms is not None and bound is not None:
+        fine = fine & (norms <= bound).all()  # (NaN <= bound is False)
+    return fine
+
+
 class DivergenceGuard(L.Callback):
     # its step hook serves single runs; a stack is read once per epoch (the replicas' module
     # keeps its plain optimizer step: reglab.replicas.module)
@@ -97,6 +106,8 @@ class DivergenceGuard(L.Callback):
     def _check(self, trainer, pl_module, losses, norms, first_step: int) -> None:
         """Stops the replicas whose (steps, N) `losses` / `norms` diverged; `first_step`: the
         global step of their first row."""
+        if bool(_all_fine(losses, norms, self.max_grad_norm)):  # the common case, one sync
+            return
         index, value, kind = first_bad_step(losses, norms, self.max_grad_norm)
         hit = (index < len(losses)) & recording_mask(pl_module).to(index.device)
         if not bool(hit.any()):  # the one host sync per check

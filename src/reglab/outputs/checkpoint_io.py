@@ -7,6 +7,7 @@ tensors and plain containers, never a pickled object whose `__reduce__` runs cod
 checkpoint holds nothing else, so nothing needs allow-listing.
 """
 
+import contextlib
 import io
 import pickle
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -101,7 +102,8 @@ class BackgroundCheckpointIO(AtomicCheckpointIO):
             return super().save_checkpoint(checkpoint, path, storage_options)
         self.wait()
         buffer = io.BytesIO()
-        torch.save(checkpoint, buffer)
+        with _without_crc32():
+            torch.save(checkpoint, buffer)
         if buffer.tell() < BACKGROUND_BYTES:
             write_bytes(path, buffer.getbuffer())
             return
@@ -122,3 +124,16 @@ class BackgroundCheckpointIO(AtomicCheckpointIO):
             if self._executor is not None:
                 self._executor.shutdown(wait=True)
                 self._executor = None
+
+
+@contextlib.contextmanager
+def _without_crc32():
+    """torch.save without a CRC-32 of each record of its zip file: torch.load never checks
+    them, and computing them took 3/4 of serializing a stack's state (toy1d's 30-job pack:
+    7.5 of 10 ms, 100 times a run). The file is still a zip; `unzip -t` reports CRC errors."""
+    previous = torch.serialization.get_crc32_options()
+    torch.serialization.set_crc32_options(False)
+    try:
+        yield
+    finally:
+        torch.serialization.set_crc32_options(previous)

@@ -27,7 +27,6 @@ class ReplicaHyper:
         self._before: list[torch.Tensor] = []
         # reused each step, not allocated: a fresh tensor the size of a stacked weight costs
         # page faults and cache misses, more than the arithmetic (toy1d: ~1 ms a step)
-        self._scratch: torch.Tensor | None = None
         self._held: list[torch.Tensor] = []  # the weights before the step (varying lr)
 
     @classmethod
@@ -85,7 +84,8 @@ class ReplicaHyper:
                     lr = group["lr"] if scale is None else group["lr"] * _per_replica(scale, p)
                     p.mul_(1 - lr * wd)
                 else:  # what SGD, Adam, RMSprop... do to the gradient inside their step
-                    p.grad.add_(torch.mul(p, wd, out=self._scratch_like(p)))
+                    # (in one pass: the stacked weights are bigger than the caches)
+                    p.grad.addcmul_(p, wd)
         varying = [
             p
             for group, scale in zip(optimizer.param_groups, self.lr_scales, strict=True)
@@ -97,22 +97,6 @@ class ReplicaHyper:
         for held, p in zip(self._held, varying, strict=True):
             held.copy_(p)
         self._before = self._held
-
-    def _scratch_like(self, p: torch.Tensor) -> torch.Tensor:
-        """An uninitialised tensor shaped as `p`, a view of one buffer kept between steps."""
-        n = p.numel()
-        scratch = self._scratch
-        if (
-            scratch is None
-            or scratch.numel() < n
-            or (scratch.dtype, scratch.device)
-            != (
-                p.dtype,
-                p.device,
-            )
-        ):
-            scratch = self._scratch = torch.empty(n, dtype=p.dtype, device=p.device)
-        return scratch[:n].view(p.shape)
 
     @torch.no_grad()
     def after_step(self, optimizer: torch.optim.Optimizer) -> None:

@@ -14,10 +14,11 @@ tests/test_replicas.py compares the two paths).
 
 Only modules whose forward is exactly that are taken (`plain_layers`): an `nn.Sequential`, or
 reglab's `MLP` / `Linear` models (their forward is `self.layers(x)`), made of a leading
-`Flatten`, `Linear`s, ReLU / Tanh / Sigmoid / Identity and reglab's `Dropout` (not
-`impl=torch`; a rate per replica in a pack), with no hooks. Its masks are vmap's: one
-(N, B, features) draw of uniforms, what vmap's randomness="different" draws, so outputs are
-equal bit for bit. Anything else (normalisation, noise, DropConnect, a model of one's own)
+`Flatten`, `Linear`s, ReLU / Tanh / Sigmoid / Identity, and reglab's `Dropout` (not
+`impl=torch`), `GaussianNoise` and `DropConnectLinear` (one rate or std, or each replica its
+own in a pack), with no hooks. Their draws are vmap's: one (N, B, features) draw of uniforms
+or normals (DropConnect: one (N, out, in) draw a step), what vmap's randomness="different"
+draws, so outputs are equal bit for bit. Anything else (normalisation, a model of one's own)
 takes the generic vmap path.
 """
 
@@ -30,7 +31,9 @@ from torch.nn.modules import module as nn_module
 
 from reglab.models.linear import Linear as LinearModel
 from reglab.models.mlp import MLP
+from reglab.regularizers.dropconnect import DropConnectLinear
 from reglab.regularizers.dropout import Dropout, keep_mask
+from reglab.regularizers.noise import GaussianNoise
 
 # models whose forward is `self.layers(x)`, an nn.Sequential
 SEQUENTIAL_FORWARD = (MLP, LinearModel)
@@ -39,7 +42,9 @@ ACTIVATIONS: dict[type[nn.Module], Callable[[torch.Tensor], torch.Tensor]] = {
     nn.Tanh: torch.tanh,
     nn.Sigmoid: torch.sigmoid,
 }
-# one layer: ("linear", weight name, bias name or None) or ("act", function)
+# one layer: ("linear", weight name, bias name or None, DropConnect rate or None),
+# ("act", function), ("dropout", rate, impl) or ("noise", std); a rate or std is a number, or
+# the name of the stacked buffer holding each replica's
 Layer = tuple
 
 
@@ -103,15 +108,17 @@ def plain_layers(template: nn.Module) -> list[Layer] | None:
     for name, child in children[1:]:
         if _hooked(child):
             return None
-        if type(child) is nn.Linear:
-            bias = f"{prefix}{name}.bias" if child.bias is not None else None
-            layers.append(("linear", f"{prefix}{name}.weight", bias))
+        path = f"{prefix}{name}"
+        if type(child) in (nn.Linear, DropConnectLinear):
+            bias = f"{path}.bias" if child.bias is not None else None
+            rate = _rate(child, "p", path) if type(child) is DropConnectLinear else None
+            layers.append(("linear", f"{path}.weight", bias, rate))
         elif type(child) in ACTIVATIONS:
             layers.append(("act", ACTIVATIONS[type(child)]))
         elif type(child) is Dropout and child.impl != "torch":
-            # its rate: the module's number, or each replica's (a stacked buffer)
-            rate = f"{prefix}{name}.p" if torch.is_tensor(child.p) else child.p
-            layers.append(("dropout", rate, child.impl))
+            layers.append(("dropout", _rate(child, "p", path), child.impl))
+        elif type(child) is GaussianNoise:
+            layers.append(("noise", _rate(child, "std", path)))
         elif type(child) is not nn.Identity:
             return None
     if not any(kind == "linear" for kind, *_ in layers):
@@ -119,27 +126,50 @@ def plain_layers(template: nn.Module) -> list[Layer] | None:
     return layers
 
 
+def _rate(module: nn.Module, attribute: str, path: str):
+    """A rate or std: the module's number, or the name of the stacked buffer holding each
+    replica's."""
+    value = getattr(module, attribute)
+    return f"{path}.{attribute}" if torch.is_tensor(value) else value
+
+
+def _per_replica(rate, buffers: dict | None):
+    """A layer's rate or std as its forward uses it: a number, or each replica's (N, 1, 1)."""
+    return buffers[rate].view(-1, 1, 1) if isinstance(rate, str) else rate
+
+
+def _on(rate) -> bool:
+    return torch.is_tensor(rate) or rate != 0.0  # (a pack's rates are all > 0)
+
+
 def plain_forward(
     layers: list[Layer], params: dict, x: torch.Tensor, buffers: dict | None = None
 ) -> torch.Tensor:
     """(N, B, ...) inputs -> (N, B, outputs), as vmap(functional_call) over the stack in
-    training mode (dropout on: one (N, B, features) draw of uniforms, as vmap's
-    randomness="different" draws them; `buffers`: the stacked per-replica rates)."""
+    training mode (dropout, DropConnect and noise on, each drawing as vmap's
+    randomness="different" draws; `buffers`: the stacked per-replica rates and stds). Each
+    layer computes what its module's forward does, in the same order."""
     h = x.flatten(2)
     for kind, *what in layers:
         if kind == "linear":
-            weight, bias = what
-            h = StackedLinearFunction.apply(h, params[weight], params[bias] if bias else None)
+            weight_name, bias, dropconnect = what
+            weight, rate = params[weight_name], _per_replica(dropconnect, buffers)
+            if rate is not None and _on(rate):  # DropConnectLinear.masked_weight
+                weight = weight * keep_mask(torch.rand_like(weight), rate)
+            h = StackedLinearFunction.apply(h, weight, params[bias] if bias else None)
         elif kind == "dropout":
             rate, impl = what
-            if isinstance(rate, str):  # each replica its own rate: (N, 1, 1)
-                rate = buffers[rate].view(-1, 1, 1)
-            elif rate == 0.0:
+            rate = _per_replica(rate, buffers)
+            if not _on(rate):
                 continue
             if impl == "auto" and h.device.type != "cpu" and not torch.is_tensor(rate):
                 h = F.dropout(h, rate, training=True)  # (Dropout's fused kernel off the CPU)
             else:
                 h = h * keep_mask(torch.rand_like(h), rate)
+        elif kind == "noise":
+            std = _per_replica(what[0], buffers)
+            if _on(std):
+                h = h + torch.randn_like(h) * std
         else:
             h = what[0](h)
     return h
