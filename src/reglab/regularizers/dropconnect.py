@@ -12,7 +12,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from reglab.regularizers.dropout import keep_mask
+from reglab.regularizers.dropout import is_on, keep_mask
+
+
+def masked_weight(weight: torch.Tensor, p) -> torch.Tensor:
+    """W * m / (1 - p), m ~ Bernoulli(1 - p) (p a number, or each replica's, broadcasting)."""
+    return weight * keep_mask(torch.rand_like(weight), p)
 
 
 class DropConnectLinear(nn.Linear):
@@ -32,10 +37,10 @@ class DropConnectLinear(nn.Linear):
 
     def masked_weight(self) -> torch.Tensor:
         """The weight matrix this training step uses: W * m / (1 - p), m ~ Bernoulli(1 - p)."""
-        return self.weight * keep_mask(torch.rand_like(self.weight), self.p)
+        return masked_weight(self.weight, self.p)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or (not torch.is_tensor(self.p) and self.p == 0.0):
+        if not self.training or not is_on(self.p):
             return F.linear(x, self.weight, self.bias)
         return F.linear(x, self.masked_weight(), self.bias)
 

@@ -25,6 +25,20 @@ def keep_mask(draws: torch.Tensor, p) -> torch.Tensor:
     return (draws >= p) * (1.0 / (1.0 - p))
 
 
+def is_on(rate) -> bool:
+    """Whether a rate (or a std) acts: a number above 0, or each replica's (a tensor: a pack's
+    rates are all > 0)."""
+    return torch.is_tensor(rate) or rate > 0.0
+
+
+def drop(x: torch.Tensor, p, impl: DropoutImpl = "auto") -> torch.Tensor:
+    """Dropout at rate p (a number, or a tensor broadcasting against x: each replica's)."""
+    fused = impl == "torch" or (impl == "auto" and x.device.type != "cpu")
+    if fused and not torch.is_tensor(p):  # F.dropout takes one float rate
+        return F.dropout(x, p, training=True)
+    return x * keep_mask(torch.rand_like(x), p)
+
+
 class RateDropout(nn.Module):
     """A dropout layer with rate p in [0, 1): `drop(x)` in training, x as it is in eval.
 
@@ -41,8 +55,7 @@ class RateDropout(nn.Module):
         self.p = p
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        on = torch.is_tensor(self.p) or self.p > 0.0
-        return self.drop(x) if self.training and on else x
+        return self.drop(x) if self.training and is_on(self.p) else x
 
     def drop(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -54,10 +67,7 @@ class Dropout(RateDropout):
         self.impl = impl
 
     def drop(self, x: torch.Tensor) -> torch.Tensor:
-        fused = self.impl == "torch" or (self.impl == "auto" and x.device.type != "cpu")
-        if fused and not torch.is_tensor(self.p):  # F.dropout takes one float rate
-            return F.dropout(x, self.p, training=True)
-        return x * keep_mask(torch.rand_like(x), self.p)
+        return drop(x, self.p, self.impl)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, impl={self.impl}"

@@ -6,6 +6,13 @@ Adds N(0, std^2) to each hidden activation in training only; evaluation sees cle
 import torch
 from torch import nn
 
+from reglab.regularizers.dropout import is_on
+
+
+def add_noise(x: torch.Tensor, std) -> torch.Tensor:
+    """x + N(0, std^2) (std a number, or a tensor broadcasting against x: each replica's)."""
+    return x + torch.randn_like(x) * std
+
 
 class GaussianNoise(nn.Module):
     # stacked replicas with different stds hold one per replica (reglab.replicas.stack)
@@ -18,9 +25,9 @@ class GaussianNoise(nn.Module):
         self.std = std
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or (not torch.is_tensor(self.std) and self.std == 0.0):
+        if not self.training or not is_on(self.std):
             return x
-        return x + torch.randn_like(x) * self.std
+        return add_noise(x, self.std)
 
     def extra_repr(self) -> str:
         return f"std={self.std}"

@@ -26,14 +26,13 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 from torch.nn.modules import module as nn_module
 
 from reglab.models.linear import Linear as LinearModel
 from reglab.models.mlp import MLP
-from reglab.regularizers.dropconnect import DropConnectLinear
-from reglab.regularizers.dropout import Dropout, keep_mask
-from reglab.regularizers.noise import GaussianNoise
+from reglab.regularizers.dropconnect import DropConnectLinear, masked_weight
+from reglab.regularizers.dropout import Dropout, drop, is_on
+from reglab.regularizers.noise import GaussianNoise, add_noise
 
 # models whose forward is `self.layers(x)`, an nn.Sequential
 SEQUENTIAL_FORWARD = (MLP, LinearModel)
@@ -138,38 +137,30 @@ def _per_replica(rate, buffers: dict | None):
     return buffers[rate].view(-1, 1, 1) if isinstance(rate, str) else rate
 
 
-def _on(rate) -> bool:
-    return torch.is_tensor(rate) or rate != 0.0  # (a pack's rates are all > 0)
-
-
 def plain_forward(
     layers: list[Layer], params: dict, x: torch.Tensor, buffers: dict | None = None
 ) -> torch.Tensor:
     """(N, B, ...) inputs -> (N, B, outputs), as vmap(functional_call) over the stack in
     training mode (dropout, DropConnect and noise on, each drawing as vmap's
     randomness="different" draws; `buffers`: the stacked per-replica rates and stds). Each
-    layer computes what its module's forward does, in the same order."""
+    layer calls what its module's forward calls, with each replica's rate."""
     h = x.flatten(2)
     for kind, *what in layers:
         if kind == "linear":
             weight_name, bias, dropconnect = what
             weight, rate = params[weight_name], _per_replica(dropconnect, buffers)
-            if rate is not None and _on(rate):  # DropConnectLinear.masked_weight
-                weight = weight * keep_mask(torch.rand_like(weight), rate)
+            if rate is not None and is_on(rate):
+                weight = masked_weight(weight, rate)
             h = StackedLinearFunction.apply(h, weight, params[bias] if bias else None)
         elif kind == "dropout":
             rate, impl = what
             rate = _per_replica(rate, buffers)
-            if not _on(rate):
-                continue
-            if impl == "auto" and h.device.type != "cpu" and not torch.is_tensor(rate):
-                h = F.dropout(h, rate, training=True)  # (Dropout's fused kernel off the CPU)
-            else:
-                h = h * keep_mask(torch.rand_like(h), rate)
+            if is_on(rate):
+                h = drop(h, rate, impl)
         elif kind == "noise":
             std = _per_replica(what[0], buffers)
-            if _on(std):
-                h = h + torch.randn_like(h) * std
+            if is_on(std):
+                h = add_noise(h, std)
         else:
             h = what[0](h)
     return h
