@@ -703,6 +703,40 @@ def test_a_plain_linear_stack_trains_without_vmap_with_the_same_numbers(
         assert not all(arriving_v.values())  # what vmap's bmm backward hands over: transposed
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_replicas_left_over_by_the_threads_multiply_one_at_a_time_with_bmms_numbers(
+    threads, monkeypatch
+):
+    """stacked_matmul: bmm gives each CPU thread whole products, so N % threads of them are
+    multiplied apart, each on every thread; each product equals bmm's bit for bit, transposed
+    operands (the forward's and the weight gradient's) included."""
+    from reglab.replicas import plain_stack
+
+    calls, mm = [], torch.mm
+    monkeypatch.setattr(torch, "mm", lambda *a, **k: calls.append(1) or mm(*a, **k))
+    monkeypatch.setattr(plain_stack, "SPLIT_MACS", 64 * 96 * 48)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        torch.manual_seed(0)
+        for count in range(1, 8):
+            h, weight, grad = (
+                torch.randn(count, *shape) for shape in ((64, 96), (48, 96), (64, 48))
+            )
+            # the forward's h @ W^T and the weight gradient's grad^T @ h
+            for x, y in ((h, weight.transpose(1, 2)), (grad.transpose(1, 2), h)):
+                calls.clear()
+                out = plain_stack.stacked_matmul(x, y)
+                assert torch.equal(out, torch.bmm(x, y)), (count, x.shape)
+                assert len(calls) == count % threads
+        small = torch.randn(3, 8, 8)
+        calls.clear()
+        assert torch.equal(plain_stack.stacked_matmul(small, small), torch.bmm(small, small))
+        assert not calls  # below SPLIT_MACS: one bmm
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("shape", [(3, 10, 1), (30, 10, 1), (5, 7, 3), (4, 10)])
 def test_regression_replica_losses_are_vmaps_bit_for_bit(shape):
     """A regression stack's losses without vmap (Task.replica_losses: ~0.1 ms less a step,

@@ -47,6 +47,31 @@ ACTIVATIONS: dict[type[nn.Module], Callable[[torch.Tensor], torch.Tensor]] = {
 Layer = tuple
 
 
+# products of at least this many multiply-adds a replica split as `stacked_matmul` says; below
+# it one bmm call's lower overhead wins (measured: scripts/bench_sweeps.py's table shapes)
+SPLIT_MACS = 1 << 22
+
+
+def stacked_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """`torch.bmm(a, b)`. On CPU bmm hands each thread whole products: 3 replicas on 2
+    threads take two rounds, the second with a thread idle (the d2l table's 3-job packs ran at
+    140 GFLOP/s against 190 for 2 or 6). So when the replicas do not divide among the threads,
+    the N % threads left over are multiplied one at a time, each on every thread. Each product
+    is bmm's own bit for bit (tests/test_replicas.py)."""
+    count, rows, inner = a.shape
+    threads = torch.get_num_threads()
+    rest = count % threads if a.device.type == "cpu" else 0
+    if rest == 0 or rows * inner * b.shape[2] < SPLIT_MACS:
+        return torch.bmm(a, b)
+    out = a.new_empty(count, rows, b.shape[2])
+    whole = count - rest
+    if whole:
+        torch.bmm(a[:whole], b[:whole], out=out[:whole])
+    for k in range(whole, count):
+        torch.mm(a[k], b[k], out=out[k])
+    return out
+
+
 class StackedLinearFunction(torch.autograd.Function):
     """(N, B, in) inputs, (N, out, in) weights, (N, out) bias or None -> (N, B, out)."""
 
@@ -55,16 +80,16 @@ class StackedLinearFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None):
         ctx.save_for_backward(h, weight)
-        out = torch.bmm(h, weight.transpose(1, 2))  # what vmap makes of F.linear
+        out = stacked_matmul(h, weight.transpose(1, 2))  # what vmap makes of F.linear
         return out + bias.unsqueeze(1) if bias is not None else out
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         h, weight = ctx.saved_tensors
         needs_h, needs_weight, needs_bias = ctx.needs_input_grad
-        grad_h = torch.bmm(grad, weight) if needs_h else None
+        grad_h = stacked_matmul(grad, weight) if needs_h else None
         # (N, out, in), the weight's own layout: AccumulateGrad keeps it without a copy
-        grad_weight = torch.bmm(grad.transpose(1, 2), h) if needs_weight else None
+        grad_weight = stacked_matmul(grad.transpose(1, 2), h) if needs_weight else None
         grad_bias = grad.sum(1) if needs_bias else None
         return grad_h, grad_weight, grad_bias
 
