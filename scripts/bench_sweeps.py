@@ -13,9 +13,11 @@ each), in one run of this script; each time is a whole `python train.py -m ...` 
 
 Last line: `sweeps_speedup_toy1d=<x> sweeps_speedup_poly=<y> dropout_table_vs_floor=<z>`
 (speedups: basic launcher's time / stacked launcher's; vs_floor: stacked time / floor).
+`--repeat k` runs each launcher k times, the launchers taking turns, and keeps each one's
+fastest time: a busy neighbour on a shared machine slows one run, not the comparison.
 
     DATA_DIR=/work/shared/data python scripts/bench_sweeps.py [--workload toy1d,poly,dropout_table]
-        [--table-epochs 2] [--launchers stacked,basic,joblib]
+        [--table-epochs 2] [--launchers stacked,basic,joblib] [--repeat 1]
 """
 
 import argparse
@@ -88,6 +90,7 @@ def main() -> None:
     parser.add_argument("--workload", default="toy1d,poly,dropout_table")
     parser.add_argument("--launchers", default="stacked,basic,joblib")
     parser.add_argument("--table-epochs", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=1, help="runs per launcher, the fastest kept")
     parser.add_argument("--keep", type=Path, help="keep the sweep folders here (default: deleted)")
     args = parser.parse_args()
     launchers = args.launchers.split(",")
@@ -100,11 +103,13 @@ def main() -> None:
                 if "DATA_DIR" not in os.environ:
                     sys.exit("dropout_table: set DATA_DIR to the folder holding FashionMNIST/raw")
                 overrides.append(f"trainer.max_epochs={args.table_epochs}")
-            times = {}
-            for launcher in launchers:
-                folder = Path(tmp) / f"{name}_{launcher}"
-                times[launcher] = sweep_seconds([*overrides, *LAUNCHERS[launcher]], folder)
-                print(f"{name}: {launcher} {times[launcher]:.1f} s", flush=True)
+            times: dict[str, float] = {}
+            for round_ in range(max(1, args.repeat)):
+                for launcher in launchers:  # in turns: noise hits each launcher alike
+                    folder = Path(tmp) / f"{name}_{launcher}_{round_}"
+                    seconds = sweep_seconds([*overrides, *LAUNCHERS[launcher]], folder)
+                    times[launcher] = min(seconds, times.get(launcher, seconds))
+                    print(f"{name}: {launcher} {seconds:.1f} s", flush=True)
             results[name] = times
             if "stacked" in times:
                 ratios = ", ".join(
