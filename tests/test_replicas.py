@@ -729,6 +729,11 @@ def test_replicas_left_over_by_the_threads_multiply_one_at_a_time_with_bmms_numb
                 out = plain_stack.stacked_matmul(x, y)
                 assert torch.equal(out, torch.bmm(x, y)), (count, x.shape)
                 assert len(calls) == count % threads
+        # where autograd records (a double backward): one bmm, differentiable
+        a = torch.randn(3, 64, 96, requires_grad=True)
+        calls.clear()
+        plain_stack.stacked_matmul(a, torch.randn(3, 96, 48)).sum().backward()
+        assert not calls and a.grad is not None
         small = torch.randn(3, 8, 8)
         calls.clear()
         assert torch.equal(plain_stack.stacked_matmul(small, small), torch.bmm(small, small))

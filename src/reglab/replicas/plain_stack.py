@@ -61,9 +61,11 @@ def stacked_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     is bmm's own bit for bit (tests/test_replicas.py)."""
     count, rows, inner = a.shape
     threads = torch.get_num_threads()
-    # (a compiled graph keeps one bmm: the compiler plans its own kernels)
-    cpu = a.device.type == "cpu" and not torch.compiler.is_compiling()
-    rest = count % threads if cpu else 0
+    # one bmm in a compiled graph (the compiler plans its own kernels) and where autograd
+    # records (a double backward): out= has no derivative
+    recorded = torch.is_grad_enabled() and (a.requires_grad or b.requires_grad)
+    split = a.device.type == "cpu" and not torch.compiler.is_compiling() and not recorded
+    rest = count % threads if split else 0
     if rest == 0 or rows * inner * b.shape[2] < SPLIT_MACS:
         return torch.bmm(a, b)
     out = a.new_empty(count, rows, b.shape[2])
