@@ -60,13 +60,14 @@ def stacked_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     the N % threads left over are multiplied one at a time, each on every thread. Each product
     is bmm's own bit for bit (tests/test_replicas.py)."""
     count, rows, inner = a.shape
-    threads = torch.get_num_threads()
+    if rows * inner * b.shape[2] < SPLIT_MACS:  # first: toy1d's and poly's every product
+        return torch.bmm(a, b)
     # one bmm in a compiled graph (the compiler plans its own kernels) and where autograd
     # records (a double backward): out= has no derivative
     recorded = torch.is_grad_enabled() and (a.requires_grad or b.requires_grad)
     split = a.device.type == "cpu" and not torch.compiler.is_compiling() and not recorded
-    rest = count % threads if split else 0
-    if rest == 0 or rows * inner * b.shape[2] < SPLIT_MACS:
+    rest = count % torch.get_num_threads() if split else 0
+    if rest == 0:
         return torch.bmm(a, b)
     out = a.new_empty(count, rows, b.shape[2])
     whole = count - rest
