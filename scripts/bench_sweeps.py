@@ -93,6 +93,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs per launcher, the fastest kept")
     parser.add_argument("--keep", type=Path, help="keep the sweep folders here (default: deleted)")
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error(f"--repeat {args.repeat}: runs per launcher, 1 or more")
     launchers = args.launchers.split(",")
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -104,7 +106,7 @@ def main() -> None:
                     sys.exit("dropout_table: set DATA_DIR to the folder holding FashionMNIST/raw")
                 overrides.append(f"trainer.max_epochs={args.table_epochs}")
             times: dict[str, float] = {}
-            for round_ in range(max(1, args.repeat)):
+            for round_ in range(args.repeat):
                 for launcher in launchers:  # in turns: noise hits each launcher alike
                     folder = Path(tmp) / f"{name}_{launcher}_{round_}"
                     seconds = sweep_seconds([*overrides, *LAUNCHERS[launcher]], folder)
