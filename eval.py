@@ -8,6 +8,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
 if __name__ == "__main__":
-    from reglab.app.cli import evaluate
+    from reglab.app.cli import evaluate_process
 
-    evaluate()
+    evaluate_process()

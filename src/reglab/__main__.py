@@ -3,5 +3,6 @@ and reglab-report as subcommands of one module (a thin entry point, as train.py)
 
 if __name__ == "__main__":
     from reglab.app.cli import module_main
+    from reglab.app.process_exit import end_without_teardown
 
-    module_main()
+    end_without_teardown(module_main)

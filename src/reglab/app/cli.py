@@ -139,6 +139,21 @@ def evaluate() -> None:
     _start(eval_job, "eval")
 
 
+# The processes' entries (train.py, eval.py, the console scripts): the command, then the
+# process ends without Python's ~1 s teardown (reglab.app.process_exit). In-process callers
+# (tests, notebooks) call train() / evaluate(), which return.
+def train_process() -> None:
+    from reglab.app.process_exit import end_without_teardown
+
+    end_without_teardown(train)
+
+
+def evaluate_process() -> None:
+    from reglab.app.process_exit import end_without_teardown
+
+    end_without_teardown(evaluate)
+
+
 def report() -> None:
     """`reglab-report <sweep dir>`: (re)build a sweep's summary, figures and report."""
     from reglab.report.__main__ import main
