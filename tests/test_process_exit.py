@@ -29,8 +29,9 @@ end_without_teardown(work)
 """
 
 
-def run(body: str, prelude: str = "") -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+def run(body: str, prelude: str = "", env: dict | None = None) -> subprocess.CompletedProcess:
+    inherited = {k: v for k, v in os.environ.items() if k != "REGLAB_PYTHON_TEARDOWN"}
+    env = inherited | {"PYTHONPATH": str(REPO / "src")} | (env or {})
     code = prelude + PROGRAM.format(body=body)
     return subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
@@ -61,6 +62,17 @@ def test_under_coverage_the_process_ends_as_python_ends_it():
     done = run("pass", prelude=fake)
     assert done.returncode == 0
     assert "teardown ran" in done.stderr
+
+
+def test_reglab_python_teardown_keeps_the_exit_handlers_of_a_wrapper():
+    # a wrapper (a profiler running train.py through runpy) registered its handler first
+    wrapper = "import atexit; atexit.register(lambda: print('the wrapper reported'))\n"
+    skipped = run("pass", prelude=wrapper)
+    assert "the wrapper reported" not in skipped.stdout
+    kept = run("pass", prelude=wrapper, env={"REGLAB_PYTHON_TEARDOWN": "1"})
+    assert kept.returncode == 0
+    assert kept.stdout.splitlines()[-1] == "the wrapper reported"
+    assert "teardown ran" in kept.stderr
 
 
 def test_train_py_that_succeeds_leaves_its_log_and_results_whole(tmp_path):

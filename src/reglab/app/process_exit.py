@@ -13,7 +13,9 @@ Only a process's entry calls `end_without_teardown` (train.py, eval.py, the cons
 `python -m reglab`), never a function called in-process: an exit handler that ends the
 process would take over the exit status of its host (pytest's). A command that fails or is
 interrupted exits as before (its status, Python's teardown). Under coverage, whose own exit
-handler is registered before this one, the process ends normally.
+handler is registered before this one, the process ends normally; so it does with
+REGLAB_PYTHON_TEARDOWN=1, for any other wrapper whose exit handlers come first (a profiler
+that runs train.py through runpy and reports at exit).
 """
 
 import atexit
@@ -30,6 +32,8 @@ class _Command:
 
 def _end_now() -> None:
     if not _Command.succeeded or "coverage" in sys.modules:
+        return
+    if os.environ.get("REGLAB_PYTHON_TEARDOWN", "") not in ("", "0"):
         return
     logging.shutdown()  # flushes and closes the log files (train.log, Hydra's)
     for stream in (sys.stdout, sys.stderr):
