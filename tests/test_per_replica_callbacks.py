@@ -224,3 +224,47 @@ def test_replica_loggers_send_each_row_once_even_when_interrupted(tmp_path):
     writer.rows_by_replica = [rows[:2], rows[:2]]  # rewound to the checkpoint after epoch 2
     sending.send()
     assert loggers[0].steps == loggers[1].steps == [10, 20, 30]
+
+
+def test_the_writer_s_checkpoints_hold_every_row_each_encoded_once(tmp_path, monkeypatch):
+    """Each checkpoint holds every replica's rows so far, exact (floats, NaN); a replica that
+    stopped recording has fewer; rows are JSON-encoded per checkpoint, not per row; a writer
+    loaded from a checkpoint goes on from its rows."""
+    import json
+    import math
+
+    from reglab.callbacks import epoch_metrics
+    from reglab.callbacks.epoch_metrics import EpochMetricsWriter, _tensor_text
+
+    calls = []
+    dumps = json.dumps
+    monkeypatch.setattr(epoch_metrics.json, "dumps", lambda v: calls.append(1) or dumps(v))
+
+    def rows_of(state: dict) -> list[list[dict]]:
+        return [json.loads(_tensor_text(text)) for text in state["rows_json"]]
+
+    def row(epoch: int) -> dict:
+        return {"epoch": epoch, "train/loss": 1.0 / 3.0**epoch, "val/loss": math.nan}
+
+    writer = EpochMetricsWriter(tmp_path, replica_dirs=[tmp_path / "a", tmp_path / "b"])
+    states = []
+    for epoch in range(1, 6):
+        writer.rows_by_replica[0].append(row(epoch))
+        if epoch <= 3:  # replica b stops after epoch 3
+            writer.rows_by_replica[1].append(row(epoch))
+        if epoch in (2, 5):
+            states.append(writer.state_dict())
+    assert len(calls) == 4  # two replicas x two checkpoints
+    for state, epochs in zip(states, (2, 5), strict=True):
+        a, b = rows_of(state)
+        assert [r["epoch"] for r in a] == list(range(1, epochs + 1))
+        assert [r["epoch"] for r in b] == list(range(1, min(epochs, 3) + 1))
+        assert [r["train/loss"] for r in a] == [1.0 / 3.0**e for e in range(1, epochs + 1)]
+        assert all(math.isnan(r["val/loss"]) for r in a + b)
+    resumed = EpochMetricsWriter(tmp_path, replica_dirs=[tmp_path / "a", tmp_path / "b"])
+    resumed.load_state_dict(states[0])  # back to epoch 2, then on
+    resumed.rows_by_replica[0].append(row(3))
+    a, b = rows_of(resumed.state_dict())
+    assert [r["epoch"] for r in a] == [1, 2, 3] and [r["epoch"] for r in b] == [1, 2]
+    resumed.rows_by_replica[0] = [row(1)]  # rows replaced by fewer
+    assert [r["epoch"] for r in rows_of(resumed.state_dict())[0]] == [1]

@@ -48,7 +48,10 @@ class EpochMetricsWriter(L.Callback):
         self.path = self.paths[0]
         self.write_every_s = write_every_s
         self.rows_by_replica: list[list[dict]] = [[] for _ in self.paths]
-        self._texts: list[list[str]] = [[] for _ in self.paths]  # each row as JSON, once
+        # each replica's rows as JSON, encoded once, at the checkpoint after they came: one
+        # json.dumps per replica and checkpoint, not per row (toy1d's pack: 60,000 calls)
+        self._json_chunks: list[list[str]] = [[] for _ in self.paths]
+        self._encoded: list[int] = [0 for _ in self.paths]  # rows in those chunks
         self._columns: list[str] = []
         # each replica's rows rendered as CSV so far (under `_rendered_columns`): a write
         # renders only the new rows, not every row of a 2,000-epoch run again
@@ -87,7 +90,14 @@ class EpochMetricsWriter(L.Callback):
     def state_dict(self) -> dict:
         if self._trainer is not None:  # checkpoints are saved after the epoch's metrics are in
             self._complete_pending(self._trainer, self._module)
-        texts = [_text_tensor("[" + ",".join(texts) + "]") for texts in self._texts]
+        texts = []
+        for k, rows in enumerate(self.rows_by_replica):
+            if len(rows) < self._encoded[k]:  # rows replaced by fewer: encoded anew
+                self._json_chunks[k], self._encoded[k] = [], 0
+            if len(rows) > self._encoded[k]:  # the rows since the last checkpoint
+                self._json_chunks[k].append(json.dumps(rows[self._encoded[k] :])[1:-1])
+                self._encoded[k] = len(rows)
+            texts.append(_text_tensor("[" + ",".join(self._json_chunks[k]) + "]"))
         self._checkpointed = {"rows_json": texts, "columns": list(self._columns)}
         return dict(self._checkpointed)
 
@@ -106,7 +116,10 @@ class EpochMetricsWriter(L.Callback):
             self.rows_by_replica = [json.loads(_tensor_text(text)) for text in texts]
         else:  # a checkpoint of a single run from before rows were JSON
             self.rows_by_replica = [list(state_dict["rows"])]
-        self._texts = [[json.dumps(row) for row in rows] for rows in self.rows_by_replica]
+        self._json_chunks = [
+            [json.dumps(rows)[1:-1]] if rows else [] for rows in self.rows_by_replica
+        ]
+        self._encoded = [len(rows) for rows in self.rows_by_replica]
         every = (key for rows in self.rows_by_replica for row in rows for key in row)
         self._columns = list(state_dict.get("columns") or dict.fromkeys(every))
         self._pending, self._unwritten = None, True  # rewritten from these rows
@@ -153,7 +166,6 @@ class EpochMetricsWriter(L.Callback):
             if recording[k]:
                 replica_row = row | {key: column[k] for key, column in columns.items()}
                 rows.append(replica_row)
-                self._texts[k].append(json.dumps(replica_row))
                 self._unwritten = True
 
     def _flush(self, trainer, pl_module, force: bool = False) -> None:
