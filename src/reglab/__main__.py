@@ -3,6 +3,6 @@ and reglab-report as subcommands of one module (a thin entry point, as train.py)
 
 if __name__ == "__main__":
     from reglab.app.cli import module_main
-    from reglab.app.process_exit import end_without_teardown
+    from reglab.app.process_entry import run_command
 
-    end_without_teardown(module_main)
+    run_command(module_main)

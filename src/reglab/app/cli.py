@@ -140,18 +140,18 @@ def evaluate() -> None:
 
 
 # The processes' entries (train.py, eval.py, the console scripts): the command, then the
-# process ends without Python's ~1 s teardown (reglab.app.process_exit). In-process callers
+# process ends without Python's ~1 s teardown (reglab.app.process_entry). In-process callers
 # (tests, notebooks) call train() / evaluate(), which return.
 def train_process() -> None:
-    from reglab.app.process_exit import end_without_teardown
+    from reglab.app.process_entry import run_command
 
-    end_without_teardown(train)
+    run_command(train)
 
 
 def evaluate_process() -> None:
-    from reglab.app.process_exit import end_without_teardown
+    from reglab.app.process_entry import run_command
 
-    end_without_teardown(evaluate)
+    run_command(evaluate)
 
 
 def report() -> None:

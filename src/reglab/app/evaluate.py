@@ -128,6 +128,7 @@ def evaluate(settings: EvalConfig) -> dict:
     from reglab.app.build import build_data, build_trainer
     from reglab.app.checks import check_hardware
     from reglab.app.eval_logging import build_eval_loggers, training_run
+    from reglab.app.process_entry import start_up_done
     from reglab.extras.provenance import provenance
     from reglab.extras.warnings import silence_known_warnings
     from reglab.lit import RegLabModule
@@ -136,6 +137,7 @@ def evaluate(settings: EvalConfig) -> dict:
     from reglab.replicas.state import check_not_run_state
     from reglab.threads import configure_threads
 
+    start_up_done()  # (the garbage collector, deferred through start-up: resumes)
     check_hardware(settings.hardware)
     configure_threads(settings.hardware.threads)
     if settings.extras.ignore_warnings:

@@ -24,6 +24,7 @@ from reglab.app.build import (
 from reglab.app.checkpoint_fit import check_checkpoint_fits
 from reglab.app.checks import check_hardware, tests_a_checkpoint
 from reglab.app.job_info import JobInfo
+from reglab.app.process_entry import start_up_done
 from reglab.app.records import finished_record
 from reglab.app.resume import ResumePoint, check_epochs_left, resume_point
 from reglab.app.run_folder import set_aside_old_checkpoints
@@ -154,7 +155,9 @@ def train_in_folder(settings: RunConfig, job: JobInfo, resume: ResumePoint | Non
 
 def prepare_machine(settings: RunConfig) -> None:
     """The hardware asked for exists; CPU threads are shared among the processes; known
-    library warnings are silenced before the data and the model are built."""
+    library warnings are silenced before the data and the model are built; the garbage
+    collector, deferred through start-up, resumes (reglab.app.process_entry)."""
+    start_up_done()
     check_hardware(settings.hardware)
     processes = settings.hardware.devices if settings.hardware.accelerator == "cpu" else 1
     configure_threads(settings.hardware.threads, processes if isinstance(processes, int) else 1)

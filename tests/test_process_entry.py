@@ -1,9 +1,14 @@
-"""A command's process ends without Python's teardown once the command has succeeded
-(reglab.app.process_exit); a failed one exits as Python does."""
+"""A command's process (reglab.app.process_entry): the garbage collector waits for the end of
+start-up; the process ends without Python's teardown once the command has succeeded, and a
+failed one exits as Python does."""
 
+import gc
 import os
 import subprocess
 import sys
+import textwrap
+
+from reglab.app.process_entry import start_up_done
 
 from .conftest import REPO, run_cli
 
@@ -12,7 +17,7 @@ from .conftest import REPO, run_cli
 # stdout of a pipe must reach the parent.
 PROGRAM = """
 import atexit, sys
-from reglab.app.process_exit import end_without_teardown
+from reglab.app.process_entry import run_command
 
 class Teardown:
     def __del__(self):
@@ -25,7 +30,7 @@ def work():
     print("worked")
     {body}
 
-end_without_teardown(work)
+run_command(work)
 """
 
 
@@ -94,3 +99,27 @@ def test_train_py_that_succeeds_leaves_its_log_and_results_whole(tmp_path):
     assert (run_dir / "train.log").read_text().strip().endswith(f"Results in {run_dir}")
     assert (run_dir / "metrics.json").is_file()
     assert len((run_dir / "metrics.csv").read_text().splitlines()) == 1 + 3
+
+
+def test_the_collector_waits_for_start_up_then_frees_its_garbage_and_freezes_the_rest():
+    body = """
+    import gc, weakref
+    class Node: pass
+    cycle = Node(); cycle.me = cycle  # start-up's garbage: only the collector frees it
+    gone = weakref.ref(cycle); del cycle
+    kept = [Node() for _ in range(1000)]
+    print("start-up", gc.isenabled(), gone() is not None)
+    from reglab.app.process_entry import start_up_done
+    start_up_done()
+    print("training", gc.isenabled(), gone() is None, gc.get_freeze_count() >= 1000)
+    start_up_done()  # once: no second collection
+    """
+    done = run(textwrap.dedent(body).replace("\n", "\n    "))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1:3] == ["start-up False True", "training True True True"]
+
+
+def test_start_up_done_outside_a_command_s_process_leaves_the_collector_alone():
+    enabled, frozen = gc.isenabled(), gc.get_freeze_count()
+    start_up_done()
+    assert (gc.isenabled(), gc.get_freeze_count()) == (enabled, frozen)
