@@ -129,6 +129,7 @@ def evaluate(settings: EvalConfig) -> dict:
     from reglab.app.checks import check_hardware
     from reglab.app.eval_logging import build_eval_loggers, training_run
     from reglab.app.process_entry import start_up_done
+    from reglab.determinism import keep_new_memory_unfilled
     from reglab.extras.provenance import provenance
     from reglab.extras.warnings import silence_known_warnings
     from reglab.lit import RegLabModule
@@ -138,6 +139,7 @@ def evaluate(settings: EvalConfig) -> dict:
     from reglab.threads import configure_threads
 
     start_up_done()  # (the garbage collector, deferred through start-up: resumes)
+    keep_new_memory_unfilled()  # (under deterministic algorithms: reglab.determinism)
     check_hardware(settings.hardware)
     configure_threads(settings.hardware.threads)
     if settings.extras.ignore_warnings:

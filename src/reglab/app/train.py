@@ -34,6 +34,7 @@ from reglab.callbacks.early_stopping import EarlyStopping
 from reglab.config.errors import ConfigError
 from reglab.data.base import InMemoryDataModule
 from reglab.data.build import data_class
+from reglab.determinism import keep_new_memory_unfilled
 from reglab.extras.provenance import provenance
 from reglab.extras.start import start_extras
 from reglab.extras.warnings import silence_known_warnings
@@ -156,8 +157,10 @@ def train_in_folder(settings: RunConfig, job: JobInfo, resume: ResumePoint | Non
 def prepare_machine(settings: RunConfig) -> None:
     """The hardware asked for exists; CPU threads are shared among the processes; known
     library warnings are silenced before the data and the model are built; the garbage
-    collector, deferred through start-up, resumes (reglab.app.process_entry)."""
+    collector, deferred through start-up, resumes (reglab.app.process_entry); deterministic
+    algorithms do not fill new tensors with NaN (reglab.determinism)."""
     start_up_done()
+    keep_new_memory_unfilled()
     check_hardware(settings.hardware)
     processes = settings.hardware.devices if settings.hardware.accelerator == "cpu" else 1
     configure_threads(settings.hardware.threads, processes if isinstance(processes, int) else 1)
