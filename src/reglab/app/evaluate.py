@@ -126,24 +126,15 @@ def evaluate(settings: EvalConfig) -> dict:
     import lightning as L
 
     from reglab.app.build import build_data, build_trainer
-    from reglab.app.checks import check_hardware
     from reglab.app.eval_logging import build_eval_loggers, training_run
-    from reglab.app.process_entry import start_up_done
-    from reglab.determinism import keep_new_memory_unfilled
+    from reglab.app.train import prepare_machine
     from reglab.extras.provenance import provenance
-    from reglab.extras.warnings import silence_known_warnings
     from reglab.lit import RegLabModule
     from reglab.loggers import finish_wandb, log_final_metrics
     from reglab.outputs.results import print_summary
     from reglab.replicas.state import check_not_run_state
-    from reglab.threads import configure_threads
 
-    start_up_done()  # (the garbage collector, deferred through start-up: resumes)
-    keep_new_memory_unfilled()  # (under deterministic algorithms: reglab.determinism)
-    check_hardware(settings.hardware)
-    configure_threads(settings.hardware.threads)
-    if settings.extras.ignore_warnings:
-        silence_known_warnings()
+    prepare_machine(settings, processes=1)  # as a run's (one process evaluates)
     ckpt = Path(settings.ckpt_path).expanduser().resolve()
     if ckpt.is_dir():
         raise ConfigError(f"ckpt_path={settings.ckpt_path} is a folder; give a .ckpt file in it")

@@ -154,16 +154,20 @@ def train_in_folder(settings: RunConfig, job: JobInfo, resume: ResumePoint | Non
     return record
 
 
-def prepare_machine(settings: RunConfig) -> None:
+def prepare_machine(settings, processes: int | None = None) -> None:
     """The hardware asked for exists; CPU threads are shared among the processes; known
     library warnings are silenced before the data and the model are built; the garbage
     collector, deferred through start-up, resumes (reglab.app.process_entry); deterministic
-    algorithms do not fill new tensors with NaN (reglab.determinism)."""
+    algorithms do not fill new tensors with NaN (reglab.determinism). `settings`: a run's or
+    an evaluation's (their `hardware` and `extras`); `processes`: the processes sharing the
+    cores (None: one per CPU device the run trains on)."""
     start_up_done()
     keep_new_memory_unfilled()
     check_hardware(settings.hardware)
-    processes = settings.hardware.devices if settings.hardware.accelerator == "cpu" else 1
-    configure_threads(settings.hardware.threads, processes if isinstance(processes, int) else 1)
+    if processes is None:
+        devices = settings.hardware.devices if settings.hardware.accelerator == "cpu" else 1
+        processes = devices if isinstance(devices, int) else 1
+    configure_threads(settings.hardware.threads, processes)
     if settings.extras.ignore_warnings:
         silence_known_warnings()
 

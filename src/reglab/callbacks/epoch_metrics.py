@@ -116,10 +116,8 @@ class EpochMetricsWriter(L.Callback):
             self.rows_by_replica = [json.loads(_tensor_text(text)) for text in texts]
         else:  # a checkpoint of a single run from before rows were JSON
             self.rows_by_replica = [list(state_dict["rows"])]
-        self._json_chunks = [
-            [json.dumps(rows)[1:-1]] if rows else [] for rows in self.rows_by_replica
-        ]
-        self._encoded = [len(rows) for rows in self.rows_by_replica]
+        self._json_chunks = [[] for _ in self.rows_by_replica]  # (encoded at the next one)
+        self._encoded = [0 for _ in self.rows_by_replica]
         every = (key for rows in self.rows_by_replica for row in rows for key in row)
         self._columns = list(state_dict.get("columns") or dict.fromkeys(every))
         self._pending, self._unwritten = None, True  # rewritten from these rows
