@@ -1,6 +1,8 @@
 """A sweep with hydra/launcher=stacked against the basic launcher and joblib (2 jobs, 1 thread
 each), in one run of this script; each time is a whole `python train.py -m ...` command
-(start-up, every job's files, the sweep report).
+(start-up, every job's files, the sweep report). `stacked` runs one worker process a core
+(hydra.launcher.n_jobs=<cores>, each on one thread, as joblib's jobs); `stacked_serial`
+(not run by default) runs every pack in the launcher's process on every core.
 
   toy1d          experiment=toy1d_weight_decay over 10 weight decays x 3 seeds (30 jobs,
                  2,000 full-batch epochs each)
@@ -35,8 +37,12 @@ WORKLOADS = {
     "poly": ["experiment=poly_fit", "seed=0,1,2,3,4"],
     "dropout_table": ["experiment=dropout_table"],
 }
+CORES = len(os.sched_getaffinity(0))
 LAUNCHERS = {
-    "stacked": ["hydra/launcher=stacked"],
+    # one worker process a core, each its packs on one thread (hydra.launcher.n_jobs)
+    "stacked": ["hydra/launcher=stacked", f"hydra.launcher.n_jobs={CORES}"],
+    # (not run by default) every pack in this process, one after another, on every core
+    "stacked_serial": ["hydra/launcher=stacked"],
     "basic": [],
     "joblib": ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hardware.threads=1"],
 }

@@ -10,6 +10,7 @@ import torch
 import yaml
 from torch import nn
 
+from hydra_plugins.reglab_stacked_launcher.stacked_launcher import fill_workers
 from reglab.app.settings import validate_config
 from reglab.config.compose import compose_config
 from reglab.regularizers.dropconnect import DropConnectLinear
@@ -390,12 +391,13 @@ def test_dropout_jobs_in_a_pack_match_their_single_runs_statistically(tmp_path):
     assert means["regularizer.dropout=0.2"] != means["regularizer.dropout=0.6"]
 
 
+@pytest.mark.parametrize("key", ["max_pack", "n_jobs"])
 @pytest.mark.parametrize("value", ["0", "-2", "x"])
-def test_a_bad_max_pack_stops_the_sweep_naming_the_key(tmp_path, value):
+def test_a_bad_max_pack_or_n_jobs_stops_the_sweep_naming_the_key(tmp_path, key, value):
     sweep = ["-m", "dataset=toy1d", "seed=0,1", "hydra/launcher=stacked"]
-    result = run_main([*sweep, f"hydra.launcher.max_pack={value}", f"hydra.sweep.dir={tmp_path}"])
+    result = run_main([*sweep, f"hydra.launcher.{key}={value}", f"hydra.sweep.dir={tmp_path}"])
     assert result.returncode == 1
-    assert "hydra.launcher.max_pack" in result.stdout + result.stderr
+    assert f"hydra.launcher.{key}" in result.stdout + result.stderr
     assert not any(p.name.isdigit() for p in tmp_path.iterdir())  # nothing trained
 
 
@@ -499,3 +501,108 @@ def test_packed_jobs_stop_early_each_with_its_own_patience(tmp_path):
         assert got["best"] == pytest.approx(expected["best"], rel=1e-5)
         stops.append(got["stopped_epoch"])
     assert stops[0] < stops[1]  # each its own patience
+
+
+# -- packs side by side in worker processes (hydra.launcher.n_jobs) ----------------------------
+def testfill_workers_splits_the_largest_packs_until_each_worker_has_one():
+    assert fill_workers([[0, 1, 2, 3, 4]], 2) == [[0, 1, 2], [3, 4]]
+    assert fill_workers([[0, 1, 2, 3], [4]], 3) == [[0, 1], [2, 3], [4]]
+    assert fill_workers([[0], [1]], 4) == [[0], [1]]  # lone jobs do not split
+    assert fill_workers([[0, 1, 2]], 1) == [[0, 1, 2]]
+
+
+def test_packs_in_worker_processes_equal_the_basic_launchers_jobs(tmp_path):
+    """n_jobs=2: the one pack of 8 splits into two packs of 4, one in each of 2 worker
+    processes (each on one thread), with the basic launcher's numbers and files; each record
+    names the command the user typed, not the worker's."""
+    command = [*TOY_SWEEP, "hydra/launcher=stacked", "hydra.launcher.n_jobs=2"]
+    stacked = run_cli([*command, f"hydra.sweep.dir={tmp_path / 's'}"])
+    output = stacked.stdout + stacked.stderr
+    assert stacked.returncode == 0, output[-3000:]
+    assert "8 in 2 packs trained stacked (4, 4)" in output
+    assert "Running 2 units in 2 worker processes" in output
+    basic = run_main([*TOY_SWEEP, f"hydra.sweep.dir={tmp_path / 'b'}"])
+    assert basic.returncode == 0, basic.stderr[-3000:]
+    _assert_same_results(tmp_path / "s", tmp_path / "b", rel=1e-5)
+    for record in _records(tmp_path / "s").values():
+        assert "hydra.launcher.n_jobs=2" in record["provenance"]["command"]
+        assert "multiprocessing" not in record["provenance"]["command"]
+    assert not (tmp_path / "s" / ".packs").exists()
+
+
+SIDE_BY_SIDE = [  # 4 jobs: 2 packs of 2 in 2 workers, long enough to be stopped mid-way
+    "-m",
+    "dataset=toy1d",
+    "model.hidden=[16,16]",
+    "trainer.max_epochs=400",
+    "trainer.check_val_every_n_epoch=100",
+    "logger=csv",
+    "regularizer.weight_decay=0.0,0.01",
+    "seed=0,1",
+    "hydra/launcher=stacked",
+    "hydra.launcher.n_jobs=2",
+]
+
+
+def _kill(tmp_path: Path, signal_name: str, target: str, epoch: int = 3) -> list[str]:
+    return [
+        "+callbacks.kill._target_=tests.helpers.KillAt",
+        f"+callbacks.kill.epoch={epoch}",
+        f"+callbacks.kill.marker={tmp_path / 'killed'}",
+        f"+callbacks.kill.signal={signal_name}",
+        f"+callbacks.kill.target={target}",
+    ]
+
+
+def _without_kill(records: dict) -> dict:
+    return {tuple(o for o in k if "callbacks.kill" not in o): r for k, r in records.items()}
+
+
+def test_ctrl_c_to_a_launcher_with_workers_stops_every_pack_and_the_same_command_continues(
+    tmp_path,
+):
+    """SIGINT to the launcher (a terminal's Ctrl-C reaches only it: its workers have their own
+    process group) reaches both workers once: each pack writes its jobs as of its last
+    checkpoint (interrupted), exit 1; the same command continues them to the numbers of an
+    uninterrupted sweep."""
+    command = [*SIDE_BY_SIDE, *_kill(tmp_path, "SIGINT", "parent", epoch=150)]
+    command.append(f"hydra.sweep.dir={tmp_path / 's'}")
+    first = run_cli(command)
+    output = first.stdout + first.stderr
+    assert first.returncode == 1, output[-3000:]
+    assert "Interrupted (Ctrl-C)" in output
+    assert [r["status"] for r in _records(tmp_path / "s").values()] == ["interrupted"] * 4
+    again = run_cli(command)
+    output = again.stdout + again.stderr
+    assert again.returncode == 0, output[-3000:]
+    assert "after epoch 100" in output, output[-3000:]  # a pack went on from its checkpoint
+    alone = run_main([*SIDE_BY_SIDE[:-1], f"hydra.sweep.dir={tmp_path / 'one'}"])
+    assert alone.returncode == 0, alone.stderr[-3000:]
+    resumed = _without_kill(_records(tmp_path / "s"))
+    for overrides, expected in _without_kill(_records(tmp_path / "one")).items():
+        overrides = tuple(o for o in overrides if "n_jobs" not in o)
+        got = {tuple(o for o in k if "n_jobs" not in o): r for k, r in resumed.items()}[overrides]
+        assert got["status"] == "completed" and got["epochs"] == expected["epochs"] == 400
+        for key in (k for k in expected if "/" in k):
+            assert got[key] == pytest.approx(expected[key], rel=1e-5, abs=1e-6), key
+
+
+def test_a_worker_that_dies_fails_its_packs_jobs_and_the_others_finish(tmp_path):
+    """SIGKILL (the out-of-memory killer) to one worker: its pack's jobs are `failed`, saying
+    so; the other pack completes and the sweep's report is written (exit 1: jobs failed); the
+    same command again trains the failed ones."""
+    command = [*SIDE_BY_SIDE, *_kill(tmp_path, "SIGKILL", "self")]
+    command.append(f"hydra.sweep.dir={tmp_path / 's'}")
+    first = run_cli(command)
+    output = first.stdout + first.stderr
+    assert first.returncode == 1, output[-3000:]
+    records = _records(tmp_path / "s")
+    statuses = sorted(r["status"] for r in records.values())
+    assert statuses == ["completed"] * 2 + ["failed"] * 2, output[-3000:]
+    for record in records.values():
+        if record["status"] == "failed":
+            assert "killed by SIGKILL" in record["error"]
+    assert (tmp_path / "s" / "summary.csv").is_file()
+    again = run_cli(command)
+    assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
+    assert [r["status"] for r in _records(tmp_path / "s").values()] == ["completed"] * 4

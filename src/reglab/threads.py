@@ -14,6 +14,13 @@ import torch
 
 log = logging.getLogger("reglab")
 _USER_THREADS = os.environ.get("OMP_NUM_THREADS")  # as the user started us
+_workers: list[int] = []  # set in a stacked launcher's worker: the workers running at once
+
+
+def share_cores_with(workers: int) -> None:
+    """This process is one of `workers` launcher workers running jobs at once
+    (hydra/launcher=stacked with n_jobs: reglab.app.worker_pool)."""
+    _workers[:] = [workers]
 
 
 def available_cores() -> int:
@@ -24,9 +31,12 @@ def available_cores() -> int:
 
 
 def parallel_jobs() -> int:
-    """How many jobs the launcher runs at once on this machine (joblib's n_jobs), else 1."""
+    """How many jobs (or packs) the launcher runs at once on this machine (joblib's n_jobs,
+    the stacked launcher's workers), else 1."""
     from hydra.core.hydra_config import HydraConfig
 
+    if _workers:
+        return _workers[0]
     if not HydraConfig.initialized():
         return 1
     launcher = HydraConfig.get().get("launcher") or {}

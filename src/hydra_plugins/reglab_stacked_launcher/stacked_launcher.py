@@ -10,15 +10,23 @@ set once the pack has trained. Jobs that fit no pack (another task than reglab's
 invalid config, `seeds=N`, what stacked replicas cannot do) run as the basic launcher runs
 them, so `-m hydra/launcher=stacked` is never worse than the basic launcher.
 
+With `hydra.launcher.n_jobs=k`, k worker processes run the packs and lone jobs side by side
+(reglab.app.worker_pool), the machine's cores shared among them (hardware.threads by
+default: cores // k each), longest units first; a pack that would leave a worker idle is
+split. On a CPU, k small packs on one core each do more epochs a second than one pack on
+every core (small matrix products scale poorly across threads).
+
 The sweep's config loader becomes a reglab.config.sweep_compose.SweepComposer: Hydra composes
 each kind of job once (not every job twice, ~0.1 s each), the others are copies of it.
 """
 
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
@@ -49,20 +57,28 @@ class StackedLauncherConf:
     _target_: str = "hydra_plugins.reglab_stacked_launcher.stacked_launcher.StackedLauncher"
     # the most jobs in one pack (null: reglab.replicas.packing.DEFAULT_MAX_PACK)
     max_pack: int | None = None
+    # worker processes that run packs and lone jobs side by side (1: one after another, here)
+    n_jobs: int = 1
 
 
 ConfigStore.instance().store(group="hydra/launcher", name="stacked", node=StackedLauncherConf)
 
 
 class StackedLauncher(Launcher):
-    def __init__(self, max_pack: int | None = None) -> None:
+    def __init__(self, max_pack: int | None = None, n_jobs: int = 1) -> None:
         super().__init__()
         if max_pack is not None and (isinstance(max_pack, bool) or max_pack < 1):
             raise ValueError(
                 f"hydra.launcher.max_pack={max_pack}: the most jobs in one pack, a whole number "
                 "of at least 1 (1: no packing), or null for the default"
             )
+        if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
+            raise ValueError(
+                f"hydra.launcher.n_jobs={n_jobs}: the worker processes that run packs side by "
+                "side, a whole number of at least 1 (1: one after another, in this process)"
+            )
         self.max_pack = max_pack
+        self.n_jobs = n_jobs
         self.config: DictConfig | None = None
         self.task_function: TaskFunction | None = None
         self.hydra_context: HydraContext | None = None
@@ -94,14 +110,13 @@ class StackedLauncher(Launcher):
         trains = getattr(self.task_function, "trains_packs", False)
         validated = [self._validated(config) if trains else None for config in configs]
         plan = self._plan(validated, job_overrides, initial_job_idx)
+        if min(self.n_jobs, len(plan)) > 1:
+            return self._launch_in_workers(plan, configs, validated, sweep_dir)
         returns: list[JobReturn | None] = [None] * len(configs)
         for unit in plan:
-            if len(unit) == 1:
-                returns[unit[0]] = self._run(configs[unit[0]], self.task_function)
-            else:
-                jobs = [(configs[i], validated[i]) for i in unit]
-                for i, ret in zip(unit, self._run_pack(jobs, sweep_dir), strict=True):
-                    returns[i] = ret
+            jobs = [(configs[i], validated[i]) for i in unit]
+            for i, ret in zip(unit, self._run_unit(jobs, sweep_dir), strict=True):
+                returns[i] = ret
             configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         return returns
 
@@ -122,6 +137,7 @@ class StackedLauncher(Launcher):
                 units.append(groups[packing.key])
         max_pack = DEFAULT_MAX_PACK if self.max_pack is None else self.max_pack
         plan = [part for unit in units for part in split(unit, max_pack)]
+        plan = fill_workers(plan, self.n_jobs)
         packs = [unit for unit in plan if len(unit) > 1]
         alone = [unit[0] for unit in plan if len(unit) == 1]
         log.info(
@@ -146,6 +162,54 @@ class StackedLauncher(Launcher):
         for unit in packs:
             log.info("\tpack #%s", ", #".join(str(first_idx + i) for i in unit))
         return plan
+
+    # -- side by side -------------------------------------------------------------------------
+    def _launch_in_workers(self, plan, configs, validated, sweep_dir: Path) -> list[JobReturn]:
+        """The plan's units in `n_jobs` worker processes, longest first (a unit's jobs times
+        their epochs); Ctrl-C / SIGTERM stops them as it stops one pack (reglab.app.
+        worker_pool). A unit whose worker died leaves its jobs `failed`; the others go on."""
+        from hydra.core.singleton import Singleton
+
+        from reglab.app.worker_pool import DONE, INTERRUPTED, run_units
+
+        def cost(unit: list[int]) -> int:
+            epochs = [_epochs(validated[i]) for i in unit]
+            return sum(epochs)
+
+        order = sorted(range(len(plan)), key=lambda u: -cost(plan[u]))
+        units = [[(configs[i], validated[i]) for i in plan[u]] for u in order]
+        workers = min(self.n_jobs, len(units))
+        log.info("Running %d units in %d worker processes, longest first", len(units), workers)
+        # Hydra's singletons but not OmegaConf's resolvers (local functions: they do not
+        # pickle); a worker registers them as it imports reglab, its task and Hydra
+        command = getattr(sys, "orig_argv", None)
+        setup = partial(_worker_setup, Singleton.get_state()["instances"], workers, command)
+        run = partial(_run_in_worker, self, sweep_dir)
+        outcomes, stopped = run_units(units, workers, setup, run)
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        returns: list[JobReturn | None] = [None] * len(configs)
+        for u, outcome in zip(order, outcomes, strict=True):
+            if outcome is not None and outcome.status == DONE:
+                for i, ret in zip(plan[u], outcome.value, strict=True):
+                    returns[i] = ret
+            elif outcome is not None and outcome.status != INTERRUPTED:
+                log.error("Jobs #%s failed: %s", ", #".join(map(str, plan[u])), outcome.error)
+                for i in plan[u]:
+                    returns[i] = _lost(configs[i], outcome.error)
+        if stopped is not None:
+            log.warning(
+                "Interrupted (%s): the running jobs are written as of their last checkpoint; "
+                "the same command again (same hydra.sweep.dir) continues them",
+                "SIGTERM" if stopped == signal.SIGTERM else "Ctrl-C",
+            )
+            sys.exit(1)
+        return returns
+
+    def _run_unit(self, unit: list[tuple[DictConfig, Validated | None]], sweep_dir: Path):
+        """One unit of the plan: a lone job (as the basic launcher runs it) or a pack."""
+        if len(unit) == 1:
+            return [self._run(unit[0][0], self.task_function)]
+        return self._run_pack(unit, sweep_dir)
 
     @staticmethod
     def _validated(config: DictConfig) -> Validated | None:
@@ -224,6 +288,19 @@ class StackedLauncher(Launcher):
         failure: BaseException | None = None
         try:
             records, interrupted = train_pack(members, sweep_dir)
+        except KeyboardInterrupt as exc:  # while the pack loaded its data: nothing trained
+            from reglab.app import signals
+            from reglab.app.records import record_interrupted
+
+            signals.shield()
+            for member in members:
+                record_interrupted(Path(member.settings.paths.output_dir), member.job.overrides)
+            log.warning(
+                "Interrupted (%s) before the pack's first epoch: nothing was trained; the same "
+                "command again (same hydra.sweep.dir) trains it",
+                signals.describe(exc),
+            )
+            sys.exit(1)
         except NotStackable as exc:  # found once the model is built: nothing trained yet
             failure = exc
         except Exception as exc:  # every job of the pack failed with it: the sweep goes on
@@ -255,6 +332,82 @@ class StackedLauncher(Launcher):
             )
             sys.exit(1)
         return returns
+
+
+def fill_workers(plan: list[list[int]], workers: int) -> list[list[int]]:
+    """Packs split in halves (the largest first) until every worker has a unit: one pack on
+    each of k cores beats one pack on k cores (see the module's doc)."""
+    plan = [list(unit) for unit in plan]
+    while len(plan) < workers:
+        largest = max(plan, key=len)
+        if len(largest) < 2:
+            break
+        at = plan.index(largest)
+        half = (len(largest) + 1) // 2
+        plan[at : at + 1] = [largest[:half], largest[half:]]
+    return plan
+
+
+def _epochs(validated: Validated | None) -> int:
+    """A job's epochs, for the order of the units (a job that did not validate: 1)."""
+    if validated is None:
+        return 1
+    return validated.settings.trainer.max_epochs
+
+
+def _worker_setup(singletons: dict, workers: int, command: list[str] | None) -> None:
+    """A worker's start: Hydra's state as the launcher's, its share of the cores, and the
+    sweep's command line as its own (each record's provenance names the user's command)."""
+    from hydra.core.singleton import Singleton
+    from omegaconf.basecontainer import BaseContainer
+
+    from reglab.config.resolvers import register_resolvers
+    from reglab.threads import share_cores_with
+
+    setup_globals()
+    register_resolvers()
+    Singleton.set_state({"instances": singletons, "omegaconf_resolvers": BaseContainer._resolvers})
+    share_cores_with(workers)
+    if command is not None:
+        sys.orig_argv = command
+
+
+def _run_in_worker(launcher: "StackedLauncher", sweep_dir: Path, unit) -> list[JobReturn]:
+    configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
+    return launcher._run_unit(unit, sweep_dir)
+
+
+def _output_dir(config: DictConfig) -> Path:
+    """A job's folder, as run_job names it."""
+    saved = HydraConfig.instance().cfg
+    try:
+        HydraConfig.instance().set_config(config)
+        sweep = config.hydra.sweep
+        return Path(os.path.abspath(os.path.join(str(sweep.dir), str(sweep.subdir))))
+    finally:
+        HydraConfig.instance().cfg = saved
+
+
+def _lost(config: DictConfig, error: str) -> JobReturn:
+    """A job whose worker died or failed: its record says so (a completed one is kept), and
+    the sweep goes on with it as a failed job (no value), as with a job that crashed."""
+    from hydra.core.utils import JobStatus
+
+    from reglab.app.records import record_lost
+
+    overrides = list(config.hydra.overrides.task)
+    output_dir = _output_dir(config)
+    record_lost(output_dir, overrides, error.strip().splitlines()[-1] if error else "lost")
+    task = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
+    return JobReturn(
+        overrides=overrides,
+        cfg=task,
+        hydra_cfg=config,
+        working_dir=str(output_dir),
+        task_name=str(config.hydra.job.name),
+        status=JobStatus.COMPLETED,
+        _return_value=None,
+    )
 
 
 def _job_logs(folders: list[Path]) -> list[logging.Handler]:

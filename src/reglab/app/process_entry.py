@@ -53,6 +53,14 @@ def start_up_done() -> None:
     gc.enable()
 
 
+def defer_collection() -> None:
+    """This process is a command's (or a launcher worker's): no cyclic collection until
+    `start_up_done`."""
+    if gc.isenabled():
+        gc.disable()
+        _Command.collection_deferred = True
+
+
 def _end_now() -> None:
     if not _Command.succeeded or "coverage" in sys.modules:
         return
@@ -72,8 +80,6 @@ def run_command(command: Callable[[], object]) -> None:
     it); if it returns, the process ends (status 0) once the exit handlers registered after
     this call have run."""
     atexit.register(_end_now)  # handlers run last-in first-out: this one after the others
-    if gc.isenabled():
-        gc.disable()
-        _Command.collection_deferred = True
+    defer_collection()
     command()
     _Command.succeeded = True

@@ -54,6 +54,21 @@ def record_failure(output_dir: Path, overrides: list[str], exc: BaseException) -
             log.error("Could not record the failure in %s: %s", folder.metrics_json, write_error)
 
 
+def record_lost(output_dir: Path, overrides: list[str], error: str) -> None:
+    """A job whose process died under it (a launcher worker killed by the out-of-memory
+    killer) is `failed`, with `error`; what its record had written so far is kept, and a
+    record with a result is never touched."""
+    folder = RunFolder(output_dir)
+    previous = folder.record() or {}
+    if ended(previous.get("status")) or not _ours(output_dir, overrides):
+        return
+    record = mark(dict(previous), contract.FAILED, error=error, overrides=overrides)
+    try:
+        folder.write_record(record)
+    except OSError as write_error:
+        log.error("Could not record the failure in %s: %s", folder.metrics_json, write_error)
+
+
 def optimized_value(record: dict, metric: str | None, multirun: bool) -> float | None:
     """What a sweeper optimises: `optimized_metric` from metrics.json, by default the best
     validation value of the task's monitor. None (a failed trial) when the run has no such

@@ -1,0 +1,243 @@
+"""Worker processes that run a sweep's units (packs, lone jobs) side by side:
+`hydra/launcher=stacked` with `hydra.launcher.n_jobs=k`.
+
+Why not joblib (loky) or concurrent.futures: an interrupted sweep must stop as one run does.
+Ctrl-C or SIGTERM makes every busy worker checkpoint its unit and write its records (the same
+command then continues them), and nothing more starts. Those pools terminate their workers
+on an interruption (no checkpoint, no record), and a worker that dies (the out-of-memory
+killer) breaks the whole pool. Here:
+
+- Each worker is a spawned process in its own process group, so a terminal's Ctrl-C reaches
+  only the launcher, which passes exactly one signal (SIGINT for Ctrl-C, SIGTERM for SIGTERM)
+  to each busy worker: a second one could interrupt its clean-up, and a worker between units
+  must not be interrupted at all (it ignores both signals then).
+- A unit that stops on its own interruption (a signal sent to the worker) stops the sweep the
+  same way: the other busy workers get the same signal.
+- A worker that dies loses its unit only (`lost` says so, the launcher records its jobs as
+  failed) and is replaced while units are left.
+- Workers are handed one unit at a time, the first units first (the caller orders them,
+  longest first), so a pool keeps every worker busy until the last units.
+
+Torch-free: the workers import what their units need.
+"""
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import traceback
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+
+log = logging.getLogger("reglab")
+
+# (not run statuses: these name what became of a unit, reglab.contract names runs)
+DONE, INTERRUPTED, FAILED, LOST = "done", "stopped", "raised", "lost"
+
+
+@dataclass
+class Outcome:
+    """What became of a unit: DONE (`value`: what `run` returned), INTERRUPTED (it stopped on
+    Ctrl-C / SIGTERM, its files written as of its last checkpoint: `value` may still hold what
+    `run` returned), FAILED (`run` raised, or its value did not pickle: `error` is the
+    traceback) or LOST (its worker died: `error` says how)."""
+
+    status: str
+    value: object = None
+    error: str | None = None
+
+
+class _Worker:
+    def __init__(self, context, setup: Callable[[], None], run: Callable[[object], object]):
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_serve, args=(child, setup, run), daemon=False)
+        self.process.start()
+        child.close()
+        self.task: int | None = None  # the index of the unit it runs
+        self.signalled = False
+
+    def give(self, index: int, unit: object) -> None:
+        self.task, self.signalled = index, False
+        with contextlib.suppress(OSError):  # it died: its sentinel says so (LOST)
+            self.conn.send(unit)
+
+    def signal(self, signum: int) -> None:
+        """One signal per unit: a second one could interrupt the unit's clean-up."""
+        if self.task is not None and not self.signalled:
+            self.signalled = True
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, signum)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.conn.send(None)
+        self.process.join()
+        self.conn.close()
+
+
+class _Interruption:
+    """Ctrl-C and SIGTERM to the launcher while its workers run: the first is noted (and
+    wakes the wait), later ones are ignored; no KeyboardInterrupt can land between receiving
+    a worker's message and filing it."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self.wake_read, self.wake_write = os.pipe()
+        self.saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def __enter__(self):
+        for signum in self.saved:
+            signal.signal(signum, self._note)
+        return self
+
+    def _note(self, signum, frame) -> None:
+        if self.signum is None:
+            self.signum = signum
+            os.write(self.wake_write, b"!")
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self.saved.items():
+            signal.signal(signum, handler)
+        os.close(self.wake_read)
+        os.close(self.wake_write)
+
+
+def run_units(
+    units: list, workers: int, setup: Callable[[], None], run: Callable[[object], object]
+) -> tuple[list[Outcome | None], int | None]:
+    """Runs `run(unit)` for each unit in `workers` spawned processes (`setup()` first in each;
+    both must pickle: module-level functions, or partials of them). Returns each unit's
+    Outcome (None: never started, the sweep was interrupted first) and the signal that
+    interrupted the sweep (None if none did). Main thread only (it handles the signals)."""
+    context = multiprocessing.get_context("spawn")
+    pending = deque(range(len(units)))
+    outcomes: list[Outcome | None] = [None] * len(units)
+    pool: list[_Worker] = []
+    stop: int | None = None
+    with _Interruption() as interruption:
+        try:
+            pool += [_Worker(context, setup, run) for _ in range(min(workers, len(units)))]
+            while True:
+                if stop is None:
+                    for worker in pool:
+                        if worker.task is None and pending:
+                            index = pending.popleft()
+                            worker.give(index, units[index])
+                busy = [w for w in pool if w.task is not None]
+                if not busy:
+                    break
+                _collect(busy, outcomes, interruption.wake_read)
+                for worker in [w for w in pool if not w.process.is_alive() and w.task is None]:
+                    pool.remove(worker)  # died, or stopped after an interrupted unit
+                    worker.conn.close()
+                    if stop is None and pending and interruption.signum is None:
+                        pool.append(_Worker(context, setup, run))
+                if stop is None and interruption.signum is not None:
+                    stop = interruption.signum
+                    log.warning(
+                        "Interrupted (%s): the running units write their files as of their "
+                        "last checkpoint; nothing more starts",
+                        "SIGTERM" if stop == signal.SIGTERM else "Ctrl-C",
+                    )
+                elif stop is None and any(o and o.status == INTERRUPTED for o in outcomes):
+                    stop = signal.SIGINT  # a unit stopped on a signal of its own: the sweep does
+                if stop is not None:
+                    for worker in pool:
+                        worker.signal(stop)
+        finally:
+            for worker in pool:
+                worker.close()
+    return outcomes, stop
+
+
+def _collect(busy: list[_Worker], outcomes: list[Outcome | None], wake: int) -> None:
+    """Waits until a busy worker reports or dies, or the launcher is signalled; files what the
+    workers say."""
+    by_handle = {w.conn: w for w in busy} | {w.process.sentinel: w for w in busy}
+    for handle in wait([*by_handle, wake]):
+        if handle == wake:
+            os.read(wake, 1)  # its one byte: the next wait waits again
+            continue
+        worker = by_handle[handle]
+        if worker.task is None:  # its message and its exit arrived together
+            continue
+        try:
+            status, value, error = worker.conn.recv()
+            outcomes[worker.task] = Outcome(status, value, error)
+        except (EOFError, OSError):  # it died
+            worker.process.join()
+            outcomes[worker.task] = Outcome(LOST, error=_death(worker.process.exitcode))
+        worker.task = None
+
+
+def _death(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        hint = " (SIGKILL: the out-of-memory killer?)" if name == "SIGKILL" else ""
+        return f"its worker process was killed by {name}{hint}"
+    return f"its worker process died (exit status {code})"
+
+
+# -- in the worker --------------------------------------------------------------------------
+_stop_pending: list[int] = []  # a signal that came between units (or during start-up)
+
+
+def _note_stop(signum, frame) -> None:
+    _stop_pending.append(signum)
+
+
+def _between_units() -> None:
+    """Between units a signal is noted, not raised: the next unit does not start."""
+    signal.signal(signal.SIGINT, _note_stop)
+    signal.signal(signal.SIGTERM, _note_stop)
+
+
+def _serve(conn: Connection, setup: Callable[[], None], run: Callable[[object], object]) -> None:
+    os.setpgrp()  # the terminal's Ctrl-C goes to the launcher, which passes it on (once)
+    _between_units()
+    from reglab.app import process_entry, signals
+
+    process_entry.defer_collection()
+    setup()
+    while True:
+        try:
+            unit = conn.recv()
+        except EOFError:  # the launcher is gone
+            break
+        if unit is None:
+            break
+        status, value, error = INTERRUPTED, None, None
+        try:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signals.install()
+            if _stop_pending:  # (checked once the handlers raise: no signal falls between)
+                raise KeyboardInterrupt
+            value = run(unit)
+            status = DONE
+        except KeyboardInterrupt:  # before its jobs started, or after they were written
+            pass
+        except SystemExit as exc:  # a job that was interrupted exits 1 once it is written
+            if exc.code in (0, None):
+                status = DONE
+        except Exception:  # (run_job and the pack record their jobs' own failures)
+            status, error = FAILED, traceback.format_exc()
+        finally:
+            _between_units()
+        try:
+            conn.send((status, value, error))
+        except Exception:  # a value that does not pickle
+            conn.send((FAILED, None, traceback.format_exc()))
+        if status == INTERRUPTED:
+            break  # an interrupted worker takes no more units
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(0)  # Python's teardown would only free memory (~1 s: reglab.app.process_entry)
