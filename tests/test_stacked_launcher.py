@@ -606,3 +606,24 @@ def test_a_worker_that_dies_fails_its_packs_jobs_and_the_others_finish(tmp_path)
     again = run_cli(command)
     assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
     assert [r["status"] for r in _records(tmp_path / "s").values()] == ["completed"] * 4
+
+
+def test_a_task_function_workers_cannot_import_runs_its_jobs_here(tmp_path):
+    """A script's own @hydra.main task lives in its __main__ under the decorator's name: a
+    spawned worker cannot get it by reference, so n_jobs=2 says so and runs the jobs in the
+    launcher's process, as n_jobs=1."""
+    script = tmp_path / "own_task.py"
+    script.write_text(
+        "import hydra\n\n\n"
+        '@hydra.main(version_base="1.3", config_path=None)\n'
+        "def main(cfg):\n"
+        '    print("RAN", cfg.x)\n\n\n'
+        'if __name__ == "__main__":\n'
+        "    main()\n"
+    )
+    args = ["-m", "+x=1,2", "hydra/launcher=stacked", "hydra.launcher.n_jobs=2"]
+    result = run_cli([*args, f"hydra.sweep.dir={tmp_path / 's'}"], script=script)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "cannot be sent to worker processes" in output
+    assert "RAN 1" in output and "RAN 2" in output

@@ -110,7 +110,7 @@ class StackedLauncher(Launcher):
         trains = getattr(self.task_function, "trains_packs", False)
         validated = [self._validated(config) if trains else None for config in configs]
         plan = self._plan(validated, job_overrides, initial_job_idx)
-        if min(self.n_jobs, len(plan)) > 1:
+        if min(self.n_jobs, len(plan)) > 1 and self._workers_can_run_it():
             return self._launch_in_workers(plan, configs, validated, sweep_dir)
         returns: list[JobReturn | None] = [None] * len(configs)
         for unit in plan:
@@ -204,6 +204,23 @@ class StackedLauncher(Launcher):
             )
             sys.exit(1)
         return returns
+
+    def _workers_can_run_it(self) -> bool:
+        """A worker gets the task function by reference: one it cannot import (a function
+        defined in a script's `__main__` under @hydra.main) runs the jobs here instead."""
+        import pickle
+
+        try:
+            pickle.dumps(self.task_function)
+        except Exception as exc:  # pickle raises several kinds here
+            log.warning(
+                "hydra.launcher.n_jobs=%d: the task function cannot be sent to worker "
+                "processes (%s); its jobs run one after another in this process",
+                self.n_jobs,
+                exc,
+            )
+            return False
+        return True
 
     def _run_unit(self, unit: list[tuple[DictConfig, Validated | None]], sweep_dir: Path):
         """One unit of the plan: a lone job (as the basic launcher runs it) or a pack."""

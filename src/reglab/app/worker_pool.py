@@ -122,20 +122,6 @@ def run_units(
         try:
             pool += [_Worker(context, setup, run) for _ in range(min(workers, len(units)))]
             while True:
-                if stop is None:
-                    for worker in pool:
-                        if worker.task is None and pending:
-                            index = pending.popleft()
-                            worker.give(index, units[index])
-                busy = [w for w in pool if w.task is not None]
-                if not busy:
-                    break
-                _collect(busy, outcomes, interruption.wake_read)
-                for worker in [w for w in pool if not w.process.is_alive() and w.task is None]:
-                    pool.remove(worker)  # died, or stopped after an interrupted unit
-                    worker.conn.close()
-                    if stop is None and pending and interruption.signum is None:
-                        pool.append(_Worker(context, setup, run))
                 if stop is None and interruption.signum is not None:
                     stop = interruption.signum
                     log.warning(
@@ -145,9 +131,23 @@ def run_units(
                     )
                 elif stop is None and any(o and o.status == INTERRUPTED for o in outcomes):
                     stop = signal.SIGINT  # a unit stopped on a signal of its own: the sweep does
-                if stop is not None:
+                if stop is None:
+                    for worker in pool:
+                        if worker.task is None and pending:
+                            index = pending.popleft()
+                            worker.give(index, units[index])
+                else:
                     for worker in pool:
                         worker.signal(stop)
+                busy = [w for w in pool if w.task is not None]
+                if not busy:
+                    break
+                _collect(busy, outcomes, interruption.wake_read)
+                for worker in [w for w in pool if not w.process.is_alive() and w.task is None]:
+                    pool.remove(worker)  # died, or stopped after an interrupted unit
+                    worker.conn.close()
+                    if stop is None and pending and interruption.signum is None:
+                        pool.append(_Worker(context, setup, run))
         finally:
             for worker in pool:
                 worker.close()
