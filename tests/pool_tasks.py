@@ -55,3 +55,25 @@ def interrupt_self_when_others_run(folder: str, unit: str) -> str:
     except KeyboardInterrupt:
         raise SystemExit(1) from None
     return unit
+
+
+def interrupt_own_start_up() -> None:
+    """A setup that gets Ctrl-C (as one sent while the worker starts)."""
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.1)
+
+
+def swallow_the_first_interrupt(folder: str, unit: str) -> str:
+    """As a KeyboardInterrupt raised in a weakref callback is swallowed: the first is lost,
+    the unit runs on; a second one stops it."""
+    Path(folder, f"{unit}.started").touch()
+    try:
+        time.sleep(20)
+    except KeyboardInterrupt:
+        Path(folder, f"{unit}.swallowed").touch()
+    try:
+        time.sleep(20)
+    except KeyboardInterrupt:
+        Path(folder, f"{unit}.stopped").touch()
+        raise SystemExit(1) from None
+    return unit

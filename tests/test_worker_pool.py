@@ -95,3 +95,53 @@ def test_a_launcher_worker_shares_the_cores_with_the_others(monkeypatch):
     assert threads.threads_per_process(None, 1) == 2
     assert threads.threads_per_process(None, 2) == 1  # a DDP job's 2 ranks in a worker
     assert threads.threads_per_process(3, 1) == 3  # hardware.threads wins
+
+
+def test_a_signal_while_a_worker_starts_stops_it_before_its_first_unit():
+    outcomes, stopped = run_units(
+        ["u0", "u1"], 1, pool_tasks.interrupt_own_start_up, pool_tasks.report
+    )
+    assert stopped == signal.SIGINT
+    assert [o.status if o else None for o in outcomes] == [INTERRUPTED, None]
+
+
+def test_an_interrupt_the_unit_swallowed_is_sent_again(tmp_path):
+    """A KeyboardInterrupt raised where Python swallows it would leave the unit running, the
+    launcher having passed its one signal: the worker sends it SIGINT again."""
+    sender = _signal_when_started(tmp_path, ["w0"], signal.SIGINT)
+    start = time.monotonic()
+    run = partial(pool_tasks.swallow_the_first_interrupt, str(tmp_path))
+    outcomes, stopped = run_units(["w0"], 1, partial(pool_tasks.setup, "x"), run)
+    sender.join()
+    assert stopped == signal.SIGINT and outcomes[0].status == INTERRUPTED
+    assert (tmp_path / "w0.swallowed").exists() and (tmp_path / "w0.stopped").exists()
+    assert time.monotonic() - start < 15  # not its 40 s of sleep
+
+
+def test_workers_whose_launcher_was_killed_stop_their_units(tmp_path):
+    """SIGKILL (or a closed terminal's SIGHUP) to the launcher: its workers, now the init
+    process's, stop their units as on SIGTERM (records, checkpoints) and exit."""
+    import subprocess
+    import sys
+
+    code = (
+        "from functools import partial\n"
+        "from reglab.app.worker_pool import run_units\n"
+        "from tests import pool_tasks\n"
+        f"run_units(['w0', 'w1'], 2, partial(pool_tasks.setup, 'x'),"
+        f" partial(pool_tasks.wait_for_signal, {str(tmp_path)!r}))\n"
+    )
+    launcher = subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).parents[1])
+    try:
+        deadline = time.time() + 60
+        while not all((tmp_path / f"w{i}.started").exists() for i in (0, 1)):
+            assert time.time() < deadline and launcher.poll() is None
+            time.sleep(0.05)
+    finally:
+        launcher.kill()
+        launcher.wait()
+    deadline = time.time() + 15
+    while not all((tmp_path / f"w{i}.cleaned").exists() for i in (0, 1)):
+        assert time.time() < deadline, "the orphaned workers ran on"
+        time.sleep(0.05)
+    assert (tmp_path / "w0.stopped").read_text() == "SIGTERM"

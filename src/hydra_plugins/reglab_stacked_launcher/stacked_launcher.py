@@ -137,7 +137,8 @@ class StackedLauncher(Launcher):
                 units.append(groups[packing.key])
         max_pack = DEFAULT_MAX_PACK if self.max_pack is None else self.max_pack
         plan = [part for unit in units for part in split(unit, max_pack)]
-        plan = fill_workers(plan, self.n_jobs)
+        packed = {i for unit in plan if len(unit) > 1 for i in unit}
+        plan = fill_workers(plan, min(self.n_jobs, _cores()))
         packs = [unit for unit in plan if len(unit) > 1]
         alone = [unit[0] for unit in plan if len(unit) == 1]
         log.info(
@@ -150,6 +151,8 @@ class StackedLauncher(Launcher):
         )
         for i in alone:
             reason = keys[i].alone_because if keys[i] is not None else None
+            if i in packed:
+                reason = "split from its pack so that each worker of hydra.launcher.n_jobs has one"
             if reason is None and keys[i] is not None and keys[i].key is not None:
                 # no other job shares its settings but for per-replica values: name what
                 # separates it from the nearest one (a key no regularizer stacks per replica)
@@ -185,17 +188,22 @@ class StackedLauncher(Launcher):
         command = getattr(sys, "orig_argv", None)
         setup = partial(_worker_setup, Singleton.get_state()["instances"], workers, command)
         run = partial(_run_in_worker, self, sweep_dir)
-        outcomes, stopped = run_units(units, workers, setup, run)
-        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         returns: list[JobReturn | None] = [None] * len(configs)
-        for u, outcome in zip(order, outcomes, strict=True):
-            if outcome is not None and outcome.status == DONE:
-                for i, ret in zip(plan[u], outcome.value, strict=True):
+        first_number = int(configs[0].hydra.job.num) if configs else 0
+
+        def filed(index: int, outcome) -> None:  # as each unit ends
+            jobs = plan[order[index]]
+            if outcome.status == DONE:
+                for i, ret in zip(jobs, outcome.value, strict=True):
                     returns[i] = ret
-            elif outcome is not None and outcome.status != INTERRUPTED:
-                log.error("Jobs #%s failed: %s", ", #".join(map(str, plan[u])), outcome.error)
-                for i in plan[u]:
+            elif outcome.status != INTERRUPTED:  # its worker died, or the unit raised
+                numbers = ", #".join(str(first_number + i) for i in jobs)
+                log.error("Jobs #%s failed (the sweep goes on): %s", numbers, outcome.error)
+                for i in jobs:
                     returns[i] = _lost(configs[i], outcome.error)
+
+        _, stopped = run_units(units, workers, setup, run, on_outcome=filed)
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         if stopped is not None:
             log.warning(
                 "Interrupted (%s): the running jobs are written as of their last checkpoint; "
@@ -353,7 +361,8 @@ class StackedLauncher(Launcher):
 
 def fill_workers(plan: list[list[int]], workers: int) -> list[list[int]]:
     """Packs split in halves (the largest first) until every worker has a unit: one pack on
-    each of k cores beats one pack on k cores (see the module's doc)."""
+    each of k cores beats one pack on k cores (see the module's doc). (Called with the
+    workers that have a core each: more would only share the cores.)"""
     plan = [list(unit) for unit in plan]
     while len(plan) < workers:
         largest = max(plan, key=len)
@@ -363,6 +372,15 @@ def fill_workers(plan: list[list[int]], workers: int) -> list[list[int]]:
         half = (len(largest) + 1) // 2
         plan[at : at + 1] = [largest[:half], largest[half:]]
     return plan
+
+
+def _cores() -> int:
+    """The cores this process may use (reglab.threads.available_cores, which imports torch:
+    the launcher's process does not need it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS
+        return os.cpu_count() or 1
 
 
 def _epochs(validated: Validated | None) -> int:

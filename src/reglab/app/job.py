@@ -89,6 +89,7 @@ def handle_run(cfg: DictConfig) -> float | None:
     except KeyboardInterrupt as exc:
         # Ctrl-C or SIGTERM (reglab.app.signals) before training started; during training,
         # Lightning's loop and the replica loop record the epochs done and exit themselves
+        signals.shield()  # a second Ctrl-C must not cut the record short
         how = signals.describe(exc)
         log.warning(
             "Interrupted (%s) during start-up, before the first epoch: nothing was trained", how

@@ -27,7 +27,7 @@ class Terminated(KeyboardInterrupt):
 _received: list[int] = []  # the SIGTERMs seen so far (one interrupts; later ones are ignored)
 
 
-def _on_sigterm(signum, frame) -> None:
+def on_sigterm(signum, frame) -> None:
     if _received:
         log.warning("SIGTERM again: ignored while the interrupted run writes its records")
         return
@@ -38,7 +38,7 @@ def _on_sigterm(signum, frame) -> None:
 def install() -> None:
     """SIGTERM raises Terminated from now on (main thread only: a handler can be set there)."""
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _on_sigterm)
+        signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def describe(exc: BaseException) -> str:

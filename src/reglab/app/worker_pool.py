@@ -27,13 +27,17 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
+import time
 import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
+from typing import ClassVar
 
 log = logging.getLogger("reglab")
+STOPPING = (signal.SIGINT, signal.SIGTERM)  # what stops a sweep
 
 # (not run statuses: these name what became of a unit, reglab.contract names runs)
 DONE, INTERRUPTED, FAILED, LOST = "done", "stopped", "raised", "lost"
@@ -55,7 +59,13 @@ class _Worker:
     def __init__(self, context, setup: Callable[[], None], run: Callable[[object], object]):
         self.conn, child = context.Pipe()
         self.process = context.Process(target=_serve, args=(child, setup, run), daemon=False)
-        self.process.start()
+        # it starts with SIGINT and SIGTERM blocked (the mask is inherited), until it has the
+        # handlers that note them: a Ctrl-C while Python starts there must not kill it
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)
+        try:
+            self.process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         child.close()
         self.task: int | None = None  # the index of the unit it runs
         self.signalled = False
@@ -107,12 +117,17 @@ class _Interruption:
 
 
 def run_units(
-    units: list, workers: int, setup: Callable[[], None], run: Callable[[object], object]
+    units: list,
+    workers: int,
+    setup: Callable[[], None],
+    run: Callable[[object], object],
+    on_outcome: Callable[[int, Outcome], None] | None = None,
 ) -> tuple[list[Outcome | None], int | None]:
     """Runs `run(unit)` for each unit in `workers` spawned processes (`setup()` first in each;
     both must pickle: module-level functions, or partials of them). Returns each unit's
     Outcome (None: never started, the sweep was interrupted first) and the signal that
-    interrupted the sweep (None if none did). Main thread only (it handles the signals)."""
+    interrupted the sweep (None if none did); `on_outcome(index, outcome)` hears of each as
+    it comes. Main thread only (it handles the signals)."""
     context = multiprocessing.get_context("spawn")
     pending = deque(range(len(units)))
     outcomes: list[Outcome | None] = [None] * len(units)
@@ -142,7 +157,9 @@ def run_units(
                 busy = [w for w in pool if w.task is not None]
                 if not busy:
                     break
-                _collect(busy, outcomes, interruption.wake_read)
+                for index in _collect(busy, outcomes, interruption.wake_read):
+                    if on_outcome is not None:
+                        on_outcome(index, outcomes[index])
                 for worker in [w for w in pool if not w.process.is_alive() and w.task is None]:
                     pool.remove(worker)  # died, or stopped after an interrupted unit
                     worker.conn.close()
@@ -154,10 +171,11 @@ def run_units(
     return outcomes, stop
 
 
-def _collect(busy: list[_Worker], outcomes: list[Outcome | None], wake: int) -> None:
+def _collect(busy: list[_Worker], outcomes: list[Outcome | None], wake: int) -> list[int]:
     """Waits until a busy worker reports or dies, or the launcher is signalled; files what the
-    workers say."""
+    workers say; returns the indices of the units whose outcomes came."""
     by_handle = {w.conn: w for w in busy} | {w.process.sentinel: w for w in busy}
+    came = []
     for handle in wait([*by_handle, wake]):
         if handle == wake:
             os.read(wake, 1)  # its one byte: the next wait waits again
@@ -170,8 +188,15 @@ def _collect(busy: list[_Worker], outcomes: list[Outcome | None], wake: int) -> 
             outcomes[worker.task] = Outcome(status, value, error)
         except (EOFError, OSError):  # it died
             worker.process.join()
-            outcomes[worker.task] = Outcome(LOST, error=_death(worker.process.exitcode))
+            code = worker.process.exitcode
+            # killed by Ctrl-C or SIGTERM (sent to it before it could note them): interrupted
+            status = INTERRUPTED if code is not None and -code in STOPPING else LOST
+            outcomes[worker.task] = Outcome(status, error=_death(code))
+            if status == LOST:
+                log.error("A worker process died: %s", outcomes[worker.task].error)
+        came.append(worker.task)
         worker.task = None
+    return came
 
 
 def _death(code: int | None) -> str:
@@ -186,11 +211,17 @@ def _death(code: int | None) -> str:
 
 
 # -- in the worker --------------------------------------------------------------------------
-_stop_pending: list[int] = []  # a signal that came between units (or during start-up)
+RESEND_AFTER = 3.0  # seconds a unit may run on after a signal before it is sent SIGINT again
+
+
+class _State:
+    stop_pending: ClassVar[list[int]] = []  # a signal that came between units (or start-up)
+    running = False  # a unit runs
+    signalled_at: float | None = None  # when the running unit was last signalled
 
 
 def _note_stop(signum, frame) -> None:
-    _stop_pending.append(signum)
+    _State.stop_pending.append(signum)
 
 
 def _between_units() -> None:
@@ -199,11 +230,53 @@ def _between_units() -> None:
     signal.signal(signal.SIGTERM, _note_stop)
 
 
+def _interrupt(signum, frame) -> None:
+    """In a unit: SIGINT raises KeyboardInterrupt, SIGTERM reglab.app.signals' Terminated."""
+    from reglab.app import signals
+
+    _State.signalled_at = time.monotonic()
+    if signum == signal.SIGTERM:
+        signals.on_sigterm(signum, frame)
+        return
+    raise KeyboardInterrupt
+
+
+def _watch() -> None:
+    """A thread of the worker's:
+    - a signal's KeyboardInterrupt raised where Python swallows it (a weakref callback, a
+      `__del__`: "Exception ignored in ...") would leave the unit running with nothing left
+      to stop it (its launcher passes one signal): while the unit runs on without having
+      shielded its clean-up (SIGINT ignored, as Lightning and reglab do once they handle it),
+      it is sent SIGINT again every RESEND_AFTER seconds;
+    - a launcher that died (SIGKILL, a closed terminal's SIGHUP) leaves its workers to the
+      init process: they stop their units as on SIGTERM (records, checkpoints) and exit."""
+    parent = os.getppid()
+    orphaned = False
+    while True:
+        time.sleep(0.25)
+        if not orphaned and os.getppid() != parent:
+            orphaned = True
+            os.kill(os.getpid(), signal.SIGTERM)
+        since = _State.signalled_at
+        if (
+            _State.running
+            and since is not None
+            and time.monotonic() - since > RESEND_AFTER
+            and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+        ):
+            _State.signalled_at = time.monotonic()
+            os.kill(os.getpid(), signal.SIGINT)
+
+
 def _serve(conn: Connection, setup: Callable[[], None], run: Callable[[object], object]) -> None:
     os.setpgrp()  # the terminal's Ctrl-C goes to the launcher, which passes it on (once)
     _between_units()
-    from reglab.app import process_entry, signals
+    # started with SIGINT and SIGTERM blocked (run_units): one sent while Python started is
+    # delivered now, to the handler that notes it
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPPING)
+    from reglab.app import process_entry
 
+    threading.Thread(target=_watch, daemon=True, name="reglab-worker-watch").start()
     process_entry.defer_collection()
     setup()
     while True:
@@ -215,9 +288,11 @@ def _serve(conn: Connection, setup: Callable[[], None], run: Callable[[object], 
             break
         status, value, error = INTERRUPTED, None, None
         try:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            signals.install()
-            if _stop_pending:  # (checked once the handlers raise: no signal falls between)
+            _State.running = True
+            signal.signal(signal.SIGINT, _interrupt)
+            signal.signal(signal.SIGTERM, _interrupt)
+            if _State.stop_pending:  # (checked once the handlers raise: no signal falls between)
+                _State.signalled_at = time.monotonic()
                 raise KeyboardInterrupt
             value = run(unit)
             status = DONE
@@ -230,11 +305,17 @@ def _serve(conn: Connection, setup: Callable[[], None], run: Callable[[object], 
             status, error = FAILED, traceback.format_exc()
         finally:
             _between_units()
+            _State.running = False
+        if _State.signalled_at is not None:
+            status = INTERRUPTED if status == DONE else status  # (it stops the sweep)
+            _State.stop_pending.append(signal.SIGINT)
         try:
             conn.send((status, value, error))
+        except (OSError, ValueError):  # the launcher is gone
+            break
         except Exception:  # a value that does not pickle
             conn.send((FAILED, None, traceback.format_exc()))
-        if status == INTERRUPTED:
+        if status == INTERRUPTED or _State.stop_pending:
             break  # an interrupted worker takes no more units
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
