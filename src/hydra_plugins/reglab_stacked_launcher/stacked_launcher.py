@@ -317,10 +317,16 @@ class StackedLauncher(Launcher):
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         handlers = _job_logs([Path(m.settings.paths.output_dir) for m in members])
         failure: BaseException | None = None
+        from reglab.app import signals
+
         try:
-            records, interrupted = train_pack(members, sweep_dir)
+            try:
+                records, interrupted = train_pack(members, sweep_dir)
+            except Exception as exc:
+                if signals.interrupted():  # a Ctrl-C a library's clean-up turned into this
+                    raise KeyboardInterrupt from exc
+                raise
         except KeyboardInterrupt as exc:  # while the pack loaded its data: nothing trained
-            from reglab.app import signals
             from reglab.app.records import record_interrupted
 
             signals.shield()

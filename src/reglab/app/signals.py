@@ -41,6 +41,21 @@ def install() -> None:
         signal.signal(signal.SIGTERM, on_sigterm)
 
 
+_interrupts: list[int] = []  # Ctrl-Cs noted by a handler that knows of them (a worker's)
+
+
+def note_interrupt(signum: int) -> None:
+    """A SIGINT came (reglab.app.worker_pool's handler notes it before raising)."""
+    _interrupts.append(signum)
+
+
+def interrupted() -> bool:
+    """A SIGTERM, or a noted SIGINT, came: an exception that surfaces now may be the
+    KeyboardInterrupt that a library's clean-up turned into another (OmegaConf's, when one
+    lands while it builds a node)."""
+    return bool(_received or _interrupts)
+
+
 def describe(exc: BaseException) -> str:
     """How the run was stopped, for its messages: 'SIGTERM' or 'Ctrl-C'."""
     return "SIGTERM" if isinstance(exc, Terminated) or _received else "Ctrl-C"

@@ -238,6 +238,7 @@ def _interrupt(signum, frame) -> None:
     if signum == signal.SIGTERM:
         signals.on_sigterm(signum, frame)
         return
+    signals.note_interrupt(signum)
     raise KeyboardInterrupt
 
 
