@@ -10,8 +10,6 @@ by the user is respected.
 import logging
 import os
 
-import torch
-
 log = logging.getLogger("reglab")
 _USER_THREADS = os.environ.get("OMP_NUM_THREADS")  # as the user started us
 _workers: list[int] = []  # set in a stacked launcher's worker: the workers running at once
@@ -56,6 +54,8 @@ def configure_threads(threads: int | None, processes_per_job: int = 1) -> int | 
     """Sets torch's threads (and OMP_NUM_THREADS, which spawned DDP ranks inherit)."""
     if threads is None and _USER_THREADS:
         return None
+    import torch  # (here: the stacked launcher's process counts cores without torch)
+
     n = threads_per_process(threads, processes_per_job)
     os.environ["OMP_NUM_THREADS"] = str(n)
     torch.set_num_threads(n)

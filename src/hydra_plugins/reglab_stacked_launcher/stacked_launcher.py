@@ -123,6 +123,7 @@ class StackedLauncher(Launcher):
     def _plan(self, validated, job_overrides, first_idx) -> list[list[int]]:
         """Units in the order of their first job: [i] runs alone, [i, j, ...] is a pack."""
         from reglab.replicas.packing import DEFAULT_MAX_PACK, nearest_differences, split
+        from reglab.threads import available_cores
 
         keys = [v.packing if v is not None else None for v in validated]
         groups: dict[str, list[int]] = {}
@@ -138,7 +139,7 @@ class StackedLauncher(Launcher):
         max_pack = DEFAULT_MAX_PACK if self.max_pack is None else self.max_pack
         plan = [part for unit in units for part in split(unit, max_pack)]
         packed = {i for unit in plan if len(unit) > 1 for i in unit}
-        plan = fill_workers(plan, min(self.n_jobs, _cores()))
+        plan = fill_workers(plan, min(self.n_jobs, available_cores()))
         packs = [unit for unit in plan if len(unit) > 1]
         alone = [unit[0] for unit in plan if len(unit) == 1]
         log.info(
@@ -176,8 +177,7 @@ class StackedLauncher(Launcher):
         from reglab.app.worker_pool import DONE, INTERRUPTED, run_units
 
         def cost(unit: list[int]) -> int:
-            epochs = [_epochs(validated[i]) for i in unit]
-            return sum(epochs)
+            return sum(_epochs(validated[i]) for i in unit)
 
         order = sorted(range(len(plan)), key=lambda u: -cost(plan[u]))
         units = [[(configs[i], validated[i]) for i in plan[u]] for u in order]
@@ -252,11 +252,9 @@ class StackedLauncher(Launcher):
 
         saved = HydraConfig.instance().cfg
         try:
-            HydraConfig.instance().set_config(config)
-            sweep = config.hydra.sweep
-            output_dir = os.path.join(str(sweep.dir), str(sweep.subdir))
+            output_dir = _output_dir(config)
             with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
-                config.hydra.runtime.output_dir = os.path.abspath(output_dir)
+                config.hydra.runtime.output_dir = str(output_dir)
             HydraConfig.instance().set_config(config)
             task_config = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
             settings = validate_config(task_config)
@@ -320,12 +318,8 @@ class StackedLauncher(Launcher):
         from reglab.app import signals
 
         try:
-            try:
+            with signals.interruption_kept():
                 records, interrupted = train_pack(members, sweep_dir)
-            except Exception as exc:
-                if signals.interrupted():  # a Ctrl-C a library's clean-up turned into this
-                    raise KeyboardInterrupt from exc
-                raise
         except KeyboardInterrupt as exc:  # while the pack loaded its data: nothing trained
             from reglab.app.records import record_interrupted
 
@@ -399,15 +393,6 @@ def _import_the_report() -> None:
             import reglab.report.build  # noqa: F401
 
     threading.Thread(target=load, daemon=True, name="reglab-report-import").start()
-
-
-def _cores() -> int:
-    """The cores this process may use (reglab.threads.available_cores, which imports torch:
-    the launcher's process does not need it)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS
-        return os.cpu_count() or 1
 
 
 def _epochs(validated: Validated | None) -> int:

@@ -75,14 +75,10 @@ def handle_run(cfg: DictConfig) -> float | None:
     job = JobInfo.from_hydra()
     own_dir = Path(cfg.paths.output_dir)  # a resumed run goes on in its own folder instead
     try:
-        try:
+        with signals.interruption_kept():
             check_not_a_declared_sweep()
             settings = validate_config(cfg)  # before anything is built or loaded
             record = train_settings(settings, job)
-        except Exception as exc:
-            if signals.interrupted():  # a Ctrl-C a library's clean-up turned into this
-                raise KeyboardInterrupt from exc
-            raise
     except (ConfigError, DatasetError) as exc:
         # Expected user errors: the message says what to fix; a traceback would bury it.
         log.error("%s", exc)

@@ -66,6 +66,12 @@ def _end_now() -> None:
         return
     if os.environ.get("REGLAB_PYTHON_TEARDOWN", "") not in ("", "0"):
         return
+    exit_without_teardown()
+
+
+def exit_without_teardown() -> None:
+    """Flushes what is buffered (the log files, stdout, stderr) and ends the process, status
+    0, without Python's teardown."""
     logging.shutdown()  # flushes and closes the log files (train.log, Hydra's)
     for stream in (sys.stdout, sys.stderr):
         # a closed pipe (`| head`): nothing more to say

@@ -13,6 +13,7 @@ the record is written whole (a scheduler that is in a hurry sends SIGKILL).
 Torch-free.
 """
 
+import contextlib
 import logging
 import signal
 import threading
@@ -54,6 +55,18 @@ def interrupted() -> bool:
     KeyboardInterrupt that a library's clean-up turned into another (OmegaConf's, when one
     lands while it builds a node)."""
     return bool(_received or _interrupts)
+
+
+@contextlib.contextmanager
+def interruption_kept():
+    """An exception that leaves the block after an interruption (`interrupted()`) leaves it
+    as the KeyboardInterrupt it stands for, so it is recorded as one, not as a failure."""
+    try:
+        yield
+    except Exception as exc:
+        if interrupted():
+            raise KeyboardInterrupt from exc
+        raise
 
 
 def describe(exc: BaseException) -> str:
