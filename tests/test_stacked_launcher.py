@@ -315,8 +315,11 @@ def test_an_interrupted_pack_resumes_where_it_stopped(tmp_path):
             assert got[key] == pytest.approx(expected[key], rel=1e-5, abs=1e-6), key
 
 
-def test_optuna_trials_asked_together_train_as_one_pack(tmp_path):
-    result = run_main(
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_optuna_trials_asked_together_train_as_one_pack(tmp_path, n_jobs):
+    """hydra.sweeper.n_jobs=2: each batch of 2 trials is one pack (n_jobs=2: split, one job in
+    each of 2 worker processes, started once for both batches)."""
+    result = run_cli(
         [
             "hparams_search=dropout_weight_decay",
             *FAST,
@@ -324,12 +327,17 @@ def test_optuna_trials_asked_together_train_as_one_pack(tmp_path):
             "hydra.sweeper.n_trials=4",
             "hydra.sweeper.n_jobs=2",
             "hydra/launcher=stacked",
+            f"hydra.launcher.n_jobs={n_jobs}",
             f"hydra.sweep.dir={tmp_path}",
         ]
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
-    assert output.count("2 in 1 packs trained stacked (2)") == 2
+    if n_jobs == 1:
+        assert output.count("2 in 1 packs trained stacked (2)") == 2
+    else:
+        assert output.count("Running 2 units in 2 worker processes") == 2, output[-3000:]
+        assert output.count("Starting 2 worker processes") == 1, output[-3000:]
     trials = list(csv.DictReader((tmp_path / "trials.csv").open()))
     assert len(trials) == 4 and all(float(t["value"]) > 0 for t in trials), trials
 
@@ -528,6 +536,8 @@ def test_packs_in_worker_processes_equal_the_basic_launchers_jobs(tmp_path):
         assert "hydra.launcher.n_jobs=2" in record["provenance"]["command"]
         assert "multiprocessing" not in record["provenance"]["command"]
     assert not (tmp_path / "s" / ".packs").exists()
+    for log_file in (tmp_path / "s").glob("*/train.log"):  # Lightning's lines too, as basic's
+        assert "`Trainer.fit` stopped: `max_epochs=" in log_file.read_text(), log_file
 
 
 SIDE_BY_SIDE = [  # 4 jobs: 2 packs of 2 in 2 workers, long enough to be stopped mid-way

@@ -36,7 +36,11 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from reglab.threads import available_cores
+
 log = logging.getLogger(__name__)
+# what every worker imports before its first unit, once, in the fork server they are forked from
+WORKER_PRELOAD = ("reglab.app.worker_preload",)
 # Hydra's default job log format: a packed job's train.log reads like a basic one's
 LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
 
@@ -82,6 +86,14 @@ class StackedLauncher(Launcher):
         self.config: DictConfig | None = None
         self.task_function: TaskFunction | None = None
         self.hydra_context: HydraContext | None = None
+        self._pool = None  # reglab.app.worker_pool.WorkerPool, kept for the next launch
+        self._workers_usable: bool | None = None  # (None: not asked yet)
+
+    def __getstate__(self) -> dict:  # what a worker gets: not the pool of its own kind
+        return {k: v for k, v in self.__dict__.items() if k != "_pool"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _pool=None)
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
@@ -97,21 +109,32 @@ class StackedLauncher(Launcher):
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        configs = []
-        for offset, overrides in enumerate(job_overrides):
-            idx = initial_job_idx + offset
-            config = self.hydra_context.config_loader.load_sweep_config(
-                self.config, list(overrides)
-            )
-            with open_dict(config):
-                config.hydra.job.id = idx
-                config.hydra.job.num = idx
-            configs.append(config)
-        trains = getattr(self.task_function, "trains_packs", False)
-        validated = [self._validated(config) if trains else None for config in configs]
-        plan = self._plan(validated, job_overrides, initial_job_idx)
-        if min(self.n_jobs, len(plan)) > 1 and self._workers_can_run_it():
-            return self._launch_in_workers(plan, configs, validated, sweep_dir)
+        # the workers start first (one a core at most, until the plan says how many units):
+        # they import torch and Lightning while the plan is composed
+        pool = self._start_workers(
+            min(self.n_jobs, len(job_overrides), available_cores()), sweep_dir
+        )
+        try:
+            configs = []
+            for offset, overrides in enumerate(job_overrides):
+                idx = initial_job_idx + offset
+                config = self.hydra_context.config_loader.load_sweep_config(
+                    self.config, list(overrides)
+                )
+                with open_dict(config):
+                    config.hydra.job.id = idx
+                    config.hydra.job.num = idx
+                configs.append(config)
+            trains = getattr(self.task_function, "trains_packs", False)
+            validated = [self._validated(config) if trains else None for config in configs]
+            plan = self._plan(validated, job_overrides, initial_job_idx)
+        except BaseException:
+            self._close_workers()
+            raise
+        workers = min(self.n_jobs, len(plan))
+        if workers > 1 and (pool := pool or self._start_workers(workers, sweep_dir)):
+            return self._launch_in_workers(pool, workers, plan, configs, validated)
+        self._close_workers()  # one unit: it runs here (the workers would take its cores)
         returns: list[JobReturn | None] = [None] * len(configs)
         for unit in plan:
             jobs = [(configs[i], validated[i]) for i in unit]
@@ -123,7 +146,6 @@ class StackedLauncher(Launcher):
     def _plan(self, validated, job_overrides, first_idx) -> list[list[int]]:
         """Units in the order of their first job: [i] runs alone, [i, j, ...] is a pack."""
         from reglab.replicas.packing import DEFAULT_MAX_PACK, nearest_differences, split
-        from reglab.threads import available_cores
 
         keys = [v.packing if v is not None else None for v in validated]
         groups: dict[str, list[int]] = {}
@@ -168,26 +190,53 @@ class StackedLauncher(Launcher):
         return plan
 
     # -- side by side -------------------------------------------------------------------------
-    def _launch_in_workers(self, plan, configs, validated, sweep_dir: Path) -> list[JobReturn]:
-        """The plan's units in `n_jobs` worker processes, longest first (a unit's jobs times
-        their epochs); Ctrl-C / SIGTERM stops them as it stops one pack (reglab.app.
-        worker_pool). A unit whose worker died leaves its jobs `failed`; the others go on."""
+    def _start_workers(self, workers: int, sweep_dir: Path):
+        """The pool of `workers` processes (the one kept from an earlier launch, grown); None
+        where jobs run here: n_jobs=1, a single job, or a task a worker cannot import."""
+        if workers < 2:
+            return None
+        if self._workers_usable is None:
+            self._workers_usable = self._workers_can_run_it()
+        if not self._workers_usable:
+            return None
+        if self._pool is not None:
+            self._pool.grow(workers)
+            return self._pool
+        import atexit
+
         from hydra.core.singleton import Singleton
 
-        from reglab.app.worker_pool import DONE, INTERRUPTED, run_units
+        from reglab.app.worker_pool import WorkerPool
+
+        # Hydra's singletons but not OmegaConf's resolvers (local functions: they do not
+        # pickle); a worker registers them as it imports reglab, its task and Hydra
+        command = getattr(sys, "orig_argv", None)
+        setup = partial(_worker_setup, Singleton.get_state()["instances"], command)
+        run = partial(_run_in_worker, self, sweep_dir)
+        log.info("Starting %d worker processes (kept for the sweep's later launches)", workers)
+        self._pool = WorkerPool(workers, setup, run, preload=WORKER_PRELOAD)
+        atexit.register(self._close_workers)  # (before multiprocessing's, which would wait)
+        return self._pool
+
+    def _close_workers(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def _launch_in_workers(self, pool, workers: int, plan, configs, validated) -> list[JobReturn]:
+        """The plan's units in the pool's worker processes, longest first (a unit's jobs
+        times their epochs); Ctrl-C / SIGTERM stops them as it stops one pack (reglab.app.
+        worker_pool). A unit whose worker died leaves its jobs `failed`; the others go on."""
+        from reglab.app.worker_pool import DONE, INTERRUPTED
 
         def cost(unit: list[int]) -> int:
             return sum(_epochs(validated[i]) for i in unit)
 
         order = sorted(range(len(plan)), key=lambda u: -cost(plan[u]))
-        units = [[(configs[i], validated[i]) for i in plan[u]] for u in order]
-        workers = min(self.n_jobs, len(units))
+        pool.resize(workers)
+        # each unit with the number of workers that share the cores
+        units = [(workers, [(configs[i], validated[i]) for i in plan[u]]) for u in order]
         log.info("Running %d units in %d worker processes, longest first", len(units), workers)
-        # Hydra's singletons but not OmegaConf's resolvers (local functions: they do not
-        # pickle); a worker registers them as it imports reglab, its task and Hydra
-        command = getattr(sys, "orig_argv", None)
-        setup = partial(_worker_setup, Singleton.get_state()["instances"], workers, command)
-        run = partial(_run_in_worker, self, sweep_dir)
         returns: list[JobReturn | None] = [None] * len(configs)
         first_number = int(configs[0].hydra.job.num) if configs else 0
 
@@ -208,9 +257,10 @@ class StackedLauncher(Launcher):
                 for i in jobs:
                     returns[i] = _lost(configs[i], outcome.error)
 
-        _, stopped = run_units(units, workers, setup, run, on_outcome=filed)
+        _, stopped = pool.run_units(units, on_outcome=filed)
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         if stopped is not None:
+            self._close_workers()
             log.warning(
                 "Interrupted (%s): the running jobs are written as of their last checkpoint; "
                 "the same command again (same hydra.sweep.dir) continues them",
@@ -402,24 +452,27 @@ def _epochs(validated: Validated | None) -> int:
     return validated.settings.trainer.max_epochs
 
 
-def _worker_setup(singletons: dict, workers: int, command: list[str] | None) -> None:
-    """A worker's start: Hydra's state as the launcher's, its share of the cores, and the
-    sweep's command line as its own (each record's provenance names the user's command)."""
+def _worker_setup(singletons: dict, command: list[str] | None) -> None:
+    """A worker's start: Hydra's state as the launcher's and the sweep's command line as its
+    own (each record's provenance names the user's command)."""
     from hydra.core.singleton import Singleton
     from omegaconf.basecontainer import BaseContainer
 
     from reglab.config.resolvers import register_resolvers
-    from reglab.threads import share_cores_with
 
     setup_globals()
     register_resolvers()
     Singleton.set_state({"instances": singletons, "omegaconf_resolvers": BaseContainer._resolvers})
-    share_cores_with(workers)
     if command is not None:
         sys.orig_argv = command
 
 
-def _run_in_worker(launcher: "StackedLauncher", sweep_dir: Path, unit) -> list[JobReturn]:
+def _run_in_worker(launcher: "StackedLauncher", sweep_dir: Path, task) -> list[JobReturn]:
+    """A unit in a worker, on its share of the cores (`task`: (workers at once, unit))."""
+    from reglab.threads import share_cores_with
+
+    workers, unit = task
+    share_cores_with(workers)
     configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
     return launcher._run_unit(unit, sweep_dir)
 

@@ -17,6 +17,9 @@ killer) breaks the whole pool. Here:
   failed) and is replaced while units are left.
 - Workers are handed one unit at a time, the first units first (the caller orders them,
   longest first), so a pool keeps every worker busy until the last units.
+- A WorkerPool starts its workers before it has units (a launcher starts them, then composes
+  its plan while they import torch) and keeps them between calls (an Optuna search's batches
+  pay the start-up once).
 
 Torch-free: the workers import what their units need.
 """
@@ -30,7 +33,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import ClassVar
@@ -68,9 +71,10 @@ class _Worker:
         child.close()
         self.task: int | None = None  # the index of the unit it runs
         self.signalled = False
+        self.used = False  # it was given a unit
 
     def give(self, index: int, unit: object) -> None:
-        self.task, self.signalled = index, False
+        self.task, self.signalled, self.used = index, False, True
         with contextlib.suppress(OSError):  # it died: its sentinel says so (LOST)
             self.conn.send(unit)
 
@@ -82,6 +86,9 @@ class _Worker:
                 os.kill(self.process.pid, signum)
 
     def close(self) -> None:
+        if not self.used:  # nothing of its own to finish; it may still be importing
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
         with contextlib.suppress(OSError, ValueError):
             self.conn.send(None)
         self.process.join()
@@ -115,6 +122,144 @@ class _Interruption:
         os.close(self.wake_write)
 
 
+class WorkerPool:
+    """`size` workers (`setup()` first in each), started by a thread of their own: their
+    start overlaps whatever the caller does before it has units (a launcher composing its
+    plan), and they stay for later calls of `run_units` (an Optuna search's batches) until
+    `close()`. `setup` and `run` must pickle: module-level functions, or partials of them.
+
+    `preload`: modules every worker imports (torch, Lightning: seconds). Where given, workers
+    are forked from a fork server that imported them once (multiprocessing's "forkserver"),
+    not spawned each to import them again: on 2 cores, 2 spawned workers took ~6 s each of
+    both cores before their first unit. (Modules the server cannot import, where only the
+    caller's sys.path finds them, each worker imports as a spawned one would.)"""
+
+    def __init__(
+        self,
+        size: int,
+        setup: Callable[[], None],
+        run: Callable[[object], object],
+        preload: Sequence[str] = (),
+    ):
+        if preload and "forkserver" in multiprocessing.get_all_start_methods():
+            self._context = multiprocessing.get_context("forkserver")
+            self._context.set_forkserver_preload(list(preload))  # (before the server starts)
+        else:
+            self._context = multiprocessing.get_context("spawn")
+        self._setup, self._run = setup, run
+        self._workers: list[_Worker] = []
+        self._size = size
+        self._start_error: BaseException | None = None
+        # the first start waits for the fork server's imports: not the caller
+        self._starting = threading.Thread(target=self._start, daemon=True, name="reglab-workers")
+        self._starting.start()
+
+    def _start(self) -> None:
+        try:
+            while len(self._workers) < self._size:
+                self._workers.append(_Worker(self._context, self._setup, self._run))
+        except BaseException as exc:  # raised where the workers are first needed
+            self._start_error = exc
+
+    def _started(self) -> None:
+        self._starting.join()
+        if self._start_error is not None:
+            error, self._start_error = self._start_error, None
+            raise error
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def grow(self, size: int) -> None:
+        """At least `size` workers from now on; one that died while idle is replaced."""
+        self._started()
+        self._size = max(self._size, size)
+        for worker in [w for w in self._workers if not w.process.is_alive()]:
+            self._drop(worker)
+        while len(self._workers) < self._size:
+            self._workers.append(_Worker(self._context, self._setup, self._run))
+
+    def resize(self, size: int) -> None:
+        """`size` workers from now on: more are started, or idle ones end (first those
+        that never ran a unit: they may still be importing, on cores the others need)."""
+        if size >= self._size:
+            self.grow(size)
+            return
+        self._started()
+        self._size = size
+        idle = sorted((w for w in self._workers if w.task is None), key=lambda w: w.used)
+        for worker in idle[: max(0, len(self._workers) - size)]:
+            self._workers.remove(worker)
+            worker.close()
+
+    def run_units(
+        self, units: list, on_outcome: Callable[[int, Outcome], None] | None = None
+    ) -> tuple[list[Outcome | None], int | None]:
+        """Runs `run(unit)` for each unit in the pool's workers. Returns each unit's Outcome
+        (None: never started, the sweep was interrupted first) and the signal that
+        interrupted the sweep (None if none did); `on_outcome(index, outcome)` hears of each
+        as it comes. Main thread only (it handles the signals). After an interruption the
+        workers that ran a unit have exited; the pool is for closing."""
+        pending = deque(range(len(units)))
+        outcomes: list[Outcome | None] = [None] * len(units)
+        stop: int | None = None
+        pool = self._workers
+        with _Interruption() as interruption:
+            try:
+                self.grow(self._size)  # (started; one that died while idle replaced)
+                while True:
+                    if stop is None and interruption.signum is not None:
+                        stop = interruption.signum
+                        log.warning(
+                            "Interrupted (%s): the running units write their files as of "
+                            "their last checkpoint; nothing more starts",
+                            "SIGTERM" if stop == signal.SIGTERM else "Ctrl-C",
+                        )
+                    elif stop is None and any(o and o.status == INTERRUPTED for o in outcomes):
+                        stop = signal.SIGINT  # a unit stopped on its own signal: the sweep does
+                    if stop is None:
+                        for worker in pool:
+                            if worker.task is None and pending:
+                                index = pending.popleft()
+                                worker.give(index, units[index])
+                    else:
+                        for worker in pool:
+                            worker.signal(stop)
+                    busy = [w for w in pool if w.task is not None]
+                    if not busy:
+                        break
+                    for index in _collect(busy, outcomes, interruption.wake_read):
+                        if on_outcome is not None:
+                            on_outcome(index, outcomes[index])
+                    for worker in [w for w in pool if not w.process.is_alive() and w.task is None]:
+                        self._drop(worker)  # died, or stopped after an interrupted unit
+                        if stop is None and pending and interruption.signum is None:
+                            pool.append(_Worker(self._context, self._setup, self._run))
+            except BaseException:
+                self.close()
+                raise
+        return outcomes, stop
+
+    def _drop(self, worker: "_Worker") -> None:
+        self._workers.remove(worker)
+        worker.conn.close()
+
+    def close(self) -> None:
+        """Ends every worker: a worker that never ran a unit is killed (it has written
+        nothing; it may still be importing), the others finish their unit first."""
+        self._starting.join()
+        for worker in self._workers:
+            worker.close()
+        self._workers.clear()
+
+    def __enter__(self) -> "WorkerPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def run_units(
     units: list,
     workers: int,
@@ -122,52 +267,9 @@ def run_units(
     run: Callable[[object], object],
     on_outcome: Callable[[int, Outcome], None] | None = None,
 ) -> tuple[list[Outcome | None], int | None]:
-    """Runs `run(unit)` for each unit in `workers` spawned processes (`setup()` first in each;
-    both must pickle: module-level functions, or partials of them). Returns each unit's
-    Outcome (None: never started, the sweep was interrupted first) and the signal that
-    interrupted the sweep (None if none did); `on_outcome(index, outcome)` hears of each as
-    it comes. Main thread only (it handles the signals)."""
-    context = multiprocessing.get_context("spawn")
-    pending = deque(range(len(units)))
-    outcomes: list[Outcome | None] = [None] * len(units)
-    pool: list[_Worker] = []
-    stop: int | None = None
-    with _Interruption() as interruption:
-        try:
-            pool += [_Worker(context, setup, run) for _ in range(min(workers, len(units)))]
-            while True:
-                if stop is None and interruption.signum is not None:
-                    stop = interruption.signum
-                    log.warning(
-                        "Interrupted (%s): the running units write their files as of their "
-                        "last checkpoint; nothing more starts",
-                        "SIGTERM" if stop == signal.SIGTERM else "Ctrl-C",
-                    )
-                elif stop is None and any(o and o.status == INTERRUPTED for o in outcomes):
-                    stop = signal.SIGINT  # a unit stopped on a signal of its own: the sweep does
-                if stop is None:
-                    for worker in pool:
-                        if worker.task is None and pending:
-                            index = pending.popleft()
-                            worker.give(index, units[index])
-                else:
-                    for worker in pool:
-                        worker.signal(stop)
-                busy = [w for w in pool if w.task is not None]
-                if not busy:
-                    break
-                for index in _collect(busy, outcomes, interruption.wake_read):
-                    if on_outcome is not None:
-                        on_outcome(index, outcomes[index])
-                for worker in [w for w in pool if not w.process.is_alive() and w.task is None]:
-                    pool.remove(worker)  # died, or stopped after an interrupted unit
-                    worker.conn.close()
-                    if stop is None and pending and interruption.signum is None:
-                        pool.append(_Worker(context, setup, run))
-        finally:
-            for worker in pool:
-                worker.close()
-    return outcomes, stop
+    """WorkerPool.run_units in a pool of `workers` (at most one a unit), closed after."""
+    with WorkerPool(min(workers, len(units)), setup, run) as pool:
+        return pool.run_units(units, on_outcome)
 
 
 def _collect(busy: list[_Worker], outcomes: list[Outcome | None], wake: int) -> list[int]:
