@@ -286,3 +286,46 @@ def test_bands_are_the_mean_and_sample_std_of_the_runs():
         assert mean == pytest.approx(statistics.fmean(ys), rel=1e-15)
         assert std == pytest.approx(statistics.stdev(ys), rel=1e-9)
     assert stats[-1] == (25, 2.0, 0.0)
+
+
+def test_a_loss_band_spanning_decades_is_geometric_and_never_below_zero(tmp_path, monkeypatch):
+    """Seeds whose training loss ends 1e-12 apart from 1e-8 (toy1d without weight decay): the
+    arithmetic mean ± std reaches below zero and turned the axis symmetric-log with negative
+    decades. On the log axis the band is the geometric mean ×/÷ one geometric std, said so."""
+    import math
+
+    from reglab.report import compare, figures
+    from reglab.report.jobs import Job
+    from reglab.report.summary import ConfigSummary
+
+    kept = []
+    for module in (compare, figures):
+        monkeypatch.setattr(module, "save_figure", lambda fig, path: kept.append(fig) or path)
+    finals = (1e-12, 1e-10, 1e-8)
+    jobs = [
+        Job(
+            tmp_path / str(i),
+            [f"seed={i}"],
+            {"status": "completed"},
+            [
+                {"epoch": e, "train/loss": final ** (e / 10), "val/loss": 0.5 * final ** (e / 10)}
+                for e in range(1, 11)
+            ],
+            f"seed={i}",
+        )
+        for i, final in enumerate(finals)
+    ]
+    compare.plot_learning_curves(jobs, tmp_path / "comparison.png")
+    summaries = [ConfigSummary(config_key(jobs[0]), jobs)]
+    assert figures.plot_curves_by_config(summaries, [], tmp_path / "c.png") is not None
+    geometric_mean = math.prod(finals) ** (1 / 3)
+    # the comparison's training loss, the curves' validation loss (half the training's here)
+    for fig, scale in zip(kept, (1.0, 0.5), strict=True):
+        ax = fig.axes[0]
+        assert ax.get_yscale() == "log"
+        band = next(c for c in ax.collections if len(c.get_paths()))
+        assert (band.get_paths()[0].vertices[:, 1] > 0).all()
+        centre = next(line for line in ax.get_lines() if line.get_linewidth() == 1.8)
+        assert centre.get_ydata()[-1] == pytest.approx(scale * geometric_mean, rel=1e-9)
+    assert "geometric mean" in kept[0].axes[1].get_legend().get_title().get_text()
+    assert "geometric mean" in kept[1].axes[0].get_ylabel()

@@ -21,6 +21,7 @@ from reglab.report.style import (
     legend_beside,
     loss_unit,
     plot_mean_band,
+    scale_for,
     set_scale,
     sweep_style,
 )
@@ -39,17 +40,23 @@ def _by_config(jobs: list[Job], style: SweepStyle) -> dict[Config, list[Job]]:
 
 def plot_learning_curves(jobs: list[Job], path: Path) -> Path | None:
     """Train and validation loss per epoch: every job a thin line in its configuration's
-    colour, the configuration's mean over seeds a thick one (log scale where the losses span
-    more than two decades; symmetric-log when one reaches 0)."""
+    colour, the configuration's mean over seeds a thick one, ± one std as a band (log scale
+    where the losses span more than two decades, the geometric mean ×/÷ one geometric std
+    there; symmetric-log when one reaches 0)."""
     style = sweep_style(jobs)
     jobs = [j for j in jobs if j.rows]
     if not jobs:
         return None
     regression = jobs[0].task == "regression"
+    # the per-epoch evaluation: validation, or the test set where it is evaluated every epoch
+    stages = ("train", jobs[0].epoch_stage)
+    geometric = (
+        scale_for(r[f"{s}/loss"] for j in jobs for r in j.rows for s in stages if f"{s}/loss" in r)
+        == "log"
+    )
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     losses = []
-    # the per-epoch evaluation: validation, or the test set where it is evaluated every epoch
-    for ax, stage in zip(axes, ("train", jobs[0].epoch_stage), strict=True):
+    for ax, stage in zip(axes, stages, strict=True):
         key = f"{stage}/loss"
         for config, group in _by_config(jobs, style).items():
             runs = [[(r["epoch"], r[key]) for r in job.rows if key in r] for job in group]
@@ -71,7 +78,15 @@ def plot_learning_curves(jobs: list[Job], path: Path) -> Path | None:
                         ms=2,
                     )
                     losses += [y for _, y in run]
-            losses += plot_mean_band(ax, runs, color, label if stage == "train" else None, dashes)
+            losses += plot_mean_band(
+                ax,
+                runs,
+                color,
+                label if stage == "train" else None,
+                dashes,
+                geometric=geometric,
+                floor=0.0,
+            )
         name = {"train": "training", "val": "validation", "test": "test"}[stage]
         ax.set_title(
             f"{name} loss" + (" (= test)" if stage == "val" and _val_is_test(jobs) else "")
@@ -81,7 +96,8 @@ def plot_learning_curves(jobs: list[Job], path: Path) -> Path | None:
     set_scale(axes[0], "y", losses)  # shared by both panels
     axes[0].set_ylabel(f"loss ({loss_unit(regression)})")
     several = any(len(group) > 1 for group in _by_config(jobs, style).values())
-    title = "thin: a seed, thick: their mean" if several else None
+    mean = "geometric mean (band: ×/÷ one geometric std)" if geometric else "mean (band: ± one std)"
+    title = f"thin: a seed, thick: their {mean}" if several else None
     legend_beside(axes[1], entries_from=axes[0], title=title, title_fontsize=7)
     return save_figure(fig, path)
 

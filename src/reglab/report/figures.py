@@ -19,6 +19,7 @@ from reglab.report.style import (
     legend_beside,
     metric_label,
     plot_mean_band,
+    scale_for,
     set_scale,
     sweep_style,
 )
@@ -26,6 +27,7 @@ from reglab.report.summary import ConfigSummary
 
 GROUP_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 SEEDS_NOTE = "mean ± std over seeds"
+GEOMETRIC_SEEDS_NOTE = "geometric mean ×/÷ geometric std over seeds"
 
 
 def _number(text: str | None) -> float | None:
@@ -178,6 +180,9 @@ def plot_curves_by_config(
     by_config = {s.overrides: s for s in summaries}
     fig, ax = plt.subplots(figsize=(7, 4.2))
     drawn = []
+    # a loss spanning decades: a log axis, and its band in logarithms (never below zero)
+    loss = key.endswith("/loss")
+    geometric = loss and scale_for(r[key] for r in rows if key in r) == "log"
     for config in style.configs:
         s = by_config.get(config)
         runs = (
@@ -197,13 +202,16 @@ def plot_curves_by_config(
             style.color(config),
             f"{style.label(config)} (n={n})",
             style.linestyle(config),
+            geometric=geometric,
+            floor=0.0 if loss else None,
         )
     if not drawn:
         plt.close(fig)
         return None
     epoch_axis(ax)
     set_scale(ax, "y", drawn)
-    ax.set_ylabel(f"{metric_label(key, _regression(summaries))}\n({SEEDS_NOTE})")
+    note = GEOMETRIC_SEEDS_NOTE if geometric else SEEDS_NOTE
+    ax.set_ylabel(f"{metric_label(key, _regression(summaries))}\n({note})")
     ax.grid(alpha=0.3)
     legend_beside(ax)
     return save_figure(fig, path)

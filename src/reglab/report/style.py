@@ -155,20 +155,27 @@ def metric_label(key: str, regression: bool = False) -> str:
     return f"{STAGES[stage]} {QUANTITIES.get(name, name)}"
 
 
-def set_scale(ax, axis: str, values: Iterable[float]) -> str:
-    """A log axis where the positive values span more than 100x; symmetric-log when some
-    are zero or negative (a log axis would drop them). Returns the scale set."""
+def scale_for(values: Iterable[float]) -> str:
+    """ "log" where the positive values span more than 100x; "symlog" where some are also
+    zero or negative (a log axis would drop them); else "linear"."""
     finite = [v for v in values if math.isfinite(v)]
     positive = [v for v in finite if v > 0]
     if len(positive) < 2 or max(positive) / min(positive) <= LOG_SPAN:
         return "linear"
+    return "log" if len(positive) == len(finite) else "symlog"
+
+
+def set_scale(ax, axis: str, values: Iterable[float]) -> str:
+    """The axis's scale by scale_for(values); returns the scale set."""
+    values = list(values)
+    scale = scale_for(values)
     setter = ax.set_xscale if axis == "x" else ax.set_yscale
-    if len(positive) == len(finite):
+    if scale == "log":
         setter("log")
-        return "log"
-    # linear below the smallest positive value's decade, logarithmic above
-    setter("symlog", linthresh=10 ** math.floor(math.log10(min(positive))))
-    return "symlog"
+    elif scale == "symlog":  # linear below the smallest positive value's decade, log above
+        smallest = min(v for v in values if math.isfinite(v) and v > 0)
+        setter("symlog", linthresh=10 ** math.floor(math.log10(smallest)))
+    return scale
 
 
 def legend_beside(ax, entries_from=None, **kwargs):
@@ -216,17 +223,35 @@ def _mean_std(ys: list[float]) -> tuple[float, float]:
     return mean, math.sqrt(math.fsum((y - mean) ** 2 for y in ys) / (n - 1))
 
 
-def plot_mean_band(ax, runs, color: str, label: str, linestyle: str = "-") -> list[float]:
+def plot_mean_band(
+    ax,
+    runs,
+    color: str,
+    label: str,
+    linestyle: str = "-",
+    geometric: bool = False,
+    floor: float | None = None,
+) -> list[float]:
     """The runs' mean as a line, ± one std as a band of the same colour; returns every value
-    drawn (band edges included), for the axis scale."""
-    stats = mean_std_by_x(runs)
+    drawn (band edges included), for the axis scale. `geometric` (for a log axis, where the
+    values are positive): their geometric mean, the band ×/÷ one geometric std (the mean ±
+    std of their logarithms): an arithmetic band of values spanning decades reaches below
+    zero, which a loss never does. `floor`: the least value the quantity takes (a loss: 0),
+    where the band stops."""
+    if geometric:
+        logs = [[(x, math.log(y)) for x, y in run if y > 0] for run in runs]
+        stats = [
+            (x, math.exp(m), math.exp(m - sd), math.exp(m + sd)) for x, m, sd in mean_std_by_x(logs)
+        ]
+    else:
+        stats = [(x, m, m - sd, m + sd) for x, m, sd in mean_std_by_x(runs)]
     if not stats:
         return []
-    xs, means, stds = zip(*stats, strict=True)
+    xs, centres, low, high = (list(column) for column in zip(*stats, strict=True))
+    if floor is not None:
+        low = [max(v, floor) for v in low]
     marker = "o" if len(xs) < 30 else None  # a 1-epoch curve is one point: show it
-    ax.plot(xs, means, linestyle, color=color, marker=marker, markersize=3, lw=1.8, label=label)
-    low = [m - s for m, s in zip(means, stds, strict=True)]
-    high = [m + s for m, s in zip(means, stds, strict=True)]
-    if any(stds):
+    ax.plot(xs, centres, linestyle, color=color, marker=marker, markersize=3, lw=1.8, label=label)
+    if any(h > lo for lo, h in zip(low, high, strict=True)):
         ax.fill_between(xs, low, high, color=color, alpha=0.2, lw=0)
     return [*low, *high]
