@@ -220,7 +220,9 @@ def test_batch_norm_replicas_keep_their_single_runs_running_statistics(
             assert mine.keys() == theirs.keys()
             for name, tensor in theirs.items():
                 assert mine[name].dtype == tensor.dtype, (ckpt, name)
-                assert torch.allclose(mine[name], tensor, atol=1e-5, rtol=0), (seed, ckpt, name)
+                # (running variances reach ~10: float32 rounding of the batch statistics,
+                # reduced in another order, moves them by ~1e-5, a few parts in a million)
+                assert torch.allclose(mine[name], tensor, atol=1e-5, rtol=1e-5), (seed, ckpt, name)
         last = _state(tmp_path / "run" / f"seed_{seed}" / "checkpoints" / "last.ckpt")
         stats.append({k: v for k, v in last.items() if "running_" in k or "num_batches" in k})
         mine = _record(tmp_path / "run" / f"seed_{seed}")
