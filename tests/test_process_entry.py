@@ -3,6 +3,7 @@ start-up; the process ends without Python's teardown once the command has succee
 failed one exits as Python does."""
 
 import gc
+import json
 import os
 import subprocess
 import sys
@@ -123,3 +124,34 @@ def test_start_up_done_outside_a_command_s_process_leaves_the_collector_alone():
     enabled, frozen = gc.isenabled(), gc.get_freeze_count()
     start_up_done()
     assert (gc.isenabled(), gc.get_freeze_count()) == (enabled, frozen)
+
+
+def test_a_run_whose_output_reader_exits_trains_to_the_end(tmp_path):
+    """`python train.py ... | head -3`: the reader is gone after 3 lines. The run goes on,
+    its output dropped: completed, exit 0, its results whole (was: rich's console turned the
+    broken pipe into SystemExit, recorded `interrupted` after the last epoch, exit 1, and each
+    log line printed a "--- Logging error ---" traceback)."""
+    run_dir = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(REPO / "train.py"),
+            "dataset=toy1d",
+            "model.hidden=[8]",
+            "trainer.max_epochs=40",
+            "logger=csv",
+            f"hydra.run.dir={run_dir}",
+        ],
+        cwd=REPO,
+        env=env | {"PYTHONPATH": str(REPO / "src")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    first = [process.stdout.readline() for _ in range(3)]
+    process.stdout.close()  # as `head -3` exits
+    assert process.wait(timeout=120) == 0, first
+    record = json.loads((run_dir / "metrics.json").read_text())
+    assert record["status"] == "completed" and record["epochs"] == 40
+    assert "test/loss" in record
+    assert "Logging error" not in (run_dir / "train.log").read_text()

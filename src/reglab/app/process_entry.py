@@ -85,7 +85,10 @@ def run_command(command: Callable[[], object]) -> None:
     command that trains nothing, `--cfg job` or `reglab-report`, is short and runs without
     it); if it returns, the process ends (status 0) once the exit handlers registered after
     this call have run."""
+    from reglab.app.closed_output import drop_output_once_closed
+
     atexit.register(_end_now)  # handlers run last-in first-out: this one after the others
     defer_collection()
+    drop_output_once_closed()  # `| head`: the run goes on, its output dropped
     command()
     _Command.succeeded = True

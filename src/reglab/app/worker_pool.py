@@ -377,7 +377,9 @@ def _serve(conn: Connection, setup: Callable[[], None], run: Callable[[object], 
     # delivered now, to the handler that notes it
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPPING)
     from reglab.app import process_entry
+    from reglab.app.closed_output import drop_output_once_closed
 
+    drop_output_once_closed()  # the launcher's output, closed (`| head`): its units go on
     threading.Thread(target=_watch, daemon=True, name="reglab-worker-watch").start()
     process_entry.defer_collection()
     setup()
