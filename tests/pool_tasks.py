@@ -77,13 +77,3 @@ def swallow_the_first_interrupt(folder: str, unit: str) -> str:
         Path(folder, f"{unit}.stopped").touch()
         raise SystemExit(1) from None
     return unit
-
-
-def where_preloaded(unit: str) -> tuple[str, int, int | None, list[str]]:
-    """The unit, this worker's pid, the pid that imported tests.pool_preload (None: not
-    imported before this unit) and what its setup was given."""
-    import sys
-
-    preload = sys.modules.get("tests.pool_preload")
-    time.sleep(0.05)
-    return unit, os.getpid(), getattr(preload, "IMPORTED_IN", None), list(_SET_UP)

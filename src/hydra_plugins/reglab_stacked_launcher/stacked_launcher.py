@@ -39,8 +39,6 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from reglab.threads import available_cores
 
 log = logging.getLogger(__name__)
-# what every worker imports before its first unit, once, in the fork server they are forked from
-WORKER_PRELOAD = ("reglab.app.worker_preload",)
 # Hydra's default job log format: a packed job's train.log reads like a basic one's
 LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
 
@@ -214,7 +212,7 @@ class StackedLauncher(Launcher):
         setup = partial(_worker_setup, Singleton.get_state()["instances"], command)
         run = partial(_run_in_worker, self, sweep_dir)
         log.info("Starting %d worker processes (kept for the sweep's later launches)", workers)
-        self._pool = WorkerPool(workers, setup, run, preload=WORKER_PRELOAD)
+        self._pool = WorkerPool(workers, setup, run)
         atexit.register(self._close_workers)  # (before multiprocessing's, which would wait)
         return self._pool
 

@@ -74,8 +74,8 @@ def exit_without_teardown() -> None:
     0, without Python's teardown."""
     logging.shutdown()  # flushes and closes the log files (train.log, Hydra's)
     for stream in (sys.stdout, sys.stderr):
-        # a closed pipe (`| head`): nothing more to say
-        with contextlib.suppress(OSError, ValueError):
+        # a closed pipe (`| head`): nothing more to say; None: started without one (`>&-`)
+        with contextlib.suppress(OSError, ValueError, AttributeError):
             stream.flush()
     os._exit(0)
 

@@ -33,7 +33,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import ClassVar
@@ -123,34 +123,23 @@ class _Interruption:
 
 
 class WorkerPool:
-    """`size` workers (`setup()` first in each), started by a thread of their own: their
-    start overlaps whatever the caller does before it has units (a launcher composing its
-    plan), and they stay for later calls of `run_units` (an Optuna search's batches) until
-    `close()`. `setup` and `run` must pickle: module-level functions, or partials of them.
+    """`size` spawned workers (`setup()` first in each), started by a thread of their own:
+    they import what their units need while the caller does what it does before it has units
+    (a launcher composing its plan), and they stay for later calls of `run_units` (an Optuna
+    search's batches) until `close()`. `setup` and `run` must pickle: module-level
+    functions, or partials of them.
 
-    `preload`: modules every worker imports (torch, Lightning: seconds). Where given, workers
-    are forked from a fork server that imported them once (multiprocessing's "forkserver"),
-    not spawned each to import them again: on 2 cores, 2 spawned workers took ~6 s each of
-    both cores before their first unit. (Modules the server cannot import, where only the
-    caller's sys.path finds them, each worker imports as a spawned one would.)"""
+    (Not forked from a fork server that imports torch once: tried, and on 2 cores it saved no
+    measurable time, while the server became one process whose death stopped every worker,
+    and whose workers outlived a killed launcher.)"""
 
-    def __init__(
-        self,
-        size: int,
-        setup: Callable[[], None],
-        run: Callable[[object], object],
-        preload: Sequence[str] = (),
-    ):
-        if preload and "forkserver" in multiprocessing.get_all_start_methods():
-            self._context = multiprocessing.get_context("forkserver")
-            self._context.set_forkserver_preload(list(preload))  # (before the server starts)
-        else:
-            self._context = multiprocessing.get_context("spawn")
+    def __init__(self, size: int, setup: Callable[[], None], run: Callable[[object], object]):
+        self._context = multiprocessing.get_context("spawn")
         self._setup, self._run = setup, run
         self._workers: list[_Worker] = []
         self._size = size
         self._start_error: BaseException | None = None
-        # the first start waits for the fork server's imports: not the caller
+        # (a spawned worker's start returns once it has its pickled target: ~0.1 s)
         self._starting = threading.Thread(target=self._start, daemon=True, name="reglab-workers")
         self._starting.start()
 
@@ -306,7 +295,7 @@ def _death(code: int | None) -> str:
             name = signal.Signals(-code).name
         except ValueError:
             name = f"signal {-code}"
-        hint = " (SIGKILL: the out-of-memory killer?)" if name == "SIGKILL" else ""
+        hint = " (the out-of-memory killer?)" if name == "SIGKILL" else ""
         return f"its worker process was killed by {name}{hint}"
     return f"its worker process died (exit status {code})"
 

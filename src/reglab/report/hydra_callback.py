@@ -25,6 +25,16 @@ class SweepReport(Callback):
         except Exception:  # a report must never turn a finished sweep into a failure
             log.exception("reglab: could not build the sweep report in %s", sweep_dir)
             written = []
+        except KeyboardInterrupt as exc:  # every job has ended: only the report is cut short
+            from reglab.app import signals
+
+            log.warning(
+                "Interrupted (%s) while writing the sweep report: every job had ended, their "
+                "records are whole; `python -m reglab.report %s` writes the report again",
+                signals.describe(exc),
+                sweep_dir,
+            )
+            sys.exit(1)
         for path in written:
             log.info("reglab: sweep report %s", path)
         exit_if_jobs_failed(sweep_dir, jobs)
