@@ -25,13 +25,10 @@ class SweepReport(Callback):
         except Exception:  # a report must never turn a finished sweep into a failure
             log.exception("reglab: could not build the sweep report in %s", sweep_dir)
             written = []
-        except KeyboardInterrupt as exc:  # every job has ended: only the report is cut short
-            from reglab.app import signals
-
+        except KeyboardInterrupt:  # (Ctrl-C or SIGTERM) every job has ended: only the report
             log.warning(
-                "Interrupted (%s) while writing the sweep report: every job had ended, their "
+                "Interrupted while writing the sweep report: every job had ended, their "
                 "records are whole; `python -m reglab.report %s` writes the report again",
-                signals.describe(exc),
                 sweep_dir,
             )
             sys.exit(1)
