@@ -20,7 +20,7 @@ from matplotlib.lines import Line2D
 from matplotlib.text import Text
 
 from reglab.outputs.figure_files import vector_path
-from reglab.outputs.plots import epoch_axis
+from reglab.outputs.plots import epoch_axis, plot_curves
 from reglab.report.build import OPTUNA_FIGURES, build_report
 from reglab.report.jobs import load_jobs
 from reglab.report.style import config_labels, round_to_differ, set_scale
@@ -329,3 +329,72 @@ def test_a_loss_band_spanning_decades_is_geometric_and_never_below_zero(tmp_path
         assert centre.get_ydata()[-1] == pytest.approx(scale * geometric_mean, rel=1e-9)
     assert "geometric mean" in kept[0].axes[1].get_legend().get_title().get_text()
     assert "geometric mean" in kept[1].axes[0].get_ylabel()
+
+
+# --- a run's curves.png, laid out by hand ---------------------------------------------------
+
+CURVES = {
+    "1 epoch with a test": [{"epoch": 1, "train/loss": 0.5, "val/loss": 0.6, "test/loss": 0.7}],
+    "classification, 40 epochs": [
+        {
+            "epoch": e,
+            "train/loss": 1 / (e + 1),
+            "val/loss": 1.1 / (e + 1),
+            "train/acc": 0.5 + e / 100,
+            "val/acc": 0.5 + e / 110,
+            "train/loss_max": 2 / (e + 1),
+            "train/lr": 0.01 * 0.9**e,
+            "train/penalty": 12345.678 * e,  # wide tick labels
+            "train/w_norm": 3 + e * 0.1,
+        }
+        for e in range(1, 41)
+    ],
+    "regression, 2,000 epochs, a log loss": [
+        {
+            "epoch": e,
+            "train/loss": 10 ** (-e / 200),
+            "val/loss": 1.1 * 10 ** (-e / 250),
+            "train/loss_max": 2 / (e + 1),
+            "train/lr": 1e-5,
+        }
+        for e in range(1, 2001)
+    ],
+}
+
+
+@pytest.mark.parametrize("kind", list(CURVES))
+def test_a_runs_curves_keep_every_text_apart_and_on_the_page(tmp_path, drawn, kind):
+    """Tick labels, axis labels, titles and the legend: none overlaps another or an axes it
+    does not belong to, all inside the figure; the loss on a log axis where it spans
+    decades."""
+    plot_curves(CURVES[kind], tmp_path / "curves.png", log_loss="regression" in kind)
+    fig = drawn["curves"]
+    assert (tmp_path / "curves.png").is_file() and vector_path(tmp_path / "curves.png").is_file()
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    page = fig.bbox
+    texts = [text for legend in fig.legends for text in legend.get_texts()]
+    for ax in fig.axes:
+        texts += [ax.title, ax.xaxis.label, ax.yaxis.label]
+        texts += [ax.xaxis.get_offset_text(), ax.yaxis.get_offset_text()]
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            texts += [t.label1 for t in axis.get_major_ticks() if lo <= t.get_loc() <= hi]
+    texts = [t for t in texts if t.get_visible() and t.get_text()]
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    for text, box in zip(texts, boxes, strict=True):
+        inside = page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0
+        assert inside and box.y1 <= page.y1, (kind, text.get_text(), "off the page")
+    for i, (a, box_a) in enumerate(zip(texts, boxes, strict=True)):
+        for b, box_b in zip(texts[i + 1 :], boxes[i + 1 :], strict=True):
+            assert not box_a.overlaps(box_b), (kind, a.get_text(), b.get_text())
+    data = [ax.get_window_extent(renderer) for ax in fig.axes]
+    for legend in fig.legends:
+        assert not any(legend.get_window_extent(renderer).overlaps(box) for box in data)
+    for ax in fig.axes:  # tick labels and axis labels stay clear of every other panel
+        for text in [*ax.get_yticklabels(), ax.yaxis.label, ax.title, ax.xaxis.label]:
+            if text.get_text():
+                box = text.get_window_extent(renderer)
+                assert not any(box.overlaps(d) for d in data if d != ax.get_window_extent())
+    loss = fig.axes[0]
+    assert loss.get_yscale() == ("log" if "log loss" in kind else "linear")

@@ -80,13 +80,14 @@ def test_slurm_launcher_builds_the_sbatch_job(monkeypatch):
     ("launcher", "extra"),
     [
         ("submitit_local", ["hydra.launcher.timeout_min=5", "hydra.launcher.gpus_per_node=0"]),
-        (
+        pytest.param(  # Ray starts its own cluster (~45 s on 2 cores): in the slow suite
             "ray",
             [
                 "+hydra.launcher.ray.init.num_cpus=2",
                 "+hydra.launcher.ray.remote.num_cpus=1",
                 "+hydra.launcher.ray.init.include_dashboard=false",
             ],
+            marks=pytest.mark.slow,
         ),
     ],
 )

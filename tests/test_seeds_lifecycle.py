@@ -77,7 +77,11 @@ def _same_replicas(mine, theirs, stages=("train/", "val/", "test/")):
             assert x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x), (seed, name)
 
 
-@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM", "SIGKILL"])
+# SIGTERM takes SIGINT's path (reglab.app.signals; a single run's SIGTERM: test_sigterm.py),
+# so its ~20 s run is in the slow suite
+@pytest.mark.parametrize(
+    "sig", ["SIGINT", pytest.param("SIGTERM", marks=pytest.mark.slow), "SIGKILL"]
+)
 def test_an_interrupted_seeds_run_keeps_every_replica_and_resumes_exactly(tmp_path, sig):
     out = tmp_path / "run"
     args = [*RUN, "trainer.max_epochs=3", f"hydra.run.dir={out}"]

@@ -107,9 +107,26 @@ def _stacked_and_basic(sweep: list[str], tmp_path: Path, packs: str) -> tuple[Pa
     return tmp_path / "s", tmp_path / "b"
 
 
-def test_stacked_sweep_equals_the_basic_one_and_resumes(tmp_path):
-    _stacked_and_basic(TOY_SWEEP, tmp_path, "8 in 1 packs trained stacked (8)")
-    _assert_same_results(tmp_path / "s", tmp_path / "b", rel=1e-5)
+@pytest.fixture(scope="module")
+def basic_toy_sweep(tmp_path_factory, fmnist_root) -> Path:
+    """TOY_SWEEP's folder, run by the basic launcher once for the tests that compare with it
+    (they only read it), in the environment _isolated_env gives a test."""
+    folder = tmp_path_factory.mktemp("basic_toy_sweep") / "b"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DATA_DIR", str(fmnist_root))
+        env.setenv("REGLAB_CACHE_DIR", str(folder.parent / "cache"))
+        env.setenv("REGLAB_LOG_DIR", str(folder.parent / "logs"))
+        env.setenv("WANDB_MODE", "offline")
+        basic = run_main([*TOY_SWEEP, f"hydra.sweep.dir={folder}"])
+    assert basic.returncode == 0, basic.stderr[-3000:]
+    return folder
+
+
+def test_stacked_sweep_equals_the_basic_one_and_resumes(tmp_path, basic_toy_sweep):
+    stacked = run_main([*TOY_SWEEP, "hydra/launcher=stacked", f"hydra.sweep.dir={tmp_path / 's'}"])
+    assert stacked.returncode == 0, stacked.stderr[-3000:]
+    assert "8 in 1 packs trained stacked (8)" in stacked.stdout + stacked.stderr
+    _assert_same_results(tmp_path / "s", basic_toy_sweep, rel=1e-5)
     # the sweep report reads the packed jobs as the basic ones
     summary = [
         {k: v for k, v in row.items() if "wall" not in k}
@@ -117,7 +134,7 @@ def test_stacked_sweep_equals_the_basic_one_and_resumes(tmp_path):
     ]
     twin = [
         {k: v for k, v in row.items() if "wall" not in k}
-        for row in csv.DictReader((tmp_path / "b" / "summary.csv").open())
+        for row in csv.DictReader((basic_toy_sweep / "summary.csv").open())
     ]
     assert [r["regularizer.weight_decay"] for r in summary] == [
         r["regularizer.weight_decay"] for r in twin
@@ -138,8 +155,9 @@ def test_stacked_sweep_equals_the_basic_one_and_resumes(tmp_path):
 
 
 def test_classification_pack_with_adam_penalties_and_label_smoothing(tmp_path):
-    """One epoch without dropout: per-replica lr, decoupled weight decay (AdamW), L2 and label
-    smoothing (0 packs with > 0: off is a value) give each job its single run's numbers."""
+    """One epoch without dropout: per-replica lr, L2 and label smoothing (0 packs with > 0:
+    off is a value), with decoupled weight decay (AdamW), give each job its single run's
+    numbers. (8 jobs: each basic job costs seconds; per-replica decay: TOY_SWEEP.)"""
     sweep = [
         "-m",
         *FAST,
@@ -149,11 +167,11 @@ def test_classification_pack_with_adam_penalties_and_label_smoothing(tmp_path):
         "optimizer=adam",
         "optimizer._target_=torch.optim.AdamW",
         "optimizer.lr=0.001,0.003",
-        "regularizer.weight_decay=0.0,0.05",
+        "regularizer.weight_decay=0.05",
         "regularizer.l2=0,0.001",
         "regularizer.label_smoothing=0,0.1",
     ]
-    _stacked_and_basic(sweep, tmp_path, "16 in 1 packs")
+    _stacked_and_basic(sweep, tmp_path, "8 in 1 packs")
     # Adam divides by the gradient's running scale: rounding grows faster than with SGD
     _assert_same_results(tmp_path / "s", tmp_path / "b", rel=1e-4)
 
@@ -519,7 +537,7 @@ def testfill_workers_splits_the_largest_packs_until_each_worker_has_one():
     assert fill_workers([[0, 1, 2]], 1) == [[0, 1, 2]]
 
 
-def test_packs_in_worker_processes_equal_the_basic_launchers_jobs(tmp_path):
+def test_packs_in_worker_processes_equal_the_basic_launchers_jobs(tmp_path, basic_toy_sweep):
     """n_jobs=2: the one pack of 8 splits into two packs of 4, one in each of 2 worker
     processes (each on one thread), with the basic launcher's numbers and files; each record
     names the command the user typed, not the worker's."""
@@ -529,9 +547,7 @@ def test_packs_in_worker_processes_equal_the_basic_launchers_jobs(tmp_path):
     assert stacked.returncode == 0, output[-3000:]
     assert "8 in 2 packs trained stacked (4, 4)" in output
     assert "Running 2 units in 2 worker processes" in output
-    basic = run_main([*TOY_SWEEP, f"hydra.sweep.dir={tmp_path / 'b'}"])
-    assert basic.returncode == 0, basic.stderr[-3000:]
-    _assert_same_results(tmp_path / "s", tmp_path / "b", rel=1e-5)
+    _assert_same_results(tmp_path / "s", basic_toy_sweep, rel=1e-5)
     for record in _records(tmp_path / "s").values():
         assert "hydra.launcher.n_jobs=2" in record["provenance"]["command"]
         assert "multiprocessing" not in record["provenance"]["command"]

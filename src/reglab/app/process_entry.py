@@ -73,9 +73,9 @@ def exit_without_teardown() -> None:
     """Flushes what is buffered (the log files, stdout, stderr) and ends the process, status
     0, without Python's teardown."""
     logging.shutdown()  # flushes and closes the log files (train.log, Hydra's)
-    for stream in (sys.stdout, sys.stderr):
-        # a closed pipe (`| head`): nothing more to say; None: started without one (`>&-`)
-        with contextlib.suppress(OSError, ValueError, AttributeError):
+    # None: started without one (`>&-`)
+    for stream in [s for s in (sys.stdout, sys.stderr) if s is not None]:
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe (`| head`)
             stream.flush()
     os._exit(0)
 

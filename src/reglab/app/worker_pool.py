@@ -146,9 +146,12 @@ class WorkerPool:
     def _start(self) -> None:
         try:
             while len(self._workers) < self._size:
-                self._workers.append(_Worker(self._context, self._setup, self._run))
+                self._workers.append(self._new_worker())
         except BaseException as exc:  # raised where the workers are first needed
             self._start_error = exc
+
+    def _new_worker(self) -> "_Worker":
+        return _Worker(self._context, self._setup, self._run)
 
     def _started(self) -> None:
         self._starting.join()
@@ -167,7 +170,7 @@ class WorkerPool:
         for worker in [w for w in self._workers if not w.process.is_alive()]:
             self._drop(worker)
         while len(self._workers) < self._size:
-            self._workers.append(_Worker(self._context, self._setup, self._run))
+            self._workers.append(self._new_worker())
 
     def resize(self, size: int) -> None:
         """`size` workers from now on: more are started, or idle ones end (first those
@@ -224,7 +227,7 @@ class WorkerPool:
                     for worker in [w for w in pool if not w.process.is_alive() and w.task is None]:
                         self._drop(worker)  # died, or stopped after an interrupted unit
                         if stop is None and pending and interruption.signum is None:
-                            pool.append(_Worker(self._context, self._setup, self._run))
+                            pool.append(self._new_worker())
             except BaseException:
                 self.close()
                 raise

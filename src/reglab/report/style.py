@@ -155,11 +155,15 @@ def metric_label(key: str, regression: bool = False) -> str:
     return f"{STAGES[stage]} {QUANTITIES.get(name, name)}"
 
 
+def _positive(values: Iterable[float]) -> list[float]:
+    return [v for v in values if math.isfinite(v) and v > 0]
+
+
 def scale_for(values: Iterable[float]) -> str:
     """ "log" where the positive values span more than 100x; "symlog" where some are also
     zero or negative (a log axis would drop them); else "linear"."""
     finite = [v for v in values if math.isfinite(v)]
-    positive = [v for v in finite if v > 0]
+    positive = _positive(finite)
     if len(positive) < 2 or max(positive) / min(positive) <= LOG_SPAN:
         return "linear"
     return "log" if len(positive) == len(finite) else "symlog"
@@ -173,7 +177,7 @@ def set_scale(ax, axis: str, values: Iterable[float]) -> str:
     if scale == "log":
         setter("log")
     elif scale == "symlog":  # linear below the smallest positive value's decade, log above
-        smallest = min(v for v in values if math.isfinite(v) and v > 0)
+        smallest = min(_positive(values))
         setter("symlog", linthresh=10 ** math.floor(math.log10(smallest)))
     return scale
 
