@@ -20,7 +20,7 @@ from matplotlib.lines import Line2D
 from matplotlib.text import Text
 
 from reglab.outputs.figure_files import vector_path
-from reglab.outputs.plots import epoch_axis, plot_curves
+from reglab.outputs.plots import epoch_axis, plot_curves, plot_runs_curves
 from reglab.report.build import OPTUNA_FIGURES, build_report
 from reglab.report.jobs import load_jobs
 from reglab.report.style import config_labels, round_to_differ, set_scale
@@ -362,13 +362,37 @@ CURVES = {
 }
 
 
+# a seeds=N run's one figure: every replica's curves, a colour a seed
+CURVES["seeds=20, 10 epochs"] = {
+    f"seed {seed}": [
+        {"epoch": e, "train/loss": 1 / e + seed / 100, "val/loss": 1.1 / e + seed / 90}
+        for e in range(1, 11)
+    ]
+    for seed in range(20)
+}
+CURVES["seeds=3, regression, a log loss"] = {
+    f"seed {seed}": CURVES["regression, 2,000 epochs, a log loss"] for seed in range(3)
+}
+
+
 @pytest.mark.parametrize("kind", list(CURVES))
 def test_a_runs_curves_keep_every_text_apart_and_on_the_page(tmp_path, drawn, kind):
     """Tick labels, axis labels, titles and the legend: none overlaps another or an axes it
     does not belong to, all inside the figure; the loss on a log axis where it spans
-    decades."""
-    plot_curves(CURVES[kind], tmp_path / "curves.png", log_loss="regression" in kind)
+    decades; a seeds=N run's figure: a colour and a legend entry a seed."""
+    curves, log_loss = CURVES[kind], "regression" in kind
+    if isinstance(curves, dict):
+        plot_runs_curves(curves, tmp_path / "curves.png", log_loss=log_loss)
+    else:
+        plot_curves(curves, tmp_path / "curves.png", log_loss=log_loss)
     fig = drawn["curves"]
+    if isinstance(curves, dict):
+        (legend,) = fig.legends
+        entries = [text.get_text() for text in legend.get_texts()]
+        assert entries[: len(curves)] == list(curves)
+        assert entries[len(curves) :] == ["training", "validation"]
+        seen = _seen_colors(fig)
+        assert len({seen[run] for run in curves}) == len(curves)  # a colour a seed
     assert (tmp_path / "curves.png").is_file() and vector_path(tmp_path / "curves.png").is_file()
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()

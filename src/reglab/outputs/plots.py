@@ -87,31 +87,73 @@ def _fit_label(renderer, fig, ax, label: str) -> None:
 def plot_curves(rows: Sequence[dict], path: str | Path, log_loss: bool = False) -> Path:
     """Saves a figure of train/val curves from metrics.csv-style rows (one per epoch), and its
     .svg; `log_loss`: a regression (MSE) loss, on a log axis where it spans decades."""
+    return plot_runs_curves({None: rows}, path, log_loss)
+
+
+def _stage_lines(ax, runs: dict, name: str, stages: set[str]) -> list[float]:
+    """Each run's train / val / test curves of `name` on `ax` (the stages drawn added to
+    `stages`); the values drawn. One run: a colour per stage, markers where the epochs are
+    few; several: a colour per run, a line style per stage."""
+    from reglab.report.style import colors
+
+    values = []
+    palette = colors(len(runs))
+    for index, (run, rows) in enumerate(runs.items()):
+        # markers on 2,000 epochs are slow and unreadable
+        marker = "o" if len(runs) == 1 and len(rows) <= 60 else None
+        for stage, style in (("train", "-"), ("val", "--"), ("test", "--")):
+            key = f"{stage}/{name}"
+            points = [(row["epoch"], row[key]) for row in rows if key in row]
+            if points:
+                xs, ys = zip(*points, strict=True)
+                colour = {} if run is None else {"color": palette[index], "linewidth": 0.9}
+                label = STAGE_NAMES[stage] if run is None else None
+                ax.plot(xs, ys, style, marker=marker, markersize=3, label=label, **colour)
+                values += ys
+                stages.add(stage)
+    return values
+
+
+def _legend_entries(axes, runs: dict, stages: set[str]) -> tuple[list, list[str]]:
+    """One run: its stages; several: each run's colour, then each stage's line style."""
+    if list(runs) == [None]:
+        return axes[0].get_legend_handles_labels()
+    from matplotlib.lines import Line2D
+
+    from reglab.report.style import colors
+
+    handles = [Line2D([], [], color=colour) for colour in colors(len(runs))]
+    labels = [str(run) for run in runs]
+    evaluated = [STAGE_NAMES[stage] for stage in ("val", "test") if stage in stages]
+    for style, names in (("-", ["training"] if "train" in stages else []), ("--", evaluated)):
+        if names:
+            handles.append(Line2D([], [], color="0.2", linestyle=style))
+            labels.append(" / ".join(names))
+    return handles, labels
+
+
+def plot_runs_curves(
+    runs: dict[str | None, Sequence[dict]], path: str | Path, log_loss: bool = False
+) -> Path:
+    """`plot_curves` for several runs in one figure (a `seeds=N` run's replicas: {"seed 0":
+    rows, ...}), each its own colour; {None: rows} is a single run's figure."""
     from reglab.report.style import loss_unit, set_scale
 
-    names = _quantities(rows) or ["loss"]
+    names = _quantities([row for rows in runs.values() for row in rows]) or ["loss"]
     columns = min(len(names), COLUMNS)
     grid_rows = -(-len(names) // columns)
     fig = plt.figure(dpi=DPI)
     renderer = fig.canvas.get_renderer()
     axes = [fig.add_axes((0, 0, 1, 1)) for _ in names]
-    epochs = [row["epoch"] for row in rows]
-    marker = "o" if len(rows) <= 60 else None  # markers on 2,000 epochs are slow and unreadable
+    stages: set[str] = set()
     for ax, name in zip(axes, names, strict=True):
-        drawn = []
-        for stage, style in (("train", "-"), ("val", "--"), ("test", "--")):
-            key = f"{stage}/{name}"
-            points = [(e, row[key]) for e, row in zip(epochs, rows, strict=True) if key in row]
-            if points:
-                xs, ys = zip(*points, strict=True)
-                ax.plot(xs, ys, style, marker=marker, markersize=3, label=STAGE_NAMES[stage])
-                drawn += ys
+        drawn = _stage_lines(ax, runs, name, stages)
         epoch_axis(ax)
         ax.set_title(LABELS.get(name, name))
         unit = loss_unit(log_loss) if name in ("loss", "loss_max") else UNITS.get(name)
         label = f"{LABELS.get(name, name)} ({unit})" if unit else LABELS.get(name, name)
         _fit_label(renderer, fig, ax, label)
-        if name == "loss":
+        if name == "loss":  # log where it spans decades, symmetric-log when it reaches 0
             set_scale(ax, "y", drawn)
         ax.grid(alpha=0.3)
     # each column as wide as its widest tick labels and axis label need
@@ -121,13 +163,15 @@ def plot_curves(rows: Sequence[dict], path: str | Path, log_loss: bool = False) 
         label_w = label_lines * ax.yaxis.label.get_fontsize() * 1.25 / 72
         need = _tick_labels_width(renderer, fig, ax) + TICK_TO_LABEL + label_w
         lefts[index % columns] = max(lefts[index % columns], need)
-    handles, labels = axes[0].get_legend_handles_labels()
-    legend_w = 0.0
-    if handles:  # handle, pads and the longest label
-        legend_w = 0.75 + max(_text_width(renderer, fig, text, 10) for text in labels)
+    handles, labels = _legend_entries(axes, runs, stages)
+    font = 10 if len(labels) <= 12 else 7
+    legend_w = legend_h = 0.0
+    if handles:  # handle, pads and the longest label; a line of text an entry
+        legend_w = 0.75 + max(_text_width(renderer, fig, text, font) for text in labels)
+        legend_h = 0.3 + len(labels) * font * 1.45 / 72
     width = EDGE + sum(left + AXES_W for left in lefts) + LEGEND_GAP + legend_w + EDGE
     cell_h = TITLE_H + AXES_H + XAXIS_H
-    height = EDGE + grid_rows * cell_h + EDGE
+    height = EDGE + max(grid_rows * cell_h, TITLE_H + legend_h) + EDGE
     fig.set_size_inches(width, height)
     for index, ax in enumerate(axes):
         row, column = divmod(index, columns)
@@ -141,5 +185,6 @@ def plot_curves(rows: Sequence[dict], path: str | Path, log_loss: bool = False) 
             loc="upper left",
             bbox_to_anchor=((width - EDGE - legend_w) / width, 1 - (EDGE + TITLE_H) / height),
             borderaxespad=0.0,
+            fontsize=font,
         )
     return save_figure(fig, path, laid_out=True)

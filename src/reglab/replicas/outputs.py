@@ -28,41 +28,15 @@ def write_hydra_files(folder: RunFolder, overrides: list[str], config: dict) -> 
 
 
 def plot_replica_curves(rows_by_seed: dict[int, list[dict]], path: Path, regression: bool) -> None:
-    """One curves.png for the whole run, every replica's train (solid) and validation (dashed)
-    curves in it. Not one per replica folder as a single run's: a figure costs ~0.5-1 s of
-    matplotlib, as much as training 10 replicas of a small model, so N of them would undo
-    the point of training them together; nothing reads curves.png but people."""
-    import matplotlib.pyplot as plt
+    """One curves.png for the whole run, every replica's curves in it, a colour a seed. Not one
+    per replica folder as a single run's: a figure costs ~0.5 s of matplotlib, as much as
+    training 10 replicas of a small model, so N of them would undo the point of training them
+    together; nothing reads curves.png but people."""
+    from reglab.outputs.plots import plot_runs_curves
 
-    from reglab.outputs.figure_files import save_figure
-    from reglab.outputs.plots import LABELS, _quantities, epoch_axis
-    from reglab.report.style import loss_unit, set_scale
-
-    names = _quantities([row for rows in rows_by_seed.values() for row in rows])
-    if not names:
-        return
-    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.4), squeeze=False)
-    for ax, name in zip(axes[0], names, strict=True):
-        for i, (seed, rows) in enumerate(rows_by_seed.items()):
-            color = f"C{i % 10}"
-            for stage, style in (("train", "-"), ("val", "--"), ("test", "--")):
-                key = f"{stage}/{name}"
-                points = [(row["epoch"], row[key]) for row in rows if key in row]
-                if points:
-                    xs, ys = zip(*points, strict=True)
-                    label = f"seed {seed}" if stage == "train" else None
-                    ax.plot(xs, ys, style, color=color, linewidth=0.8, label=label)
-        epoch_axis(ax)
-        evaluated = (
-            "test" if any(f"test/{name}" in r for s in rows_by_seed.values() for r in s) else "val"
-        )
-        ax.set_title(f"{LABELS.get(name, name)} (train -, {evaluated} --)")
-        if name == "loss":  # log where it spans decades, symmetric-log when it reaches 0
-            set_scale(ax, "y", [y for line in ax.lines for y in line.get_ydata()])
-            ax.set_ylabel(f"loss ({loss_unit(regression)})")
-        ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # beside
-    save_figure(fig, path)
+    runs = {f"seed {seed}": rows for seed, rows in rows_by_seed.items() if rows}
+    if runs:
+        plot_runs_curves(runs, path, log_loss=regression)
 
 
 def checkpoint(
