@@ -84,6 +84,7 @@ def _overrides(job) -> set[str]:
     return set(yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text()))
 
 
+@pytest.mark.slow  # joblib's launcher also runs in the default suite: test_shared_services.py
 def test_parallel_jobs_with_the_joblib_launcher(tmp_path):
     sweep = tmp_path / "sweep"
     result = run_main(  # the sweep here; its two jobs in joblib's worker processes
