@@ -17,7 +17,7 @@ LABELS = {
     "penalty": "penalty",
     "w_norm": "weight norm",
     "lr": "learning rate",
-    "loss_max": "largest batch loss",
+    "loss_max": "largest batch loss so far",
 }
 UNITS = {"acc": "fraction correct", "w_norm": "L2"}
 

@@ -126,7 +126,7 @@ STAGES = {"train": "training", "val": "validation", "test": "test", "test_curve"
 QUANTITIES = {
     "acc": "accuracy (fraction correct)",
     "acc_best": "best accuracy (fraction correct)",
-    "loss_max": "largest batch loss",
+    "loss_max": "largest batch loss so far",
     "w_norm": "weight norm (L2)",
     "lr": "learning rate",
     "penalty": "penalty",
@@ -151,7 +151,7 @@ def metric_label(key: str, regression: bool = False) -> str:
         best = "lowest " if name == "loss_best" else ""
         return f"{STAGES[stage]} {best}loss ({loss_unit(regression)})"
     if name == "loss_max":
-        return f"{STAGES[stage]} largest batch loss ({loss_unit(regression)})"
+        return f"{STAGES[stage]} largest batch loss so far ({loss_unit(regression)})"
     return f"{STAGES[stage]} {QUANTITIES.get(name, name)}"
 
 
