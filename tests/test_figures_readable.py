@@ -17,12 +17,14 @@ import pytest
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import StepPatch
 from matplotlib.text import Text
 
 from reglab.outputs.figure_files import vector_path
 from reglab.outputs.plots import epoch_axis, plot_curves, plot_runs_curves
-from reglab.report.build import OPTUNA_FIGURES, build_report
+from reglab.report.build import build_report
 from reglab.report.jobs import load_jobs
+from reglab.report.page import OPTUNA_FIGURES
 from reglab.report.style import config_labels, round_to_differ, set_scale
 from reglab.report.summary import config_key
 from tests.fake_sweeps import grid_sweep, search_sweep
@@ -102,9 +104,13 @@ def _seen_colors(fig) -> dict[str, tuple]:
         rows = [ax for ax in fig.axes if ax.texts]
         for ax in rows:
             label = ax.texts[0].get_text().rsplit(" (n=", 1)[0]
-            outline = next(p for p in ax.patches if not p.get_fill())
-            seen[label] = to_rgb(outline.get_edgecolor())
+            seen[label] = to_rgb(_seed_patches(ax)[0].get_edgecolor())
     return seen
+
+
+def _seed_patches(ax) -> list[StepPatch]:
+    """The weight histograms' per-seed histograms on a panel."""
+    return [a for a in ax.get_children() if isinstance(a, StepPatch)]
 
 
 def _distance(a, b) -> float:
@@ -179,9 +185,14 @@ def test_every_report_figure_reads(tmp_path, drawn, sweep_kind):
         per_colour = Counter(to_rgb(line.get_color()) for line in ax.lines)
         assert len(per_colour) == len(configs)
         assert set(per_colour.values()) == {seeds + 1 if seeds > 1 else 1}
-    for ax in drawn["weight_histograms"].axes:  # an outline and a fill per seed
-        assert len({to_rgb(p.get_edgecolor()) for p in ax.patches if not p.get_fill()}) == 1
-        assert sum(1 for p in ax.patches if not p.get_fill()) == seeds
+    for ax in drawn["weight_histograms"].axes:  # a patch per seed: outline and light fill
+        patches = _seed_patches(ax)
+        assert len(patches) == seeds
+        assert len({to_rgb(p.get_edgecolor()) for p in patches}) == 1
+        for patch in patches:
+            assert patch.get_fill() and patch.get_facecolor()[3] < 0.5  # the outline shows
+            assert to_rgb(patch.get_facecolor()) == to_rgb(patch.get_edgecolor())
+            assert patch.get_edgecolor()[3] == 1.0
 
 
 def test_configuration_labels_keep_only_the_digits_that_differ():

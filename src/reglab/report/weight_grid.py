@@ -10,6 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.colors import to_rgba
+from matplotlib.patches import StepPatch
 from matplotlib.ticker import MaxNLocator
 
 from reglab.outputs.figure_files import save_figure
@@ -43,6 +45,16 @@ def _fractions(
             counts, _ = np.histogram(w[layer].flatten().float().numpy(), bins=edges)
             fractions.setdefault(config_key(job), []).append(counts / max(counts.sum(), 1))
     return fractions
+
+
+def _add_seed(ax, fraction: np.ndarray, edges: np.ndarray, color) -> None:
+    """A seed's histogram: a light fill under an outline in its configuration's colour, one
+    patch. Added as an artist: `stairs` / `add_patch` update the data limits from every
+    vertex, which the fixed limits do not need (a third of the figure's time at 10 rows)."""
+    patch = StepPatch(
+        fraction, edges, baseline=0.0, facecolor=to_rgba(color, 0.18), edgecolor=color, lw=1.0
+    )
+    ax.add_artist(patch)
 
 
 def draw_weight_grid(
@@ -89,8 +101,7 @@ def draw_weight_grid(
             ax.tick_params(labelsize=6, length=2, pad=1)
             color = style.color(config)
             for fraction in fractions.get(config, []):
-                ax.stairs(fraction, edges, color=color, fill=True, alpha=0.18)
-                ax.stairs(fraction, edges, color=color, lw=1.0)
+                _add_seed(ax, fraction, edges, color)
             ax.plot([0.0, 0.0], [0.0, top], color="0.6", lw=0.5, zorder=0)  # zero
             if bottom:
                 ax.set_xlabel("weight value", fontsize=8)
