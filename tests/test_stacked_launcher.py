@@ -12,6 +12,7 @@ from torch import nn
 
 from hydra_plugins.reglab_stacked_launcher.stacked_launcher import fill_workers
 from reglab.app.settings import validate_config
+from reglab.report.build import build_report
 from reglab.config.compose import compose_config
 from reglab.regularizers.dropconnect import DropConnectLinear
 from reglab.regularizers.dropout import Dropout
@@ -548,6 +549,13 @@ def test_packs_in_worker_processes_equal_the_basic_launchers_jobs(tmp_path, basi
     assert "8 in 2 packs trained stacked (4, 4)" in output
     assert "Running 2 units in 2 worker processes" in output
     _assert_same_results(tmp_path / "s", basic_toy_sweep, rel=1e-5)
+    # the report, drawn by the 2 idle workers: the one this process builds from the folder
+    assert "Drawing the sweep report in 2 worker processes" in output
+    page = (tmp_path / "s" / "report.md").read_text()
+    drawn = {p.name for p in (tmp_path / "s").iterdir() if p.is_file()}
+    assert {"summary.csv", "comparison.png", "comparison.svg", "weight_histograms.png"} <= drawn
+    assert {p.name for p in build_report(tmp_path / "s")} <= drawn
+    assert (tmp_path / "s" / "report.md").read_text() == page
     for record in _records(tmp_path / "s").values():
         assert "hydra.launcher.n_jobs=2" in record["provenance"]["command"]
         assert "multiprocessing" not in record["provenance"]["command"]

@@ -162,3 +162,23 @@ def test_a_pool_keeps_its_workers_between_calls_and_resize_ends_idle_ones():
         pool.resize(1)
         third, _ = pool.run_units(["h", "i"])
         assert len({o.value[1] for o in third}) == 1 and {o.value[1] for o in third} <= pids
+
+
+def test_without_replace_a_dead_worker_stays_gone_and_the_others_take_its_units():
+    """run_units(replace=False), as a sweep report drawn by the workers left: a worker that
+    died is not replaced (a new one would import for seconds first); the live ones run every
+    unit, and with none left the units come back unstarted."""
+    with WorkerPool(2, partial(pool_tasks.setup, "tag"), pool_tasks.report) as pool:
+        first, _ = pool.run_units(["a", "b"])
+        pids = {o.value[1] for o in first}
+        assert pool.live_workers() == 2
+        died, _ = pool.run_units(["die"], replace=False)
+        assert died[0].status == LOST and pool.live_workers() == 1
+        after, stopped = pool.run_units(["c", "d", "e"], replace=False)
+        assert stopped is None and [o.status for o in after] == [DONE] * 3
+        assert len({o.value[1] for o in after}) == 1 and {o.value[1] for o in after} <= pids
+        assert pool.live_workers() == 1
+        pool.run_units(["die"], replace=False)
+        assert pool.live_workers() == 0
+        none_left, stopped = pool.run_units(["f"], replace=False)
+        assert none_left == [None] and stopped is None

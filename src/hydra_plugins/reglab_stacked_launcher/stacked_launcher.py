@@ -36,11 +36,14 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from reglab.report.elsewhere import report_elsewhere
 from reglab.threads import available_cores
 
 log = logging.getLogger(__name__)
 # Hydra's default job log format: a packed job's train.log reads like a basic one's
 LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"
+# the most workers that draw a sweep report side by side (its costliest figure alone: ~half)
+REPORT_SHARES = 2
 
 
 @dataclass(frozen=True)
@@ -214,12 +217,50 @@ class StackedLauncher(Launcher):
         log.info("Starting %d worker processes (kept for the sweep's later launches)", workers)
         self._pool = WorkerPool(workers, setup, run)
         atexit.register(self._close_workers)  # (before multiprocessing's, which would wait)
+        report_elsewhere(self._report_in_workers)
         return self._pool
 
     def _close_workers(self) -> None:
         if self._pool is not None:
+            report_elsewhere(None)
             self._pool.close()
             self._pool = None
+
+    def _report_in_workers(self, sweep_dir: Path) -> list[Path] | None:
+        """The sweep report, drawn by the idle workers side by side (reglab.report.build's
+        shares): they have torch and matplotlib imported, which this process would import
+        first (~2.5 s), and a report's figures take seconds one after another. This process
+        writes report.md. Returns the files written; None where this process must build it
+        (another sweep's folder, no workers, or a worker died). Ctrl-C / SIGTERM while they
+        draw: KeyboardInterrupt, as for a report built here."""
+        from reglab.app.worker_pool import DONE, FAILED
+        from reglab.report.jobs import load_jobs
+        from reglab.report.page import write_page
+
+        ours = Path(str(self.config.hydra.sweep.dir)).resolve() == Path(sweep_dir).resolve()
+        if self._pool is None or not ours:  # (another sweep of this process: built there)
+            return None
+        shares = min(self._pool.live_workers(), available_cores(), REPORT_SHARES)
+        if shares < 1:
+            return None
+        processes = "processes" if shares > 1 else "process"
+        log.info("Drawing the sweep report in %d worker %s", shares, processes)
+        units = [_ReportShare(sweep_dir, share, shares) for share in range(shares)]
+        outcomes, stopped = self._pool.run_units(units, replace=False)
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        if stopped is not None:
+            self._close_workers()
+            raise KeyboardInterrupt
+        failed = [o for o in outcomes if o is not None and o.status == FAILED]
+        if failed:  # the report's own error: building it here would repeat it
+            error = (failed[0].error or "").strip()
+            log.error("reglab: could not build the sweep report in %s:\n%s", sweep_dir, error)
+            return []
+        if any(o is None or o.status != DONE for o in outcomes):
+            log.warning("A worker drawing the sweep report ended: the report is built here")
+            return None
+        jobs = load_jobs(sweep_dir, rows=False)
+        return write_page(Path(sweep_dir), jobs, [o.value for o in outcomes]) if jobs else []
 
     def _launch_in_workers(self, pool, workers: int, plan, configs, validated) -> list[JobReturn]:
         """The plan's units in the pool's worker processes, longest first (a unit's jobs
@@ -238,13 +279,7 @@ class StackedLauncher(Launcher):
         returns: list[JobReturn | None] = [None] * len(configs)
         first_number = int(configs[0].hydra.job.num) if configs else 0
 
-        ended: list[int] = []
-        trains = getattr(self.task_function, "trains_packs", False)
-
         def filed(index: int, outcome) -> None:  # as each unit ends
-            ended.append(index)
-            if trains and len(units) - len(ended) == workers - 1 > 0:
-                _import_the_report()  # a core is free from now on (~1 s off the sweep's end)
             jobs = plan[order[index]]
             if outcome.status == DONE:
                 for i, ret in zip(jobs, outcome.value, strict=True):
@@ -300,10 +335,12 @@ class StackedLauncher(Launcher):
 
         saved = HydraConfig.instance().cfg
         try:
-            output_dir = _output_dir(config)
-            with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
-                config.hydra.runtime.output_dir = str(output_dir)
-            HydraConfig.instance().set_config(config)
+            HydraConfig.instance().set_config(config)  # (a copy of its hydra node)
+            output_dir = _sweep_subdir(config)
+            # on the config and on HydraConfig's copy, not a second copy (~15 ms a job)
+            for node in (config, HydraConfig.instance().cfg):
+                with read_write(node.hydra.runtime), open_dict(node.hydra.runtime):
+                    node.hydra.runtime.output_dir = str(output_dir)
             task_config = OmegaConf.masked_copy(config, [k for k in config if k != "hydra"])
             settings = validate_config(task_config)
             job_packing = packing(settings)
@@ -428,21 +465,6 @@ def fill_workers(plan: list[list[int]], workers: int) -> list[list[int]]:
     return plan
 
 
-def _import_the_report() -> None:
-    """The sweep report's modules (torch, matplotlib: ~1.5 s), imported by a thread while the
-    last units train: the report then starts at once. Only once a core is free: before, the
-    import would take its time from the workers."""
-    import threading
-
-    def load() -> None:
-        import contextlib
-
-        with contextlib.suppress(Exception):  # the report imports (and reports) it itself
-            import reglab.report.build  # noqa: F401
-
-    threading.Thread(target=load, daemon=True, name="reglab-report-import").start()
-
-
 def _epochs(validated: Validated | None) -> int:
     """A job's epochs, for the order of the units (a job that did not validate: 1)."""
     if validated is None:
@@ -465,13 +487,30 @@ def _worker_setup(singletons: dict, command: list[str] | None) -> None:
         sys.orig_argv = command
 
 
-def _run_in_worker(launcher: "StackedLauncher", sweep_dir: Path, task) -> list[JobReturn]:
-    """A unit in a worker, on its share of the cores (`task`: (workers at once, unit))."""
+@dataclass(frozen=True)
+class _ReportShare:
+    """A worker's task: its share of the sweep report's figures (reglab.report.build)."""
+
+    sweep_dir: Path
+    share: int
+    shares: int
+
+    def draw(self):
+        from reglab.report.build import draw_share
+
+        return draw_share(self.sweep_dir, self.share, self.shares)
+
+
+def _run_in_worker(launcher: "StackedLauncher", sweep_dir: Path, task) -> object:
+    """A unit in a worker, on its share of the cores (`task`: (workers at once, unit)), or
+    a share of the sweep report (`task`: a _ReportShare)."""
     from reglab.threads import share_cores_with
 
+    configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
+    if isinstance(task, _ReportShare):
+        return task.draw()
     workers, unit = task
     share_cores_with(workers)
-    configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)
     return launcher._run_unit(unit, sweep_dir)
 
 
@@ -480,10 +519,16 @@ def _output_dir(config: DictConfig) -> Path:
     saved = HydraConfig.instance().cfg
     try:
         HydraConfig.instance().set_config(config)
-        sweep = config.hydra.sweep
-        return Path(os.path.abspath(os.path.join(str(sweep.dir), str(sweep.subdir))))
+        return _sweep_subdir(config)
     finally:
         HydraConfig.instance().cfg = saved
+
+
+def _sweep_subdir(config: DictConfig) -> Path:
+    """A job's folder, as run_job names it, HydraConfig set to its config (the folder's
+    name may interpolate `${hydra:...}`)."""
+    sweep = config.hydra.sweep
+    return Path(os.path.abspath(os.path.join(str(sweep.dir), str(sweep.subdir))))
 
 
 def _lost(config: DictConfig, error: str) -> JobReturn:

@@ -185,21 +185,36 @@ class WorkerPool:
             self._workers.remove(worker)
             worker.close()
 
+    def live_workers(self) -> int:
+        """The workers alive now (started, or starting)."""
+        self._started()
+        return sum(1 for w in self._workers if w.process.is_alive())
+
     def run_units(
-        self, units: list, on_outcome: Callable[[int, Outcome], None] | None = None
+        self,
+        units: list,
+        on_outcome: Callable[[int, Outcome], None] | None = None,
+        replace: bool = True,
     ) -> tuple[list[Outcome | None], int | None]:
         """Runs `run(unit)` for each unit in the pool's workers. Returns each unit's Outcome
-        (None: never started, the sweep was interrupted first) and the signal that
-        interrupted the sweep (None if none did); `on_outcome(index, outcome)` hears of each
-        as it comes. Main thread only (it handles the signals). After an interruption the
-        workers that ran a unit have exited; the pool is for closing."""
+        (None: never started, the sweep was interrupted first, or no worker was left) and the
+        signal that interrupted the sweep (None if none did); `on_outcome(index, outcome)`
+        hears of each as it comes. `replace=False`: a worker that died is not replaced (a
+        new one would first import for seconds). Main thread only (it handles the signals).
+        After an interruption the workers that ran a unit have exited; the pool is for
+        closing."""
         pending = deque(range(len(units)))
         outcomes: list[Outcome | None] = [None] * len(units)
         stop: int | None = None
         pool = self._workers
         with _Interruption() as interruption:
             try:
-                self.grow(self._size)  # (started; one that died while idle replaced)
+                if replace:
+                    self.grow(self._size)  # (started; one that died while idle replaced)
+                else:
+                    self._started()
+                    for worker in [w for w in pool if not w.process.is_alive()]:
+                        self._drop(worker)
                 while True:
                     if stop is None and interruption.signum is not None:
                         stop = interruption.signum
@@ -226,7 +241,7 @@ class WorkerPool:
                             on_outcome(index, outcomes[index])
                     for worker in [w for w in pool if not w.process.is_alive() and w.task is None]:
                         self._drop(worker)  # died, or stopped after an interrupted unit
-                        if stop is None and pending and interruption.signum is None:
+                        if replace and stop is None and pending and interruption.signum is None:
                             pool.append(self._new_worker())
             except BaseException:
                 self.close()

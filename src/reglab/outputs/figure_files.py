@@ -11,17 +11,12 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt
 
 from reglab.outputs.atomic import write_bytes
+from reglab.outputs.figure_names import vector_path
 
 DPI = 110
 PAD_INCHES = 0.1  # around the tight bounding box, as matplotlib's bbox_inches="tight"
-VECTOR_SUFFIX = ".svg"
 # Text as <text> (editable, small); no date or random ids: the same figure, the same bytes.
 SVG_STYLE = {"svg.fonttype": "none", "svg.hashsalt": "reglab"}
-
-
-def vector_path(path: str | Path) -> Path:
-    """The vector twin of a figure's `.png`."""
-    return Path(path).with_suffix(VECTOR_SUFFIX)
 
 
 def save_figure(fig, path: str | Path, laid_out: bool = False) -> Path:

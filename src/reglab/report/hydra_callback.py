@@ -14,14 +14,18 @@ log = logging.getLogger(__name__)
 
 class SweepReport(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        from reglab.report.build import build_report
+        from reglab.report.elsewhere import build_elsewhere
         from reglab.report.jobs import load_jobs
 
         sweep_dir = Path(config.hydra.sweep.dir)
         jobs = None
         try:
-            jobs = load_jobs(sweep_dir)  # once, for the report and the failure check
-            written = build_report(sweep_dir, jobs)
+            written = build_elsewhere(sweep_dir)  # (a launcher's idle worker processes)
+            if written is None:
+                from reglab.report.build import build_report
+
+                jobs = load_jobs(sweep_dir)  # once, for the report and the failure check
+                written = build_report(sweep_dir, jobs)
         except Exception:  # a report must never turn a finished sweep into a failure
             log.exception("reglab: could not build the sweep report in %s", sweep_dir)
             written = []
@@ -43,7 +47,7 @@ def exit_if_jobs_failed(sweep_dir: Path, jobs: list | None = None) -> None:
     from reglab import contract
     from reglab.report.jobs import load_jobs
 
-    jobs = load_jobs(sweep_dir) if jobs is None else jobs
+    jobs = load_jobs(sweep_dir, rows=False) if jobs is None else jobs
     failed = [job for job in jobs if job.status in (contract.FAILED, "missing")]
     if failed:
         names = ", ".join(job.path.name for job in failed[:10]) + (

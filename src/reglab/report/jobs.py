@@ -52,8 +52,9 @@ def _read_rows(path: Path) -> list[dict]:
         ]
 
 
-def load_jobs(sweep_dir: str | Path) -> list[Job]:
-    """Every job folder under `sweep_dir` (the ones with .hydra/overrides.yaml), in job order."""
+def load_jobs(sweep_dir: str | Path, rows: bool = True) -> list[Job]:
+    """Every job folder under `sweep_dir` (the ones with .hydra/overrides.yaml), in job order;
+    `rows=False`: without their metrics.csv rows (their records are what is asked)."""
     sweep_dir = Path(sweep_dir)
     jobs = []
     # a `seeds=N` job stands for its N replica folders, each a job with `seed=k`
@@ -65,7 +66,7 @@ def load_jobs(sweep_dir: str | Path) -> list[Job]:
                 overrides=contract.defining_overrides(folder.saved_overrides() or []),
                 # unreadable (a full disk before atomic writes): the job counts as missing
                 metrics=folder.record() or {},
-                rows=_read_rows(folder.metrics_csv),
+                rows=_read_rows(folder.metrics_csv) if rows else [],
             )
         )
     jobs.sort(key=lambda job: job_order(job.path))

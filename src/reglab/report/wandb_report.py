@@ -9,8 +9,8 @@ from pathlib import Path
 
 import wandb_workspaces.reports.v2 as wr
 
-from reglab.report.build import sweep_command
 from reglab.report.jobs import load_jobs
+from reglab.report.page import sweep_command
 from reglab.report.summary import primary_metric, summarize
 
 # Config groups whose option is a string in the run's config under `choices.` (train.py)

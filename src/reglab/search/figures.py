@@ -13,7 +13,7 @@ import optuna
 from optuna.trial import TrialState
 
 from reglab.outputs.figure_files import save_figure
-from reglab.report.build import OPTUNA_FIGURES
+from reglab.report.page import OPTUNA_FIGURES
 from reglab.report.style import legend_beside, metric_label, short_keys
 
 log = logging.getLogger(__name__)
