@@ -7,6 +7,8 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt
+from matplotlib.font_manager import FontProperties
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from reglab.outputs.figure_files import DPI, save_figure
@@ -59,8 +61,6 @@ LEGEND_GAP = 0.15
 
 def _text_width(renderer, fig, text: str, fontsize) -> float:
     """`text`'s width in inches, as the renderer draws it."""
-    from matplotlib.font_manager import FontProperties
-
     width, _, _ = renderer.get_text_width_height_descent(
         text, FontProperties(size=fontsize), ismath="$" in text
     )
@@ -72,7 +72,8 @@ def _tick_labels_width(renderer, fig, ax) -> float:
     lo, hi = sorted(ax.get_ylim())
     ticks = [t for t in ax.get_yticks() if lo <= t <= hi]
     labels = ax.yaxis.get_major_formatter().format_ticks(ticks)
-    size = ax.yaxis.get_ticklabels()[0].get_fontsize() if ax.yaxis.get_ticklabels() else 10
+    drawn = ax.yaxis.get_ticklabels()
+    size = drawn[0].get_fontsize() if drawn else 10
     return max((_text_width(renderer, fig, label, size) for label in labels if label), default=0)
 
 
@@ -90,14 +91,11 @@ def plot_curves(rows: Sequence[dict], path: str | Path, log_loss: bool = False) 
     return plot_runs_curves({None: rows}, path, log_loss)
 
 
-def _stage_lines(ax, runs: dict, name: str, stages: set[str]) -> list[float]:
+def _stage_lines(ax, runs: dict, palette: list, name: str, stages: set[str]) -> list[float]:
     """Each run's train / val / test curves of `name` on `ax` (the stages drawn added to
     `stages`); the values drawn. One run: a colour per stage, markers where the epochs are
-    few; several: a colour per run, a line style per stage."""
-    from reglab.report.style import colors
-
+    few; several: a colour per run (`palette`), a line style per stage."""
     values = []
-    palette = colors(len(runs))
     for index, (run, rows) in enumerate(runs.items()):
         # markers on 2,000 epochs are slow and unreadable
         marker = "o" if len(runs) == 1 and len(rows) <= 60 else None
@@ -114,15 +112,11 @@ def _stage_lines(ax, runs: dict, name: str, stages: set[str]) -> list[float]:
     return values
 
 
-def _legend_entries(axes, runs: dict, stages: set[str]) -> tuple[list, list[str]]:
+def _legend_entries(axes, runs: dict, palette: list, stages: set[str]) -> tuple[list, list[str]]:
     """One run: its stages; several: each run's colour, then each stage's line style."""
     if list(runs) == [None]:
         return axes[0].get_legend_handles_labels()
-    from matplotlib.lines import Line2D
-
-    from reglab.report.style import colors
-
-    handles = [Line2D([], [], color=colour) for colour in colors(len(runs))]
+    handles = [Line2D([], [], color=colour) for colour in palette]
     labels = [str(run) for run in runs]
     evaluated = [STAGE_NAMES[stage] for stage in ("val", "test") if stage in stages]
     for style, names in (("-", ["training"] if "train" in stages else []), ("--", evaluated)):
@@ -137,7 +131,7 @@ def plot_runs_curves(
 ) -> Path:
     """`plot_curves` for several runs in one figure (a `seeds=N` run's replicas: {"seed 0":
     rows, ...}), each its own colour; {None: rows} is a single run's figure."""
-    from reglab.report.style import loss_unit, set_scale
+    from reglab.report.style import colors, loss_unit, set_scale
 
     names = _quantities([row for rows in runs.values() for row in rows]) or ["loss"]
     columns = min(len(names), COLUMNS)
@@ -146,8 +140,9 @@ def plot_runs_curves(
     renderer = fig.canvas.get_renderer()
     axes = [fig.add_axes((0, 0, 1, 1)) for _ in names]
     stages: set[str] = set()
+    palette = colors(len(runs))  # a colour a run (a single run's: a colour a stage)
     for ax, name in zip(axes, names, strict=True):
-        drawn = _stage_lines(ax, runs, name, stages)
+        drawn = _stage_lines(ax, runs, palette, name, stages)
         epoch_axis(ax)
         ax.set_title(LABELS.get(name, name))
         unit = loss_unit(log_loss) if name in ("loss", "loss_max") else UNITS.get(name)
@@ -163,7 +158,7 @@ def plot_runs_curves(
         label_w = label_lines * ax.yaxis.label.get_fontsize() * 1.25 / 72
         need = _tick_labels_width(renderer, fig, ax) + TICK_TO_LABEL + label_w
         lefts[index % columns] = max(lefts[index % columns], need)
-    handles, labels = _legend_entries(axes, runs, stages)
+    handles, labels = _legend_entries(axes, runs, palette, stages)
     font = 10 if len(labels) <= 12 else 7
     legend_w = legend_h = 0.0
     if handles:  # handle, pads and the longest label; a line of text an entry
