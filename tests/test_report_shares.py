@@ -55,7 +55,7 @@ class _Pool:
     def live_workers(self) -> int:
         return 2
 
-    def run_units(self, units, replace=True):
+    def run_units(self, units, replace=True, stopping=""):
         self.units = units
         assert replace is False  # a dead worker is not replaced to draw a report
         outcomes = [Outcome(s, error="Traceback ...\nValueError: boom") for s in self.statuses]

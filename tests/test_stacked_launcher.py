@@ -12,13 +12,13 @@ from torch import nn
 
 from hydra_plugins.reglab_stacked_launcher.stacked_launcher import fill_workers
 from reglab.app.settings import validate_config
-from reglab.report.build import build_report
 from reglab.config.compose import compose_config
 from reglab.regularizers.dropconnect import DropConnectLinear
 from reglab.regularizers.dropout import Dropout
 from reglab.regularizers.noise import GaussianNoise
 from reglab.replicas.packing import packing, split
 from reglab.replicas.stack import StackedNet
+from reglab.report.build import build_report
 
 from .conftest import FAST, run_cli, run_main
 
@@ -541,26 +541,28 @@ def testfill_workers_splits_the_largest_packs_until_each_worker_has_one():
 def test_packs_in_worker_processes_equal_the_basic_launchers_jobs(tmp_path, basic_toy_sweep):
     """n_jobs=2: the one pack of 8 splits into two packs of 4, one in each of 2 worker
     processes (each on one thread), with the basic launcher's numbers and files; each record
-    names the command the user typed, not the worker's."""
+    names the command the user typed, not the worker's. The sweep's default folder (named by
+    the time and the launcher's run token) is the workers' folder too: one folder."""
     command = [*TOY_SWEEP, "hydra/launcher=stacked", "hydra.launcher.n_jobs=2"]
-    stacked = run_cli([*command, f"hydra.sweep.dir={tmp_path / 's'}"])
+    stacked = run_cli(command)
     output = stacked.stdout + stacked.stderr
     assert stacked.returncode == 0, output[-3000:]
+    (sweep,) = (tmp_path / "logs").glob("*/multiruns/*")  # REGLAB_LOG_DIR (conftest)
     assert "8 in 2 packs trained stacked (4, 4)" in output
     assert "Running 2 units in 2 worker processes" in output
-    _assert_same_results(tmp_path / "s", basic_toy_sweep, rel=1e-5)
+    _assert_same_results(sweep, basic_toy_sweep, rel=1e-5)
     # the report, drawn by the 2 idle workers: the one this process builds from the folder
     assert "Drawing the sweep report in 2 worker processes" in output
-    page = (tmp_path / "s" / "report.md").read_text()
-    drawn = {p.name for p in (tmp_path / "s").iterdir() if p.is_file()}
+    page = (sweep / "report.md").read_text()
+    drawn = {p.name for p in sweep.iterdir() if p.is_file()}
     assert {"summary.csv", "comparison.png", "comparison.svg", "weight_histograms.png"} <= drawn
-    assert {p.name for p in build_report(tmp_path / "s")} <= drawn
-    assert (tmp_path / "s" / "report.md").read_text() == page
-    for record in _records(tmp_path / "s").values():
+    assert {p.name for p in build_report(sweep)} <= drawn
+    assert (sweep / "report.md").read_text() == page
+    for record in _records(sweep).values():
         assert "hydra.launcher.n_jobs=2" in record["provenance"]["command"]
         assert "multiprocessing" not in record["provenance"]["command"]
-    assert not (tmp_path / "s" / ".packs").exists()
-    for log_file in (tmp_path / "s").glob("*/train.log"):  # Lightning's lines too, as basic's
+    assert not (sweep / ".packs").exists()
+    for log_file in sweep.glob("*/train.log"):  # Lightning's lines too, as basic's
         assert "`Trainer.fit` stopped: `max_epochs=" in log_file.read_text(), log_file
 
 

@@ -36,6 +36,7 @@ from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from reglab.config.resolvers import run_token
 from reglab.report.elsewhere import report_elsewhere
 from reglab.threads import available_cores
 
@@ -212,7 +213,8 @@ class StackedLauncher(Launcher):
         # Hydra's singletons but not OmegaConf's resolvers (local functions: they do not
         # pickle); a worker registers them as it imports reglab, its task and Hydra
         command = getattr(sys, "orig_argv", None)
-        setup = partial(_worker_setup, Singleton.get_state()["instances"], command)
+        state = Singleton.get_state()["instances"]
+        setup = partial(_worker_setup, state, command, run_token())
         run = partial(_run_in_worker, self, sweep_dir)
         log.info("Starting %d worker processes (kept for the sweep's later launches)", workers)
         self._pool = WorkerPool(workers, setup, run)
@@ -246,7 +248,8 @@ class StackedLauncher(Launcher):
         processes = "processes" if shares > 1 else "process"
         log.info("Drawing the sweep report in %d worker %s", shares, processes)
         units = [_ReportShare(sweep_dir, share, shares) for share in range(shares)]
-        outcomes, stopped = self._pool.run_units(units, replace=False)
+        stopping = "the workers stop drawing the sweep report"
+        outcomes, stopped = self._pool.run_units(units, replace=False, stopping=stopping)
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         if stopped is not None:
             self._close_workers()
@@ -472,16 +475,18 @@ def _epochs(validated: Validated | None) -> int:
     return validated.settings.trainer.max_epochs
 
 
-def _worker_setup(singletons: dict, command: list[str] | None) -> None:
-    """A worker's start: Hydra's state as the launcher's and the sweep's command line as its
-    own (each record's provenance names the user's command)."""
+def _worker_setup(singletons: dict, command: list[str] | None, token: str) -> None:
+    """A worker's start: Hydra's state as the launcher's, the sweep's command line as its
+    own (each record's provenance names the user's command) and the launcher's run token
+    (a default sweep folder's name: one folder, not one a process)."""
     from hydra.core.singleton import Singleton
     from omegaconf.basecontainer import BaseContainer
 
-    from reglab.config.resolvers import register_resolvers
+    from reglab.config.resolvers import register_resolvers, use_run_token
 
     setup_globals()
     register_resolvers()
+    use_run_token(token)
     Singleton.set_state({"instances": singletons, "omegaconf_resolvers": BaseContainer._resolvers})
     if command is not None:
         sys.orig_argv = command

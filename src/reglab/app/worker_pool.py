@@ -41,6 +41,9 @@ from typing import ClassVar
 log = logging.getLogger("reglab")
 STOPPING = (signal.SIGINT, signal.SIGTERM)  # what stops a sweep
 
+STOPPING_UNITS = (
+    "the running units write their files as of their last checkpoint; nothing more starts"
+)
 # (not run statuses: these name what became of a unit, reglab.contract names runs)
 DONE, INTERRUPTED, FAILED, LOST = "done", "stopped", "raised", "lost"
 
@@ -195,12 +198,14 @@ class WorkerPool:
         units: list,
         on_outcome: Callable[[int, Outcome], None] | None = None,
         replace: bool = True,
+        stopping: str = STOPPING_UNITS,
     ) -> tuple[list[Outcome | None], int | None]:
         """Runs `run(unit)` for each unit in the pool's workers. Returns each unit's Outcome
         (None: never started, the sweep was interrupted first, or no worker was left) and the
         signal that interrupted the sweep (None if none did); `on_outcome(index, outcome)`
         hears of each as it comes. `replace=False`: a worker that died is not replaced (a
-        new one would first import for seconds). Main thread only (it handles the signals).
+        new one would first import for seconds). `stopping`: what an interruption's log line
+        says happens. Main thread only (it handles the signals).
         After an interruption the workers that ran a unit have exited; the pool is for
         closing."""
         pending = deque(range(len(units)))
@@ -219,9 +224,9 @@ class WorkerPool:
                     if stop is None and interruption.signum is not None:
                         stop = interruption.signum
                         log.warning(
-                            "Interrupted (%s): the running units write their files as of "
-                            "their last checkpoint; nothing more starts",
+                            "Interrupted (%s): %s",
                             "SIGTERM" if stop == signal.SIGTERM else "Ctrl-C",
+                            stopping,
                         )
                     elif stop is None and any(o and o.status == INTERRUPTED for o in outcomes):
                         stop = signal.SIGINT  # a unit stopped on its own signal: the sweep does

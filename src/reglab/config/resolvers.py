@@ -15,7 +15,19 @@ CONFIG_PACKAGE = "pkg://reglab.configs"
 
 # One token per process: output folders named by time alone collide when two runs start in the
 # same second; the token keeps them apart and stays the same for every read in one process.
+# A config caches it (as Hydra's `now`), so the configs a launcher hands to other processes
+# (a sweep's workers) name the folders it named; its workers take its token too.
 _RUN_TOKEN = secrets.token_hex(3)
+
+
+def run_token() -> str:
+    return _RUN_TOKEN
+
+
+def use_run_token(token: str) -> None:
+    """This process names its folders with `token` (a launcher's worker: the launcher's)."""
+    global _RUN_TOKEN
+    _RUN_TOKEN = token
 
 
 def _checkout_root() -> Path | None:
@@ -42,4 +54,4 @@ def register_resolvers() -> None:
     if not OmegaConf.has_resolver("reglab.project_root"):
         OmegaConf.register_new_resolver("reglab.project_root", lambda: str(project_root()))
     if not OmegaConf.has_resolver("reglab.run_token"):
-        OmegaConf.register_new_resolver("reglab.run_token", lambda: _RUN_TOKEN)
+        OmegaConf.register_new_resolver("reglab.run_token", run_token, use_cache=True)

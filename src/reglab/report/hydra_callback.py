@@ -38,6 +38,13 @@ class SweepReport(Callback):
             sys.exit(1)
         for path in written:
             log.info("reglab: sweep report %s", path)
+        jobs = load_jobs(sweep_dir, rows=False) if jobs is None else jobs
+        if not jobs:  # (every job of a multirun leaves .hydra/overrides.yaml in its folder)
+            log.warning(
+                "reglab: no job folders in %s (none has .hydra/overrides.yaml): the jobs wrote "
+                "elsewhere, or hydra.output_subdir=null; no sweep report",
+                sweep_dir,
+            )
         exit_if_jobs_failed(sweep_dir, jobs)
 
 
