@@ -80,10 +80,14 @@ def test_the_launcher_builds_here_or_stops_as_a_report_built_here_would(tmp_path
     assert _launcher(sweep, _Pool([DONE, DONE]))._report_in_workers(tmp_path / "other") is None
     # a worker died: built here
     assert _launcher(sweep, _Pool([DONE, LOST]))._report_in_workers(sweep) is None
-    # the report's own error: said once, not repeated here
+    # the report's own error: said (each share's), not repeated by building it here
     with caplog.at_level(logging.ERROR):
         assert _launcher(sweep, _Pool([FAILED, DONE]))._report_in_workers(sweep) == []
     assert "could not build the sweep report" in caplog.text and "ValueError: boom" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.ERROR):
+        assert _launcher(sweep, _Pool([FAILED, FAILED]))._report_in_workers(sweep) == []
+    assert caplog.text.count("ValueError: boom") == 2
     # Ctrl-C while they draw: the workers end, KeyboardInterrupt as for a report built here
     pool = _Pool([DONE], stopped=2)
     with pytest.raises(KeyboardInterrupt):

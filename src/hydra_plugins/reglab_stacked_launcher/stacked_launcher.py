@@ -255,9 +255,10 @@ class StackedLauncher(Launcher):
             self._close_workers()
             raise KeyboardInterrupt
         failed = [o for o in outcomes if o is not None and o.status == FAILED]
-        if failed:  # the report's own error: building it here would repeat it
-            error = (failed[0].error or "").strip()
+        for outcome in failed:  # the report's own error: building it here would repeat it
+            error = (outcome.error or "").strip()
             log.error("reglab: could not build the sweep report in %s:\n%s", sweep_dir, error)
+        if failed:
             return []
         if any(o is None or o.status != DONE for o in outcomes):
             log.warning("A worker drawing the sweep report ended: the report is built here")
