@@ -4,6 +4,7 @@ before, the reference), in one process.
 
   classification  40 epochs: loss, accuracy, largest batch loss, lr, penalty, weight norm
   toy1d           2,000 epochs, a regression loss on a log axis (the course's toy run)
+(the rows of tests/fake_sweeps.py, which the figure tests draw)
 
 Each figure is drawn --rounds times by each way in turn; the fastest of each is kept. Last
 line: `curves_speedup=<worst reference/reglab> classification=<x> toy1d=<y>`.
@@ -19,43 +20,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO))  # tests.fake_sweeps: the rows the figure tests draw
 
 from reglab.outputs import plots  # noqa: E402
 from reglab.outputs.figure_files import save_figure  # noqa: E402
+from tests.fake_sweeps import CLASSIFICATION_RUN, REGRESSION_RUN  # noqa: E402
 
-RUNS = {
-    "classification": (
-        [
-            {
-                "epoch": e,
-                "train/loss": 1 / (e + 1),
-                "val/loss": 1.1 / (e + 1),
-                "train/acc": 0.5 + e / 100,
-                "val/acc": 0.5 + e / 110,
-                "train/loss_max": 2 / (e + 1),
-                "train/lr": 0.01 * 0.95**e,
-                "train/penalty": 0.001 * e,
-                "train/w_norm": 3 + e * 0.1,
-            }
-            for e in range(1, 41)
-        ],
-        False,
-    ),
-    "toy1d": (
-        [
-            {
-                "epoch": e,
-                "train/loss": 10 ** (-e / 200),
-                "val/loss": 1.1 * 10 ** (-e / 250),
-                "train/loss_max": 2 / (e + 1),
-                "train/lr": 0.01,
-                "train/w_norm": 3 + e * 0.01,
-            }
-            for e in range(1, 2001)
-        ],
-        True,
-    ),
-}
+RUNS = {"classification": (CLASSIFICATION_RUN, False), "toy1d": (REGRESSION_RUN, True)}
 
 
 def matplotlib_laid_out(rows, path, log_loss=False):

@@ -45,6 +45,35 @@ def write_job(
     return job
 
 
+# A run's metrics.csv rows, for its curves.png (the figure tests, scripts/bench_figures.py):
+# 40 epochs of classification, every quantity a panel, the penalty's tick labels wide
+CLASSIFICATION_RUN = [
+    {
+        "epoch": e,
+        "train/loss": 1 / (e + 1),
+        "val/loss": 1.1 / (e + 1),
+        "train/acc": 0.5 + e / 100,
+        "val/acc": 0.5 + e / 110,
+        "train/loss_max": 2 / (e + 1),
+        "train/lr": 0.01 * 0.9**e,
+        "train/penalty": 12345.678 * e,  # wide tick labels
+        "train/w_norm": 3 + e * 0.1,
+    }
+    for e in range(1, 41)
+]
+# 2,000 epochs of a regression whose loss spans decades (a log axis), the course's toy run
+REGRESSION_RUN = [
+    {
+        "epoch": e,
+        "train/loss": 10 ** (-e / 200),
+        "val/loss": 1.1 * 10 ** (-e / 250),
+        "train/loss_max": 2 / (e + 1),
+        "train/lr": 1e-5,
+    }
+    for e in range(1, 2001)
+]
+
+
 def _rows(quality: float, seed: int, reaches_zero: bool) -> list[dict]:
     """Per-epoch curves: training loss falls over three decades; `reaches_zero` ends at 0.0
     (a run that memorised its training set), which a log axis cannot show."""

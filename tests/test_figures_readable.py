@@ -27,7 +27,7 @@ from reglab.report.jobs import load_jobs
 from reglab.report.page import OPTUNA_FIGURES
 from reglab.report.style import config_labels, round_to_differ, set_scale
 from reglab.report.summary import config_key
-from tests.fake_sweeps import grid_sweep, search_sweep
+from tests.fake_sweeps import CLASSIFICATION_RUN, REGRESSION_RUN, grid_sweep, search_sweep
 
 
 def _ticks(epochs: list[int]) -> list[float]:
@@ -346,30 +346,8 @@ def test_a_loss_band_spanning_decades_is_geometric_and_never_below_zero(tmp_path
 
 CURVES = {
     "1 epoch with a test": [{"epoch": 1, "train/loss": 0.5, "val/loss": 0.6, "test/loss": 0.7}],
-    "classification, 40 epochs": [
-        {
-            "epoch": e,
-            "train/loss": 1 / (e + 1),
-            "val/loss": 1.1 / (e + 1),
-            "train/acc": 0.5 + e / 100,
-            "val/acc": 0.5 + e / 110,
-            "train/loss_max": 2 / (e + 1),
-            "train/lr": 0.01 * 0.9**e,
-            "train/penalty": 12345.678 * e,  # wide tick labels
-            "train/w_norm": 3 + e * 0.1,
-        }
-        for e in range(1, 41)
-    ],
-    "regression, 2,000 epochs, a log loss": [
-        {
-            "epoch": e,
-            "train/loss": 10 ** (-e / 200),
-            "val/loss": 1.1 * 10 ** (-e / 250),
-            "train/loss_max": 2 / (e + 1),
-            "train/lr": 1e-5,
-        }
-        for e in range(1, 2001)
-    ],
+    "classification, 40 epochs": CLASSIFICATION_RUN,
+    "regression, 2,000 epochs, a log loss": REGRESSION_RUN,
 }
 
 
